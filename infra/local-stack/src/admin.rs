@@ -1,0 +1,147 @@
+//! Operator actions against a table and its secrets: create the table from the template, seed the
+//! pepper, bootstrap an organisation with an administrating API-key principal.
+
+use anyhow::{Context, anyhow};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use serde::Serialize;
+use serde_norway::Value;
+use shared::App;
+use shared::domain::{Actor, OrgId, OrgSettings, PrincipalId};
+use shared::service::{credentials, orgs, principals};
+
+use crate::template::Template;
+
+/// SDK settings for an emulator at `endpoint` (dummy credentials; moto accepts any).
+pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "local"))
+        .load()
+        .await
+}
+
+fn text<'a>(value: &'a Value, field: &str) -> anyhow::Result<&'a str> {
+    value.get(field).and_then(Value::as_str).ok_or_else(|| anyhow!("table definition: {field} missing"))
+}
+
+fn key_schema(value: &Value) -> anyhow::Result<Vec<KeySchemaElement>> {
+    value
+        .get("KeySchema")
+        .and_then(Value::as_sequence)
+        .ok_or_else(|| anyhow!("table definition: KeySchema missing"))?
+        .iter()
+        .map(|k| {
+            Ok(KeySchemaElement::builder()
+                .attribute_name(text(k, "AttributeName")?)
+                .key_type(KeyType::from(text(k, "KeyType")?))
+                .build()?)
+        })
+        .collect()
+}
+
+/// Creates `table_name` exactly as the template's table resource defines it (keys, GSIs, TTL).
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, table_name: &str, template: &Template) -> anyhow::Result<()> {
+    let t = &template.table;
+    let mut request = client.create_table().table_name(table_name).billing_mode(BillingMode::PayPerRequest);
+    for a in t.get("AttributeDefinitions").and_then(Value::as_sequence).into_iter().flatten() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(a, "AttributeName")?)
+                .attribute_type(ScalarAttributeType::from(text(a, "AttributeType")?))
+                .build()?,
+        );
+    }
+    request = request.set_key_schema(Some(key_schema(t)?));
+    for g in t.get("GlobalSecondaryIndexes").and_then(Value::as_sequence).into_iter().flatten() {
+        let projection = g.get("Projection").ok_or_else(|| anyhow!("GSI without Projection"))?;
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(g, "IndexName")?)
+                .set_key_schema(Some(key_schema(g)?))
+                .projection(Projection::builder().projection_type(ProjectionType::from(text(projection, "ProjectionType")?)).build())
+                .build()?,
+        );
+    }
+    request.send().await.with_context(|| format!("create table {table_name}"))?;
+    if let Some(ttl) = t.get("TimeToLiveSpecification") {
+        client
+            .update_time_to_live()
+            .table_name(table_name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(text(ttl, "AttributeName")?)
+                    .enabled(ttl.get("Enabled").and_then(Value::as_bool).unwrap_or(false))
+                    .build()?,
+            )
+            .send()
+            .await
+            .context("enable TTL")?;
+    }
+    Ok(())
+}
+
+/// 64 random alphanumerics from the OS CSPRNG: the same shape the template's generated secret has.
+pub fn random_pepper() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::new();
+    let mut buf = [0u8; 128];
+    while out.len() < 64 {
+        getrandom::fill(&mut buf).expect("OS CSPRNG");
+        out.extend(buf.iter().filter(|b| **b < 248).take(64 - out.len()).map(|b| ALPHABET[*b as usize % 62] as char));
+    }
+    out
+}
+
+/// Creates the pepper secret.
+pub async fn seed_pepper(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<()> {
+    secrets
+        .create_secret()
+        .name(secret_id)
+        .secret_string(random_pepper())
+        .send()
+        .await
+        .with_context(|| format!("create secret {secret_id}"))?;
+    Ok(())
+}
+
+/// What a bootstrap made; the API key is shown here once.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bootstrapped {
+    pub org_id: OrgId,
+    pub principal_id: PrincipalId,
+    pub api_key: String,
+}
+
+/// Creates an organisation, an API-key principal to administer it, and a credential for it.
+pub async fn bootstrap(app: &App, name: &str, direct_api_key_auth: bool) -> anyhow::Result<Bootstrapped> {
+    let actor = Actor::System { name: "bootstrap".into() };
+    let request_id = format!("bootstrap-{}", ulid::Ulid::new());
+    let settings = OrgSettings { direct_api_key_auth, ..OrgSettings::default() };
+    let org = orgs::create(app, &actor, name, settings, &request_id).await.map_err(|e| anyhow!("create org: {e}"))?;
+    let principal = principals::create(
+        app,
+        &actor,
+        &org.id,
+        principals::CreatePrincipal { display_name: format!("{name} administrator"), status: None, expires_at: None },
+        &request_id,
+    )
+    .await
+    .map_err(|e| anyhow!("create principal: {e}"))?;
+    let issued = credentials::issue(
+        app,
+        &actor,
+        &org.id,
+        &principal.id,
+        credentials::IssueCredential { name: "bootstrap".into(), expires_at: None },
+        &request_id,
+    )
+    .await
+    .map_err(|e| anyhow!("issue credential: {e}"))?;
+    Ok(Bootstrapped { org_id: org.id, principal_id: principal.id, api_key: issued.api_key })
+}

@@ -1,0 +1,76 @@
+//! `iam-admin`: operator commands against a table (by default the running local stack's).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use local_stack::admin::{self, emulator_sdk_config};
+use local_stack::template::{self, Template};
+use serde_json::{Value, json};
+use shared::{App, Config};
+
+#[derive(Parser)]
+#[command(about = "Operator commands for the IAM service")]
+struct Args {
+    /// The local stack's state file; its emulator and table are used unless overridden.
+    #[arg(long, default_value = ".local/stack.json")]
+    stack: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an organisation (default settings: direct ApiKey auth off) with an administrating
+    /// API-key principal, and print its bootstrap JSON.
+    Bootstrap {
+        #[arg(long)]
+        name: String,
+        /// Allow `Authorization: ApiKey` on this org's routes.
+        #[arg(long)]
+        direct_api_key_auth: bool,
+    },
+    /// Create a table exactly as the template defines it.
+    CreateTable {
+        #[arg(long)]
+        table: String,
+        #[arg(long, default_value_os_t = template::default_path())]
+        template: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let stack: Value = std::fs::read_to_string(&args.stack)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    let field = |name: &str| stack.get(name).and_then(Value::as_str).map(String::from);
+    let sdk = match field("emulatorUrl") {
+        Some(url) => emulator_sdk_config(&url).await,
+        None => aws_config::load_from_env().await,
+    };
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    match args.command {
+        Command::CreateTable { table, template } => {
+            admin::create_table(&dynamo, &table, &Template::load(&template)?).await?;
+            println!("created table {table}");
+        }
+        Command::Bootstrap { name, direct_api_key_auth } => {
+            let config = match (field("tableName"), field("pepperSecretId")) {
+                (Some(table), Some(pepper)) => Config::new(table, pepper),
+                _ => Config::from_env().context("no running local stack (.local/stack.json); set TABLE_NAME and PEPPER_SECRET_ID")?,
+            };
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            let app = App::new(config.clone(), dynamo, &secrets).await?;
+            let made = admin::bootstrap(&app, &name, direct_api_key_auth).await?;
+            let out = json!({
+                "apiBaseUrl": field("apiBaseUrl"), "orgId": made.org_id, "principalId": made.principal_id,
+                "apiKey": made.api_key, "emulatorUrl": field("emulatorUrl"), "tableName": config.table_name,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! `make dev`: starts moto, creates the table from the template, seeds the pepper, bootstraps a demo
+//! organisation, writes `.local/bootstrap.json`, and serves every template route on 127.0.0.1
+//! until Ctrl-C, then stops what it started.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use local_stack::admin::{self, emulator_sdk_config};
+use local_stack::moto::Moto;
+use local_stack::server;
+use local_stack::template::{self, Template};
+use serde_json::json;
+use shared::{App, Config};
+
+#[derive(Parser)]
+#[command(about = "Serve the IAM service locally on the moto emulator")]
+struct Args {
+    /// Port to serve on.
+    #[arg(long, env = "IAM_LOCAL_PORT", default_value_t = 3000)]
+    port: u16,
+    /// The moto_server executable (make dev installs it in .venv).
+    #[arg(long, default_value = ".venv/bin/moto_server")]
+    moto_server: PathBuf,
+    /// Where bootstrap.json, stack.json, env and logs go.
+    #[arg(long, default_value = ".local")]
+    state_dir: PathBuf,
+    /// The SAM template whose routes and table to serve.
+    #[arg(long, default_value_os_t = template::default_path())]
+    template: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info,aws=warn".into())).init();
+    std::fs::create_dir_all(&args.state_dir)?;
+    let template = Arc::new(Template::load(&args.template)?);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .with_context(|| format!("port {} is taken; set IAM_LOCAL_PORT", args.port))?;
+    let moto = Moto::start(&args.moto_server, &args.state_dir.join("moto.log")).await?;
+
+    let sdk = emulator_sdk_config(&moto.url).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let config = Config::new("iam-local", "iam-local/pepper");
+    admin::create_table(&dynamo, &config.table_name, &template).await?;
+    admin::seed_pepper(&secrets, &config.pepper_secret_id).await?;
+    let app = Arc::new(App::new(config.clone(), dynamo, &secrets).await?);
+    let demo = admin::bootstrap(&app, "demo", true).await?;
+
+    let api = format!("http://127.0.0.1:{}", args.port);
+    let stack = json!({"apiBaseUrl": api, "emulatorUrl": moto.url, "tableName": config.table_name, "pepperSecretId": config.pepper_secret_id});
+    write_private(&args.state_dir.join("stack.json"), &serde_json::to_string_pretty(&stack)?)?;
+    let bootstrap = json!({
+        "apiBaseUrl": api, "orgId": demo.org_id, "principalId": demo.principal_id, "apiKey": demo.api_key,
+        "emulatorUrl": moto.url, "tableName": config.table_name,
+    });
+    write_private(&args.state_dir.join("bootstrap.json"), &serde_json::to_string_pretty(&bootstrap)?)?;
+    let env = format!(
+        "export IAM_URL={api}\nexport IAM_ORG={}\nexport IAM_PRINCIPAL={}\nexport IAM_KEY={}\n",
+        demo.org_id, demo.principal_id, demo.api_key
+    );
+    write_private(&args.state_dir.join("env"), &env)?;
+
+    let routes: Vec<String> = template.routes.iter().map(|r| format!("  {:<6} {}", r.method, r.path)).collect();
+    println!(
+        "\nIAM & Access is running at {api} (moto at {moto_url}, table {table}).\n\
+         Demo org {org}: its administrator's key is in {state}/bootstrap.json.\n\n\
+         Try it (README.md has the full quickstart):\n\
+         \x20 source {state}/env\n\
+         \x20 curl -s \"$IAM_URL/iam/orgs/$IAM_ORG/api-keys\" -H \"Authorization: ApiKey $IAM_KEY\"\n\n\
+         Routes:\n{routes}\n\nAnother org: make bootstrap NAME=acme.   Stop: Ctrl-C.\n",
+        moto_url = moto.url,
+        table = config.table_name,
+        org = demo.org_id,
+        state = args.state_dir.display(),
+        routes = routes.join("\n"),
+    );
+
+    server::serve(listener, app, template, shutdown_signal()).await?;
+    moto.stop().await;
+    println!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Writes a file only its owner can read: it holds an API key.
+fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! The local stack: every route of `infra/template.yaml` served on loopback by calling each
+//! function's `handle` in-process with an API Gateway HTTP API (v2) event, plus the admin
+//! operations (create the table from the template, seed secrets, bootstrap an org).
+
+pub mod admin;
+pub mod event;
+pub mod functions;
+pub mod moto;
+pub mod server;
+pub mod template;

@@ -1,0 +1,48 @@
+//! The emulator: moto server (DynamoDB and Secrets Manager) on a free loopback port, stopped
+//! when dropped.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+/// A running moto server.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Moto {
+    /// Starts `moto_server` on a free port, its log in `log`, and waits until it accepts connections.
+    pub async fn start(moto_server: &Path, log: &Path) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let log_file = std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
+        let child = Command::new(moto_server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("start {} (run `make venv` first)", moto_server.display()))?;
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("moto did not listen on port {port} within 30 s; see {}", log.display());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(Self { child, url: format!("http://127.0.0.1:{port}") })
+    }
+
+    /// Stops the server and waits for it to exit.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}

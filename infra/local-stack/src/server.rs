@@ -1,0 +1,111 @@
+//! The HTTP front: routes a request by the template, hands the v2 event to the function, and
+//! answers what the function answered. Unknown routes get API Gateway's own 404.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::Body;
+use shared::App;
+use tokio::net::TcpListener;
+
+use crate::event::{IncomingRequest, lambda_request};
+use crate::functions;
+use crate::template::Template;
+
+/// A request answered by the function that serves its route, as API Gateway would route it.
+pub async fn dispatch(app: &App, template: &Template, incoming: IncomingRequest) -> http::Response<Vec<u8>> {
+    let Some((route, params)) = template.route_for(&incoming.method, &incoming.path) else {
+        return plain(404, r#"{"message":"Not Found"}"#);
+    };
+    let request = match lambda_request(route, &params, &incoming) {
+        Ok(request) => request,
+        Err(err) => {
+            tracing::error!(error = %err, "could not build the API Gateway event");
+            return plain(500, r#"{"message":"Internal Server Error"}"#);
+        }
+    };
+    let Some(response) = functions::invoke(app, &route.function, request).await else {
+        tracing::error!(function = route.function, "the template names a function this stack does not link");
+        return plain(502, r#"{"message":"Internal Server Error"}"#);
+    };
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    http::Response::from_parts(parts, bytes)
+}
+
+fn plain(status: u16, body: &str) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(body.as_bytes().to_vec())
+        .expect("valid response")
+}
+
+/// API Gateway's payload limit; larger bodies are refused before any function runs.
+const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+
+async fn answer(app: Arc<App>, template: Arc<Template>, peer: SocketAddr, req: hyper::Request<Incoming>) -> http::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = match http_body_util::Limited::new(body, MAX_PAYLOAD).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => return plain(413, r#"{"message":"Request Entity Too Large"}"#).map(|b| Full::new(Bytes::from(b))),
+    };
+    let incoming = IncomingRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.to_string(), v.to_string())))
+            .collect(),
+        body,
+        source_ip: peer.ip().to_string(),
+    };
+    let started = std::time::Instant::now();
+    let response = dispatch(&app, &template, incoming.clone()).await;
+    tracing::info!(
+        method = incoming.method,
+        path = incoming.path,
+        status = response.status().as_u16(),
+        millis = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response.map(|b| Full::new(Bytes::from(b)))
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    template: Arc<Template>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => return Ok(()),
+        };
+        let (app, template) = (app.clone(), template.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let (app, template) = (app.clone(), template.clone());
+                async move { Ok::<_, Infallible>(answer(app, template, peer, req).await) }
+            });
+            if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                tracing::debug!(error = %err, "connection closed with an error");
+            }
+        });
+    }
+}

@@ -1,0 +1,270 @@
+//! Authentication: the contract's 401 table, in its order. One strongly consistent read of the
+//! credential item answers for the credential and its principal; org settings come from a cache.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use super::ApiKey;
+use crate::App;
+use crate::domain::{Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
+use crate::http::ApiError;
+use crate::store::CredentialRecord;
+
+/// Why a caller was not recognised; each is a 401 with its own `code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("send Authorization: ApiKey ik_<keyId>.<keySecret> or Authorization: Bearer <accessToken>")]
+    MissingCredentials,
+    #[error("the API key is not the full ik_<keyId>.<keySecret> value, or its checksum is wrong")]
+    ApiKeyMalformed,
+    #[error("the API key is not valid")]
+    InvalidApiKey,
+    #[error("the credential has been revoked")]
+    CredentialRevoked,
+    #[error("the credential has expired")]
+    CredentialExpired,
+    #[error("the principal is suspended")]
+    PrincipalSuspended,
+    #[error("the principal has been revoked")]
+    PrincipalRevoked,
+    #[error("the principal has expired")]
+    PrincipalExpired,
+    #[error("direct API-key authentication is disabled for this organisation; exchange the key at POST /iam/auth/token")]
+    DirectApiKeyAuthDisabled,
+    #[error("the bearer token is not valid")]
+    InvalidToken,
+    #[error("the bearer token has expired")]
+    TokenExpired,
+}
+
+impl AuthFailure {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::MissingCredentials => "missing_credentials",
+            Self::ApiKeyMalformed => "api_key_malformed",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::CredentialRevoked => "credential_revoked",
+            Self::CredentialExpired => "credential_expired",
+            Self::PrincipalSuspended => "principal_suspended",
+            Self::PrincipalRevoked => "principal_revoked",
+            Self::PrincipalExpired => "principal_expired",
+            Self::DirectApiKeyAuthDisabled => "direct_api_key_auth_disabled",
+            Self::InvalidToken => "invalid_token",
+            Self::TokenExpired => "token_expired",
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Caller {
+    pub principal_id: PrincipalId,
+    pub principal_type: PrincipalType,
+    /// The caller's organisation, from the credential: never from the request.
+    pub org_id: OrgId,
+    /// The credential used, when the caller presented an API key.
+    pub key_id: Option<KeyId>,
+}
+
+impl Caller {
+    /// The caller as an audit actor.
+    pub fn actor(&self) -> Actor {
+        Actor::ApiKey { principal_id: self.principal_id.clone(), key_id: self.key_id.clone() }
+    }
+}
+
+/// Keys verified in this container, by SHA-256 of the whole presented key, with the hash they
+/// verified against: a warm request skips argon2 but still reads the credential's current state.
+#[derive(Debug, Default)]
+pub struct VerifiedKeys {
+    entries: Mutex<HashMap<[u8; 32], String>>,
+}
+
+impl VerifiedKeys {
+    /// Bound on entries; the cache starts afresh beyond it (a container serves few keys).
+    const CAPACITY: usize = 10_000;
+
+    fn digest(key: &ApiKey) -> [u8; 32] {
+        Sha256::digest(key.full().as_bytes()).into()
+    }
+
+    fn contains(&self, key: &ApiKey, phc: &str) -> bool {
+        let digest = Self::digest(key);
+        self.entries.lock().expect("cache lock").get(&digest).is_some_and(|known| known == phc)
+    }
+
+    fn insert(&self, key: &ApiKey, phc: &str) {
+        let mut entries = self.entries.lock().expect("cache lock");
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.insert(Self::digest(key), phc.to_string());
+    }
+}
+
+/// The scheme and value of the Authorization header.
+enum Presented {
+    ApiKey(String),
+    Bearer,
+}
+
+fn presented(headers: &HeaderMap) -> Result<Presented, AuthFailure> {
+    let value = headers.get(http::header::AUTHORIZATION).ok_or(AuthFailure::MissingCredentials)?;
+    let value = value.to_str().map_err(|_| AuthFailure::MissingCredentials)?.trim();
+    let (scheme, rest) = value.split_once(' ').ok_or(AuthFailure::MissingCredentials)?;
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return Err(AuthFailure::MissingCredentials);
+    }
+    if scheme.eq_ignore_ascii_case("apikey") {
+        Ok(Presented::ApiKey(rest.to_string()))
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Ok(Presented::Bearer)
+    } else {
+        Err(AuthFailure::MissingCredentials)
+    }
+}
+
+/// The credential and principal checks, in the contract's order, once the secret has verified.
+pub(crate) fn check_standing(record: &CredentialRecord, now: Timestamp) -> Result<(), AuthFailure> {
+    match record.credential.status {
+        CredentialStatus::Revoked => return Err(AuthFailure::CredentialRevoked),
+        _ if record.credential.is_expired_at(now) => return Err(AuthFailure::CredentialExpired),
+        _ => {}
+    }
+    match record.principal.principal_status {
+        PrincipalStatus::Suspended => Err(AuthFailure::PrincipalSuspended),
+        PrincipalStatus::Revoked => Err(AuthFailure::PrincipalRevoked),
+        PrincipalStatus::Active if record.principal.principal_expires_at.is_some_and(|e| e <= now) => {
+            Err(AuthFailure::PrincipalExpired)
+        }
+        PrincipalStatus::Active => Ok(()),
+    }
+}
+
+impl App {
+    /// Verifies an API key: format, then one strongly consistent read, then the secret (argon2, or
+    /// the container's cache of keys it already verified), then the credential and principal.
+    /// An unknown key id runs a verification against a dummy hash, so it answers like a wrong secret.
+    pub async fn verify_api_key(&self, key: &ApiKey) -> Result<CredentialRecord, ApiError> {
+        let Some(record) = self.store.get_credential(key.key_id()).await? else {
+            self.hasher.verify_dummy(key);
+            return Err(AuthFailure::InvalidApiKey.into());
+        };
+        if !self.verified_keys.contains(key, &record.secret_hash) {
+            if !self.hasher.verify(key, &record.secret_hash) {
+                return Err(AuthFailure::InvalidApiKey.into());
+            }
+            self.verified_keys.insert(key, &record.secret_hash);
+        }
+        let now = self.clock.now();
+        check_standing(&record, now)?;
+        Ok(record)
+    }
+
+    /// Authenticates the caller of an IAM route from its `Authorization` header.
+    pub async fn authenticate(&self, headers: &HeaderMap, request_id: &str) -> Result<Caller, ApiError> {
+        let token = match presented(headers)? {
+            Presented::ApiKey(value) => value,
+            Presented::Bearer => return Err(AuthFailure::InvalidToken.into()),
+        };
+        let key = ApiKey::parse(&token).map_err(|_| AuthFailure::ApiKeyMalformed)?;
+        let record = self.verify_api_key(&key).await?;
+        if !self.org_settings(&record.org_id).await?.direct_api_key_auth {
+            return Err(AuthFailure::DirectApiKeyAuthDisabled.into());
+        }
+        self.note_use(&record, request_id).await;
+        Ok(Caller {
+            principal_id: record.credential.principal_id,
+            principal_type: record.principal.principal_type,
+            org_id: record.org_id,
+            key_id: Some(record.credential.id),
+        })
+    }
+
+    /// Records `lastUsedAt` when the stored value is older than the interval; the write is
+    /// conditional, so concurrent containers produce one successful write. Its failure never
+    /// fails the request.
+    pub async fn note_use(&self, record: &CredentialRecord, request_id: &str) {
+        let now = self.clock.now();
+        let not_since = now.plus_seconds(-self.config.last_used_interval_seconds);
+        if record.credential.last_used_at.is_some_and(|t| t >= not_since) {
+            return;
+        }
+        if let Err(err) = self.store.touch_last_used(&record.credential.id, now, not_since).await {
+            tracing::warn!(request_id, key_id = %record.credential.id, error = %err, "lastUsedAt not recorded");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Credential, Name};
+    use crate::store::PrincipalState;
+
+    fn record(status: CredentialStatus, principal_status: PrincipalStatus) -> CredentialRecord {
+        CredentialRecord {
+            credential: Credential {
+                id: KeyId::parse("abcdefghij0123456789").unwrap(),
+                principal_id: PrincipalId::generate(),
+                name: Name::parse("ci").unwrap(),
+                status,
+                expires_at: Some(Timestamp::from_unix(100)),
+                created_at: Timestamp::from_unix(0),
+                last_used_at: None,
+                revoked_at: None,
+            },
+            org_id: OrgId::generate(),
+            secret_hash: String::new(),
+            principal: PrincipalState {
+                principal_type: PrincipalType::ApiKey,
+                principal_status,
+                principal_expires_at: Some(Timestamp::from_unix(200)),
+            },
+        }
+    }
+
+    #[test]
+    fn credential_checks_come_before_principal_checks() {
+        let now = Timestamp::from_unix(50);
+        let revoked_everything = record(CredentialStatus::Revoked, PrincipalStatus::Revoked);
+        assert_eq!(check_standing(&revoked_everything, now), Err(AuthFailure::CredentialRevoked));
+        let expired_suspended = record(CredentialStatus::Expired, PrincipalStatus::Suspended);
+        assert_eq!(check_standing(&expired_suspended, now), Err(AuthFailure::CredentialExpired));
+        assert_eq!(
+            check_standing(&record(CredentialStatus::Active, PrincipalStatus::Suspended), now),
+            Err(AuthFailure::PrincipalSuspended)
+        );
+        assert_eq!(
+            check_standing(&record(CredentialStatus::Active, PrincipalStatus::Revoked), now),
+            Err(AuthFailure::PrincipalRevoked)
+        );
+        assert_eq!(check_standing(&record(CredentialStatus::Active, PrincipalStatus::Active), now), Ok(()));
+    }
+
+    #[test]
+    fn expiry_is_checked_by_time_whether_or_not_the_sweep_ran() {
+        let mut r = record(CredentialStatus::Active, PrincipalStatus::Active);
+        assert_eq!(check_standing(&r, Timestamp::from_unix(100)), Err(AuthFailure::CredentialExpired));
+        r.credential.expires_at = None;
+        assert_eq!(check_standing(&r, Timestamp::from_unix(200)), Err(AuthFailure::PrincipalExpired));
+    }
+
+    #[test]
+    fn unparseable_authorization_headers_are_missing_credentials() {
+        for value in ["", "ApiKey", "ApiKey   ", "Basic abc", "ik_abc"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(http::header::AUTHORIZATION, value.parse().unwrap());
+            assert!(matches!(presented(&headers), Err(AuthFailure::MissingCredentials)), "{value:?}");
+        }
+        assert!(matches!(presented(&HeaderMap::new()), Err(AuthFailure::MissingCredentials)));
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::AUTHORIZATION, "apikey ik_x".parse().unwrap());
+        assert!(matches!(presented(&headers), Ok(Presented::ApiKey(v)) if v == "ik_x"));
+    }
+}

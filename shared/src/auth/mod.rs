@@ -1,0 +1,11 @@
+//! Who is calling and may they do this: key format, hashing, authentication, authorization.
+
+mod api_key;
+mod authenticate;
+mod authorize;
+mod hashing;
+
+pub use api_key::{ApiKey, GeneratedKey, MalformedKey};
+pub use authenticate::{AuthFailure, Caller, VerifiedKeys};
+pub use authorize::{Action, authorize};
+pub use hashing::{KeyHasher, Pepper};

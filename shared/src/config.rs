@@ -1,0 +1,51 @@
+//! Configuration read once per container from the environment.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+/// Everything a function needs to know about where it runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The single DynamoDB table.
+    pub table_name: String,
+    /// Secrets Manager id of the pepper (argon2's secret input).
+    pub pepper_secret_id: String,
+    /// How long org settings may be served from the container's cache.
+    pub settings_cache_ttl: Duration,
+    /// `lastUsedAt` is written at most once per this interval per credential.
+    pub last_used_interval_seconds: i64,
+    /// Revoked and expired credentials are purged by DynamoDB TTL this long after they end.
+    pub retention_days: i64,
+}
+
+impl Config {
+    /// Reads `TABLE_NAME` and `PEPPER_SECRET_ID` (required) and the optional tunables.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).with_context(|| format!("{name} is not set"));
+        let number = |name: &str, default: i64| -> anyhow::Result<i64> {
+            match std::env::var(name) {
+                Ok(v) => v.parse().with_context(|| format!("{name} is not a whole number")),
+                Err(_) => Ok(default),
+            }
+        };
+        Ok(Self {
+            table_name: var("TABLE_NAME")?,
+            pepper_secret_id: var("PEPPER_SECRET_ID")?,
+            settings_cache_ttl: Duration::from_secs(number("SETTINGS_CACHE_SECONDS", 60)?.clamp(0, 60) as u64),
+            last_used_interval_seconds: number("LAST_USED_INTERVAL_SECONDS", 300)?,
+            retention_days: number("RETENTION_DAYS", 90)?,
+        })
+    }
+
+    /// Defaults for a given table and pepper secret (tests and the local stack).
+    pub fn new(table_name: impl Into<String>, pepper_secret_id: impl Into<String>) -> Self {
+        Self {
+            table_name: table_name.into(),
+            pepper_secret_id: pepper_secret_id.into(),
+            settings_cache_ttl: Duration::from_secs(60),
+            last_used_interval_seconds: 300,
+            retention_days: 90,
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Audit events: who did what to which object, when, under which request. Never a secret.
+
+use serde::{Deserialize, Serialize};
+
+use super::{KeyId, OrgId, PrincipalId, Timestamp};
+
+/// Who made a change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum Actor {
+    /// An API-key principal, through one of its credentials.
+    ApiKey { principal_id: PrincipalId, key_id: Option<KeyId> },
+    /// The service itself or an operator's CLI (bootstrap, the expiry sweep).
+    System { name: String },
+}
+
+/// One audited change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub id: String,
+    pub org_id: OrgId,
+    pub actor: Actor,
+    /// The IAM action, e.g. `iam:credentials:revoke`.
+    pub action: String,
+    /// The resource acted on, e.g. `iam:api-keys/akp_…/credentials/<keyId>`.
+    pub target: String,
+    pub time: Timestamp,
+    pub request_id: String,
+    /// Non-secret facts about the change (old and new status, names).
+    pub details: serde_json::Value,
+}
+
+impl AuditEvent {
+    /// A new event with a time-ordered id (so the org's events sort newest first by key).
+    pub fn new(
+        org_id: OrgId,
+        actor: Actor,
+        action: &str,
+        target: String,
+        time: Timestamp,
+        request_id: &str,
+        details: serde_json::Value,
+    ) -> Self {
+        Self {
+            id: format!("evt_{}", ulid::Ulid::new()),
+            org_id,
+            actor,
+            action: action.to_string(),
+            target,
+            time,
+            request_id: request_id.to_string(),
+            details,
+        }
+    }
+}

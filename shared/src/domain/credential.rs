@@ -1,0 +1,73 @@
+//! Credentials: the issued API keys of a principal (their public part; never the secret).
+
+use serde::{Deserialize, Serialize};
+
+use super::{KeyId, Name, PrincipalId, Timestamp};
+
+/// A credential is Active until revoked (final) or past its expiry (marked by the sweep).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CredentialStatus {
+    Active,
+    Revoked,
+    Expired,
+}
+
+impl CredentialStatus {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Revoked => "Revoked",
+            Self::Expired => "Expired",
+        }
+    }
+}
+
+/// `?status=` on the credential list: one status, or `all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialStatusFilter {
+    Only(CredentialStatus),
+    All,
+}
+
+impl CredentialStatusFilter {
+    /// Parses `Active`, `Revoked`, `Expired` or `all`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "Active" => Some(Self::Only(CredentialStatus::Active)),
+            "Revoked" => Some(Self::Only(CredentialStatus::Revoked)),
+            "Expired" => Some(Self::Only(CredentialStatus::Expired)),
+            "all" => Some(Self::All),
+            _ => None,
+        }
+    }
+
+    /// The spelling that binds a cursor to this filter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Only(s) => s.as_str(),
+            Self::All => "all",
+        }
+    }
+}
+
+/// What a client may see of a credential.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credential {
+    pub id: KeyId,
+    pub principal_id: PrincipalId,
+    pub name: Name,
+    pub status: CredentialStatus,
+    pub expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl Credential {
+    /// True when marked expired, or once `expires_at` has passed whether or not the sweep has run.
+    pub fn is_expired_at(&self, now: Timestamp) -> bool {
+        self.status == CredentialStatus::Expired || self.expires_at.is_some_and(|e| e <= now)
+    }
+}

@@ -1,0 +1,17 @@
+//! The service's vocabulary: no AWS and no HTTP types here.
+
+mod audit;
+mod credential;
+mod ids;
+mod name;
+mod principal;
+mod settings;
+mod timestamp;
+
+pub use audit::{Actor, AuditEvent};
+pub use credential::{Credential, CredentialStatus, CredentialStatusFilter};
+pub use ids::{IdError, KeyId, OrgId, PrincipalId};
+pub use name::{Name, NameError};
+pub use principal::{Principal, PrincipalStatus, PrincipalType, TransitionError};
+pub use settings::OrgSettings;
+pub use timestamp::Timestamp;

@@ -1,0 +1,107 @@
+//! API-key principals and the rules of their status.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Name, OrgId, PrincipalId, Timestamp};
+
+/// The kinds of principal; members (`User`) arrive with the identity-provider work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PrincipalType {
+    ApiKey,
+}
+
+/// Active ↔ Suspended; anything → Revoked; Revoked is final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PrincipalStatus {
+    Active,
+    Suspended,
+    Revoked,
+}
+
+impl PrincipalStatus {
+    /// Parses the exact spelling used on the wire.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "Active" => Some(Self::Active),
+            "Suspended" => Some(Self::Suspended),
+            "Revoked" => Some(Self::Revoked),
+            _ => None,
+        }
+    }
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Suspended => "Suspended",
+            Self::Revoked => "Revoked",
+        }
+    }
+}
+
+/// A change was asked of a principal that its status does not allow.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the principal is revoked; revocation is final")]
+pub struct TransitionError;
+
+/// A machine identity in one organisation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Principal {
+    pub id: PrincipalId,
+    pub org_id: OrgId,
+    #[serde(rename = "type")]
+    pub principal_type: PrincipalType,
+    pub display_name: Name,
+    pub status: PrincipalStatus,
+    pub expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: u64,
+}
+
+impl Principal {
+    /// Any change to a revoked principal is refused; every other status may move to any status.
+    pub fn check_change_allowed(&self) -> Result<(), TransitionError> {
+        if self.status == PrincipalStatus::Revoked { Err(TransitionError) } else { Ok(()) }
+    }
+
+    /// True once `expires_at` has passed.
+    pub fn is_expired_at(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|e| e <= now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(status: PrincipalStatus) -> Principal {
+        let t = Timestamp::from_unix(1_800_000_000);
+        Principal {
+            id: PrincipalId::generate(),
+            org_id: OrgId::generate(),
+            principal_type: PrincipalType::ApiKey,
+            display_name: Name::parse("ci").unwrap(),
+            status,
+            expires_at: Some(t.plus_seconds(10)),
+            created_at: t,
+            updated_at: t,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn revoked_is_final_and_the_rest_may_change() {
+        assert!(principal(PrincipalStatus::Active).check_change_allowed().is_ok());
+        assert!(principal(PrincipalStatus::Suspended).check_change_allowed().is_ok());
+        assert_eq!(principal(PrincipalStatus::Revoked).check_change_allowed(), Err(TransitionError));
+    }
+
+    #[test]
+    fn a_principal_expires_at_its_expiry_instant() {
+        let p = principal(PrincipalStatus::Active);
+        assert!(!p.is_expired_at(Timestamp::from_unix(1_800_000_009)));
+        assert!(p.is_expired_at(Timestamp::from_unix(1_800_000_010)));
+    }
+}

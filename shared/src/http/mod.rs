@@ -1,0 +1,13 @@
+//! HTTP adapters: the error type and problem+json, request helpers, JSON bodies, cursors.
+
+pub mod body;
+pub mod cursor;
+pub mod error;
+pub mod request;
+pub mod response;
+
+pub use body::{json_body, Patch};
+pub use cursor::{CursorKey, ListParams};
+pub use error::{ApiError, FieldError};
+pub use request::RequestCtx;
+pub use response::{json, json_with};

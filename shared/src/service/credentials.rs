@@ -1,0 +1,157 @@
+//! Credentials: issue (shown once), list, revoke.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
+use crate::App;
+use crate::auth::ApiKey;
+use crate::domain::{
+    Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, PrincipalId, PrincipalStatus,
+};
+use crate::http::{ApiError, ListParams};
+use crate::store::{CredentialRecord, Page, PrincipalState, StoreError};
+
+/// `POST .../credentials`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IssueCredential {
+    pub name: String,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// A newly issued credential and its key, which is never shown again.
+pub struct Issued {
+    pub credential: Credential,
+    pub api_key: String,
+}
+
+/// The resource name of a credential, for authorization and audit.
+pub fn resource(principal: &PrincipalId, key_id: &KeyId) -> String {
+    format!("iam:api-keys/{principal}/credentials/{key_id}")
+}
+
+/// The cursor scope of a credential list.
+pub fn list_scope(org: &OrgId, principal: &PrincipalId, filter: CredentialStatusFilter) -> String {
+    format!("credentials|{org}|{principal}|{}", filter.as_str())
+}
+
+/// Issues a credential to a principal that is not Revoked and holds fewer Active credentials than
+/// the org's cap. The cap is a condition of the write, so it holds under concurrent issuance.
+pub async fn issue(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    input: IssueCredential,
+    request_id: &str,
+) -> Result<Issued, ApiError> {
+    let now = app.clock.now();
+    let mut v = Validation::default();
+    let name = v.name("name", &input.name);
+    let expires_at = input.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
+    v.finish()?;
+    let name = name.expect("validated");
+    let generated = ApiKey::generate();
+    let secret_hash = app.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
+    let cap = app.org_settings(org).await?.max_active_credentials_per_principal;
+
+    for attempt in 0..WRITE_ATTEMPTS {
+        let principal = app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
+        if principal.principal.status == PrincipalStatus::Revoked {
+            return Err(ApiError::PrincipalRevoked);
+        }
+        if principal.active_key_ids.len() >= cap as usize {
+            return Err(ApiError::CredentialLimitReached { cap });
+        }
+        let record = CredentialRecord {
+            credential: Credential {
+                id: generated.key.key_id().clone(),
+                principal_id: principal_id.clone(),
+                name: name.clone(),
+                status: CredentialStatus::Active,
+                expires_at,
+                created_at: now,
+                last_used_at: None,
+                revoked_at: None,
+            },
+            org_id: org.clone(),
+            secret_hash: secret_hash.clone(),
+            principal: PrincipalState::of(&principal.principal),
+        };
+        let audit = AuditEvent::new(
+            org.clone(),
+            actor.clone(),
+            "iam:credentials:issue",
+            resource(principal_id, &record.credential.id),
+            now,
+            request_id,
+            json!({"name": record.credential.name, "expiresAt": expires_at}),
+        );
+        match app.store.issue_credential(&record, &principal, cap, &audit).await {
+            Ok(()) => return Ok(Issued { credential: record.credential, api_key: generated.full }),
+            // The principal changed, was revoked, or reached the cap meanwhile: decide again from a fresh read.
+            Err(err) if lost_race(&err) => back_off(attempt).await,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(StoreError::Contention.into())
+}
+
+/// A page of a principal's credentials (default: Active). Never includes a secret or its hash.
+pub async fn list(
+    app: &App,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    filter: CredentialStatusFilter,
+    params: ListParams,
+) -> Result<Page<Credential>, ApiError> {
+    app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
+    let page = app.store.list_credentials(org, principal_id, filter, params.limit, params.start).await?;
+    let now = app.clock.now();
+    Ok(Page { items: page.items.iter().map(|r| r.view(now)).collect(), next: page.next })
+}
+
+/// Revokes one credential; idempotent (a revoked credential is answered as it is). The principal
+/// and its other credentials are untouched.
+pub async fn revoke(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    key_id: &KeyId,
+    request_id: &str,
+) -> Result<Credential, ApiError> {
+    for attempt in 0..WRITE_ATTEMPTS {
+        let now = app.clock.now();
+        let record = app
+            .store
+            .get_credential(key_id)
+            .await?
+            .filter(|r| &r.org_id == org && &r.credential.principal_id == principal_id)
+            .ok_or(ApiError::NotFound("credential"))?;
+        if record.credential.status == CredentialStatus::Revoked {
+            return Ok(record.view(now));
+        }
+        let mut after = record.credential.clone();
+        after.status = CredentialStatus::Revoked;
+        after.revoked_at = Some(now);
+        let audit = AuditEvent::new(
+            org.clone(),
+            actor.clone(),
+            "iam:credentials:revoke",
+            resource(principal_id, key_id),
+            now,
+            request_id,
+            json!({"name": after.name, "previousStatus": record.credential.status}),
+        );
+        let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
+        match app.store.end_credential(&record, &after, retention_until, &audit).await {
+            Ok(()) => return Ok(after),
+            Err(err) if lost_race(&err) => back_off(attempt).await,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(StoreError::Contention.into())
+}

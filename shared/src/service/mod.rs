@@ -1,0 +1,65 @@
+//! The domain services behind the routes: validate, read, decide, write one transaction, audit.
+
+pub mod credentials;
+pub mod orgs;
+pub mod principals;
+
+use crate::domain::{Name, NameError, Timestamp};
+use crate::http::FieldError;
+use crate::store::StoreError;
+
+/// How many times a write is retried when it lost a race that does not concern the client
+/// (a concurrent issuance changed the credential set, or a transaction conflict).
+const WRITE_ATTEMPTS: usize = 5;
+
+/// Waits a little, more each attempt, with jitter, before retrying a contended write.
+async fn back_off(attempt: usize) {
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    let millis = (5u64 << attempt.min(4)) + u64::from(byte[0] % 10);
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
+
+/// A retryable store outcome: the write lost a race and should be re-decided from a fresh read.
+fn lost_race(err: &StoreError) -> bool {
+    matches!(err, StoreError::ConditionFailed | StoreError::Contention)
+}
+
+/// Collects field errors so one response names every problem of a body.
+#[derive(Default)]
+struct Validation(Vec<FieldError>);
+
+impl Validation {
+    fn name(&mut self, field: &str, text: &str) -> Option<Name> {
+        match Name::parse(text) {
+            Ok(name) => Some(name),
+            Err(err @ (NameError::Empty | NameError::TooLong | NameError::ControlCharacter)) => {
+                self.0.push(FieldError::new(field, err.to_string()));
+                None
+            }
+        }
+    }
+
+    /// An expiry must be a timestamp in the future.
+    fn future_time(&mut self, field: &str, text: &str, now: Timestamp) -> Option<Timestamp> {
+        match Timestamp::parse(text) {
+            Ok(t) if t > now => Some(t),
+            Ok(_) => {
+                self.0.push(FieldError::new(field, "must be in the future"));
+                None
+            }
+            Err(message) => {
+                self.0.push(FieldError::new(field, message));
+                None
+            }
+        }
+    }
+
+    fn push(&mut self, field: &str, message: &str) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    fn finish(self) -> Result<(), crate::ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(crate::ApiError::InvalidRequest(self.0)) }
+    }
+}

@@ -1,0 +1,179 @@
+//! API-key principals: create, read, list, change.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
+use crate::App;
+use crate::domain::{Actor, AuditEvent, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
+use crate::http::{ApiError, ListParams, Patch};
+use crate::store::{Page, StoreError};
+
+/// `POST /iam/orgs/{orgId}/api-keys`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePrincipal {
+    pub display_name: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// `PATCH /iam/orgs/{orgId}/api-keys/{principalId}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdatePrincipal {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub expires_at: Patch<String>,
+}
+
+/// The resource name of a principal, for authorization and audit.
+pub fn resource(id: &PrincipalId) -> String {
+    format!("iam:api-keys/{id}")
+}
+
+/// The cursor scope of a principal list.
+pub fn list_scope(org: &OrgId, status: Option<PrincipalStatus>) -> String {
+    format!("api-keys|{org}|{}", status.map_or("*", PrincipalStatus::as_str))
+}
+
+const WHAT: &str = "API-key principal";
+
+/// Creates an API-key principal, Active unless asked to start Suspended.
+pub async fn create(app: &App, actor: &Actor, org: &OrgId, input: CreatePrincipal, request_id: &str) -> Result<Principal, ApiError> {
+    let now = app.clock.now();
+    let mut v = Validation::default();
+    let display_name = v.name("displayName", &input.display_name);
+    let status = match input.status.as_deref() {
+        None | Some("Active") => PrincipalStatus::Active,
+        Some("Suspended") => PrincipalStatus::Suspended,
+        Some(_) => {
+            v.push("status", "must be Active or Suspended");
+            PrincipalStatus::Active
+        }
+    };
+    let expires_at = input.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
+    v.finish()?;
+    let principal = Principal {
+        id: PrincipalId::generate(),
+        org_id: org.clone(),
+        principal_type: PrincipalType::ApiKey,
+        display_name: display_name.expect("validated"),
+        status,
+        expires_at,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let audit = AuditEvent::new(
+        org.clone(),
+        actor.clone(),
+        "iam:apiKeys:create",
+        resource(&principal.id),
+        now,
+        request_id,
+        json!({"displayName": principal.display_name, "status": principal.status, "expiresAt": principal.expires_at}),
+    );
+    app.store.create_principal(&principal, &audit).await?;
+    Ok(principal)
+}
+
+/// One principal of the org.
+pub async fn get(app: &App, org: &OrgId, id: &PrincipalId) -> Result<Principal, ApiError> {
+    Ok(app.store.get_principal(org, id).await?.ok_or(ApiError::NotFound(WHAT))?.principal)
+}
+
+/// A page of the org's principals, optionally of one status.
+pub async fn list(app: &App, org: &OrgId, status: Option<PrincipalStatus>, params: ListParams) -> Result<Page<Principal>, ApiError> {
+    Ok(app.store.list_principals(org, status, params.limit, params.start).await?)
+}
+
+/// Applies a change. With `if_match`, refuses (412) unless the principal is at that version.
+/// Revoked is final (409). A change of status or expiry reaches every Active credential in the
+/// same transaction, so the next authentication sees it.
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    id: &PrincipalId,
+    input: UpdatePrincipal,
+    if_match: Option<u64>,
+    request_id: &str,
+) -> Result<Principal, ApiError> {
+    let now = app.clock.now();
+    let mut v = Validation::default();
+    let display_name = input.display_name.as_deref().and_then(|n| v.name("displayName", n));
+    let status = match input.status.as_deref() {
+        None => None,
+        Some(text) => {
+            let parsed = PrincipalStatus::parse(text);
+            if parsed.is_none() {
+                v.push("status", "must be Active, Suspended or Revoked");
+            }
+            parsed
+        }
+    };
+    let expires_at = match &input.expires_at {
+        Patch::Absent => None,
+        Patch::Null => Some(None),
+        Patch::Value(t) => v.future_time("expiresAt", t, now).map(Some),
+    };
+    v.finish()?;
+
+    for attempt in 0..WRITE_ATTEMPTS {
+        let before = app.store.get_principal(org, id).await?.ok_or(ApiError::NotFound(WHAT))?;
+        if if_match.is_some_and(|expected| expected != before.principal.version) {
+            return Err(ApiError::VersionMismatch { current: before.principal.version });
+        }
+        before.principal.check_change_allowed().map_err(|_| ApiError::PrincipalRevoked)?;
+        let mut after = before.principal.clone();
+        if let Some(name) = &display_name {
+            after.display_name = name.clone();
+        }
+        if let Some(status) = status {
+            after.status = status;
+        }
+        if let Some(expires_at) = expires_at {
+            after.expires_at = expires_at;
+        }
+        if after == before.principal {
+            return Ok(after);
+        }
+        after.version += 1;
+        after.updated_at = now;
+        let audit = AuditEvent::new(
+            org.clone(),
+            actor.clone(),
+            "iam:apiKeys:update",
+            resource(id),
+            now,
+            request_id,
+            changes(&before.principal, &after),
+        );
+        match app.store.update_principal(&before, &after, &audit).await {
+            Ok(()) => return Ok(after),
+            Err(err) if lost_race(&err) => back_off(attempt).await,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(StoreError::Contention.into())
+}
+
+fn changes(before: &Principal, after: &Principal) -> serde_json::Value {
+    let mut changes = serde_json::Map::new();
+    if before.display_name != after.display_name {
+        changes.insert("displayName".into(), json!({"from": before.display_name, "to": after.display_name}));
+    }
+    if before.status != after.status {
+        changes.insert("status".into(), json!({"from": before.status, "to": after.status}));
+    }
+    if before.expires_at != after.expires_at {
+        changes.insert("expiresAt".into(), json!({"from": before.expires_at, "to": after.expires_at}));
+    }
+    json!({ "changes": changes, "version": after.version })
+}

@@ -1,0 +1,87 @@
+//! The single-table layout: every partition key, sort key and index key is built here and nowhere
+//! else. docs/data-model.md lists the access patterns these keys serve.
+
+use crate::domain::{CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, Timestamp};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+/// The sparse, hour-bucketed expiry index: only Active credentials with an expiry carry its keys.
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+/// Epoch seconds after which DynamoDB may purge an ended (revoked or expired) record.
+pub const TTL: &str = "ttl";
+
+/// Org item: `ORG#<orgId>` / `ORG`.
+pub fn org(org: &OrgId) -> (String, String) {
+    (org_pk(org), "ORG".into())
+}
+
+fn org_pk(org: &OrgId) -> String {
+    format!("ORG#{org}")
+}
+
+/// Principal item: `ORG#<orgId>` / `PRINCIPAL#<principalId>`, beside its org.
+pub fn principal(org: &OrgId, id: &PrincipalId) -> (String, String) {
+    (org_pk(org), format!("PRINCIPAL#{id}"))
+}
+
+/// All API-key principals of an org (base table, strongly consistent, oldest first).
+pub fn api_key_principals(org: &OrgId) -> (String, &'static str) {
+    (org_pk(org), "PRINCIPAL#akp_")
+}
+
+/// GSI1 keys of a principal: the org's API-key principals by status.
+pub fn principal_by_status(org: &OrgId, status: PrincipalStatus, id: &PrincipalId) -> (String, String) {
+    (principals_by_status_pk(org), format!("{}#{id}", status.as_str()))
+}
+
+/// GSI1 partition of an org's API-key principals.
+pub fn principals_by_status_pk(org: &OrgId) -> String {
+    format!("ORG#{org}#APIKEYS")
+}
+
+/// GSI1 sort-key prefix for one principal status.
+pub fn principal_status_prefix(status: PrincipalStatus) -> String {
+    format!("{}#", status.as_str())
+}
+
+/// Credential item: `CRED#<keyId>` / `CRED`: the one strongly consistent read of authentication.
+pub fn credential(key_id: &KeyId) -> (String, String) {
+    (format!("CRED#{key_id}"), "CRED".into())
+}
+
+/// GSI1 keys of a credential: the principal's credentials by status, then creation time.
+pub fn credential_by_principal(
+    org: &OrgId,
+    principal: &PrincipalId,
+    status: CredentialStatus,
+    created_at: Timestamp,
+    key_id: &KeyId,
+) -> (String, String) {
+    (credentials_of_pk(org, principal), format!("{}#{created_at}#{key_id}", status.as_str()))
+}
+
+/// GSI1 partition of one principal's credentials.
+pub fn credentials_of_pk(org: &OrgId, principal: &PrincipalId) -> String {
+    format!("ORG#{org}#AKP#{principal}#CREDS")
+}
+
+/// GSI1 sort-key prefix for one credential status.
+pub fn credential_status_prefix(status: CredentialStatus) -> String {
+    format!("{}#", status.as_str())
+}
+
+/// GSI2 keys of an expiring credential: its expiry hour, then its expiry time.
+pub fn credential_by_expiry(expires_at: Timestamp, key_id: &KeyId) -> (String, String) {
+    (format!("EXPIRY#{}", expires_at.hour_bucket()), format!("{expires_at}#{key_id}"))
+}
+
+/// Audit event item: `AUDIT#<orgId>` / `EVT#<eventId>`; event ids are ULIDs, so newest first is a
+/// reverse query of one partition.
+pub fn audit_event(org: &OrgId, event_id: &str) -> (String, String) {
+    (format!("AUDIT#{org}"), format!("EVT#{event_id}"))
+}

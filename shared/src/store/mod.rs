@@ -1,0 +1,101 @@
+//! Storage: the single-table layout (`keys`) and the DynamoDB adapter (`dynamo`).
+
+mod dynamo;
+pub mod keys;
+
+use std::collections::BTreeMap;
+
+pub use dynamo::{CallCounter, DynamoStore};
+
+use crate::domain::{Credential, CredentialStatus, KeyId, OrgId, OrgSettings, Principal, PrincipalStatus, PrincipalType, Timestamp};
+
+/// What went wrong in the store, typed so the service can answer precisely; never a stringified SDK error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition expression did not hold (a stale version, a cap, a state that moved on).
+    #[error("a write condition did not hold")]
+    ConditionFailed,
+    /// Another transaction touched the same items at the same moment; safe to retry.
+    #[error("the write conflicted with a concurrent transaction")]
+    Contention,
+    /// Throttled, timed out or a 5xx: the client may retry later.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else: a bug or a misconfiguration.
+    #[error("store failure")]
+    Other(#[source] anyhow::Error),
+}
+
+/// The key of the last item of a page, all string attributes; sealed into a cursor by `http::cursor`.
+pub type PageKey = BTreeMap<String, String>;
+
+/// One page of a list and the key to continue from.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<PageKey>,
+}
+
+/// An organisation and its settings.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgRecord {
+    pub id: OrgId,
+    pub name: String,
+    pub settings: OrgSettings,
+    pub created_at: Timestamp,
+    pub version: u64,
+}
+
+/// A principal as stored: the domain object plus the ids of its Active credentials, which bound the
+/// fan-out of a status change and enforce the credential cap in a condition expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrincipalRecord {
+    pub principal: Principal,
+    pub active_key_ids: Vec<KeyId>,
+    /// Bumped whenever `active_key_ids` changes, so a status change cannot miss a new credential.
+    pub credentials_version: u64,
+}
+
+/// The principal's state copied onto each of its Active credentials, so that authentication is
+/// one read; changed in the same transaction as the principal.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrincipalState {
+    pub principal_type: PrincipalType,
+    pub principal_status: PrincipalStatus,
+    pub principal_expires_at: Option<Timestamp>,
+}
+
+impl PrincipalState {
+    /// The state of `principal` as its credentials carry it.
+    pub fn of(principal: &Principal) -> Self {
+        Self {
+            principal_type: principal.principal_type,
+            principal_status: principal.status,
+            principal_expires_at: principal.expires_at,
+        }
+    }
+}
+
+/// A credential as stored: what clients see, its org, its secret's hash and its principal's state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CredentialRecord {
+    pub credential: Credential,
+    pub org_id: OrgId,
+    /// argon2id PHC string. Never leaves the store and the verifier.
+    pub secret_hash: String,
+    pub principal: PrincipalState,
+}
+
+impl CredentialRecord {
+    /// The credential as a client should see it at `now`: past its expiry it reads `Expired`
+    /// even before the sweep has marked it.
+    pub fn view(&self, now: Timestamp) -> Credential {
+        let mut c = self.credential.clone();
+        if c.status == CredentialStatus::Active && c.is_expired_at(now) {
+            c.status = CredentialStatus::Expired;
+        }
+        c
+    }
+}
