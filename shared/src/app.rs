@@ -63,21 +63,34 @@ impl App {
                 return Ok(settings.clone());
             }
         }
-        let settings = self.store.get_org(org).await?.map(|o| o.settings).unwrap_or_default();
-        self.settings.lock().expect("settings lock").insert(org.clone(), (Instant::now(), settings.clone()));
+        let settings = self
+            .store
+            .get_org(org)
+            .await?
+            .map(|o| o.settings)
+            .unwrap_or_default();
+        self.settings
+            .lock()
+            .expect("settings lock")
+            .insert(org.clone(), (Instant::now(), settings.clone()));
         Ok(settings)
     }
 }
 
 /// The pepper is the secret's string, at least 32 bytes (the template generates 64 random
 /// alphanumerics, ~380 bits).
-async fn load_pepper(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<Pepper> {
+async fn load_pepper(
+    secrets: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> anyhow::Result<Pepper> {
     let out = secrets
         .get_secret_value()
         .secret_id(secret_id)
         .send()
         .await
         .with_context(|| format!("read the pepper secret {secret_id}"))?;
-    let text = out.secret_string().context("the pepper secret has no SecretString")?;
+    let text = out
+        .secret_string()
+        .context("the pepper secret has no SecretString")?;
     Pepper::new(text.as_bytes().to_vec())
 }

@@ -2,10 +2,14 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// JSON logs on stdout (CloudWatch), filtered by `RUST_LOG` (default `info`; SDK internals at `warn`).
+/// The filter used when `RUST_LOG` is unset: our crates at `info`, SDK internals at `warn`
+/// (the SDK's own debug and trace output would include request and response bodies).
+pub const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn,aws_smithy_http=warn,aws_sdk_dynamodb=warn,aws_sdk_secretsmanager=warn,hyper=warn";
+
+/// JSON logs on stdout (CloudWatch), filtered by `RUST_LOG` (default [`DEFAULT_FILTER`]).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn,aws_sdk_dynamodb=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)

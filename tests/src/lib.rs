@@ -1,1 +1,260 @@
+//! The test harness: a `TestApp` is the real handlers, routed by the real template, over a table
+//! and a pepper of its own on the shared moto server, with a bootstrapped org to act in.
 
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use local_stack::admin::{self, Bootstrapped, emulator_sdk_config};
+use local_stack::event::IncomingRequest;
+use local_stack::server::dispatch;
+use local_stack::template::Template;
+use serde_json::Value;
+use shared::domain::{OrgId, PrincipalId};
+use shared::store::CallCounter;
+use shared::{App, Config};
+
+/// The emulator `make test` started (`scripts/with-emulator`).
+pub fn emulator_url() -> String {
+    std::env::var("AWS_ENDPOINT_URL")
+        .expect("AWS_ENDPOINT_URL is not set: run the tests with `make test` (or scripts/with-emulator cargo test)")
+}
+
+/// A response as a client sees it.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub raw: Vec<u8>,
+    pub body: Value,
+}
+
+impl TestResponse {
+    /// The problem `code`, when the body is a problem.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+
+    /// A header's value, or "".
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+/// One table, one pepper, one bootstrapped org (direct ApiKey auth on) and its administrator.
+pub struct TestApp {
+    pub app: Arc<App>,
+    pub template: Arc<Template>,
+    /// Counts the DynamoDB operations the handlers send.
+    pub calls: CallCounter,
+    /// A client without the counter, for the test's own reads of the table.
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub org: OrgId,
+    pub admin: PrincipalId,
+    pub admin_key: String,
+}
+
+impl TestApp {
+    /// A fresh table and org with the default configuration.
+    pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    /// A fresh table and org, with the configuration adjusted first.
+    pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        let sdk = emulator_sdk_config(&emulator_url()).await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let id = ulid::Ulid::new().to_string().to_lowercase();
+        let mut config = Config::new(format!("iam-test-{id}"), format!("iam-test/{id}/pepper"));
+        adjust(&mut config);
+        let template = Arc::new(Template::load_default().expect("the template reads"));
+        admin::create_table(&dynamo, &config.table_name, &template)
+            .await
+            .expect("create table");
+        admin::seed_pepper(&secrets, &config.pepper_secret_id)
+            .await
+            .expect("seed pepper");
+        let calls = CallCounter::default();
+        let counted = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let app = Arc::new(
+            App::new(config.clone(), counted, &secrets)
+                .await
+                .expect("build app"),
+        );
+        let made = admin::bootstrap(&app, "test org", true)
+            .await
+            .expect("bootstrap");
+        Self {
+            app,
+            template,
+            calls,
+            dynamo,
+            table: config.table_name,
+            org: made.org_id,
+            admin: made.principal_id,
+            admin_key: made.api_key,
+        }
+    }
+
+    /// Another org in the same table.
+    pub async fn another_org(&self, direct_api_key_auth: bool) -> Bootstrapped {
+        admin::bootstrap(&self.app, "other org", direct_api_key_auth)
+            .await
+            .expect("bootstrap")
+    }
+
+    /// Sends a raw request through the template's routing to the function that serves it.
+    pub async fn send(&self, incoming: IncomingRequest) -> TestResponse {
+        let response = dispatch(&self.app, &self.template, incoming).await;
+        let status = response.status().as_u16();
+        let (parts, raw) = response.into_parts();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers: parts.headers,
+            raw,
+            body,
+        }
+    }
+
+    /// `method path` with `Authorization: ApiKey <key>` (if any) and a JSON body (if any).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResponse {
+        let mut headers = Vec::new();
+        if let Some(key) = key {
+            headers.push(("Authorization".to_string(), format!("ApiKey {key}")));
+        }
+        let body = match body {
+            Some(value) => {
+                headers.push(("Content-Type".to_string(), "application/json".to_string()));
+                value.to_string().into_bytes()
+            }
+            None => Vec::new(),
+        };
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        self.send(IncomingRequest {
+            method: method.into(),
+            path: path.into(),
+            query: query.into(),
+            headers,
+            body,
+            source_ip: "198.51.100.7".into(),
+        })
+        .await
+    }
+
+    /// As the org's administrator.
+    pub async fn admin_call(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
+        self.call(method, path, Some(&self.admin_key.clone()), body)
+            .await
+    }
+
+    /// `/iam/orgs/<this org>` + `rest`.
+    pub fn org_path(&self, rest: &str) -> String {
+        format!("/iam/orgs/{}{rest}", self.org)
+    }
+
+    /// Creates an API-key principal in this org; returns its JSON.
+    pub async fn create_principal(&self, name: &str) -> Value {
+        let r = self
+            .admin_call(
+                "POST",
+                &self.org_path("/api-keys"),
+                Some(serde_json::json!({"displayName": name})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body
+    }
+
+    /// Issues a credential to `principal`; returns the credential JSON and the key.
+    pub async fn issue(&self, principal: &str, name: &str) -> (Value, String) {
+        let r = self
+            .admin_call(
+                "POST",
+                &self.org_path(&format!("/api-keys/{principal}/credentials")),
+                Some(serde_json::json!({"name": name})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        (
+            r.body["credential"].clone(),
+            r.body["apiKey"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// A principal with one credential: its id and key.
+    pub async fn principal_with_key(&self, name: &str) -> (String, String) {
+        let principal = self.create_principal(name).await;
+        let id = principal["id"].as_str().unwrap().to_string();
+        let (_, key) = self.issue(&id, "main").await;
+        (id, key)
+    }
+
+    /// The pepper this app hashes with (to prove it never leaks).
+    pub async fn pepper(&self) -> String {
+        let sdk = emulator_sdk_config(&emulator_url()).await;
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .get_secret_value()
+            .secret_id(&self.app.config.pepper_secret_id)
+            .send()
+            .await
+            .expect("read pepper")
+            .secret_string
+            .expect("pepper string")
+    }
+
+    /// Every item of the table, for before/after comparisons (tables here are small).
+    pub async fn table_items(&self) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamo
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        items.sort_by_key(|i| format!("{:?}{:?}", i.get("PK"), i.get("SK")));
+        items
+    }
+
+    /// The org's audit events, newest first, as stored.
+    pub async fn audit_events(
+        &self,
+        org: &OrgId,
+    ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        self.dynamo
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("AUDIT#{org}")))
+            .scan_index_forward(false)
+            .send()
+            .await
+            .expect("query audit")
+            .items
+            .unwrap_or_default()
+    }
+}

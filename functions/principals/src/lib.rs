@@ -1,17 +1,19 @@
 //! API-key principals: `POST|GET /iam/orgs/{orgId}/api-keys`, `GET|PATCH .../api-keys/{principalId}`.
 
 use lambda_http::{Body, Request, Response};
+use shared::App;
 use shared::auth::{Action, authorize};
 use shared::domain::{PrincipalId, PrincipalStatus};
 use shared::http::request::{if_match, path_param, query_param};
 use shared::http::{ApiError, FieldError, ListParams, RequestCtx, json, json_body, json_with};
 use shared::service::principals;
-use shared::App;
 
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let ctx = RequestCtx::of(&req);
-    route(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id))
+    route(app, &ctx, &req)
+        .await
+        .unwrap_or_else(|e| e.into_response(&ctx.request_id))
 }
 
 async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -25,7 +27,9 @@ async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
 }
 
 fn principal_id(req: &Request) -> Result<PrincipalId, ApiError> {
-    path_param(req, "principalId", "API-key principal", |t| PrincipalId::parse(t).ok())
+    path_param(req, "principalId", "API-key principal", |t| {
+        PrincipalId::parse(t).ok()
+    })
 }
 
 fn etag(version: u64) -> (&'static str, String) {
@@ -34,33 +38,59 @@ fn etag(version: u64) -> (&'static str, String) {
 
 async fn create(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
-    authorize(&caller, &caller.org_id, Action::API_KEYS_CREATE, "iam:api-keys/*")?;
+    authorize(
+        &caller,
+        &caller.org_id,
+        Action::API_KEYS_CREATE,
+        "iam:api-keys/*",
+    )?;
     let input = json_body(req)?;
-    let principal = principals::create(app, &caller.actor(), &caller.org_id, input, &ctx.request_id).await?;
+    let principal =
+        principals::create(app, &caller.actor(), &caller.org_id, input, &ctx.request_id).await?;
     let location = format!("/iam/orgs/{}/api-keys/{}", principal.org_id, principal.id);
-    Ok(json_with(201, &principal, &[("location", location), etag(principal.version)]))
+    Ok(json_with(
+        201,
+        &principal,
+        &[("location", location), etag(principal.version)],
+    ))
 }
 
 async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
-    authorize(&caller, &caller.org_id, Action::API_KEYS_LIST, "iam:api-keys/*")?;
+    authorize(
+        &caller,
+        &caller.org_id,
+        Action::API_KEYS_LIST,
+        "iam:api-keys/*",
+    )?;
     let status = match query_param(req, "status") {
         None => None,
         Some(text) => Some(PrincipalStatus::parse(&text).ok_or_else(|| {
-            ApiError::InvalidRequest(vec![FieldError::new("status", "must be Active, Suspended or Revoked")])
+            ApiError::InvalidRequest(vec![FieldError::new(
+                "status",
+                "must be Active, Suspended or Revoked",
+            )])
         })?),
     };
     let scope = principals::list_scope(&caller.org_id, status);
     let params = ListParams::from_request(req, &app.cursors, &scope)?;
     let page = principals::list(app, &caller.org_id, status, params).await?;
     let next = page.next.map(|k| app.cursors.seal(&scope, &k));
-    Ok(json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
+    Ok(json(
+        200,
+        &serde_json::json!({"items": page.items, "nextCursor": next}),
+    ))
 }
 
 async fn get(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
     let id = principal_id(req)?;
-    authorize(&caller, &caller.org_id, Action::API_KEYS_READ, &principals::resource(&id))?;
+    authorize(
+        &caller,
+        &caller.org_id,
+        Action::API_KEYS_READ,
+        &principals::resource(&id),
+    )?;
     let principal = principals::get(app, &caller.org_id, &id).await?;
     Ok(json_with(200, &principal, &[etag(principal.version)]))
 }
@@ -68,9 +98,23 @@ async fn get(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body
 async fn update(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
     let id = principal_id(req)?;
-    authorize(&caller, &caller.org_id, Action::API_KEYS_UPDATE, &principals::resource(&id))?;
+    authorize(
+        &caller,
+        &caller.org_id,
+        Action::API_KEYS_UPDATE,
+        &principals::resource(&id),
+    )?;
     let expected = if_match(req)?;
     let input = json_body(req)?;
-    let principal = principals::update(app, &caller.actor(), &caller.org_id, &id, input, expected, &ctx.request_id).await?;
+    let principal = principals::update(
+        app,
+        &caller.actor(),
+        &caller.org_id,
+        &id,
+        input,
+        expected,
+        &ctx.request_id,
+    )
+    .await?;
     Ok(json_with(200, &principal, &[etag(principal.version)]))
 }

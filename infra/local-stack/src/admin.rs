@@ -4,8 +4,8 @@
 use anyhow::{Context, anyhow};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use serde::Serialize;
 use serde_norway::Value;
@@ -20,13 +20,18 @@ pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "local"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "local",
+        ))
         .load()
         .await
 }
 
 fn text<'a>(value: &'a Value, field: &str) -> anyhow::Result<&'a str> {
-    value.get(field).and_then(Value::as_str).ok_or_else(|| anyhow!("table definition: {field} missing"))
+    value
+        .get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("table definition: {field} missing"))
 }
 
 fn key_schema(value: &Value) -> anyhow::Result<Vec<KeySchemaElement>> {
@@ -45,10 +50,22 @@ fn key_schema(value: &Value) -> anyhow::Result<Vec<KeySchemaElement>> {
 }
 
 /// Creates `table_name` exactly as the template's table resource defines it (keys, GSIs, TTL).
-pub async fn create_table(client: &aws_sdk_dynamodb::Client, table_name: &str, template: &Template) -> anyhow::Result<()> {
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table_name: &str,
+    template: &Template,
+) -> anyhow::Result<()> {
     let t = &template.table;
-    let mut request = client.create_table().table_name(table_name).billing_mode(BillingMode::PayPerRequest);
-    for a in t.get("AttributeDefinitions").and_then(Value::as_sequence).into_iter().flatten() {
+    let mut request = client
+        .create_table()
+        .table_name(table_name)
+        .billing_mode(BillingMode::PayPerRequest);
+    for a in t
+        .get("AttributeDefinitions")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
         request = request.attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(text(a, "AttributeName")?)
@@ -57,17 +74,31 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table_name: &str, t
         );
     }
     request = request.set_key_schema(Some(key_schema(t)?));
-    for g in t.get("GlobalSecondaryIndexes").and_then(Value::as_sequence).into_iter().flatten() {
-        let projection = g.get("Projection").ok_or_else(|| anyhow!("GSI without Projection"))?;
+    for g in t
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        let projection = g
+            .get("Projection")
+            .ok_or_else(|| anyhow!("GSI without Projection"))?;
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(text(g, "IndexName")?)
                 .set_key_schema(Some(key_schema(g)?))
-                .projection(Projection::builder().projection_type(ProjectionType::from(text(projection, "ProjectionType")?)).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(text(projection, "ProjectionType")?))
+                        .build(),
+                )
                 .build()?,
         );
     }
-    request.send().await.with_context(|| format!("create table {table_name}"))?;
+    request
+        .send()
+        .await
+        .with_context(|| format!("create table {table_name}"))?;
     if let Some(ttl) = t.get("TimeToLiveSpecification") {
         client
             .update_time_to_live()
@@ -92,13 +123,21 @@ pub fn random_pepper() -> String {
     let mut buf = [0u8; 128];
     while out.len() < 64 {
         getrandom::fill(&mut buf).expect("OS CSPRNG");
-        out.extend(buf.iter().filter(|b| **b < 248).take(64 - out.len()).map(|b| ALPHABET[*b as usize % 62] as char));
+        out.extend(
+            buf.iter()
+                .filter(|b| **b < 248)
+                .take(64 - out.len())
+                .map(|b| ALPHABET[*b as usize % 62] as char),
+        );
     }
     out
 }
 
 /// Creates the pepper secret.
-pub async fn seed_pepper(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<()> {
+pub async fn seed_pepper(
+    secrets: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> anyhow::Result<()> {
     secrets
         .create_secret()
         .name(secret_id)
@@ -119,16 +158,31 @@ pub struct Bootstrapped {
 }
 
 /// Creates an organisation, an API-key principal to administer it, and a credential for it.
-pub async fn bootstrap(app: &App, name: &str, direct_api_key_auth: bool) -> anyhow::Result<Bootstrapped> {
-    let actor = Actor::System { name: "bootstrap".into() };
+pub async fn bootstrap(
+    app: &App,
+    name: &str,
+    direct_api_key_auth: bool,
+) -> anyhow::Result<Bootstrapped> {
+    let actor = Actor::System {
+        name: "bootstrap".into(),
+    };
     let request_id = format!("bootstrap-{}", ulid::Ulid::new());
-    let settings = OrgSettings { direct_api_key_auth, ..OrgSettings::default() };
-    let org = orgs::create(app, &actor, name, settings, &request_id).await.map_err(|e| anyhow!("create org: {e}"))?;
+    let settings = OrgSettings {
+        direct_api_key_auth,
+        ..OrgSettings::default()
+    };
+    let org = orgs::create(app, &actor, name, settings, &request_id)
+        .await
+        .map_err(|e| anyhow!("create org: {e}"))?;
     let principal = principals::create(
         app,
         &actor,
         &org.id,
-        principals::CreatePrincipal { display_name: format!("{name} administrator"), status: None, expires_at: None },
+        principals::CreatePrincipal {
+            display_name: format!("{name} administrator"),
+            status: None,
+            expires_at: None,
+        },
         &request_id,
     )
     .await
@@ -138,10 +192,17 @@ pub async fn bootstrap(app: &App, name: &str, direct_api_key_auth: bool) -> anyh
         &actor,
         &org.id,
         &principal.id,
-        credentials::IssueCredential { name: "bootstrap".into(), expires_at: None },
+        credentials::IssueCredential {
+            name: "bootstrap".into(),
+            expires_at: None,
+        },
         &request_id,
     )
     .await
     .map_err(|e| anyhow!("issue credential: {e}"))?;
-    Ok(Bootstrapped { org_id: org.id, principal_id: principal.id, api_key: issued.api_key })
+    Ok(Bootstrapped {
+        org_id: org.id,
+        principal_id: principal.id,
+        api_key: issued.api_key,
+    })
 }

@@ -1,5 +1,6 @@
-//! The emulator: moto server (DynamoDB and Secrets Manager) on a free loopback port, stopped
-//! when dropped.
+//! The emulator: moto server (DynamoDB and Secrets Manager) on a free loopback port, run through
+//! `scripts/moto_serialized.py` (one request at a time, so transactions are isolated as on
+//! DynamoDB), stopped when dropped.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -14,31 +15,55 @@ pub struct Moto {
     pub url: String,
 }
 
+/// `scripts/moto_serialized.py` of this workspace.
+pub fn launcher() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/moto_serialized.py")
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl Moto {
-    /// Starts `moto_server` on a free port, its log in `log`, and waits until it accepts connections.
-    pub async fn start(moto_server: &Path, log: &Path) -> anyhow::Result<Self> {
+    /// Starts the serialised moto server with `python` (the project venv's) on a free port, its log
+    /// in `log`, and waits until it accepts connections.
+    pub async fn start(python: &Path, log: &Path) -> anyhow::Result<Self> {
         let port = free_port()?;
-        let log_file = std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
-        let child = Command::new(moto_server)
+        let log_file =
+            std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
+        let child = Command::new(python)
+            .arg(launcher())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("start {} (run `make venv` first)", moto_server.display()))?;
+            .with_context(|| {
+                format!(
+                    "start moto with {} (run `make venv` first)",
+                    python.display()
+                )
+            })?;
         let started = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
             if started.elapsed() > Duration::from_secs(30) {
-                bail!("moto did not listen on port {port} within 30 s; see {}", log.display());
+                bail!(
+                    "moto did not listen on port {port} within 30 s; see {}",
+                    log.display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Ok(Self { child, url: format!("http://127.0.0.1:{port}") })
+        Ok(Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        })
     }
 
     /// Stops the server and waits for it to exit.

@@ -19,7 +19,11 @@ use crate::functions;
 use crate::template::Template;
 
 /// A request answered by the function that serves its route, as API Gateway would route it.
-pub async fn dispatch(app: &App, template: &Template, incoming: IncomingRequest) -> http::Response<Vec<u8>> {
+pub async fn dispatch(
+    app: &App,
+    template: &Template,
+    incoming: IncomingRequest,
+) -> http::Response<Vec<u8>> {
     let Some((route, params)) = template.route_for(&incoming.method, &incoming.path) else {
         return plain(404, r#"{"message":"Not Found"}"#);
     };
@@ -31,7 +35,10 @@ pub async fn dispatch(app: &App, template: &Template, incoming: IncomingRequest)
         }
     };
     let Some(response) = functions::invoke(app, &route.function, request).await else {
-        tracing::error!(function = route.function, "the template names a function this stack does not link");
+        tracing::error!(
+            function = route.function,
+            "the template names a function this stack does not link"
+        );
         return plain(502, r#"{"message":"Internal Server Error"}"#);
     };
     let (parts, body) = response.into_parts();
@@ -54,11 +61,22 @@ fn plain(status: u16, body: &str) -> http::Response<Vec<u8>> {
 /// API Gateway's payload limit; larger bodies are refused before any function runs.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
-async fn answer(app: Arc<App>, template: Arc<Template>, peer: SocketAddr, req: hyper::Request<Incoming>) -> http::Response<Full<Bytes>> {
+async fn answer(
+    app: Arc<App>,
+    template: Arc<Template>,
+    peer: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> http::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let body = match http_body_util::Limited::new(body, MAX_PAYLOAD).collect().await {
+    let body = match http_body_util::Limited::new(body, MAX_PAYLOAD)
+        .collect()
+        .await
+    {
         Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => return plain(413, r#"{"message":"Request Entity Too Large"}"#).map(|b| Full::new(Bytes::from(b))),
+        Err(_) => {
+            return plain(413, r#"{"message":"Request Entity Too Large"}"#)
+                .map(|b| Full::new(Bytes::from(b)));
+        }
     };
     let incoming = IncomingRequest {
         method: parts.method.to_string(),
@@ -103,7 +121,10 @@ pub async fn serve(
                 let (app, template) = (app.clone(), template.clone());
                 async move { Ok::<_, Infallible>(answer(app, template, peer, req).await) }
             });
-            if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!(error = %err, "connection closed with an error");
             }
         });

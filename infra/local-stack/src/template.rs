@@ -64,7 +64,8 @@ pub fn default_path() -> PathBuf {
 impl Template {
     /// Loads and reads a template file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
         Self::parse(&text)
     }
 
@@ -76,13 +77,18 @@ impl Template {
     /// Reads template text.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let doc: Value = serde_norway::from_str(text).context("parse the template as YAML")?;
-        let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or_else(|| anyhow!("no Resources"))?;
+        let resources = doc
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .ok_or_else(|| anyhow!("no Resources"))?;
         let mut routes = Vec::new();
         let mut table = None;
         for (name, resource) in resources {
             let name = name.as_str().unwrap_or_default();
             match resource.get("Type").and_then(Value::as_str) {
-                Some("AWS::Serverless::Function") => routes.extend(function_routes(name, resource)?),
+                Some("AWS::Serverless::Function") => {
+                    routes.extend(function_routes(name, resource)?)
+                }
                 Some("AWS::DynamoDB::Table") => {
                     if table.is_some() {
                         bail!("the template has more than one table; the design is single-table");
@@ -101,12 +107,17 @@ impl Template {
                 bail!("route {} is declared twice", route.key());
             }
         }
-        Ok(Self { routes, table: table.ok_or_else(|| anyhow!("the template has no AWS::DynamoDB::Table"))? })
+        Ok(Self {
+            routes,
+            table: table.ok_or_else(|| anyhow!("the template has no AWS::DynamoDB::Table"))?,
+        })
     }
 
     /// The route serving `method path`, and its path parameters.
     pub fn route_for(&self, method: &str, path: &str) -> Option<(&Route, Vec<(String, String)>)> {
-        self.routes.iter().find_map(|r| r.matches(method, path).map(|params| (r, params)))
+        self.routes
+            .iter()
+            .find_map(|r| r.matches(method, path).map(|params| (r, params)))
     }
 
     /// The distinct function names the routes name.
@@ -125,7 +136,11 @@ fn function_routes(name: &str, resource: &Value) -> anyhow::Result<Vec<Route>> {
         .and_then(|b| b.get("Binary"))
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("function {name} has no Metadata.BuildProperties.Binary"))?;
-    let Some(events) = resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping) else {
+    let Some(events) = resource
+        .get("Properties")
+        .and_then(|p| p.get("Events"))
+        .and_then(Value::as_mapping)
+    else {
         return Ok(Vec::new());
     };
     let mut routes = Vec::new();
@@ -133,11 +148,21 @@ fn function_routes(name: &str, resource: &Value) -> anyhow::Result<Vec<Route>> {
         if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
             continue;
         }
-        let props = event.get("Properties").ok_or_else(|| anyhow!("{name}.{event_name:?} has no Properties"))?;
+        let props = event
+            .get("Properties")
+            .ok_or_else(|| anyhow!("{name}.{event_name:?} has no Properties"))?;
         let field = |f: &str| {
-            props.get(f).and_then(Value::as_str).map(String::from).ok_or_else(|| anyhow!("{name} event without {f}"))
+            props
+                .get(f)
+                .and_then(Value::as_str)
+                .map(String::from)
+                .ok_or_else(|| anyhow!("{name} event without {f}"))
         };
-        routes.push(Route { method: field("Method")?.to_ascii_uppercase(), path: field("Path")?, function: binary.to_string() });
+        routes.push(Route {
+            method: field("Method")?.to_ascii_uppercase(),
+            path: field("Path")?,
+            function: binary.to_string(),
+        });
     }
     Ok(routes)
 }
@@ -148,12 +173,22 @@ mod tests {
 
     #[test]
     fn paths_match_their_templates_only() {
-        let route = Route { method: "GET".into(), path: "/iam/orgs/{orgId}/api-keys/{principalId}".into(), function: "p".into() };
+        let route = Route {
+            method: "GET".into(),
+            path: "/iam/orgs/{orgId}/api-keys/{principalId}".into(),
+            function: "p".into(),
+        };
         assert_eq!(
             route.matches("GET", "/iam/orgs/org_1/api-keys/akp%5F2"),
-            Some(vec![("orgId".into(), "org_1".into()), ("principalId".into(), "akp_2".into())])
+            Some(vec![
+                ("orgId".into(), "org_1".into()),
+                ("principalId".into(), "akp_2".into())
+            ])
         );
-        assert_eq!(route.matches("POST", "/iam/orgs/org_1/api-keys/akp_2"), None);
+        assert_eq!(
+            route.matches("POST", "/iam/orgs/org_1/api-keys/akp_2"),
+            None
+        );
         assert_eq!(route.matches("GET", "/iam/orgs/org_1/api-keys"), None);
         assert_eq!(route.matches("GET", "/iam/orgs//api-keys/x"), None);
     }
@@ -161,7 +196,11 @@ mod tests {
     #[test]
     fn this_workspace_template_reads() {
         let t = Template::load_default().unwrap();
-        assert!(t.routes.iter().any(|r| r.key() == "POST /iam/orgs/{orgId}/api-keys"));
+        assert!(
+            t.routes
+                .iter()
+                .any(|r| r.key() == "POST /iam/orgs/{orgId}/api-keys")
+        );
         assert!(t.table.get("KeySchema").is_some());
     }
 }

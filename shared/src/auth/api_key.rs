@@ -25,7 +25,10 @@ pub struct ApiKey {
 
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiKey").field("key_id", &self.key_id).field("secret", &"<redacted>").finish()
+        f.debug_struct("ApiKey")
+            .field("key_id", &self.key_id)
+            .field("secret", &"<redacted>")
+            .finish()
     }
 }
 
@@ -42,24 +45,36 @@ impl ApiKey {
         let rest = text.strip_prefix(PREFIX).ok_or(MalformedKey)?;
         let (key_id, secret) = rest.split_once('.').ok_or(MalformedKey)?;
         let key_id = KeyId::parse(key_id).map_err(|_| MalformedKey)?;
-        if secret.len() != SECRET_RANDOM_LEN + CHECKSUM_LEN || !secret.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if secret.len() != SECRET_RANDOM_LEN + CHECKSUM_LEN
+            || !secret.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             return Err(MalformedKey);
         }
         let body_len = text.len() - CHECKSUM_LEN;
         if checksum(&text[..body_len]) != text[body_len..] {
             return Err(MalformedKey);
         }
-        Ok(Self { key_id, secret: secret.to_string() })
+        Ok(Self {
+            key_id,
+            secret: secret.to_string(),
+        })
     }
 
     /// A new key from the OS CSPRNG: a 20-character base36 id and ~190 bits of base62 secret.
     pub fn generate() -> GeneratedKey {
-        let key_id = KeyId::parse(&random_string(BASE36, KeyId::LEN)).expect("generated key ids are well formed");
+        let key_id = KeyId::parse(&random_string(BASE36, KeyId::LEN))
+            .expect("generated key ids are well formed");
         let random = random_string(BASE62, SECRET_RANDOM_LEN);
         let body = format!("{PREFIX}{key_id}.{random}");
         let sum = checksum(&body);
         let full = format!("{body}{sum}");
-        GeneratedKey { key: Self { key_id, secret: format!("{random}{sum}") }, full }
+        GeneratedKey {
+            key: Self {
+                key_id,
+                secret: format!("{random}{sum}"),
+            },
+            full,
+        }
     }
 
     /// The public id, which is also the credential's id.
@@ -122,7 +137,11 @@ mod tests {
     fn every_truncation_and_single_character_typo_is_malformed() {
         let full = ApiKey::generate().full;
         for cut in 0..full.len() {
-            assert_eq!(ApiKey::parse(&full[..cut]), Err(MalformedKey), "truncated at {cut}");
+            assert_eq!(
+                ApiKey::parse(&full[..cut]),
+                Err(MalformedKey),
+                "truncated at {cut}"
+            );
         }
         for (i, original) in full.char_indices().skip(3) {
             let replacement = if original == 'a' { 'b' } else { 'a' };
@@ -136,7 +155,14 @@ mod tests {
 
     #[test]
     fn other_shapes_are_malformed() {
-        for text in ["", "ik_", "ik_.x", "sk_live_abc", "ik_ABCDEFGHIJ0123456789.x", "ik_abcdefghij0123456789"] {
+        for text in [
+            "",
+            "ik_",
+            "ik_.x",
+            "sk_live_abc",
+            "ik_ABCDEFGHIJ0123456789.x",
+            "ik_abcdefghij0123456789",
+        ] {
             assert_eq!(ApiKey::parse(text), Err(MalformedKey), "{text}");
         }
     }

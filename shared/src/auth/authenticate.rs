@@ -9,14 +9,18 @@ use sha2::{Digest, Sha256};
 
 use super::ApiKey;
 use crate::App;
-use crate::domain::{Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
+use crate::domain::{
+    Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp,
+};
 use crate::http::ApiError;
 use crate::store::CredentialRecord;
 
 /// Why a caller was not recognised; each is a 401 with its own `code`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AuthFailure {
-    #[error("send Authorization: ApiKey ik_<keyId>.<keySecret> or Authorization: Bearer <accessToken>")]
+    #[error(
+        "send Authorization: ApiKey ik_<keyId>.<keySecret> or Authorization: Bearer <accessToken>"
+    )]
     MissingCredentials,
     #[error("the API key is not the full ik_<keyId>.<keySecret> value, or its checksum is wrong")]
     ApiKeyMalformed,
@@ -32,7 +36,9 @@ pub enum AuthFailure {
     PrincipalRevoked,
     #[error("the principal has expired")]
     PrincipalExpired,
-    #[error("direct API-key authentication is disabled for this organisation; exchange the key at POST /iam/auth/token")]
+    #[error(
+        "direct API-key authentication is disabled for this organisation; exchange the key at POST /iam/auth/token"
+    )]
     DirectApiKeyAuthDisabled,
     #[error("the bearer token is not valid")]
     InvalidToken,
@@ -73,7 +79,10 @@ pub struct Caller {
 impl Caller {
     /// The caller as an audit actor.
     pub fn actor(&self) -> Actor {
-        Actor::ApiKey { principal_id: self.principal_id.clone(), key_id: self.key_id.clone() }
+        Actor::ApiKey {
+            principal_id: self.principal_id.clone(),
+            key_id: self.key_id.clone(),
+        }
     }
 }
 
@@ -94,7 +103,11 @@ impl VerifiedKeys {
 
     fn contains(&self, key: &ApiKey, phc: &str) -> bool {
         let digest = Self::digest(key);
-        self.entries.lock().expect("cache lock").get(&digest).is_some_and(|known| known == phc)
+        self.entries
+            .lock()
+            .expect("cache lock")
+            .get(&digest)
+            .is_some_and(|known| known == phc)
     }
 
     fn insert(&self, key: &ApiKey, phc: &str) {
@@ -113,9 +126,16 @@ enum Presented {
 }
 
 fn presented(headers: &HeaderMap) -> Result<Presented, AuthFailure> {
-    let value = headers.get(http::header::AUTHORIZATION).ok_or(AuthFailure::MissingCredentials)?;
-    let value = value.to_str().map_err(|_| AuthFailure::MissingCredentials)?.trim();
-    let (scheme, rest) = value.split_once(' ').ok_or(AuthFailure::MissingCredentials)?;
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or(AuthFailure::MissingCredentials)?;
+    let value = value
+        .to_str()
+        .map_err(|_| AuthFailure::MissingCredentials)?
+        .trim();
+    let (scheme, rest) = value
+        .split_once(' ')
+        .ok_or(AuthFailure::MissingCredentials)?;
     let rest = rest.trim();
     if rest.is_empty() {
         return Err(AuthFailure::MissingCredentials);
@@ -139,7 +159,12 @@ pub(crate) fn check_standing(record: &CredentialRecord, now: Timestamp) -> Resul
     match record.principal.principal_status {
         PrincipalStatus::Suspended => Err(AuthFailure::PrincipalSuspended),
         PrincipalStatus::Revoked => Err(AuthFailure::PrincipalRevoked),
-        PrincipalStatus::Active if record.principal.principal_expires_at.is_some_and(|e| e <= now) => {
+        PrincipalStatus::Active
+            if record
+                .principal
+                .principal_expires_at
+                .is_some_and(|e| e <= now) =>
+        {
             Err(AuthFailure::PrincipalExpired)
         }
         PrincipalStatus::Active => Ok(()),
@@ -167,7 +192,11 @@ impl App {
     }
 
     /// Authenticates the caller of an IAM route from its `Authorization` header.
-    pub async fn authenticate(&self, headers: &HeaderMap, request_id: &str) -> Result<Caller, ApiError> {
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        request_id: &str,
+    ) -> Result<Caller, ApiError> {
         let token = match presented(headers)? {
             Presented::ApiKey(value) => value,
             Presented::Bearer => return Err(AuthFailure::InvalidToken.into()),
@@ -192,10 +221,18 @@ impl App {
     pub async fn note_use(&self, record: &CredentialRecord, request_id: &str) {
         let now = self.clock.now();
         let not_since = now.plus_seconds(-self.config.last_used_interval_seconds);
-        if record.credential.last_used_at.is_some_and(|t| t >= not_since) {
+        if record
+            .credential
+            .last_used_at
+            .is_some_and(|t| t >= not_since)
+        {
             return;
         }
-        if let Err(err) = self.store.touch_last_used(&record.credential.id, now, not_since).await {
+        if let Err(err) = self
+            .store
+            .touch_last_used(&record.credential.id, now, not_since)
+            .await
+        {
             tracing::warn!(request_id, key_id = %record.credential.id, error = %err, "lastUsedAt not recorded");
         }
     }
@@ -233,26 +270,50 @@ mod tests {
     fn credential_checks_come_before_principal_checks() {
         let now = Timestamp::from_unix(50);
         let revoked_everything = record(CredentialStatus::Revoked, PrincipalStatus::Revoked);
-        assert_eq!(check_standing(&revoked_everything, now), Err(AuthFailure::CredentialRevoked));
-        let expired_suspended = record(CredentialStatus::Expired, PrincipalStatus::Suspended);
-        assert_eq!(check_standing(&expired_suspended, now), Err(AuthFailure::CredentialExpired));
         assert_eq!(
-            check_standing(&record(CredentialStatus::Active, PrincipalStatus::Suspended), now),
+            check_standing(&revoked_everything, now),
+            Err(AuthFailure::CredentialRevoked)
+        );
+        let expired_suspended = record(CredentialStatus::Expired, PrincipalStatus::Suspended);
+        assert_eq!(
+            check_standing(&expired_suspended, now),
+            Err(AuthFailure::CredentialExpired)
+        );
+        assert_eq!(
+            check_standing(
+                &record(CredentialStatus::Active, PrincipalStatus::Suspended),
+                now
+            ),
             Err(AuthFailure::PrincipalSuspended)
         );
         assert_eq!(
-            check_standing(&record(CredentialStatus::Active, PrincipalStatus::Revoked), now),
+            check_standing(
+                &record(CredentialStatus::Active, PrincipalStatus::Revoked),
+                now
+            ),
             Err(AuthFailure::PrincipalRevoked)
         );
-        assert_eq!(check_standing(&record(CredentialStatus::Active, PrincipalStatus::Active), now), Ok(()));
+        assert_eq!(
+            check_standing(
+                &record(CredentialStatus::Active, PrincipalStatus::Active),
+                now
+            ),
+            Ok(())
+        );
     }
 
     #[test]
     fn expiry_is_checked_by_time_whether_or_not_the_sweep_ran() {
         let mut r = record(CredentialStatus::Active, PrincipalStatus::Active);
-        assert_eq!(check_standing(&r, Timestamp::from_unix(100)), Err(AuthFailure::CredentialExpired));
+        assert_eq!(
+            check_standing(&r, Timestamp::from_unix(100)),
+            Err(AuthFailure::CredentialExpired)
+        );
         r.credential.expires_at = None;
-        assert_eq!(check_standing(&r, Timestamp::from_unix(200)), Err(AuthFailure::PrincipalExpired));
+        assert_eq!(
+            check_standing(&r, Timestamp::from_unix(200)),
+            Err(AuthFailure::PrincipalExpired)
+        );
     }
 
     #[test]
@@ -260,9 +321,15 @@ mod tests {
         for value in ["", "ApiKey", "ApiKey   ", "Basic abc", "ik_abc"] {
             let mut headers = HeaderMap::new();
             headers.insert(http::header::AUTHORIZATION, value.parse().unwrap());
-            assert!(matches!(presented(&headers), Err(AuthFailure::MissingCredentials)), "{value:?}");
+            assert!(
+                matches!(presented(&headers), Err(AuthFailure::MissingCredentials)),
+                "{value:?}"
+            );
         }
-        assert!(matches!(presented(&HeaderMap::new()), Err(AuthFailure::MissingCredentials)));
+        assert!(matches!(
+            presented(&HeaderMap::new()),
+            Err(AuthFailure::MissingCredentials)
+        ));
         let mut headers = HeaderMap::new();
         headers.insert(http::header::AUTHORIZATION, "apikey ik_x".parse().unwrap());
         assert!(matches!(presented(&headers), Ok(Presented::ApiKey(v)) if v == "ik_x"));

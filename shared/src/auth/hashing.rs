@@ -54,30 +54,46 @@ impl KeyHasher {
     pub fn new(pepper: Pepper) -> anyhow::Result<Self> {
         let params = Params::new(Self::M_COST_KIB, Self::T_COST, Self::P_COST, None)
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-        let mut hasher = Self { pepper, params, dummy_hash: String::new() };
+        let mut hasher = Self {
+            pepper,
+            params,
+            dummy_hash: String::new(),
+        };
         hasher.dummy_hash = hasher.hash(&ApiKey::generate().key)?;
         Ok(hasher)
     }
 
     fn argon2(&self) -> Argon2<'_> {
-        Argon2::new_with_secret(&self.pepper.0, Algorithm::Argon2id, Version::V0x13, self.params.clone())
-            .expect("a pepper is far below argon2's secret limit")
+        Argon2::new_with_secret(
+            &self.pepper.0,
+            Algorithm::Argon2id,
+            Version::V0x13,
+            self.params.clone(),
+        )
+        .expect("a pepper is far below argon2's secret limit")
     }
 
     /// The PHC string of a fresh salt and the key's secret.
     pub fn hash(&self, key: &ApiKey) -> anyhow::Result<String> {
-        let hash = self.argon2().hash_password(key.secret().as_bytes()).map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+        let hash = self
+            .argon2()
+            .hash_password(key.secret().as_bytes())
+            .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
         Ok(hash.to_string())
     }
 
     /// Verifies in constant time against a stored PHC string (its own parameters are used).
     pub fn verify(&self, key: &ApiKey, phc: &str) -> bool {
-        self.argon2().verify_password(key.secret().as_bytes(), phc).is_ok()
+        self.argon2()
+            .verify_password(key.secret().as_bytes(), phc)
+            .is_ok()
     }
 
     /// Spends what a real verification spends, and fails.
     pub fn verify_dummy(&self, key: &ApiKey) -> bool {
-        let _ = self.argon2().verify_password(key.secret().as_bytes(), self.dummy_hash.as_str());
+        let _ = self
+            .argon2()
+            .verify_password(key.secret().as_bytes(), self.dummy_hash.as_str());
         false
     }
 }
@@ -112,11 +128,16 @@ mod tests {
     fn stronger_parameters_in_an_old_hash_still_verify() {
         let h = hasher(3);
         let key = ApiKey::generate().key;
-        let strong = Argon2::new_with_secret(&h.pepper.0, Algorithm::Argon2id, Version::V0x13, Params::new(4096, 2, 1, None).unwrap())
-            .unwrap()
-            .hash_password(key.secret().as_bytes())
-            .unwrap()
-            .to_string();
+        let strong = Argon2::new_with_secret(
+            &h.pepper.0,
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(4096, 2, 1, None).unwrap(),
+        )
+        .unwrap()
+        .hash_password(key.secret().as_bytes())
+        .unwrap()
+        .to_string();
         assert!(h.verify(&key, &strong));
     }
 

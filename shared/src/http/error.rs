@@ -16,7 +16,10 @@ pub struct FieldError {
 impl FieldError {
     /// `field` failed with `message`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -77,7 +80,9 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(source) => Self::ServiceUnavailable(source),
-            StoreError::Contention => Self::ServiceUnavailable(anyhow::anyhow!("write contention persisted")),
+            StoreError::Contention => {
+                Self::ServiceUnavailable(anyhow::anyhow!("write contention persisted"))
+            }
             other => Self::Internal(anyhow::Error::new(other)),
         }
     }
@@ -153,11 +158,22 @@ impl ApiError {
     /// The problem+json response. Server-side failures are logged here, once, with the request id.
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         match &self {
-            Self::Internal(source) => tracing::error!(request_id, error = format!("{source:#}"), "internal error"),
-            Self::ServiceUnavailable(source) => {
-                tracing::warn!(request_id, error = format!("{source:#}"), "dependency unavailable")
+            Self::Internal(source) => {
+                tracing::error!(request_id, error = format!("{source:#}"), "internal error")
             }
-            _ => tracing::info!(request_id, status = self.status(), code = self.code(), "request refused"),
+            Self::ServiceUnavailable(source) => {
+                tracing::warn!(
+                    request_id,
+                    error = format!("{source:#}"),
+                    "dependency unavailable"
+                )
+            }
+            _ => tracing::info!(
+                request_id,
+                status = self.status(),
+                code = self.code(),
+                "request refused"
+            ),
         }
         let problem = Problem {
             type_uri: format!("urn:infuse:iam:problem:{}", self.code()),
@@ -178,12 +194,19 @@ impl ApiError {
             .header("cache-control", "no-store");
         match &self {
             Self::Unauthenticated(_) => {
-                builder = builder.header("www-authenticate", r#"Bearer realm="iam", ApiKey realm="iam""#)
+                builder = builder.header(
+                    "www-authenticate",
+                    r#"Bearer realm="iam", ApiKey realm="iam""#,
+                )
             }
             Self::ServiceUnavailable(_) => builder = builder.header("retry-after", "1"),
-            Self::VersionMismatch { current } => builder = builder.header("etag", format!("\"{current}\"")),
+            Self::VersionMismatch { current } => {
+                builder = builder.header("etag", format!("\"{current}\""))
+            }
             _ => {}
         }
-        builder.body(Body::Text(body)).expect("valid response parts")
+        builder
+            .body(Body::Text(body))
+            .expect("valid response parts")
     }
 }

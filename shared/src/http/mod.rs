@@ -6,7 +6,7 @@ pub mod error;
 pub mod request;
 pub mod response;
 
-pub use body::{json_body, Patch};
+pub use body::{Patch, json_body};
 pub use cursor::{CursorKey, ListParams};
 pub use error::{ApiError, FieldError};
 pub use request::RequestCtx;

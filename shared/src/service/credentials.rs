@@ -7,7 +7,8 @@ use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
 use crate::auth::ApiKey;
 use crate::domain::{
-    Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, PrincipalId, PrincipalStatus,
+    Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId,
+    PrincipalId, PrincipalStatus,
 };
 use crate::http::{ApiError, ListParams};
 use crate::store::{CredentialRecord, Page, PrincipalState, StoreError};
@@ -50,15 +51,28 @@ pub async fn issue(
     let now = app.clock.now();
     let mut v = Validation::default();
     let name = v.name("name", &input.name);
-    let expires_at = input.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
+    let expires_at = input
+        .expires_at
+        .as_deref()
+        .and_then(|t| v.future_time("expiresAt", t, now));
     v.finish()?;
     let name = name.expect("validated");
     let generated = ApiKey::generate();
-    let secret_hash = app.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
-    let cap = app.org_settings(org).await?.max_active_credentials_per_principal;
+    let secret_hash = app
+        .hasher
+        .hash(&generated.key)
+        .map_err(ApiError::Internal)?;
+    let cap = app
+        .org_settings(org)
+        .await?
+        .max_active_credentials_per_principal;
 
     for attempt in 0..WRITE_ATTEMPTS {
-        let principal = app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
+        let principal = app
+            .store
+            .get_principal(org, principal_id)
+            .await?
+            .ok_or(ApiError::NotFound("API-key principal"))?;
         if principal.principal.status == PrincipalStatus::Revoked {
             return Err(ApiError::PrincipalRevoked);
         }
@@ -89,8 +103,17 @@ pub async fn issue(
             request_id,
             json!({"name": record.credential.name, "expiresAt": expires_at}),
         );
-        match app.store.issue_credential(&record, &principal, cap, &audit).await {
-            Ok(()) => return Ok(Issued { credential: record.credential, api_key: generated.full }),
+        match app
+            .store
+            .issue_credential(&record, &principal, cap, &audit)
+            .await
+        {
+            Ok(()) => {
+                return Ok(Issued {
+                    credential: record.credential,
+                    api_key: generated.full,
+                });
+            }
             // The principal changed, was revoked, or reached the cap meanwhile: decide again from a fresh read.
             Err(err) if lost_race(&err) => back_off(attempt).await,
             Err(err) => return Err(err.into()),
@@ -107,10 +130,19 @@ pub async fn list(
     filter: CredentialStatusFilter,
     params: ListParams,
 ) -> Result<Page<Credential>, ApiError> {
-    app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
-    let page = app.store.list_credentials(org, principal_id, filter, params.limit, params.start).await?;
+    app.store
+        .get_principal(org, principal_id)
+        .await?
+        .ok_or(ApiError::NotFound("API-key principal"))?;
+    let page = app
+        .store
+        .list_credentials(org, principal_id, filter, params.limit, params.start)
+        .await?;
     let now = app.clock.now();
-    Ok(Page { items: page.items.iter().map(|r| r.view(now)).collect(), next: page.next })
+    Ok(Page {
+        items: page.items.iter().map(|r| r.view(now)).collect(),
+        next: page.next,
+    })
 }
 
 /// Revokes one credential; idempotent (a revoked credential is answered as it is). The principal
@@ -147,7 +179,11 @@ pub async fn revoke(
             json!({"name": after.name, "previousStatus": record.credential.status}),
         );
         let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
-        match app.store.end_credential(&record, &after, retention_until, &audit).await {
+        match app
+            .store
+            .end_credential(&record, &after, retention_until, &audit)
+            .await
+        {
             Ok(()) => return Ok(after),
             Err(err) if lost_race(&err) => back_off(attempt).await,
             Err(err) => return Err(err.into()),

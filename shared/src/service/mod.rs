@@ -60,6 +60,10 @@ impl Validation {
     }
 
     fn finish(self) -> Result<(), crate::ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(crate::ApiError::InvalidRequest(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::ApiError::InvalidRequest(self.0))
+        }
     }
 }

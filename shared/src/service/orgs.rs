@@ -8,9 +8,21 @@ use crate::http::ApiError;
 use crate::store::OrgRecord;
 
 /// Creates an organisation with the given settings.
-pub async fn create(app: &App, actor: &Actor, name: &str, settings: OrgSettings, request_id: &str) -> Result<OrgRecord, ApiError> {
+pub async fn create(
+    app: &App,
+    actor: &Actor,
+    name: &str,
+    settings: OrgSettings,
+    request_id: &str,
+) -> Result<OrgRecord, ApiError> {
     let now = app.clock.now();
-    let org = OrgRecord { id: OrgId::generate(), name: name.to_string(), settings, created_at: now, version: 1 };
+    let org = OrgRecord {
+        id: OrgId::generate(),
+        name: name.to_string(),
+        settings,
+        created_at: now,
+        version: 1,
+    };
     let audit = AuditEvent::new(
         org.id.clone(),
         actor.clone(),

@@ -5,7 +5,9 @@ use serde_json::json;
 
 use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
-use crate::domain::{Actor, AuditEvent, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
+use crate::domain::{
+    Actor, AuditEvent, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType,
+};
 use crate::http::{ApiError, ListParams, Patch};
 use crate::store::{Page, StoreError};
 
@@ -39,13 +41,22 @@ pub fn resource(id: &PrincipalId) -> String {
 
 /// The cursor scope of a principal list.
 pub fn list_scope(org: &OrgId, status: Option<PrincipalStatus>) -> String {
-    format!("api-keys|{org}|{}", status.map_or("*", PrincipalStatus::as_str))
+    format!(
+        "api-keys|{org}|{}",
+        status.map_or("*", PrincipalStatus::as_str)
+    )
 }
 
 const WHAT: &str = "API-key principal";
 
 /// Creates an API-key principal, Active unless asked to start Suspended.
-pub async fn create(app: &App, actor: &Actor, org: &OrgId, input: CreatePrincipal, request_id: &str) -> Result<Principal, ApiError> {
+pub async fn create(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    input: CreatePrincipal,
+    request_id: &str,
+) -> Result<Principal, ApiError> {
     let now = app.clock.now();
     let mut v = Validation::default();
     let display_name = v.name("displayName", &input.display_name);
@@ -57,7 +68,10 @@ pub async fn create(app: &App, actor: &Actor, org: &OrgId, input: CreatePrincipa
             PrincipalStatus::Active
         }
     };
-    let expires_at = input.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
+    let expires_at = input
+        .expires_at
+        .as_deref()
+        .and_then(|t| v.future_time("expiresAt", t, now));
     v.finish()?;
     let principal = Principal {
         id: PrincipalId::generate(),
@@ -85,12 +99,25 @@ pub async fn create(app: &App, actor: &Actor, org: &OrgId, input: CreatePrincipa
 
 /// One principal of the org.
 pub async fn get(app: &App, org: &OrgId, id: &PrincipalId) -> Result<Principal, ApiError> {
-    Ok(app.store.get_principal(org, id).await?.ok_or(ApiError::NotFound(WHAT))?.principal)
+    Ok(app
+        .store
+        .get_principal(org, id)
+        .await?
+        .ok_or(ApiError::NotFound(WHAT))?
+        .principal)
 }
 
 /// A page of the org's principals, optionally of one status.
-pub async fn list(app: &App, org: &OrgId, status: Option<PrincipalStatus>, params: ListParams) -> Result<Page<Principal>, ApiError> {
-    Ok(app.store.list_principals(org, status, params.limit, params.start).await?)
+pub async fn list(
+    app: &App,
+    org: &OrgId,
+    status: Option<PrincipalStatus>,
+    params: ListParams,
+) -> Result<Page<Principal>, ApiError> {
+    Ok(app
+        .store
+        .list_principals(org, status, params.limit, params.start)
+        .await?)
 }
 
 /// Applies a change. With `if_match`, refuses (412) unless the principal is at that version.
@@ -107,7 +134,10 @@ pub async fn update(
 ) -> Result<Principal, ApiError> {
     let now = app.clock.now();
     let mut v = Validation::default();
-    let display_name = input.display_name.as_deref().and_then(|n| v.name("displayName", n));
+    let display_name = input
+        .display_name
+        .as_deref()
+        .and_then(|n| v.name("displayName", n));
     let status = match input.status.as_deref() {
         None => None,
         Some(text) => {
@@ -126,11 +156,20 @@ pub async fn update(
     v.finish()?;
 
     for attempt in 0..WRITE_ATTEMPTS {
-        let before = app.store.get_principal(org, id).await?.ok_or(ApiError::NotFound(WHAT))?;
+        let before = app
+            .store
+            .get_principal(org, id)
+            .await?
+            .ok_or(ApiError::NotFound(WHAT))?;
         if if_match.is_some_and(|expected| expected != before.principal.version) {
-            return Err(ApiError::VersionMismatch { current: before.principal.version });
+            return Err(ApiError::VersionMismatch {
+                current: before.principal.version,
+            });
         }
-        before.principal.check_change_allowed().map_err(|_| ApiError::PrincipalRevoked)?;
+        before
+            .principal
+            .check_change_allowed()
+            .map_err(|_| ApiError::PrincipalRevoked)?;
         let mut after = before.principal.clone();
         if let Some(name) = &display_name {
             after.display_name = name.clone();
@@ -167,13 +206,22 @@ pub async fn update(
 fn changes(before: &Principal, after: &Principal) -> serde_json::Value {
     let mut changes = serde_json::Map::new();
     if before.display_name != after.display_name {
-        changes.insert("displayName".into(), json!({"from": before.display_name, "to": after.display_name}));
+        changes.insert(
+            "displayName".into(),
+            json!({"from": before.display_name, "to": after.display_name}),
+        );
     }
     if before.status != after.status {
-        changes.insert("status".into(), json!({"from": before.status, "to": after.status}));
+        changes.insert(
+            "status".into(),
+            json!({"from": before.status, "to": after.status}),
+        );
     }
     if before.expires_at != after.expires_at {
-        changes.insert("expiresAt".into(), json!({"from": before.expires_at, "to": after.expires_at}));
+        changes.insert(
+            "expiresAt".into(),
+            json!({"from": before.expires_at, "to": after.expires_at}),
+        );
     }
     json!({ "changes": changes, "version": after.version })
 }

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, anyhow};
 use aws_sdk_dynamodb::Client;
@@ -12,41 +11,42 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{CredentialRecord, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState, StoreError, keys};
+use super::{
+    CredentialRecord, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState, StoreError, keys,
+};
 use crate::domain::{
-    AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, Principal, PrincipalId,
-    PrincipalStatus, Timestamp,
+    AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, Principal,
+    PrincipalId, PrincipalStatus, Timestamp,
 };
 
 type Item = HashMap<String, AttributeValue>;
 
-/// Counts (and names) the DynamoDB operations a client sends; for tests and benchmarks.
+/// Counts (and names) the DynamoDB requests a client sends, retries included; for tests and benchmarks.
 #[derive(Clone, Debug, Default)]
 pub struct CallCounter {
-    calls: Arc<AtomicUsize>,
     names: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl CallCounter {
-    /// Operations sent so far.
+    /// Requests sent so far.
     pub fn count(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
+        self.names.lock().expect("counter lock").len()
     }
 
-    /// Their names, in order (`GetItem`, `TransactWriteItems`, …).
+    /// Their operation names, in order (`GetItem`, `TransactWriteItems`, …).
     pub fn names(&self) -> Vec<String> {
         self.names.lock().expect("counter lock").clone()
     }
 
     /// Starts counting afresh.
     pub fn reset(&self) {
-        self.calls.store(0, Ordering::SeqCst);
         self.names.lock().expect("counter lock").clear();
     }
 }
@@ -56,13 +56,19 @@ impl Intercept for CallCounter {
         "CallCounter"
     }
 
-    fn read_before_execution(
+    fn read_before_transmit(
         &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        cfg: &mut ConfigBag,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let name = cfg.load::<Metadata>().map(|m| m.name().to_string()).unwrap_or_default();
+        // DynamoDB's JSON protocol names the operation in X-Amz-Target: `DynamoDB_20120810.GetItem`.
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        let name = target.rsplit('.').next().unwrap_or(target).to_string();
         self.names.lock().expect("counter lock").push(name);
         Ok(())
     }
@@ -86,7 +92,8 @@ fn n(value: impl ToString) -> AttributeValue {
 /// A serde value as item attributes; unset (`None`) fields are left out rather than stored as NULL,
 /// so `attribute_not_exists` means what it says.
 fn to_attributes<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Other(anyhow!("serialise item: {e}")))?;
+    let mut item: Item = serde_dynamo::to_item(value)
+        .map_err(|e| StoreError::Other(anyhow!("serialise item: {e}")))?;
     item.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
     Ok(item)
 }
@@ -106,7 +113,10 @@ fn key_of((pk, sk): (String, String)) -> Item {
 }
 
 fn audit_item(event: &AuditEvent) -> Result<Item, StoreError> {
-    Ok(with_key(to_attributes(event)?, keys::audit_event(&event.org_id, &event.id)))
+    Ok(with_key(
+        to_attributes(event)?,
+        keys::audit_event(&event.org_id, &event.id),
+    ))
 }
 
 /// Classifies an SDK error by what the caller can do about it.
@@ -122,7 +132,9 @@ where
             let transient = service.raw().status().is_server_error();
             match service.err().code() {
                 Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
-                Some("TransactionConflictException" | "TransactionInProgressException") => StoreError::Contention,
+                Some("TransactionConflictException" | "TransactionInProgressException") => {
+                    StoreError::Contention
+                }
                 Some(
                     "ProvisionedThroughputExceededException"
                     | "ThrottlingException"
@@ -141,29 +153,43 @@ where
 
 /// A cancelled transaction says why per item: a failed condition wins, then conflict, then throttling.
 fn classify_transaction(err: SdkError<TransactWriteItemsError, HttpResponse>) -> StoreError {
-    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
-        let codes: Vec<&str> = cancelled.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    {
+        let codes: Vec<&str> = cancelled
+            .cancellation_reasons()
+            .iter()
+            .filter_map(|r| r.code())
+            .collect();
         if codes.contains(&"ConditionalCheckFailed") {
             return StoreError::ConditionFailed;
         }
         if codes.contains(&"TransactionConflict") {
             return StoreError::Contention;
         }
-        if codes.iter().any(|c| c.contains("Throttl") || *c == "ProvisionedThroughputExceeded") {
+        if codes
+            .iter()
+            .any(|c| c.contains("Throttl") || *c == "ProvisionedThroughputExceeded")
+        {
             return StoreError::Unavailable(anyhow!("transaction throttled: {codes:?}"));
         }
     }
     classify(err)
 }
 
-fn build<T, E: std::error::Error + Send + Sync + 'static>(built: Result<T, E>) -> Result<T, StoreError> {
+fn build<T, E: std::error::Error + Send + Sync + 'static>(
+    built: Result<T, E>,
+) -> Result<T, StoreError> {
     built.map_err(|e| StoreError::Other(anyhow!(e).context("build request")))
 }
 
 impl DynamoStore {
     /// A store over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// The SDK client (the admin CLI creates tables with it).
@@ -173,7 +199,11 @@ impl DynamoStore {
 
     fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
         let put = build(
-            Put::builder().table_name(&self.table).set_item(Some(item)).set_condition_expression(condition.map(String::from)).build(),
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .set_condition_expression(condition.map(String::from))
+                .build(),
         )?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
@@ -183,7 +213,10 @@ impl DynamoStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        debug_assert!(items.len() <= 100, "TransactWriteItems takes at most 100 actions");
+        debug_assert!(
+            items.len() <= 100,
+            "TransactWriteItems takes at most 100 actions"
+        );
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
@@ -193,7 +226,11 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn get(&self, key: (String, String), consistent: bool) -> Result<Option<Item>, StoreError> {
+    async fn get(
+        &self,
+        key: (String, String),
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -211,12 +248,16 @@ impl DynamoStore {
     /// Creates an org (never overwrites one), with its audit event.
     pub async fn create_org(&self, org: &OrgRecord, audit: &AuditEvent) -> Result<(), StoreError> {
         let item = with_key(to_attributes(org)?, keys::org(&org.id));
-        self.transact(vec![self.put_new(item)?, self.put_new(audit_item(audit)?)?]).await
+        self.transact(vec![self.put_new(item)?, self.put_new(audit_item(audit)?)?])
+            .await
     }
 
     /// The org's record; eventually consistent (settings are cached for up to a minute anyway).
     pub async fn get_org(&self, org: &OrgId) -> Result<Option<OrgRecord>, StoreError> {
-        self.get(keys::org(org), false).await?.map(from_attributes).transpose()
+        self.get(keys::org(org), false)
+            .await?
+            .map(from_attributes)
+            .transpose()
     }
 
     // ---- principals ----------------------------------------------------------------------------
@@ -230,7 +271,13 @@ impl DynamoStore {
         if !record.active_key_ids.is_empty() {
             item.insert(
                 "activeKeyIds".into(),
-                AttributeValue::Ss(record.active_key_ids.iter().map(|k| k.to_string()).collect()),
+                AttributeValue::Ss(
+                    record
+                        .active_key_ids
+                        .iter()
+                        .map(|k| k.to_string())
+                        .collect(),
+                ),
             );
         }
         item.insert("credentialsVersion".into(), n(record.credentials_version));
@@ -246,21 +293,46 @@ impl DynamoStore {
             _ => Vec::new(),
         };
         let credentials_version = match item.remove("credentialsVersion") {
-            Some(AttributeValue::N(v)) => v.parse().map_err(|e| StoreError::Other(anyhow!("credentialsVersion: {e}")))?,
+            Some(AttributeValue::N(v)) => v
+                .parse()
+                .map_err(|e| StoreError::Other(anyhow!("credentialsVersion: {e}")))?,
             _ => 0,
         };
-        Ok(PrincipalRecord { principal: from_attributes(item)?, active_key_ids, credentials_version })
+        Ok(PrincipalRecord {
+            principal: from_attributes(item)?,
+            active_key_ids,
+            credentials_version,
+        })
     }
 
     /// Creates a principal (never overwrites), with its audit event.
-    pub async fn create_principal(&self, principal: &Principal, audit: &AuditEvent) -> Result<(), StoreError> {
-        let record = PrincipalRecord { principal: principal.clone(), active_key_ids: Vec::new(), credentials_version: 0 };
-        self.transact(vec![self.put_new(self.principal_item(&record)?)?, self.put_new(audit_item(audit)?)?]).await
+    pub async fn create_principal(
+        &self,
+        principal: &Principal,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let record = PrincipalRecord {
+            principal: principal.clone(),
+            active_key_ids: Vec::new(),
+            credentials_version: 0,
+        };
+        self.transact(vec![
+            self.put_new(self.principal_item(&record)?)?,
+            self.put_new(audit_item(audit)?)?,
+        ])
+        .await
     }
 
     /// One principal, strongly consistent (it guards every write that follows).
-    pub async fn get_principal(&self, org: &OrgId, id: &PrincipalId) -> Result<Option<PrincipalRecord>, StoreError> {
-        self.get(keys::principal(org, id), true).await?.map(Self::principal_from).transpose()
+    pub async fn get_principal(
+        &self,
+        org: &OrgId,
+        id: &PrincipalId,
+    ) -> Result<Option<PrincipalRecord>, StoreError> {
+        self.get(keys::principal(org, id), true)
+            .await?
+            .map(Self::principal_from)
+            .transpose()
     }
 
     /// Replaces a principal if neither it nor its set of credentials changed since `before` was
@@ -285,7 +357,10 @@ impl DynamoStore {
                 .expression_attribute_values(":cv", n(before.credentials_version))
                 .build(),
         )?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build(), self.put_new(audit_item(audit)?)?];
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            self.put_new(audit_item(audit)?)?,
+        ];
         let state = PrincipalState::of(after);
         if state != PrincipalState::of(&before.principal) {
             let state_item = to_attributes(&state)?;
@@ -336,7 +411,13 @@ impl DynamoStore {
         let query = match status {
             None => {
                 let (pk, prefix) = keys::api_key_principals(org);
-                QuerySpec { index: None, pk_name: keys::PK, pk, sk_name: keys::SK, sk_prefix: prefix.to_string() }
+                QuerySpec {
+                    index: None,
+                    pk_name: keys::PK,
+                    pk,
+                    sk_name: keys::SK,
+                    sk_prefix: prefix.to_string(),
+                }
             }
             Some(status) => QuerySpec {
                 index: Some(keys::GSI1),
@@ -347,19 +428,36 @@ impl DynamoStore {
             },
         };
         let page = self.query(&query, limit, start, true).await?;
-        let items = page.items.into_iter().map(|i| Self::principal_from(i).map(|r| r.principal)).collect::<Result<_, _>>()?;
-        Ok(Page { items, next: page.next })
+        let items = page
+            .items
+            .into_iter()
+            .map(|i| Self::principal_from(i).map(|r| r.principal))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next: page.next,
+        })
     }
 
     // ---- credentials ---------------------------------------------------------------------------
 
-    fn credential_item(&self, record: &CredentialRecord, retention_until: Option<Timestamp>) -> Result<Item, StoreError> {
+    fn credential_item(
+        &self,
+        record: &CredentialRecord,
+        retention_until: Option<Timestamp>,
+    ) -> Result<Item, StoreError> {
         let c = &record.credential;
         let mut item = with_key(to_attributes(c)?, keys::credential(&c.id));
         item.extend(to_attributes(&record.principal)?);
         item.insert("orgId".into(), s(record.org_id.as_str()));
         item.insert("secretHash".into(), s(&record.secret_hash));
-        let (gpk, gsk) = keys::credential_by_principal(&record.org_id, &c.principal_id, c.status, c.created_at, &c.id);
+        let (gpk, gsk) = keys::credential_by_principal(
+            &record.org_id,
+            &c.principal_id,
+            c.status,
+            c.created_at,
+            &c.id,
+        );
         item.insert(keys::GSI1PK.into(), s(gpk));
         item.insert(keys::GSI1SK.into(), s(gsk));
         if let (CredentialStatus::Active, Some(expires_at)) = (c.status, c.expires_at) {
@@ -375,15 +473,26 @@ impl DynamoStore {
 
     fn credential_from(mut item: Item) -> Result<CredentialRecord, StoreError> {
         let org_id = match item.remove("orgId") {
-            Some(AttributeValue::S(org)) => OrgId::parse(&org).map_err(|e| StoreError::Other(anyhow!(e)))?,
+            Some(AttributeValue::S(org)) => {
+                OrgId::parse(&org).map_err(|e| StoreError::Other(anyhow!(e)))?
+            }
             _ => return Err(StoreError::Other(anyhow!("credential item without orgId"))),
         };
         let secret_hash = match item.remove("secretHash") {
             Some(AttributeValue::S(hash)) => hash,
-            _ => return Err(StoreError::Other(anyhow!("credential item without secretHash"))),
+            _ => {
+                return Err(StoreError::Other(anyhow!(
+                    "credential item without secretHash"
+                )));
+            }
         };
         let principal: PrincipalState = from_attributes(item.clone())?;
-        Ok(CredentialRecord { credential: from_attributes(item)?, org_id, secret_hash, principal })
+        Ok(CredentialRecord {
+            credential: from_attributes(item)?,
+            org_id,
+            secret_hash,
+            principal,
+        })
     }
 
     /// Writes a new credential, adds it to its principal's Active set (refused once the set holds
@@ -422,8 +531,14 @@ impl DynamoStore {
     }
 
     /// The credential with this key id, strongly consistent: authentication's one read.
-    pub async fn get_credential(&self, key_id: &KeyId) -> Result<Option<CredentialRecord>, StoreError> {
-        self.get(keys::credential(key_id), true).await?.map(Self::credential_from).transpose()
+    pub async fn get_credential(
+        &self,
+        key_id: &KeyId,
+    ) -> Result<Option<CredentialRecord>, StoreError> {
+        self.get(keys::credential(key_id), true)
+            .await?
+            .map(Self::credential_from)
+            .transpose()
     }
 
     /// A principal's credentials by status (or all), oldest first, through GSI1.
@@ -446,8 +561,15 @@ impl DynamoStore {
             },
         };
         let page = self.query(&query, limit, start, false).await?;
-        let items = page.items.into_iter().map(Self::credential_from).collect::<Result<_, _>>()?;
-        Ok(Page { items, next: page.next })
+        let items = page
+            .items
+            .into_iter()
+            .map(Self::credential_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next: page.next,
+        })
     }
 
     /// Marks a credential ended (`Revoked` or `Expired`), leaves the expiry index, starts its
@@ -460,7 +582,10 @@ impl DynamoStore {
         retention_until: Timestamp,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let record = CredentialRecord { credential: after.clone(), ..before.clone() };
+        let record = CredentialRecord {
+            credential: after.clone(),
+            ..before.clone()
+        };
         let put = build(
             Put::builder()
                 .table_name(&self.table)
@@ -470,15 +595,24 @@ impl DynamoStore {
                 .expression_attribute_values(":before", s(before.credential.status.as_str()))
                 .build(),
         )?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build(), self.put_new(audit_item(audit)?)?];
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            self.put_new(audit_item(audit)?)?,
+        ];
         if before.credential.status == CredentialStatus::Active {
             let update = build(
                 Update::builder()
                     .table_name(&self.table)
-                    .set_key(Some(key_of(keys::principal(&before.org_id, &before.credential.principal_id))))
+                    .set_key(Some(key_of(keys::principal(
+                        &before.org_id,
+                        &before.credential.principal_id,
+                    ))))
                     .update_expression("DELETE activeKeyIds :k ADD credentialsVersion :one")
                     .condition_expression("attribute_exists(PK)")
-                    .expression_attribute_values(":k", AttributeValue::Ss(vec![before.credential.id.to_string()]))
+                    .expression_attribute_values(
+                        ":k",
+                        AttributeValue::Ss(vec![before.credential.id.to_string()]),
+                    )
                     .expression_attribute_values(":one", n(1))
                     .build(),
             )?;
@@ -489,7 +623,12 @@ impl DynamoStore {
 
     /// Sets `lastUsedAt` unless another request already did within the interval: at most one
     /// successful write per credential per interval, however hot the key.
-    pub async fn touch_last_used(&self, key_id: &KeyId, now: Timestamp, not_since: Timestamp) -> Result<(), StoreError> {
+    pub async fn touch_last_used(
+        &self,
+        key_id: &KeyId,
+        now: Timestamp,
+        not_since: Timestamp,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
@@ -520,7 +659,9 @@ impl DynamoStore {
     ) -> Result<Page<Item>, StoreError> {
         if let Some(start) = &start {
             if start.get(spec.pk_name) != Some(&spec.pk) {
-                return Err(StoreError::Other(anyhow!("a page key from another partition reached the store")));
+                return Err(StoreError::Other(anyhow!(
+                    "a page key from another partition reached the store"
+                )));
             }
         }
         let mut request = self
@@ -530,9 +671,15 @@ impl DynamoStore {
             .set_index_name(spec.index.map(String::from))
             .expression_attribute_names("#pk", spec.pk_name)
             .expression_attribute_values(":pk", s(&spec.pk))
-            .limit(i32::try_from(limit + 1).context("page size").map_err(StoreError::Other)?)
+            .limit(
+                i32::try_from(limit + 1)
+                    .context("page size")
+                    .map_err(StoreError::Other)?,
+            )
             .consistent_read(consistent && spec.index.is_none())
-            .set_exclusive_start_key(start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect()));
+            .set_exclusive_start_key(
+                start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect()),
+            );
         request = if spec.sk_prefix.is_empty() {
             request.key_condition_expression("#pk = :pk")
         } else {

@@ -35,8 +35,15 @@ pub fn api_key_principals(org: &OrgId) -> (String, &'static str) {
 }
 
 /// GSI1 keys of a principal: the org's API-key principals by status.
-pub fn principal_by_status(org: &OrgId, status: PrincipalStatus, id: &PrincipalId) -> (String, String) {
-    (principals_by_status_pk(org), format!("{}#{id}", status.as_str()))
+pub fn principal_by_status(
+    org: &OrgId,
+    status: PrincipalStatus,
+    id: &PrincipalId,
+) -> (String, String) {
+    (
+        principals_by_status_pk(org),
+        format!("{}#{id}", status.as_str()),
+    )
 }
 
 /// GSI1 partition of an org's API-key principals.
@@ -62,7 +69,10 @@ pub fn credential_by_principal(
     created_at: Timestamp,
     key_id: &KeyId,
 ) -> (String, String) {
-    (credentials_of_pk(org, principal), format!("{}#{created_at}#{key_id}", status.as_str()))
+    (
+        credentials_of_pk(org, principal),
+        format!("{}#{created_at}#{key_id}", status.as_str()),
+    )
 }
 
 /// GSI1 partition of one principal's credentials.
@@ -77,7 +87,10 @@ pub fn credential_status_prefix(status: CredentialStatus) -> String {
 
 /// GSI2 keys of an expiring credential: its expiry hour, then its expiry time.
 pub fn credential_by_expiry(expires_at: Timestamp, key_id: &KeyId) -> (String, String) {
-    (format!("EXPIRY#{}", expires_at.hour_bucket()), format!("{expires_at}#{key_id}"))
+    (
+        format!("EXPIRY#{}", expires_at.hour_bucket()),
+        format!("{expires_at}#{key_id}"),
+    )
 }
 
 /// Audit event item: `AUDIT#<orgId>` / `EVT#<eventId>`; event ids are ULIDs, so newest first is a

@@ -57,7 +57,10 @@ async fn main() -> anyhow::Result<()> {
             admin::create_table(&dynamo, &table, &Template::load(&template)?).await?;
             println!("created table {table}");
         }
-        Command::Bootstrap { name, direct_api_key_auth } => {
+        Command::Bootstrap {
+            name,
+            direct_api_key_auth,
+        } => {
             let config = match (field("tableName"), field("pepperSecretId")) {
                 (Some(table), Some(pepper)) => Config::new(table, pepper),
                 _ => Config::from_env().context("no running local stack (.local/stack.json); set TABLE_NAME and PEPPER_SECRET_ID")?,

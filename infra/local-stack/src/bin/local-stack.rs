@@ -20,9 +20,9 @@ struct Args {
     /// Port to serve on.
     #[arg(long, env = "IAM_LOCAL_PORT", default_value_t = 3000)]
     port: u16,
-    /// The moto_server executable (make dev installs it in .venv).
-    #[arg(long, default_value = ".venv/bin/moto_server")]
-    moto_server: PathBuf,
+    /// The Python that has moto (make dev installs it in .venv).
+    #[arg(long, default_value = ".venv/bin/python")]
+    python: PathBuf,
     /// Where bootstrap.json, stack.json, env and logs go.
     #[arg(long, default_value = ".local")]
     state_dir: PathBuf,
@@ -34,13 +34,15 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info,aws=warn".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info,aws=warn".into()))
+        .init();
     std::fs::create_dir_all(&args.state_dir)?;
     let template = Arc::new(Template::load(&args.template)?);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .with_context(|| format!("port {} is taken; set IAM_LOCAL_PORT", args.port))?;
-    let moto = Moto::start(&args.moto_server, &args.state_dir.join("moto.log")).await?;
+    let moto = Moto::start(&args.python, &args.state_dir.join("moto.log")).await?;
 
     let sdk = emulator_sdk_config(&moto.url).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
@@ -53,19 +55,29 @@ async fn main() -> anyhow::Result<()> {
 
     let api = format!("http://127.0.0.1:{}", args.port);
     let stack = json!({"apiBaseUrl": api, "emulatorUrl": moto.url, "tableName": config.table_name, "pepperSecretId": config.pepper_secret_id});
-    write_private(&args.state_dir.join("stack.json"), &serde_json::to_string_pretty(&stack)?)?;
+    write_private(
+        &args.state_dir.join("stack.json"),
+        &serde_json::to_string_pretty(&stack)?,
+    )?;
     let bootstrap = json!({
         "apiBaseUrl": api, "orgId": demo.org_id, "principalId": demo.principal_id, "apiKey": demo.api_key,
         "emulatorUrl": moto.url, "tableName": config.table_name,
     });
-    write_private(&args.state_dir.join("bootstrap.json"), &serde_json::to_string_pretty(&bootstrap)?)?;
+    write_private(
+        &args.state_dir.join("bootstrap.json"),
+        &serde_json::to_string_pretty(&bootstrap)?,
+    )?;
     let env = format!(
         "export IAM_URL={api}\nexport IAM_ORG={}\nexport IAM_PRINCIPAL={}\nexport IAM_KEY={}\n",
         demo.org_id, demo.principal_id, demo.api_key
     );
     write_private(&args.state_dir.join("env"), &env)?;
 
-    let routes: Vec<String> = template.routes.iter().map(|r| format!("  {:<6} {}", r.method, r.path)).collect();
+    let routes: Vec<String> = template
+        .routes
+        .iter()
+        .map(|r| format!("  {:<6} {}", r.method, r.path))
+        .collect();
     println!(
         "\nIAM & Access is running at {api} (moto at {moto_url}, table {table}).\n\
          Demo org {org}: its administrator's key is in {state}/bootstrap.json.\n\n\
@@ -87,7 +99,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
@@ -96,9 +109,14 @@ async fn shutdown_signal() {
 
 /// Writes a file only its owner can read: it holds an API key.
 fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(contents.as_bytes())?;
     Ok(())
 }
