@@ -58,17 +58,12 @@ impl App {
     /// The org's settings, from the container's cache when younger than the configured TTL (≤ 60 s).
     /// An org without a record has the defaults.
     pub async fn org_settings(&self, org: &OrgId) -> Result<OrgSettings, ApiError> {
-        if let Some((at, settings)) = self.settings.lock().expect("settings lock").get(org) {
-            if at.elapsed() < self.config.settings_cache_ttl {
-                return Ok(settings.clone());
-            }
+        if let Some((at, settings)) = self.settings.lock().expect("settings lock").get(org)
+            && at.elapsed() < self.config.settings_cache_ttl
+        {
+            return Ok(settings.clone());
         }
-        let settings = self
-            .store
-            .get_org(org)
-            .await?
-            .map(|o| o.settings)
-            .unwrap_or_default();
+        let settings = self.store.get_org(org).await?.map(|o| o.settings).unwrap_or_default();
         self.settings
             .lock()
             .expect("settings lock")
@@ -79,18 +74,13 @@ impl App {
 
 /// The pepper is the secret's string, at least 32 bytes (the template generates 64 random
 /// alphanumerics, ~380 bits).
-async fn load_pepper(
-    secrets: &aws_sdk_secretsmanager::Client,
-    secret_id: &str,
-) -> anyhow::Result<Pepper> {
+async fn load_pepper(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<Pepper> {
     let out = secrets
         .get_secret_value()
         .secret_id(secret_id)
         .send()
         .await
         .with_context(|| format!("read the pepper secret {secret_id}"))?;
-    let text = out
-        .secret_string()
-        .context("the pepper secret has no SecretString")?;
+    let text = out.secret_string().context("the pepper secret has no SecretString")?;
     Pepper::new(text.as_bytes().to_vec())
 }

@@ -25,18 +25,14 @@ impl Config {
         let var = |name: &str| std::env::var(name).with_context(|| format!("{name} is not set"));
         let number = |name: &str, default: i64| -> anyhow::Result<i64> {
             match std::env::var(name) {
-                Ok(v) => v
-                    .parse()
-                    .with_context(|| format!("{name} is not a whole number")),
+                Ok(v) => v.parse().with_context(|| format!("{name} is not a whole number")),
                 Err(_) => Ok(default),
             }
         };
         Ok(Self {
             table_name: var("TABLE_NAME")?,
             pepper_secret_id: var("PEPPER_SECRET_ID")?,
-            settings_cache_ttl: Duration::from_secs(
-                number("SETTINGS_CACHE_SECONDS", 60)?.clamp(0, 60) as u64,
-            ),
+            settings_cache_ttl: Duration::from_secs(number("SETTINGS_CACHE_SECONDS", 60)?.clamp(0, 60) as u64),
             last_used_interval_seconds: number("LAST_USED_INTERVAL_SECONDS", 300)?,
             retention_days: number("RETENTION_DAYS", 90)?,
         })

@@ -8,8 +8,7 @@ pub const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn,a
 
 /// JSON logs on stdout (CloudWatch), filtered by `RUST_LOG` (default [`DEFAULT_FILTER`]).
 pub fn init() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)

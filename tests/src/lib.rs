@@ -36,10 +36,7 @@ impl TestResponse {
 
     /// A header's value, or "".
     pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 }
 
@@ -84,14 +81,8 @@ impl TestApp {
                 .interceptor(calls.clone())
                 .build(),
         );
-        let app = Arc::new(
-            App::new(config.clone(), counted, &secrets)
-                .await
-                .expect("build app"),
-        );
-        let made = admin::bootstrap(&app, "test org", true)
-            .await
-            .expect("bootstrap");
+        let app = Arc::new(App::new(config.clone(), counted, &secrets).await.expect("build app"));
+        let made = admin::bootstrap(&app, "test org", true).await.expect("bootstrap");
         Self {
             app,
             template,
@@ -126,13 +117,7 @@ impl TestApp {
     }
 
     /// `method path` with `Authorization: ApiKey <key>` (if any) and a JSON body (if any).
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> TestResponse {
+    pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> TestResponse {
         let mut headers = Vec::new();
         if let Some(key) = key {
             headers.push(("Authorization".to_string(), format!("ApiKey {key}")));
@@ -158,8 +143,7 @@ impl TestApp {
 
     /// As the org's administrator.
     pub async fn admin_call(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
-        self.call(method, path, Some(&self.admin_key.clone()), body)
-            .await
+        self.call(method, path, Some(&self.admin_key.clone()), body).await
     }
 
     /// `/iam/orgs/<this org>` + `rest`.
@@ -241,10 +225,7 @@ impl TestApp {
     }
 
     /// The org's audit events, newest first, as stored.
-    pub async fn audit_events(
-        &self,
-        org: &OrgId,
-    ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    pub async fn audit_events(&self, org: &OrgId) -> Vec<std::collections::HashMap<String, AttributeValue>> {
         self.dynamo
             .query()
             .table_name(&self.table)

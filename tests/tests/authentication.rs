@@ -17,19 +17,13 @@ fn with_authorization(app: &TestApp, value: &str) -> IncomingRequest {
 #[tokio::test]
 async fn a_request_without_usable_authorization_is_missing_credentials() {
     let app = TestApp::new().await;
-    let none = app
-        .call("GET", &app.org_path("/api-keys"), None, None)
-        .await;
+    let none = app.call("GET", &app.org_path("/api-keys"), None, None).await;
     assert_eq!((none.status, none.code()), (401, "missing_credentials"));
     assert!(none.header("www-authenticate").contains("ApiKey"));
     assert_eq!(none.header("content-type"), "application/problem+json");
     for value in ["Basic dXNlcjpwYXNz", "ApiKey", "Token abc"] {
         let r = app.send(with_authorization(&app, value)).await;
-        assert_eq!(
-            (r.status, r.code()),
-            (401, "missing_credentials"),
-            "{value}"
-        );
+        assert_eq!((r.status, r.code()), (401, "missing_credentials"), "{value}");
     }
 }
 
@@ -43,16 +37,10 @@ async fn a_truncated_or_mistyped_key_is_malformed_before_any_read() {
     let typo = String::from_utf8(typo).unwrap();
     app.calls.reset();
     for key in [truncated, typo.as_str(), "ik_short.secret", "not-a-key"] {
-        let r = app
-            .call("GET", &app.org_path("/api-keys"), Some(key), None)
-            .await;
+        let r = app.call("GET", &app.org_path("/api-keys"), Some(key), None).await;
         assert_eq!((r.status, r.code()), (401, "api_key_malformed"), "{key}");
     }
-    assert_eq!(
-        app.calls.count(),
-        0,
-        "a malformed key must not reach the table"
-    );
+    assert_eq!(app.calls.count(), 0, "a malformed key must not reach the table");
 }
 
 /// A well-formed key (valid checksum) with the given key id and a fresh random secret.
@@ -119,11 +107,7 @@ async fn unknown_key_id_and_wrong_secret_answer_the_same_bytes() {
     assert_eq!(strip(&a), strip(&b));
     assert_eq!(a.raw.len(), b.raw.len());
     let headers = |r: &iam_tests::TestResponse| {
-        let mut names: Vec<_> = r
-            .headers
-            .iter()
-            .map(|(k, v)| format!("{k}:{v:?}"))
-            .collect();
+        let mut names: Vec<_> = r.headers.iter().map(|(k, v)| format!("{k}:{v:?}")).collect();
         names.sort();
         names
     };
@@ -138,16 +122,12 @@ async fn a_revoked_credential_is_credential_revoked() {
     let r = app
         .admin_call(
             "POST",
-            &app.org_path(&format!(
-                "/api-keys/{principal}/credentials/{key_id}/revoke"
-            )),
+            &app.org_path(&format!("/api-keys/{principal}/credentials/{key_id}/revoke")),
             None,
         )
         .await;
     assert_eq!(r.status, 200);
-    let r = app
-        .call("GET", &app.org_path("/api-keys"), Some(&key), None)
-        .await;
+    let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     assert_eq!((r.status, r.code()), (401, "credential_revoked"));
 }
 
@@ -156,19 +136,10 @@ async fn a_credential_past_its_expiry_is_credential_expired_without_the_sweep() 
     let app = TestApp::new().await;
     let principal = app.create_principal("ci").await;
     let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
-    let expires = expires
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let path = app.org_path(&format!(
-        "/api-keys/{}/credentials",
-        principal["id"].as_str().unwrap()
-    ));
+    let expires = expires.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let path = app.org_path(&format!("/api-keys/{}/credentials", principal["id"].as_str().unwrap()));
     let r = app
-        .admin_call(
-            "POST",
-            &path,
-            Some(json!({"name": "short", "expiresAt": expires})),
-        )
+        .admin_call("POST", &path, Some(json!({"name": "short", "expiresAt": expires})))
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let key = r.body["apiKey"].as_str().unwrap().to_string();
@@ -179,9 +150,7 @@ async fn a_credential_past_its_expiry_is_credential_expired_without_the_sweep() 
         200
     );
     app.app.clock.advance(3601);
-    let r = app
-        .call("GET", &app.org_path("/api-keys"), Some(&key), None)
-        .await;
+    let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     assert_eq!((r.status, r.code()), (401, "credential_expired"));
 }
 
@@ -195,20 +164,14 @@ async fn principal_states_are_checked_after_the_credential() {
         .admin_call("PATCH", &path, Some(json!({"status": "Suspended"})))
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let r = app
-        .call("GET", &app.org_path("/api-keys"), Some(&key), None)
-        .await;
+    let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     assert_eq!((r.status, r.code()), (401, "principal_suspended"));
 
     let expires = (time::OffsetDateTime::now_utc() + time::Duration::minutes(10))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let r = app
-        .admin_call(
-            "PATCH",
-            &path,
-            Some(json!({"status": "Active", "expiresAt": expires})),
-        )
+        .admin_call("PATCH", &path, Some(json!({"status": "Active", "expiresAt": expires})))
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(
@@ -218,19 +181,13 @@ async fn principal_states_are_checked_after_the_credential() {
         200
     );
     app.app.clock.advance(601);
-    let r = app
-        .call("GET", &app.org_path("/api-keys"), Some(&key), None)
-        .await;
+    let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     assert_eq!((r.status, r.code()), (401, "principal_expired"));
     app.app.clock.advance(-601);
 
-    let r = app
-        .admin_call("PATCH", &path, Some(json!({"status": "Revoked"})))
-        .await;
+    let r = app.admin_call("PATCH", &path, Some(json!({"status": "Revoked"}))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let r = app
-        .call("GET", &app.org_path("/api-keys"), Some(&key), None)
-        .await;
+    let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     assert_eq!((r.status, r.code()), (401, "principal_revoked"));
 }
 
@@ -245,9 +202,7 @@ async fn credential_and_principal_codes_are_revealed_only_after_the_secret_verif
     )
     .await;
     let wrong = forged_key(&key[3..23]);
-    let r = app
-        .call("GET", &app.org_path("/api-keys"), Some(&wrong), None)
-        .await;
+    let r = app.call("GET", &app.org_path("/api-keys"), Some(&wrong), None).await;
     assert_eq!((r.status, r.code()), (401, "invalid_api_key"));
 }
 
@@ -264,12 +219,7 @@ async fn direct_api_key_calls_need_the_org_setting() {
         )
         .await;
     assert_eq!((r.status, r.code()), (401, "direct_api_key_auth_disabled"));
-    assert!(
-        r.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("/iam/auth/token")
-    );
+    assert!(r.body["detail"].as_str().unwrap().contains("/iam/auth/token"));
 }
 
 #[tokio::test]
@@ -326,10 +276,7 @@ async fn last_used_at_is_written_at_most_once_per_interval() {
     let (principal, key) = app.principal_with_key("ci").await;
     let list = app.org_path(&format!("/api-keys/{principal}/credentials"));
     let before = app.admin_call("GET", &list, None).await;
-    assert_eq!(
-        before.body["items"][0]["lastUsedAt"],
-        serde_json::Value::Null
-    );
+    assert_eq!(before.body["items"][0]["lastUsedAt"], serde_json::Value::Null);
 
     app.calls.reset();
     for _ in 0..5 {
@@ -340,12 +287,7 @@ async fn last_used_at_is_written_at_most_once_per_interval() {
             200
         );
     }
-    let writes = app
-        .calls
-        .names()
-        .iter()
-        .filter(|n| *n == "UpdateItem")
-        .count();
+    let writes = app.calls.names().iter().filter(|n| *n == "UpdateItem").count();
     assert_eq!(writes, 1, "{:?}", app.calls.names());
     let after = app.admin_call("GET", &list, None).await;
     assert!(after.body["items"][0]["lastUsedAt"].is_string());
@@ -358,12 +300,5 @@ async fn last_used_at_is_written_at_most_once_per_interval() {
             .status,
         200
     );
-    assert_eq!(
-        app.calls
-            .names()
-            .iter()
-            .filter(|n| *n == "UpdateItem")
-            .count(),
-        1
-    );
+    assert_eq!(app.calls.names().iter().filter(|n| *n == "UpdateItem").count(), 1);
 }

@@ -8,10 +8,7 @@ use serde_json::json;
 #[tokio::test]
 async fn an_issued_key_is_shown_once_and_never_again() {
     let app = TestApp::new().await;
-    let id = app.create_principal("ci").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let r = app
         .admin_call(
             "POST",
@@ -59,10 +56,7 @@ async fn an_issued_key_is_shown_once_and_never_again() {
 #[tokio::test]
 async fn revoking_a_credential_leaves_the_principal_and_its_other_credentials() {
     let app = TestApp::new().await;
-    let id = app.create_principal("ci").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let (first, first_key) = app.issue(&id, "first").await;
     let (_, second_key) = app.issue(&id, "second").await;
     let revoke = app.org_path(&format!(
@@ -97,11 +91,7 @@ async fn revoking_a_credential_leaves_the_principal_and_its_other_credentials() 
     assert_eq!(principal.body["status"], "Active");
 
     let active = app
-        .admin_call(
-            "GET",
-            &app.org_path(&format!("/api-keys/{id}/credentials")),
-            None,
-        )
+        .admin_call("GET", &app.org_path(&format!("/api-keys/{id}/credentials")), None)
         .await;
     let names: Vec<_> = active.body["items"]
         .as_array()
@@ -133,20 +123,13 @@ async fn revoking_a_credential_leaves_the_principal_and_its_other_credentials() 
         .into_iter()
         .filter(|e| e["action"].as_s().unwrap() == "iam:credentials:revoke")
         .collect();
-    assert_eq!(
-        revocations.len(),
-        1,
-        "the idempotent second revoke is not a change"
-    );
+    assert_eq!(revocations.len(), 1, "the idempotent second revoke is not a change");
 }
 
 #[tokio::test]
 async fn a_revoked_credential_frees_its_place_under_the_cap() {
     let app = TestApp::new().await;
-    let id = app.create_principal("ci").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let mut ids = Vec::new();
     for n in 0..10 {
         ids.push(
@@ -157,12 +140,9 @@ async fn a_revoked_credential_frees_its_place_under_the_cap() {
         );
     }
     let path = app.org_path(&format!("/api-keys/{id}/credentials"));
-    let r = app
-        .admin_call("POST", &path, Some(json!({"name": "eleventh"})))
-        .await;
+    let r = app.admin_call("POST", &path, Some(json!({"name": "eleventh"}))).await;
     assert_eq!((r.status, r.code()), (409, "credential_limit_reached"));
-    app.admin_call("POST", &format!("{path}/{}/revoke", ids[0]), None)
-        .await;
+    app.admin_call("POST", &format!("{path}/{}/revoke", ids[0]), None).await;
     let r = app
         .admin_call("POST", &path, Some(json!({"name": "replacement"})))
         .await;
@@ -172,26 +152,16 @@ async fn a_revoked_credential_frees_its_place_under_the_cap() {
 #[tokio::test]
 async fn fifty_concurrent_issuances_against_a_cap_of_ten_issue_exactly_ten() {
     let app = TestApp::new().await;
-    let id = app.create_principal("busy").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_principal("busy").await["id"].as_str().unwrap().to_string();
     let path = app.org_path(&format!("/api-keys/{id}/credentials"));
-    let attempts =
-        (0..50).map(|n| app.admin_call("POST", &path, Some(json!({"name": format!("c{n}")}))));
+    let attempts = (0..50).map(|n| app.admin_call("POST", &path, Some(json!({"name": format!("c{n}")}))));
     let results = futures::future::join_all(attempts).await;
 
     let mut outcomes: HashMap<(u16, String), usize> = HashMap::new();
     for r in &results {
-        *outcomes
-            .entry((r.status, r.code().to_string()))
-            .or_default() += 1;
+        *outcomes.entry((r.status, r.code().to_string())).or_default() += 1;
     }
-    assert_eq!(
-        outcomes.get(&(201, String::new())),
-        Some(&10),
-        "{outcomes:?}"
-    );
+    assert_eq!(outcomes.get(&(201, String::new())), Some(&10), "{outcomes:?}");
     assert_eq!(
         outcomes.get(&(409, "credential_limit_reached".into())),
         Some(&40),
@@ -201,9 +171,7 @@ async fn fifty_concurrent_issuances_against_a_cap_of_ten_issue_exactly_ten() {
     let mut listed = 0;
     let mut cursor = String::new();
     loop {
-        let r = app
-            .admin_call("GET", &format!("{path}?limit=3{cursor}"), None)
-            .await;
+        let r = app.admin_call("GET", &format!("{path}?limit=3{cursor}"), None).await;
         listed += r.body["items"].as_array().unwrap().len();
         match r.body["nextCursor"].as_str() {
             Some(c) => cursor = format!("&cursor={c}"),
@@ -216,19 +184,13 @@ async fn fifty_concurrent_issuances_against_a_cap_of_ten_issue_exactly_ten() {
 #[tokio::test]
 async fn credential_bodies_are_validated() {
     let app = TestApp::new().await;
-    let id = app.create_principal("ci").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let path = app.org_path(&format!("/api-keys/{id}/credentials"));
     for (body, field) in [
         (json!({"name": ""}), "name"),
         (json!({"name": "é".repeat(129)}), "name"),
         (json!({"name": "tab\tname"}), "name"),
-        (
-            json!({"name": "ok", "expiresAt": "2020-01-01T00:00:00Z"}),
-            "expiresAt",
-        ),
+        (json!({"name": "ok", "expiresAt": "2020-01-01T00:00:00Z"}), "expiresAt"),
         (json!({"name": "ok", "secret": "mine"}), "secret"),
     ] {
         let r = app.admin_call("POST", &path, Some(body.clone())).await;
@@ -265,14 +227,9 @@ async fn a_credential_is_found_only_under_its_own_principal() {
         .await;
     assert_eq!((r.status, r.code()), (404, "not_found"));
     assert_eq!(
-        app.call(
-            "GET",
-            &app.org_path(&format!("/api-keys/{owner}")),
-            Some(&key),
-            None
-        )
-        .await
-        .status,
+        app.call("GET", &app.org_path(&format!("/api-keys/{owner}")), Some(&key), None)
+            .await
+            .status,
         200
     );
 }

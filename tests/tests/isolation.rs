@@ -17,17 +17,12 @@ async fn a_caller_from_another_org_is_refused_on_every_route_and_changes_nothing
         None,
     )
     .await;
-    app.admin_call("GET", &app.org_path("/api-keys"), None)
-        .await;
+    app.admin_call("GET", &app.org_path("/api-keys"), None).await;
     let before = app.table_items().await;
 
     let org = app.org.to_string();
     let body_for = |method: &str, path: &str| -> Option<Value> {
-        match (
-            method,
-            path.ends_with("/credentials"),
-            path.ends_with("/api-keys"),
-        ) {
+        match (method, path.ends_with("/credentials"), path.ends_with("/api-keys")) {
             ("POST", true, _) => Some(json!({"name": "stolen"})),
             ("POST", _, true) => Some(json!({"displayName": "planted"})),
             ("PATCH", _, _) => Some(json!({"status": "Revoked"})),
@@ -93,10 +88,7 @@ async fn a_principal_of_one_org_is_not_found_through_another_orgs_path() {
     let r = app
         .call(
             "GET",
-            &format!(
-                "/iam/orgs/{}/api-keys/{principal}/credentials",
-                other.org_id
-            ),
+            &format!("/iam/orgs/{}/api-keys/{principal}/credentials", other.org_id),
             Some(&other.api_key),
             None,
         )

@@ -39,37 +39,28 @@ async fn no_log_line_contains_a_key_secret_or_the_pepper() {
     let key_id = &key[3..23];
     let mut secrets = vec![app.admin_key.clone(), key.clone()];
     // Every kind of request: good, refused, malformed, wrong secret, revoked, 404, conflict.
-    app.call("GET", &app.org_path("/api-keys"), Some(&key), None)
-        .await;
+    app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     app.call("GET", &app.org_path("/api-keys"), Some(&key[..40]), None)
         .await;
     let wrong = format!("{}{}", &key[..30], "A".repeat(32));
-    app.call("GET", &app.org_path("/api-keys"), Some(&wrong), None)
-        .await;
+    app.call("GET", &app.org_path("/api-keys"), Some(&wrong), None).await;
     let (_, another) = app.issue(&principal, "second").await;
     secrets.push(another);
     app.admin_call(
         "POST",
-        &app.org_path(&format!(
-            "/api-keys/{principal}/credentials/{key_id}/revoke"
-        )),
+        &app.org_path(&format!("/api-keys/{principal}/credentials/{key_id}/revoke")),
         None,
     )
     .await;
-    app.call("GET", &app.org_path("/api-keys"), Some(&key), None)
-        .await;
+    app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     app.admin_call(
         "PATCH",
         &app.org_path(&format!("/api-keys/{principal}")),
         Some(json!({"status": "Suspended"})),
     )
     .await;
-    app.admin_call(
-        "POST",
-        &app.org_path("/api-keys"),
-        Some(json!({"displayName": ""})),
-    )
-    .await;
+    app.admin_call("POST", &app.org_path("/api-keys"), Some(json!({"displayName": ""})))
+        .await;
     let other = app.another_org(false).await;
     secrets.push(other.api_key.clone());
     app.call(
@@ -94,9 +85,6 @@ async fn no_log_line_contains_a_key_secret_or_the_pepper() {
             "a key prefix with secret characters reached the logs"
         );
     }
-    assert!(
-        !logs.contains("$argon2id$"),
-        "a stored hash reached the logs"
-    );
+    assert!(!logs.contains("$argon2id$"), "a stored hash reached the logs");
     assert!(!logs.contains(&pepper), "the pepper reached the logs");
 }

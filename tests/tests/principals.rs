@@ -53,11 +53,7 @@ async fn a_created_principal_reads_back_as_the_contract_shapes_it() {
 async fn an_unknown_or_impossible_principal_is_not_found() {
     let app = TestApp::new().await;
     let unknown = format!("akp_{}", ulid::Ulid::new());
-    for id in [
-        unknown.as_str(),
-        "akp_nope",
-        "usr_01J0000000000000000000000",
-    ] {
+    for id in [unknown.as_str(), "akp_nope", "usr_01J0000000000000000000000"] {
         let r = app
             .admin_call("GET", &app.org_path(&format!("/api-keys/{id}")), None)
             .await;
@@ -68,21 +64,13 @@ async fn an_unknown_or_impossible_principal_is_not_found() {
 #[tokio::test]
 async fn the_status_moves_between_active_and_suspended_and_revoked_is_final() {
     let app = TestApp::new().await;
-    let id = app.create_principal("ci").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let path = app.org_path(&format!("/api-keys/{id}"));
     for (status, version) in [("Suspended", 2), ("Active", 3), ("Revoked", 4)] {
-        let r = app
-            .admin_call("PATCH", &path, Some(json!({"status": status})))
-            .await;
+        let r = app.admin_call("PATCH", &path, Some(json!({"status": status}))).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         assert_eq!(
-            (
-                r.body["status"].as_str().unwrap(),
-                r.body["version"].as_u64().unwrap()
-            ),
+            (r.body["status"].as_str().unwrap(), r.body["version"].as_u64().unwrap()),
             (status, version)
         );
     }
@@ -95,11 +83,7 @@ async fn the_status_moves_between_active_and_suspended_and_revoked_is_final() {
         assert_eq!((r.status, r.code()), (409, "principal_revoked"));
     }
     let r = app
-        .admin_call(
-            "POST",
-            &format!("{path}/credentials"),
-            Some(json!({"name": "late"})),
-        )
+        .admin_call("POST", &format!("{path}/credentials"), Some(json!({"name": "late"})))
         .await;
     assert_eq!((r.status, r.code()), (409, "principal_revoked"));
     assert_eq!(app.admin_call("GET", &path, None).await.body["version"], 4);
@@ -108,10 +92,7 @@ async fn the_status_moves_between_active_and_suspended_and_revoked_is_final() {
 #[tokio::test]
 async fn a_stale_if_match_is_refused_and_changes_nothing() {
     let app = TestApp::new().await;
-    let id = app.create_principal("ci").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let path = app.org_path(&format!("/api-keys/{id}"));
     let patch = |if_match: &str, body: Value| IncomingRequest {
         method: "PATCH".into(),
@@ -124,17 +105,13 @@ async fn a_stale_if_match_is_refused_and_changes_nothing() {
         body: body.to_string().into_bytes(),
         ..Default::default()
     };
-    let r = app
-        .send(patch("\"1\"", json!({"displayName": "first"})))
-        .await;
+    let r = app.send(patch("\"1\"", json!({"displayName": "first"}))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.header("etag"), "\"2\"");
     let r = app.send(patch("1", json!({"displayName": "second"}))).await;
     assert_eq!((r.status, r.code()), (412, "version_mismatch"));
     assert_eq!(r.header("etag"), "\"2\"");
-    let r = app
-        .send(patch("yesterday", json!({"displayName": "third"})))
-        .await;
+    let r = app.send(patch("yesterday", json!({"displayName": "third"}))).await;
     assert_eq!((r.status, r.code()), (400, "invalid_request"));
     let now = app.admin_call("GET", &path, None).await;
     assert_eq!(
@@ -149,44 +126,27 @@ async fn a_stale_if_match_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn expiry_can_be_set_and_cleared_with_null() {
     let app = TestApp::new().await;
-    let id = app.create_principal("ci").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let path = app.org_path(&format!("/api-keys/{id}"));
     let at = in_an_hour();
-    let r = app
-        .admin_call("PATCH", &path, Some(json!({"expiresAt": at})))
-        .await;
+    let r = app.admin_call("PATCH", &path, Some(json!({"expiresAt": at}))).await;
     assert_eq!(r.status, 200);
     assert!(r.body["expiresAt"].is_string());
     let r = app
         .admin_call("PATCH", &path, Some(json!({"displayName": "kept"})))
         .await;
-    assert!(
-        r.body["expiresAt"].is_string(),
-        "an absent field is left as it is"
-    );
-    let r = app
-        .admin_call("PATCH", &path, Some(json!({"expiresAt": null})))
-        .await;
+    assert!(r.body["expiresAt"].is_string(), "an absent field is left as it is");
+    let r = app.admin_call("PATCH", &path, Some(json!({"expiresAt": null}))).await;
     assert_eq!(r.body["expiresAt"], Value::Null);
 }
 
 #[tokio::test]
 async fn a_patch_that_changes_nothing_writes_nothing() {
     let app = TestApp::new().await;
-    let id = app.create_principal("ci").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let path = app.org_path(&format!("/api-keys/{id}"));
     let r = app
-        .admin_call(
-            "PATCH",
-            &path,
-            Some(json!({"status": "Active", "displayName": "ci"})),
-        )
+        .admin_call("PATCH", &path, Some(json!({"status": "Active", "displayName": "ci"})))
         .await;
     assert_eq!((r.status, r.body["version"].as_u64()), (200, Some(1)));
 }
@@ -194,10 +154,7 @@ async fn a_patch_that_changes_nothing_writes_nothing() {
 #[tokio::test]
 async fn suspension_reaches_every_active_credential_in_the_same_write() {
     let app = TestApp::new().await;
-    let id = app.create_principal("fleet").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_principal("fleet").await["id"].as_str().unwrap().to_string();
     let mut keys = Vec::new();
     for n in 0..4 {
         keys.push(app.issue(&id, &format!("key {n}")).await.1);
@@ -211,9 +168,7 @@ async fn suspension_reaches_every_active_credential_in_the_same_write() {
         .await;
     assert_eq!(r.status, 200);
     for key in &keys {
-        let r = app
-            .call("GET", &app.org_path("/api-keys"), Some(key), None)
-            .await;
+        let r = app.call("GET", &app.org_path("/api-keys"), Some(key), None).await;
         assert_eq!(r.code(), "principal_suspended");
     }
     app.admin_call(
@@ -287,17 +242,9 @@ async fn principals_list_by_status_in_pages_with_cursors() {
     assert_eq!((r.status, r.code()), (400, "invalid_request"));
     for limit in ["0", "101", "ten"] {
         let r = app
-            .admin_call(
-                "GET",
-                &app.org_path(&format!("/api-keys?limit={limit}")),
-                None,
-            )
+            .admin_call("GET", &app.org_path(&format!("/api-keys?limit={limit}")), None)
             .await;
-        assert_eq!(
-            (r.status, r.code()),
-            (400, "invalid_request"),
-            "limit={limit}"
-        );
+        assert_eq!((r.status, r.code()), (400, "invalid_request"), "limit={limit}");
     }
 }
 
@@ -307,9 +254,7 @@ async fn a_cursor_altered_or_used_on_another_query_is_invalid() {
     for n in 0..3 {
         app.create_principal(&format!("p{n}")).await;
     }
-    let r = app
-        .admin_call("GET", &app.org_path("/api-keys?limit=1"), None)
-        .await;
+    let r = app.admin_call("GET", &app.org_path("/api-keys?limit=1"), None).await;
     let cursor = r.body["nextCursor"].as_str().unwrap().to_string();
 
     let mut altered = cursor.clone().into_bytes();
@@ -331,11 +276,7 @@ async fn a_cursor_altered_or_used_on_another_query_is_invalid() {
             None,
         )
         .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (400, "invalid_cursor"),
-        "another filter"
-    );
+    assert_eq!((r.status, r.code()), (400, "invalid_cursor"), "another filter");
 
     let other = app.another_org(true).await;
     let r = app
@@ -367,17 +308,11 @@ async fn a_cursor_altered_or_used_on_another_query_is_invalid() {
             None,
         )
         .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (400, "invalid_cursor"),
-        "another principal"
-    );
+    assert_eq!((r.status, r.code()), (400, "invalid_cursor"), "another principal");
     let r = app
         .admin_call(
             "GET",
-            &app.org_path(&format!(
-                "/api-keys/{p1}/credentials?limit=1&cursor={cred_cursor}"
-            )),
+            &app.org_path(&format!("/api-keys/{p1}/credentials?limit=1&cursor={cred_cursor}")),
             None,
         )
         .await;
@@ -400,10 +335,7 @@ async fn bad_bodies_get_clear_errors_and_change_nothing() {
             json!({"displayName": "ok", "expiresAt": "2001-01-01T00:00:00Z"}),
             "expiresAt",
         ),
-        (
-            json!({"displayName": "ok", "expiresAt": "soon"}),
-            "expiresAt",
-        ),
+        (json!({"displayName": "ok", "expiresAt": "soon"}), "expiresAt"),
         (json!({"displayName": "ok", "status": "Revoked"}), "status"),
         (json!({"displayName": "ok", "colour": "blue"}), "colour"),
         (json!({"displayName": 42}), "displayName"),
@@ -431,9 +363,7 @@ async fn bad_bodies_get_clear_errors_and_change_nothing() {
         body,
         ..Default::default()
     };
-    let r = app
-        .send(raw(b"{\"displayName\": ".to_vec(), "application/json"))
-        .await;
+    let r = app.send(raw(b"{\"displayName\": ".to_vec(), "application/json")).await;
     assert_eq!((r.status, r.code()), (400, "malformed_json"));
     let r = app.send(raw(Vec::new(), "application/json")).await;
     assert_eq!((r.status, r.code()), (400, "malformed_json"));
@@ -443,16 +373,9 @@ async fn bad_bodies_get_clear_errors_and_change_nothing() {
     let r = app.send(raw(big.into_bytes(), "application/json")).await;
     assert_eq!((r.status, r.code()), (413, "payload_too_large"));
     let r = app
-        .send(raw(
-            b"displayName=x".to_vec(),
-            "application/x-www-form-urlencoded",
-        ))
+        .send(raw(b"displayName=x".to_vec(), "application/x-www-form-urlencoded"))
         .await;
     assert_eq!((r.status, r.code()), (415, "unsupported_media_type"));
 
-    assert_eq!(
-        app.table_items().await,
-        before,
-        "no bad request may write anything"
-    );
+    assert_eq!(app.table_items().await, before, "no bad request may write anything");
 }

@@ -25,9 +25,7 @@ async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
 }
 
 fn principal_id(req: &Request) -> Result<PrincipalId, ApiError> {
-    path_param(req, "principalId", "API-key principal", |t| {
-        PrincipalId::parse(t).ok()
-    })
+    path_param(req, "principalId", "API-key principal", |t| PrincipalId::parse(t).ok())
 }
 
 async fn issue(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -40,24 +38,13 @@ async fn issue(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
         &principals::resource(&id),
     )?;
     let input = json_body(req)?;
-    let issued = credentials::issue(
-        app,
-        &caller.actor(),
-        &caller.org_id,
-        &id,
-        input,
-        &ctx.request_id,
-    )
-    .await?;
+    let issued = credentials::issue(app, &caller.actor(), &caller.org_id, &id, input, &ctx.request_id).await?;
     let body = serde_json::json!({"credential": issued.credential, "apiKey": issued.api_key});
     // The key is in this body and nowhere else: no cache may keep it.
     Ok(json_with(
         201,
         &body,
-        &[
-            ("cache-control", "no-store".into()),
-            ("pragma", "no-cache".into()),
-        ],
+        &[("cache-control", "no-store".into()), ("pragma", "no-cache".into())],
     ))
 }
 
@@ -83,8 +70,5 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
     let params = ListParams::from_request(req, &app.cursors, &scope)?;
     let page = credentials::list(app, &caller.org_id, &id, filter, params).await?;
     let next = page.next.map(|k| app.cursors.seal(&scope, &k));
-    Ok(json(
-        200,
-        &serde_json::json!({"items": page.items, "nextCursor": next}),
-    ))
+    Ok(json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
 }

@@ -27,9 +27,7 @@ async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
 }
 
 fn principal_id(req: &Request) -> Result<PrincipalId, ApiError> {
-    path_param(req, "principalId", "API-key principal", |t| {
-        PrincipalId::parse(t).ok()
-    })
+    path_param(req, "principalId", "API-key principal", |t| PrincipalId::parse(t).ok())
 }
 
 fn etag(version: u64) -> (&'static str, String) {
@@ -38,15 +36,9 @@ fn etag(version: u64) -> (&'static str, String) {
 
 async fn create(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
-    authorize(
-        &caller,
-        &caller.org_id,
-        Action::API_KEYS_CREATE,
-        "iam:api-keys/*",
-    )?;
+    authorize(&caller, &caller.org_id, Action::API_KEYS_CREATE, "iam:api-keys/*")?;
     let input = json_body(req)?;
-    let principal =
-        principals::create(app, &caller.actor(), &caller.org_id, input, &ctx.request_id).await?;
+    let principal = principals::create(app, &caller.actor(), &caller.org_id, input, &ctx.request_id).await?;
     let location = format!("/iam/orgs/{}/api-keys/{}", principal.org_id, principal.id);
     Ok(json_with(
         201,
@@ -57,29 +49,18 @@ async fn create(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
 
 async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
-    authorize(
-        &caller,
-        &caller.org_id,
-        Action::API_KEYS_LIST,
-        "iam:api-keys/*",
-    )?;
+    authorize(&caller, &caller.org_id, Action::API_KEYS_LIST, "iam:api-keys/*")?;
     let status = match query_param(req, "status") {
         None => None,
         Some(text) => Some(PrincipalStatus::parse(&text).ok_or_else(|| {
-            ApiError::InvalidRequest(vec![FieldError::new(
-                "status",
-                "must be Active, Suspended or Revoked",
-            )])
+            ApiError::InvalidRequest(vec![FieldError::new("status", "must be Active, Suspended or Revoked")])
         })?),
     };
     let scope = principals::list_scope(&caller.org_id, status);
     let params = ListParams::from_request(req, &app.cursors, &scope)?;
     let page = principals::list(app, &caller.org_id, status, params).await?;
     let next = page.next.map(|k| app.cursors.seal(&scope, &k));
-    Ok(json(
-        200,
-        &serde_json::json!({"items": page.items, "nextCursor": next}),
-    ))
+    Ok(json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
 }
 
 async fn get(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {

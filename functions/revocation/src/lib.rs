@@ -18,18 +18,14 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     match ctx.route_key.as_str() {
-        "POST /iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}/revoke" => {
-            revoke(app, ctx, req).await
-        }
+        "POST /iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}/revoke" => revoke(app, ctx, req).await,
         _ => Err(ApiError::RouteNotFound),
     }
 }
 
 async fn revoke(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
-    let principal = path_param(req, "principalId", "API-key principal", |t| {
-        PrincipalId::parse(t).ok()
-    })?;
+    let principal = path_param(req, "principalId", "API-key principal", |t| PrincipalId::parse(t).ok())?;
     let key_id = path_param(req, "keyId", "credential", |t| KeyId::parse(t).ok())?;
     authorize(
         &caller,

@@ -4,8 +4,8 @@
 use anyhow::{Context, anyhow};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use serde::Serialize;
 use serde_norway::Value;
@@ -80,9 +80,7 @@ pub async fn create_table(
         .into_iter()
         .flatten()
     {
-        let projection = g
-            .get("Projection")
-            .ok_or_else(|| anyhow!("GSI without Projection"))?;
+        let projection = g.get("Projection").ok_or_else(|| anyhow!("GSI without Projection"))?;
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(text(g, "IndexName")?)
@@ -134,10 +132,7 @@ pub fn random_pepper() -> String {
 }
 
 /// Creates the pepper secret.
-pub async fn seed_pepper(
-    secrets: &aws_sdk_secretsmanager::Client,
-    secret_id: &str,
-) -> anyhow::Result<()> {
+pub async fn seed_pepper(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<()> {
     secrets
         .create_secret()
         .name(secret_id)
@@ -158,11 +153,7 @@ pub struct Bootstrapped {
 }
 
 /// Creates an organisation, an API-key principal to administer it, and a credential for it.
-pub async fn bootstrap(
-    app: &App,
-    name: &str,
-    direct_api_key_auth: bool,
-) -> anyhow::Result<Bootstrapped> {
+pub async fn bootstrap(app: &App, name: &str, direct_api_key_auth: bool) -> anyhow::Result<Bootstrapped> {
     let actor = Actor::System {
         name: "bootstrap".into(),
     };

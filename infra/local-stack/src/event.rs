@@ -92,6 +92,5 @@ pub fn lambda_request(
     incoming: &IncomingRequest,
 ) -> anyhow::Result<Request> {
     let event = event_json(route, params, incoming).to_string();
-    lambda_http::request::from_str(&event)
-        .map_err(|e| anyhow::anyhow!("lambda_http refused the event: {e}"))
+    lambda_http::request::from_str(&event).map_err(|e| anyhow::anyhow!("lambda_http refused the event: {e}"))
 }

@@ -22,9 +22,7 @@ pub fn launcher() -> std::path::PathBuf {
 
 /// A port that was free a moment ago.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 impl Moto {
@@ -32,8 +30,7 @@ impl Moto {
     /// in `log`, and waits until it accepts connections.
     pub async fn start(python: &Path, log: &Path) -> anyhow::Result<Self> {
         let port = free_port()?;
-        let log_file =
-            std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
+        let log_file = std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
         let child = Command::new(python)
             .arg(launcher())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -41,22 +38,11 @@ impl Moto {
             .stderr(log_file)
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| {
-                format!(
-                    "start moto with {} (run `make venv` first)",
-                    python.display()
-                )
-            })?;
+            .with_context(|| format!("start moto with {} (run `make venv` first)", python.display()))?;
         let started = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
             if started.elapsed() > Duration::from_secs(30) {
-                bail!(
-                    "moto did not listen on port {port} within 30 s; see {}",
-                    log.display()
-                );
+                bail!("moto did not listen on port {port} within 30 s; see {}", log.display());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

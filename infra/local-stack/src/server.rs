@@ -19,11 +19,7 @@ use crate::functions;
 use crate::template::Template;
 
 /// A request answered by the function that serves its route, as API Gateway would route it.
-pub async fn dispatch(
-    app: &App,
-    template: &Template,
-    incoming: IncomingRequest,
-) -> http::Response<Vec<u8>> {
+pub async fn dispatch(app: &App, template: &Template, incoming: IncomingRequest) -> http::Response<Vec<u8>> {
     let Some((route, params)) = template.route_for(&incoming.method, &incoming.path) else {
         return plain(404, r#"{"message":"Not Found"}"#);
     };
@@ -68,14 +64,10 @@ async fn answer(
     req: hyper::Request<Incoming>,
 ) -> http::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let body = match http_body_util::Limited::new(body, MAX_PAYLOAD)
-        .collect()
-        .await
-    {
+    let body = match http_body_util::Limited::new(body, MAX_PAYLOAD).collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
         Err(_) => {
-            return plain(413, r#"{"message":"Request Entity Too Large"}"#)
-                .map(|b| Full::new(Bytes::from(b)));
+            return plain(413, r#"{"message":"Request Entity Too Large"}"#).map(|b| Full::new(Bytes::from(b)));
         }
     };
     let incoming = IncomingRequest {

@@ -64,8 +64,7 @@ pub fn default_path() -> PathBuf {
 impl Template {
     /// Loads and reads a template file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
         Self::parse(&text)
     }
 
@@ -86,9 +85,7 @@ impl Template {
         for (name, resource) in resources {
             let name = name.as_str().unwrap_or_default();
             match resource.get("Type").and_then(Value::as_str) {
-                Some("AWS::Serverless::Function") => {
-                    routes.extend(function_routes(name, resource)?)
-                }
+                Some("AWS::Serverless::Function") => routes.extend(function_routes(name, resource)?),
                 Some("AWS::DynamoDB::Table") => {
                     if table.is_some() {
                         bail!("the template has more than one table; the design is single-table");
@@ -185,10 +182,7 @@ mod tests {
                 ("principalId".into(), "akp_2".into())
             ])
         );
-        assert_eq!(
-            route.matches("POST", "/iam/orgs/org_1/api-keys/akp_2"),
-            None
-        );
+        assert_eq!(route.matches("POST", "/iam/orgs/org_1/api-keys/akp_2"), None);
         assert_eq!(route.matches("GET", "/iam/orgs/org_1/api-keys"), None);
         assert_eq!(route.matches("GET", "/iam/orgs//api-keys/x"), None);
     }
@@ -196,11 +190,7 @@ mod tests {
     #[test]
     fn this_workspace_template_reads() {
         let t = Template::load_default().unwrap();
-        assert!(
-            t.routes
-                .iter()
-                .any(|r| r.key() == "POST /iam/orgs/{orgId}/api-keys")
-        );
+        assert!(t.routes.iter().any(|r| r.key() == "POST /iam/orgs/{orgId}/api-keys"));
         assert!(t.table.get("KeySchema").is_some());
     }
 }

@@ -45,9 +45,7 @@ impl ApiKey {
         let rest = text.strip_prefix(PREFIX).ok_or(MalformedKey)?;
         let (key_id, secret) = rest.split_once('.').ok_or(MalformedKey)?;
         let key_id = KeyId::parse(key_id).map_err(|_| MalformedKey)?;
-        if secret.len() != SECRET_RANDOM_LEN + CHECKSUM_LEN
-            || !secret.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
+        if secret.len() != SECRET_RANDOM_LEN + CHECKSUM_LEN || !secret.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(MalformedKey);
         }
         let body_len = text.len() - CHECKSUM_LEN;
@@ -62,8 +60,7 @@ impl ApiKey {
 
     /// A new key from the OS CSPRNG: a 20-character base36 id and ~190 bits of base62 secret.
     pub fn generate() -> GeneratedKey {
-        let key_id = KeyId::parse(&random_string(BASE36, KeyId::LEN))
-            .expect("generated key ids are well formed");
+        let key_id = KeyId::parse(&random_string(BASE36, KeyId::LEN)).expect("generated key ids are well formed");
         let random = random_string(BASE62, SECRET_RANDOM_LEN);
         let body = format!("{PREFIX}{key_id}.{random}");
         let sum = checksum(&body);
@@ -137,11 +134,7 @@ mod tests {
     fn every_truncation_and_single_character_typo_is_malformed() {
         let full = ApiKey::generate().full;
         for cut in 0..full.len() {
-            assert_eq!(
-                ApiKey::parse(&full[..cut]),
-                Err(MalformedKey),
-                "truncated at {cut}"
-            );
+            assert_eq!(ApiKey::parse(&full[..cut]), Err(MalformedKey), "truncated at {cut}");
         }
         for (i, original) in full.char_indices().skip(3) {
             let replacement = if original == 'a' { 'b' } else { 'a' };

@@ -9,18 +9,14 @@ use sha2::{Digest, Sha256};
 
 use super::ApiKey;
 use crate::App;
-use crate::domain::{
-    Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp,
-};
+use crate::domain::{Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
 use crate::http::ApiError;
 use crate::store::CredentialRecord;
 
 /// Why a caller was not recognised; each is a 401 with its own `code`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AuthFailure {
-    #[error(
-        "send Authorization: ApiKey ik_<keyId>.<keySecret> or Authorization: Bearer <accessToken>"
-    )]
+    #[error("send Authorization: ApiKey ik_<keyId>.<keySecret> or Authorization: Bearer <accessToken>")]
     MissingCredentials,
     #[error("the API key is not the full ik_<keyId>.<keySecret> value, or its checksum is wrong")]
     ApiKeyMalformed,
@@ -129,13 +125,8 @@ fn presented(headers: &HeaderMap) -> Result<Presented, AuthFailure> {
     let value = headers
         .get(http::header::AUTHORIZATION)
         .ok_or(AuthFailure::MissingCredentials)?;
-    let value = value
-        .to_str()
-        .map_err(|_| AuthFailure::MissingCredentials)?
-        .trim();
-    let (scheme, rest) = value
-        .split_once(' ')
-        .ok_or(AuthFailure::MissingCredentials)?;
+    let value = value.to_str().map_err(|_| AuthFailure::MissingCredentials)?.trim();
+    let (scheme, rest) = value.split_once(' ').ok_or(AuthFailure::MissingCredentials)?;
     let rest = rest.trim();
     if rest.is_empty() {
         return Err(AuthFailure::MissingCredentials);
@@ -159,12 +150,7 @@ pub(crate) fn check_standing(record: &CredentialRecord, now: Timestamp) -> Resul
     match record.principal.principal_status {
         PrincipalStatus::Suspended => Err(AuthFailure::PrincipalSuspended),
         PrincipalStatus::Revoked => Err(AuthFailure::PrincipalRevoked),
-        PrincipalStatus::Active
-            if record
-                .principal
-                .principal_expires_at
-                .is_some_and(|e| e <= now) =>
-        {
+        PrincipalStatus::Active if record.principal.principal_expires_at.is_some_and(|e| e <= now) => {
             Err(AuthFailure::PrincipalExpired)
         }
         PrincipalStatus::Active => Ok(()),
@@ -192,11 +178,7 @@ impl App {
     }
 
     /// Authenticates the caller of an IAM route from its `Authorization` header.
-    pub async fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        request_id: &str,
-    ) -> Result<Caller, ApiError> {
+    pub async fn authenticate(&self, headers: &HeaderMap, request_id: &str) -> Result<Caller, ApiError> {
         let token = match presented(headers)? {
             Presented::ApiKey(value) => value,
             Presented::Bearer => return Err(AuthFailure::InvalidToken.into()),
@@ -221,18 +203,10 @@ impl App {
     pub async fn note_use(&self, record: &CredentialRecord, request_id: &str) {
         let now = self.clock.now();
         let not_since = now.plus_seconds(-self.config.last_used_interval_seconds);
-        if record
-            .credential
-            .last_used_at
-            .is_some_and(|t| t >= not_since)
-        {
+        if record.credential.last_used_at.is_some_and(|t| t >= not_since) {
             return;
         }
-        if let Err(err) = self
-            .store
-            .touch_last_used(&record.credential.id, now, not_since)
-            .await
-        {
+        if let Err(err) = self.store.touch_last_used(&record.credential.id, now, not_since).await {
             tracing::warn!(request_id, key_id = %record.credential.id, error = %err, "lastUsedAt not recorded");
         }
     }
@@ -280,24 +254,15 @@ mod tests {
             Err(AuthFailure::CredentialExpired)
         );
         assert_eq!(
-            check_standing(
-                &record(CredentialStatus::Active, PrincipalStatus::Suspended),
-                now
-            ),
+            check_standing(&record(CredentialStatus::Active, PrincipalStatus::Suspended), now),
             Err(AuthFailure::PrincipalSuspended)
         );
         assert_eq!(
-            check_standing(
-                &record(CredentialStatus::Active, PrincipalStatus::Revoked),
-                now
-            ),
+            check_standing(&record(CredentialStatus::Active, PrincipalStatus::Revoked), now),
             Err(AuthFailure::PrincipalRevoked)
         );
         assert_eq!(
-            check_standing(
-                &record(CredentialStatus::Active, PrincipalStatus::Active),
-                now
-            ),
+            check_standing(&record(CredentialStatus::Active, PrincipalStatus::Active), now),
             Ok(())
         );
     }

@@ -27,12 +27,7 @@ impl Action {
 /// May `caller` perform `action` on `resource` (e.g. `iam:api-keys/akp_…`) in `org`?
 /// The caller's org comes from its credential; a caller of another org is refused before anything
 /// of `org` is read.
-pub fn authorize(
-    caller: &Caller,
-    org: &OrgId,
-    action: Action,
-    resource: &str,
-) -> Result<(), ApiError> {
+pub fn authorize(caller: &Caller, org: &OrgId, action: Action, resource: &str) -> Result<(), ApiError> {
     if &caller.org_id != org {
         tracing::info!(
             action = action.as_str(),
@@ -60,10 +55,7 @@ impl crate::App {
             .and_then(|p| p.first("orgId"))
             .unwrap_or_default();
         if caller.org_id.as_str() != path_org {
-            tracing::info!(
-                request_id = ctx.request_id,
-                "refused: caller of another organisation"
-            );
+            tracing::info!(request_id = ctx.request_id, "refused: caller of another organisation");
             return Err(ApiError::OrgMismatch);
         }
         Ok(caller)

@@ -64,13 +64,8 @@ impl KeyHasher {
     }
 
     fn argon2(&self) -> Argon2<'_> {
-        Argon2::new_with_secret(
-            &self.pepper.0,
-            Algorithm::Argon2id,
-            Version::V0x13,
-            self.params.clone(),
-        )
-        .expect("a pepper is far below argon2's secret limit")
+        Argon2::new_with_secret(&self.pepper.0, Algorithm::Argon2id, Version::V0x13, self.params.clone())
+            .expect("a pepper is far below argon2's secret limit")
     }
 
     /// The PHC string of a fresh salt and the key's secret.
@@ -84,9 +79,7 @@ impl KeyHasher {
 
     /// Verifies in constant time against a stored PHC string (its own parameters are used).
     pub fn verify(&self, key: &ApiKey, phc: &str) -> bool {
-        self.argon2()
-            .verify_password(key.secret().as_bytes(), phc)
-            .is_ok()
+        self.argon2().verify_password(key.secret().as_bytes(), phc).is_ok()
     }
 
     /// Spends what a real verification spends, and fails.

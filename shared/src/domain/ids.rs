@@ -73,11 +73,7 @@ impl KeyId {
 
     /// Accepts exactly 20 characters of `[0-9a-z]`.
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        if text.len() == Self::LEN
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
-        {
+        if text.len() == Self::LEN && text.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()) {
             Ok(Self(text.to_string()))
         } else {
             Err(IdError("key id"))

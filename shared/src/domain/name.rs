@@ -63,9 +63,6 @@ mod tests {
         assert!(Name::parse(&"é".repeat(128)).is_ok());
         assert_eq!(Name::parse("a\u{0}b"), Err(NameError::ControlCharacter));
         assert_eq!(Name::parse("a\nb"), Err(NameError::ControlCharacter));
-        assert_eq!(
-            Name::parse("evil\u{202e}txt"),
-            Err(NameError::ControlCharacter)
-        );
+        assert_eq!(Name::parse("evil\u{202e}txt"), Err(NameError::ControlCharacter));
     }
 }

@@ -97,16 +97,8 @@ mod tests {
 
     #[test]
     fn revoked_is_final_and_the_rest_may_change() {
-        assert!(
-            principal(PrincipalStatus::Active)
-                .check_change_allowed()
-                .is_ok()
-        );
-        assert!(
-            principal(PrincipalStatus::Suspended)
-                .check_change_allowed()
-                .is_ok()
-        );
+        assert!(principal(PrincipalStatus::Active).check_change_allowed().is_ok());
+        assert!(principal(PrincipalStatus::Suspended).check_change_allowed().is_ok());
         assert_eq!(
             principal(PrincipalStatus::Revoked).check_change_allowed(),
             Err(TransitionError)

@@ -56,9 +56,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         }
     }
     if raw.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::MalformedJson(
-            "the body is empty; send a JSON object".into(),
-        ));
+        return Err(ApiError::MalformedJson("the body is empty; send a JSON object".into()));
     }
     // Syntax first, so that malformed JSON is never reported as a field error.
     let value: serde_json::Value = serde_json::from_slice(raw)
@@ -80,11 +78,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
 /// value errors at the path.
 fn field_error(path: &str, message: &str) -> FieldError {
     let quoted = message.split('`').nth(1).unwrap_or_default();
-    let parent = if path == "." {
-        String::new()
-    } else {
-        format!("{path}.")
-    };
+    let parent = if path == "." { String::new() } else { format!("{path}.") };
     if message.starts_with("unknown field") {
         // serde_path_to_error's path already ends at the unknown field.
         let field = if path.ends_with(quoted) {

@@ -27,8 +27,7 @@ impl std::fmt::Debug for CursorKey {
 impl CursorKey {
     /// HMAC(pepper, "iam-cursor-v1"): a key separate from the hashing use of the pepper.
     pub fn derive(pepper: &Pepper) -> Self {
-        let mut mac =
-            HmacSha256::new_from_slice(pepper.bytes()).expect("HMAC takes any key length");
+        let mut mac = HmacSha256::new_from_slice(pepper.bytes()).expect("HMAC takes any key length");
         mac.update(b"iam-cursor-v1");
         Self(mac.finalize().into_bytes().into())
     }
@@ -45,22 +44,14 @@ impl CursorKey {
     pub fn seal(&self, scope: &str, key: &PageKey) -> String {
         let payload = serde_json::to_vec(key).expect("page keys serialise");
         let tag = self.mac(scope, &payload).finalize().into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(&payload),
-            URL_SAFE_NO_PAD.encode(tag)
-        )
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(tag))
     }
 
     /// Opens a cursor sealed for `scope`; anything else is `invalid_cursor`.
     pub fn open(&self, scope: &str, cursor: &str) -> Result<PageKey, ApiError> {
         let (payload, tag) = cursor.split_once('.').ok_or(ApiError::InvalidCursor)?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| ApiError::InvalidCursor)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
-            .map_err(|_| ApiError::InvalidCursor)?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| ApiError::InvalidCursor)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| ApiError::InvalidCursor)?;
         self.mac(scope, &payload)
             .verify_slice(&tag)
             .map_err(|_| ApiError::InvalidCursor)?;
@@ -90,15 +81,10 @@ impl ListParams {
                 .ok()
                 .filter(|l| (1..=Self::MAX_LIMIT).contains(l))
                 .ok_or_else(|| {
-                    ApiError::InvalidRequest(vec![FieldError::new(
-                        "limit",
-                        "must be a whole number from 1 to 100",
-                    )])
+                    ApiError::InvalidRequest(vec![FieldError::new("limit", "must be a whole number from 1 to 100")])
                 })?,
         };
-        let start = query_param(req, "cursor")
-            .map(|c| key.open(scope, &c))
-            .transpose()?;
+        let start = query_param(req, "cursor").map(|c| key.open(scope, &c)).transpose()?;
         Ok(Self { limit, start })
     }
 }
@@ -138,13 +124,7 @@ mod tests {
         let mut bytes = cursor.into_bytes();
         bytes[3] ^= 1;
         let altered = String::from_utf8(bytes).unwrap();
-        assert!(matches!(
-            key().open("s", &altered),
-            Err(ApiError::InvalidCursor)
-        ));
-        assert!(matches!(
-            key().open("s", "garbage"),
-            Err(ApiError::InvalidCursor)
-        ));
+        assert!(matches!(key().open("s", &altered), Err(ApiError::InvalidCursor)));
+        assert!(matches!(key().open("s", "garbage"), Err(ApiError::InvalidCursor)));
     }
 }

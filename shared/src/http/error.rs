@@ -80,9 +80,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(source) => Self::ServiceUnavailable(source),
-            StoreError::Contention => {
-                Self::ServiceUnavailable(anyhow::anyhow!("write contention persisted"))
-            }
+            StoreError::Contention => Self::ServiceUnavailable(anyhow::anyhow!("write contention persisted")),
             other => Self::Internal(anyhow::Error::new(other)),
         }
     }
@@ -162,11 +160,7 @@ impl ApiError {
                 tracing::error!(request_id, error = format!("{source:#}"), "internal error")
             }
             Self::ServiceUnavailable(source) => {
-                tracing::warn!(
-                    request_id,
-                    error = format!("{source:#}"),
-                    "dependency unavailable"
-                )
+                tracing::warn!(request_id, error = format!("{source:#}"), "dependency unavailable")
             }
             _ => tracing::info!(
                 request_id,
@@ -194,19 +188,12 @@ impl ApiError {
             .header("cache-control", "no-store");
         match &self {
             Self::Unauthenticated(_) => {
-                builder = builder.header(
-                    "www-authenticate",
-                    r#"Bearer realm="iam", ApiKey realm="iam""#,
-                )
+                builder = builder.header("www-authenticate", r#"Bearer realm="iam", ApiKey realm="iam""#)
             }
             Self::ServiceUnavailable(_) => builder = builder.header("retry-after", "1"),
-            Self::VersionMismatch { current } => {
-                builder = builder.header("etag", format!("\"{current}\""))
-            }
+            Self::VersionMismatch { current } => builder = builder.header("etag", format!("\"{current}\"")),
             _ => {}
         }
-        builder
-            .body(Body::Text(body))
-            .expect("valid response parts")
+        builder.body(Body::Text(body)).expect("valid response parts")
     }
 }

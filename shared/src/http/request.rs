@@ -22,10 +22,7 @@ impl RequestCtx {
         match req.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(ctx)) => Self {
                 route_key: ctx.route_key.clone().unwrap_or_default(),
-                request_id: ctx
-                    .request_id
-                    .clone()
-                    .unwrap_or_else(|| ulid::Ulid::new().to_string()),
+                request_id: ctx.request_id.clone().unwrap_or_else(|| ulid::Ulid::new().to_string()),
                 source_ip: ctx.http.source_ip.clone(),
             },
             _ => Self {

@@ -9,11 +9,7 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
 }
 
 /// `status` with `value` as JSON and extra headers.
-pub fn json_with<T: Serialize>(
-    status: u16,
-    value: &T,
-    headers: &[(&str, String)],
-) -> Response<Body> {
+pub fn json_with<T: Serialize>(status: u16, value: &T, headers: &[(&str, String)]) -> Response<Body> {
     let mut builder = Response::builder()
         .status(status)
         .header("content-type", "application/json");
@@ -21,7 +17,5 @@ pub fn json_with<T: Serialize>(
         builder = builder.header(*name, value);
     }
     let body = serde_json::to_string(value).expect("response bodies serialise");
-    builder
-        .body(Body::Text(body))
-        .expect("valid response parts")
+    builder.body(Body::Text(body)).expect("valid response parts")
 }

@@ -7,8 +7,7 @@ use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
 use crate::auth::ApiKey;
 use crate::domain::{
-    Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId,
-    PrincipalId, PrincipalStatus,
+    Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, PrincipalId, PrincipalStatus,
 };
 use crate::http::{ApiError, ListParams};
 use crate::store::{CredentialRecord, Page, PrincipalState, StoreError};
@@ -58,14 +57,8 @@ pub async fn issue(
     v.finish()?;
     let name = name.expect("validated");
     let generated = ApiKey::generate();
-    let secret_hash = app
-        .hasher
-        .hash(&generated.key)
-        .map_err(ApiError::Internal)?;
-    let cap = app
-        .org_settings(org)
-        .await?
-        .max_active_credentials_per_principal;
+    let secret_hash = app.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
+    let cap = app.org_settings(org).await?.max_active_credentials_per_principal;
 
     for attempt in 0..WRITE_ATTEMPTS {
         let principal = app
@@ -103,11 +96,7 @@ pub async fn issue(
             request_id,
             json!({"name": record.credential.name, "expiresAt": expires_at}),
         );
-        match app
-            .store
-            .issue_credential(&record, &principal, cap, &audit)
-            .await
-        {
+        match app.store.issue_credential(&record, &principal, cap, &audit).await {
             Ok(()) => {
                 return Ok(Issued {
                     credential: record.credential,
@@ -179,11 +168,7 @@ pub async fn revoke(
             json!({"name": after.name, "previousStatus": record.credential.status}),
         );
         let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
-        match app
-            .store
-            .end_credential(&record, &after, retention_until, &audit)
-            .await
-        {
+        match app.store.end_credential(&record, &after, retention_until, &audit).await {
             Ok(()) => return Ok(after),
             Err(err) if lost_race(&err) => back_off(attempt).await,
             Err(err) => return Err(err.into()),

@@ -5,9 +5,7 @@ use serde_json::json;
 
 use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
-use crate::domain::{
-    Actor, AuditEvent, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType,
-};
+use crate::domain::{Actor, AuditEvent, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
 use crate::http::{ApiError, ListParams, Patch};
 use crate::store::{Page, StoreError};
 
@@ -41,10 +39,7 @@ pub fn resource(id: &PrincipalId) -> String {
 
 /// The cursor scope of a principal list.
 pub fn list_scope(org: &OrgId, status: Option<PrincipalStatus>) -> String {
-    format!(
-        "api-keys|{org}|{}",
-        status.map_or("*", PrincipalStatus::as_str)
-    )
+    format!("api-keys|{org}|{}", status.map_or("*", PrincipalStatus::as_str))
 }
 
 const WHAT: &str = "API-key principal";
@@ -134,10 +129,7 @@ pub async fn update(
 ) -> Result<Principal, ApiError> {
     let now = app.clock.now();
     let mut v = Validation::default();
-    let display_name = input
-        .display_name
-        .as_deref()
-        .and_then(|n| v.name("displayName", n));
+    let display_name = input.display_name.as_deref().and_then(|n| v.name("displayName", n));
     let status = match input.status.as_deref() {
         None => None,
         Some(text) => {
@@ -212,10 +204,7 @@ fn changes(before: &Principal, after: &Principal) -> serde_json::Value {
         );
     }
     if before.status != after.status {
-        changes.insert(
-            "status".into(),
-            json!({"from": before.status, "to": after.status}),
-        );
+        changes.insert("status".into(), json!({"from": before.status, "to": after.status}));
     }
     if before.expires_at != after.expires_at {
         changes.insert(

@@ -18,12 +18,10 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{
-    CredentialRecord, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState, StoreError, keys,
-};
+use super::{CredentialRecord, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState, StoreError, keys};
 use crate::domain::{
-    AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, Principal,
-    PrincipalId, PrincipalStatus, Timestamp,
+    AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, Principal, PrincipalId,
+    PrincipalStatus, Timestamp,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -63,11 +61,7 @@ impl Intercept for CallCounter {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         // DynamoDB's JSON protocol names the operation in X-Amz-Target: `DynamoDB_20120810.GetItem`.
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
+        let target = context.request().headers().get("x-amz-target").unwrap_or_default();
         let name = target.rsplit('.').next().unwrap_or(target).to_string();
         self.names.lock().expect("counter lock").push(name);
         Ok(())
@@ -92,8 +86,7 @@ fn n(value: impl ToString) -> AttributeValue {
 /// A serde value as item attributes; unset (`None`) fields are left out rather than stored as NULL,
 /// so `attribute_not_exists` means what it says.
 fn to_attributes<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(value)
-        .map_err(|e| StoreError::Other(anyhow!("serialise item: {e}")))?;
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Other(anyhow!("serialise item: {e}")))?;
     item.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
     Ok(item)
 }
@@ -132,9 +125,7 @@ where
             let transient = service.raw().status().is_server_error();
             match service.err().code() {
                 Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
-                Some("TransactionConflictException" | "TransactionInProgressException") => {
-                    StoreError::Contention
-                }
+                Some("TransactionConflictException" | "TransactionInProgressException") => StoreError::Contention,
                 Some(
                     "ProvisionedThroughputExceededException"
                     | "ThrottlingException"
@@ -153,9 +144,7 @@ where
 
 /// A cancelled transaction says why per item: a failed condition wins, then conflict, then throttling.
 fn classify_transaction(err: SdkError<TransactWriteItemsError, HttpResponse>) -> StoreError {
-    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        err.as_service_error()
-    {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
         let codes: Vec<&str> = cancelled
             .cancellation_reasons()
             .iter()
@@ -177,9 +166,7 @@ fn classify_transaction(err: SdkError<TransactWriteItemsError, HttpResponse>) ->
     classify(err)
 }
 
-fn build<T, E: std::error::Error + Send + Sync + 'static>(
-    built: Result<T, E>,
-) -> Result<T, StoreError> {
+fn build<T, E: std::error::Error + Send + Sync + 'static>(built: Result<T, E>) -> Result<T, StoreError> {
     built.map_err(|e| StoreError::Other(anyhow!(e).context("build request")))
 }
 
@@ -213,10 +200,7 @@ impl DynamoStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        debug_assert!(
-            items.len() <= 100,
-            "TransactWriteItems takes at most 100 actions"
-        );
+        debug_assert!(items.len() <= 100, "TransactWriteItems takes at most 100 actions");
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))
@@ -226,11 +210,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn get(
-        &self,
-        key: (String, String),
-        consistent: bool,
-    ) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, key: (String, String), consistent: bool) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -254,10 +234,7 @@ impl DynamoStore {
 
     /// The org's record; eventually consistent (settings are cached for up to a minute anyway).
     pub async fn get_org(&self, org: &OrgId) -> Result<Option<OrgRecord>, StoreError> {
-        self.get(keys::org(org), false)
-            .await?
-            .map(from_attributes)
-            .transpose()
+        self.get(keys::org(org), false).await?.map(from_attributes).transpose()
     }
 
     // ---- principals ----------------------------------------------------------------------------
@@ -271,13 +248,7 @@ impl DynamoStore {
         if !record.active_key_ids.is_empty() {
             item.insert(
                 "activeKeyIds".into(),
-                AttributeValue::Ss(
-                    record
-                        .active_key_ids
-                        .iter()
-                        .map(|k| k.to_string())
-                        .collect(),
-                ),
+                AttributeValue::Ss(record.active_key_ids.iter().map(|k| k.to_string()).collect()),
             );
         }
         item.insert("credentialsVersion".into(), n(record.credentials_version));
@@ -306,11 +277,7 @@ impl DynamoStore {
     }
 
     /// Creates a principal (never overwrites), with its audit event.
-    pub async fn create_principal(
-        &self,
-        principal: &Principal,
-        audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    pub async fn create_principal(&self, principal: &Principal, audit: &AuditEvent) -> Result<(), StoreError> {
         let record = PrincipalRecord {
             principal: principal.clone(),
             active_key_ids: Vec::new(),
@@ -324,11 +291,7 @@ impl DynamoStore {
     }
 
     /// One principal, strongly consistent (it guards every write that follows).
-    pub async fn get_principal(
-        &self,
-        org: &OrgId,
-        id: &PrincipalId,
-    ) -> Result<Option<PrincipalRecord>, StoreError> {
+    pub async fn get_principal(&self, org: &OrgId, id: &PrincipalId) -> Result<Option<PrincipalRecord>, StoreError> {
         self.get(keys::principal(org, id), true)
             .await?
             .map(Self::principal_from)
@@ -433,10 +396,7 @@ impl DynamoStore {
             .into_iter()
             .map(|i| Self::principal_from(i).map(|r| r.principal))
             .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            next: page.next,
-        })
+        Ok(Page { items, next: page.next })
     }
 
     // ---- credentials ---------------------------------------------------------------------------
@@ -451,13 +411,7 @@ impl DynamoStore {
         item.extend(to_attributes(&record.principal)?);
         item.insert("orgId".into(), s(record.org_id.as_str()));
         item.insert("secretHash".into(), s(&record.secret_hash));
-        let (gpk, gsk) = keys::credential_by_principal(
-            &record.org_id,
-            &c.principal_id,
-            c.status,
-            c.created_at,
-            &c.id,
-        );
+        let (gpk, gsk) = keys::credential_by_principal(&record.org_id, &c.principal_id, c.status, c.created_at, &c.id);
         item.insert(keys::GSI1PK.into(), s(gpk));
         item.insert(keys::GSI1SK.into(), s(gsk));
         if let (CredentialStatus::Active, Some(expires_at)) = (c.status, c.expires_at) {
@@ -473,17 +427,13 @@ impl DynamoStore {
 
     fn credential_from(mut item: Item) -> Result<CredentialRecord, StoreError> {
         let org_id = match item.remove("orgId") {
-            Some(AttributeValue::S(org)) => {
-                OrgId::parse(&org).map_err(|e| StoreError::Other(anyhow!(e)))?
-            }
+            Some(AttributeValue::S(org)) => OrgId::parse(&org).map_err(|e| StoreError::Other(anyhow!(e)))?,
             _ => return Err(StoreError::Other(anyhow!("credential item without orgId"))),
         };
         let secret_hash = match item.remove("secretHash") {
             Some(AttributeValue::S(hash)) => hash,
             _ => {
-                return Err(StoreError::Other(anyhow!(
-                    "credential item without secretHash"
-                )));
+                return Err(StoreError::Other(anyhow!("credential item without secretHash")));
             }
         };
         let principal: PrincipalState = from_attributes(item.clone())?;
@@ -531,10 +481,7 @@ impl DynamoStore {
     }
 
     /// The credential with this key id, strongly consistent: authentication's one read.
-    pub async fn get_credential(
-        &self,
-        key_id: &KeyId,
-    ) -> Result<Option<CredentialRecord>, StoreError> {
+    pub async fn get_credential(&self, key_id: &KeyId) -> Result<Option<CredentialRecord>, StoreError> {
         self.get(keys::credential(key_id), true)
             .await?
             .map(Self::credential_from)
@@ -566,10 +513,7 @@ impl DynamoStore {
             .into_iter()
             .map(Self::credential_from)
             .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            next: page.next,
-        })
+        Ok(Page { items, next: page.next })
     }
 
     /// Marks a credential ended (`Revoked` or `Expired`), leaves the expiry index, starts its
@@ -609,10 +553,7 @@ impl DynamoStore {
                     ))))
                     .update_expression("DELETE activeKeyIds :k ADD credentialsVersion :one")
                     .condition_expression("attribute_exists(PK)")
-                    .expression_attribute_values(
-                        ":k",
-                        AttributeValue::Ss(vec![before.credential.id.to_string()]),
-                    )
+                    .expression_attribute_values(":k", AttributeValue::Ss(vec![before.credential.id.to_string()]))
                     .expression_attribute_values(":one", n(1))
                     .build(),
             )?;
@@ -657,12 +598,12 @@ impl DynamoStore {
         start: Option<PageKey>,
         consistent: bool,
     ) -> Result<Page<Item>, StoreError> {
-        if let Some(start) = &start {
-            if start.get(spec.pk_name) != Some(&spec.pk) {
-                return Err(StoreError::Other(anyhow!(
-                    "a page key from another partition reached the store"
-                )));
-            }
+        if let Some(start) = &start
+            && start.get(spec.pk_name) != Some(&spec.pk)
+        {
+            return Err(StoreError::Other(anyhow!(
+                "a page key from another partition reached the store"
+            )));
         }
         let mut request = self
             .client
@@ -677,9 +618,7 @@ impl DynamoStore {
                     .map_err(StoreError::Other)?,
             )
             .consistent_read(consistent && spec.index.is_none())
-            .set_exclusive_start_key(
-                start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect()),
-            );
+            .set_exclusive_start_key(start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect()));
         request = if spec.sk_prefix.is_empty() {
             request.key_condition_expression("#pk = :pk")
         } else {

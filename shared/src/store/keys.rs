@@ -35,15 +35,8 @@ pub fn api_key_principals(org: &OrgId) -> (String, &'static str) {
 }
 
 /// GSI1 keys of a principal: the org's API-key principals by status.
-pub fn principal_by_status(
-    org: &OrgId,
-    status: PrincipalStatus,
-    id: &PrincipalId,
-) -> (String, String) {
-    (
-        principals_by_status_pk(org),
-        format!("{}#{id}", status.as_str()),
-    )
+pub fn principal_by_status(org: &OrgId, status: PrincipalStatus, id: &PrincipalId) -> (String, String) {
+    (principals_by_status_pk(org), format!("{}#{id}", status.as_str()))
 }
 
 /// GSI1 partition of an org's API-key principals.

@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 pub use dynamo::{CallCounter, DynamoStore};
 
 use crate::domain::{
-    Credential, CredentialStatus, KeyId, OrgId, OrgSettings, Principal, PrincipalStatus,
-    PrincipalType, Timestamp,
+    Credential, CredentialStatus, KeyId, OrgId, OrgSettings, Principal, PrincipalStatus, PrincipalType, Timestamp,
 };
 
 /// What went wrong in the store, typed so the service can answer precisely; never a stringified SDK error.

@@ -63,7 +63,8 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let config = match (field("tableName"), field("pepperSecretId")) {
                 (Some(table), Some(pepper)) => Config::new(table, pepper),
-                _ => Config::from_env().context("no running local stack (.local/stack.json); set TABLE_NAME and PEPPER_SECRET_ID")?,
+                _ => Config::from_env()
+                    .context("no running local stack (.local/stack.json); set TABLE_NAME and PEPPER_SECRET_ID")?,
             };
             let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
             let app = App::new(config.clone(), dynamo, &secrets).await?;

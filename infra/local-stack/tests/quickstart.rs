@@ -1,0 +1,155 @@
+//! The process-level test: start the local stack as `make dev` does, run the README quickstart
+//! verbatim against it, bootstrap a second org with iam-admin, then stop the stack with SIGTERM.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn quickstart() -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let block = readme
+        .split("<!-- quickstart:start -->")
+        .nth(1)
+        .expect("quickstart start marker");
+    let block = block
+        .split("<!-- quickstart:end -->")
+        .next()
+        .expect("quickstart end marker");
+    block
+        .trim()
+        .trim_start_matches("```bash")
+        .trim_end_matches("```")
+        .to_string()
+}
+
+#[test]
+fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
+    let python = repo().join(".venv/bin/python");
+    assert!(python.exists(), "run `make venv` first (make test does)");
+    let work = std::env::temp_dir().join(format!("iam-quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(work.join("stack.log")).unwrap();
+    let mut stack = Command::new(env!("CARGO_BIN_EXE_local-stack"))
+        .current_dir(&work)
+        .env("IAM_LOCAL_PORT", port.to_string())
+        .arg("--python")
+        .arg(&python)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start the local stack");
+
+    let bootstrap = work.join(".local/bootstrap.json");
+    let started = Instant::now();
+    while !bootstrap.exists() {
+        assert!(
+            stack.try_wait().unwrap().is_none(),
+            "the stack exited: {}",
+            std::fs::read_to_string(work.join("stack.log")).unwrap()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the stack did not bootstrap within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&bootstrap).unwrap()).unwrap();
+    for field in [
+        "apiBaseUrl",
+        "orgId",
+        "principalId",
+        "apiKey",
+        "emulatorUrl",
+        "tableName",
+    ] {
+        assert!(written[field].is_string(), "bootstrap.json lacks {field}: {written}");
+    }
+
+    let run = Command::new("bash")
+        .arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(quickstart())
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "the quickstart failed:\n{out}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.contains("\"displayName\":\"billing-sync\""), "{out}");
+    assert!(out.contains("\"status\":\"Suspended\""), "{out}");
+    assert!(out.contains("\"code\":\"principal_suspended\""), "{out}");
+    assert!(out.contains("\"status\":\"Revoked\""), "{out}");
+
+    let admin = Command::new(env!("CARGO_BIN_EXE_iam-admin"))
+        .current_dir(&work)
+        .args(["bootstrap", "--name", "acme"])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(admin.status.success());
+    let acme: serde_json::Value = serde_json::from_slice(&admin.stdout).unwrap();
+    assert_ne!(acme["orgId"], written["orgId"]);
+    let curl = |key: &str, org: &str| {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                &format!("http://127.0.0.1:{port}/iam/orgs/{org}/api-keys"),
+                "-H",
+                &format!("Authorization: ApiKey {key}"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let acme_direct = curl(acme["apiKey"].as_str().unwrap(), acme["orgId"].as_str().unwrap());
+    assert!(
+        acme_direct.contains("direct_api_key_auth_disabled"),
+        "a new org has direct ApiKey auth off: {acme_direct}"
+    );
+
+    terminate(stack.id());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = stack.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the stack did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
+    let emulator = written["emulatorUrl"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        std::net::TcpStream::connect(&emulator).is_err(),
+        "the emulator the stack started is still up"
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+fn terminate(pid: u32) {
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+}
