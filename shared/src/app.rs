@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::auth::tokens::TokenKeys;
 use crate::auth::{KeyHasher, Pepper, VerifiedKeys};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -22,6 +23,8 @@ pub struct App {
     pub hasher: KeyHasher,
     pub cursors: CursorKey,
     pub clock: Clock,
+    /// The token signing and verification keys.
+    pub token_keys: TokenKeys,
     pub(crate) verified_keys: VerifiedKeys,
     settings: Mutex<HashMap<OrgId, (Instant, OrgSettings)>>,
 }
@@ -44,11 +47,14 @@ impl App {
         secrets: &aws_sdk_secretsmanager::Client,
     ) -> anyhow::Result<Self> {
         let pepper = load_pepper(secrets, &config.pepper_secret_id).await?;
+        let clock = Clock::default();
+        let token_keys = TokenKeys::load(secrets.clone(), &config.signing_keys_secret_id, clock.now()).await?;
         Ok(Self {
             store: DynamoStore::new(dynamo, config.table_name.clone()),
             hasher: KeyHasher::new(pepper.clone())?,
             cursors: CursorKey::derive(&pepper),
-            clock: Clock::default(),
+            clock,
+            token_keys,
             verified_keys: VerifiedKeys::default(),
             settings: Mutex::new(HashMap::new()),
             config,
@@ -64,10 +70,7 @@ impl App {
             return Ok(settings.clone());
         }
         let settings = self.store.get_org(org).await?.map(|o| o.settings).unwrap_or_default();
-        self.settings
-            .lock()
-            .expect("settings lock")
-            .insert(org.clone(), (Instant::now(), settings.clone()));
+        self.settings.lock().expect("settings lock").insert(org.clone(), (Instant::now(), settings.clone()));
         Ok(settings)
     }
 }

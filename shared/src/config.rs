@@ -11,6 +11,12 @@ pub struct Config {
     pub table_name: String,
     /// Secrets Manager id of the pepper (argon2's secret input).
     pub pepper_secret_id: String,
+    /// Secrets Manager id of the token signing keys (current and previous Ed25519 keys).
+    pub signing_keys_secret_id: String,
+    /// `iss` of the access tokens this service issues (and the only one it accepts).
+    pub token_issuer: String,
+    /// `aud` of the access tokens: the APIs that accept them.
+    pub token_audience: String,
     /// How long org settings may be served from the container's cache.
     pub settings_cache_ttl: Duration,
     /// `lastUsedAt` is written at most once per this interval per credential.
@@ -20,7 +26,11 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `TABLE_NAME` and `PEPPER_SECRET_ID` (required) and the optional tunables.
+    /// The audience of the local stack's and the tests' tokens: the platform's tenant APIs.
+    pub const DEFAULT_AUDIENCE: &'static str = "urn:infuse:tenant-apis";
+
+    /// Reads `TABLE_NAME`, `PEPPER_SECRET_ID`, `SIGNING_KEYS_SECRET_ID`, `TOKEN_ISSUER` and
+    /// `TOKEN_AUDIENCE` (required) and the optional tunables.
     pub fn from_env() -> anyhow::Result<Self> {
         let var = |name: &str| std::env::var(name).with_context(|| format!("{name} is not set"));
         let number = |name: &str, default: i64| -> anyhow::Result<i64> {
@@ -32,17 +42,24 @@ impl Config {
         Ok(Self {
             table_name: var("TABLE_NAME")?,
             pepper_secret_id: var("PEPPER_SECRET_ID")?,
+            signing_keys_secret_id: var("SIGNING_KEYS_SECRET_ID")?,
+            token_issuer: var("TOKEN_ISSUER")?,
+            token_audience: var("TOKEN_AUDIENCE")?,
             settings_cache_ttl: Duration::from_secs(number("SETTINGS_CACHE_SECONDS", 60)?.clamp(0, 60) as u64),
             last_used_interval_seconds: number("LAST_USED_INTERVAL_SECONDS", 300)?,
             retention_days: number("RETENTION_DAYS", 90)?,
         })
     }
 
-    /// Defaults for a given table and pepper secret (tests and the local stack).
-    pub fn new(table_name: impl Into<String>, pepper_secret_id: impl Into<String>) -> Self {
+    /// Defaults for a table and its secrets (tests and the local stack): the secrets are named
+    /// `<prefix>/pepper` and `<prefix>/signing-keys`, the issuer is `issuer`.
+    pub fn new(table_name: impl Into<String>, secret_prefix: &str, issuer: impl Into<String>) -> Self {
         Self {
             table_name: table_name.into(),
-            pepper_secret_id: pepper_secret_id.into(),
+            pepper_secret_id: format!("{secret_prefix}/pepper"),
+            signing_keys_secret_id: format!("{secret_prefix}/signing-keys"),
+            token_issuer: issuer.into(),
+            token_audience: Self::DEFAULT_AUDIENCE.into(),
             settings_cache_ttl: Duration::from_secs(60),
             last_used_interval_seconds: 300,
             retention_days: 90,

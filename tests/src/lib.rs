@@ -19,6 +19,9 @@ pub fn emulator_url() -> String {
         .expect("AWS_ENDPOINT_URL is not set: run the tests with `make test` (or scripts/with-emulator cargo test)")
 }
 
+/// The `iss` of the tests' tokens.
+pub const ISSUER: &str = "https://iam.test.invalid/iam";
+
 /// A response as a client sees it.
 #[derive(Debug)]
 pub struct TestResponse {
@@ -66,20 +69,15 @@ impl TestApp {
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let id = ulid::Ulid::new().to_string().to_lowercase();
-        let mut config = Config::new(format!("iam-test-{id}"), format!("iam-test/{id}/pepper"));
+        let mut config = Config::new(format!("iam-test-{id}"), &format!("iam-test/{id}"), ISSUER);
         adjust(&mut config);
         let template = Arc::new(Template::load_default().expect("the template reads"));
-        admin::create_table(&dynamo, &config.table_name, &template)
-            .await
-            .expect("create table");
-        admin::seed_pepper(&secrets, &config.pepper_secret_id)
-            .await
-            .expect("seed pepper");
+        admin::create_table(&dynamo, &config.table_name, &template).await.expect("create table");
+        admin::seed_pepper(&secrets, &config.pepper_secret_id).await.expect("seed pepper");
+        admin::seed_signing_keys(&secrets, &config.signing_keys_secret_id).await.expect("seed signing keys");
         let calls = CallCounter::default();
         let counted = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .build(),
+            aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
         );
         let app = Arc::new(App::new(config.clone(), counted, &secrets).await.expect("build app"));
         let made = admin::bootstrap(&app, "test org", true).await.expect("bootstrap");
@@ -97,9 +95,7 @@ impl TestApp {
 
     /// Another org in the same table.
     pub async fn another_org(&self, direct_api_key_auth: bool) -> Bootstrapped {
-        admin::bootstrap(&self.app, "other org", direct_api_key_auth)
-            .await
-            .expect("bootstrap")
+        admin::bootstrap(&self.app, "other org", direct_api_key_auth).await.expect("bootstrap")
     }
 
     /// Sends a raw request through the template's routing to the function that serves it.
@@ -108,12 +104,7 @@ impl TestApp {
         let status = response.status().as_u16();
         let (parts, raw) = response.into_parts();
         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        TestResponse {
-            status,
-            headers: parts.headers,
-            raw,
-            body,
-        }
+        TestResponse { status, headers: parts.headers, raw, body }
     }
 
     /// `method path` with `Authorization: ApiKey <key>` (if any) and a JSON body (if any).
@@ -153,13 +144,8 @@ impl TestApp {
 
     /// Creates an API-key principal in this org; returns its JSON.
     pub async fn create_principal(&self, name: &str) -> Value {
-        let r = self
-            .admin_call(
-                "POST",
-                &self.org_path("/api-keys"),
-                Some(serde_json::json!({"displayName": name})),
-            )
-            .await;
+        let r =
+            self.admin_call("POST", &self.org_path("/api-keys"), Some(serde_json::json!({"displayName": name}))).await;
         assert_eq!(r.status, 201, "{:?}", r.body);
         r.body
     }
@@ -174,10 +160,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
-        (
-            r.body["credential"].clone(),
-            r.body["apiKey"].as_str().unwrap().to_string(),
-        )
+        (r.body["credential"].clone(), r.body["apiKey"].as_str().unwrap().to_string())
     }
 
     /// A principal with one credential: its id and key.
@@ -206,14 +189,8 @@ impl TestApp {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out = self
-                .dynamo
-                .scan()
-                .table_name(&self.table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan");
+            let out =
+                self.dynamo.scan().table_name(&self.table).set_exclusive_start_key(start).send().await.expect("scan");
             items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(key) => start = Some(key),

@@ -70,11 +70,7 @@ fn crc32fast_hash(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -86,17 +82,10 @@ async fn unknown_key_id_and_wrong_secret_answer_the_same_bytes() {
     let key_id = &app.admin_key[3..23];
     let wrong_secret = forged_key(key_id);
     let unknown_id = forged_key("zzzzzzzzzzzzzzzzzzzz");
-    assert!(
-        shared::auth::ApiKey::parse(&wrong_secret).is_ok(),
-        "the forged key must pass the format check"
-    );
+    assert!(shared::auth::ApiKey::parse(&wrong_secret).is_ok(), "the forged key must pass the format check");
 
-    let a = app
-        .call("GET", &app.org_path("/api-keys"), Some(&wrong_secret), None)
-        .await;
-    let b = app
-        .call("GET", &app.org_path("/api-keys"), Some(&unknown_id), None)
-        .await;
+    let a = app.call("GET", &app.org_path("/api-keys"), Some(&wrong_secret), None).await;
+    let b = app.call("GET", &app.org_path("/api-keys"), Some(&unknown_id), None).await;
     assert_eq!((a.status, a.code()), (401, "invalid_api_key"));
     assert_eq!((b.status, b.code()), (401, "invalid_api_key"));
     let strip = |r: &iam_tests::TestResponse| {
@@ -120,11 +109,7 @@ async fn a_revoked_credential_is_credential_revoked() {
     let (principal, key) = app.principal_with_key("ci").await;
     let key_id = &key[3..23];
     let r = app
-        .admin_call(
-            "POST",
-            &app.org_path(&format!("/api-keys/{principal}/credentials/{key_id}/revoke")),
-            None,
-        )
+        .admin_call("POST", &app.org_path(&format!("/api-keys/{principal}/credentials/{key_id}/revoke")), None)
         .await;
     assert_eq!(r.status, 200);
     let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
@@ -138,17 +123,10 @@ async fn a_credential_past_its_expiry_is_credential_expired_without_the_sweep() 
     let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let expires = expires.format(&time::format_description::well_known::Rfc3339).unwrap();
     let path = app.org_path(&format!("/api-keys/{}/credentials", principal["id"].as_str().unwrap()));
-    let r = app
-        .admin_call("POST", &path, Some(json!({"name": "short", "expiresAt": expires})))
-        .await;
+    let r = app.admin_call("POST", &path, Some(json!({"name": "short", "expiresAt": expires}))).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let key = r.body["apiKey"].as_str().unwrap().to_string();
-    assert_eq!(
-        app.call("GET", &app.org_path("/api-keys"), Some(&key), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await.status, 200);
     app.app.clock.advance(3601);
     let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     assert_eq!((r.status, r.code()), (401, "credential_expired"));
@@ -160,9 +138,7 @@ async fn principal_states_are_checked_after_the_credential() {
     let (principal, key) = app.principal_with_key("ci").await;
     let path = app.org_path(&format!("/api-keys/{principal}"));
 
-    let r = app
-        .admin_call("PATCH", &path, Some(json!({"status": "Suspended"})))
-        .await;
+    let r = app.admin_call("PATCH", &path, Some(json!({"status": "Suspended"}))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     assert_eq!((r.status, r.code()), (401, "principal_suspended"));
@@ -170,16 +146,9 @@ async fn principal_states_are_checked_after_the_credential() {
     let expires = (time::OffsetDateTime::now_utc() + time::Duration::minutes(10))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
-    let r = app
-        .admin_call("PATCH", &path, Some(json!({"status": "Active", "expiresAt": expires})))
-        .await;
+    let r = app.admin_call("PATCH", &path, Some(json!({"status": "Active", "expiresAt": expires}))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(
-        app.call("GET", &app.org_path("/api-keys"), Some(&key), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await.status, 200);
     app.app.clock.advance(601);
     let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     assert_eq!((r.status, r.code()), (401, "principal_expired"));
@@ -195,12 +164,7 @@ async fn principal_states_are_checked_after_the_credential() {
 async fn credential_and_principal_codes_are_revealed_only_after_the_secret_verifies() {
     let app = TestApp::new().await;
     let (principal, key) = app.principal_with_key("ci").await;
-    app.admin_call(
-        "PATCH",
-        &app.org_path(&format!("/api-keys/{principal}")),
-        Some(json!({"status": "Revoked"})),
-    )
-    .await;
+    app.admin_call("PATCH", &app.org_path(&format!("/api-keys/{principal}")), Some(json!({"status": "Revoked"}))).await;
     let wrong = forged_key(&key[3..23]);
     let r = app.call("GET", &app.org_path("/api-keys"), Some(&wrong), None).await;
     assert_eq!((r.status, r.code()), (401, "invalid_api_key"));
@@ -210,14 +174,7 @@ async fn credential_and_principal_codes_are_revealed_only_after_the_secret_verif
 async fn direct_api_key_calls_need_the_org_setting() {
     let app = TestApp::new().await;
     let other = app.another_org(false).await;
-    let r = app
-        .call(
-            "GET",
-            &format!("/iam/orgs/{}/api-keys", other.org_id),
-            Some(&other.api_key),
-            None,
-        )
-        .await;
+    let r = app.call("GET", &format!("/iam/orgs/{}/api-keys", other.org_id), Some(&other.api_key), None).await;
     assert_eq!((r.status, r.code()), (401, "direct_api_key_auth_disabled"));
     assert!(r.body["detail"].as_str().unwrap().contains("/iam/auth/token"));
 }
@@ -225,9 +182,7 @@ async fn direct_api_key_calls_need_the_org_setting() {
 #[tokio::test]
 async fn a_bearer_token_that_is_not_ours_is_invalid_token() {
     let app = TestApp::new().await;
-    let r = app
-        .send(with_authorization(&app, "Bearer eyJhbGciOiJub25lIn0.e30."))
-        .await;
+    let r = app.send(with_authorization(&app, "Bearer eyJhbGciOiJub25lIn0.e30.")).await;
     assert_eq!((r.status, r.code()), (401, "invalid_token"));
 }
 
@@ -242,32 +197,21 @@ async fn a_warm_api_key_authentication_costs_one_dynamodb_call() {
     let r = app.admin_call("GET", &path, None).await;
     assert_eq!(r.status, 200);
     // The route's own read of the principal is the second call; authentication is the first.
-    assert_eq!(
-        app.calls.names(),
-        vec!["GetItem", "GetItem"],
-        "authentication: 1 GetItem; route: 1 GetItem"
-    );
+    assert_eq!(app.calls.names(), vec!["GetItem", "GetItem"], "authentication: 1 GetItem; route: 1 GetItem");
 
     app.calls.reset();
     let caller = app
         .app
         .authenticate(
-            &[(
-                http::header::AUTHORIZATION,
-                format!("ApiKey {}", app.admin_key).parse().unwrap(),
-            )]
-            .into_iter()
-            .collect(),
+            &[(http::header::AUTHORIZATION, format!("ApiKey {}", app.admin_key).parse().unwrap())]
+                .into_iter()
+                .collect(),
             "t",
         )
         .await
         .unwrap();
     assert_eq!(caller.principal_id, app.admin);
-    assert_eq!(
-        app.calls.count(),
-        1,
-        "a warm ApiKey authentication is one strongly consistent GetItem"
-    );
+    assert_eq!(app.calls.count(), 1, "a warm ApiKey authentication is one strongly consistent GetItem");
 }
 
 #[tokio::test]
@@ -280,12 +224,7 @@ async fn last_used_at_is_written_at_most_once_per_interval() {
 
     app.calls.reset();
     for _ in 0..5 {
-        assert_eq!(
-            app.call("GET", &app.org_path("/api-keys"), Some(&key), None)
-                .await
-                .status,
-            200
-        );
+        assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await.status, 200);
     }
     let writes = app.calls.names().iter().filter(|n| *n == "UpdateItem").count();
     assert_eq!(writes, 1, "{:?}", app.calls.names());
@@ -294,11 +233,6 @@ async fn last_used_at_is_written_at_most_once_per_interval() {
 
     app.app.clock.advance(301);
     app.calls.reset();
-    assert_eq!(
-        app.call("GET", &app.org_path("/api-keys"), Some(&key), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await.status, 200);
     assert_eq!(app.calls.names().iter().filter(|n| *n == "UpdateItem").count(), 1);
 }

@@ -10,11 +10,7 @@ async fn an_issued_key_is_shown_once_and_never_again() {
     let app = TestApp::new().await;
     let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let r = app
-        .admin_call(
-            "POST",
-            &app.org_path(&format!("/api-keys/{id}/credentials")),
-            Some(json!({"name": "prod"})),
-        )
+        .admin_call("POST", &app.org_path(&format!("/api-keys/{id}/credentials")), Some(json!({"name": "prod"})))
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.header("cache-control"), "no-store");
@@ -27,27 +23,15 @@ async fn an_issued_key_is_shown_once_and_never_again() {
     assert_eq!(credential["lastUsedAt"], serde_json::Value::Null);
     let secret = &key[24..];
 
-    let list = app
-        .admin_call(
-            "GET",
-            &app.org_path(&format!("/api-keys/{id}/credentials?status=all")),
-            None,
-        )
-        .await;
+    let list = app.admin_call("GET", &app.org_path(&format!("/api-keys/{id}/credentials?status=all")), None).await;
     assert_eq!(list.status, 200);
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     let listed = String::from_utf8(list.raw.clone()).unwrap();
-    assert!(
-        !listed.contains(secret) && !listed.contains("argon2") && !listed.contains("secretHash"),
-        "{listed}"
-    );
+    assert!(!listed.contains(secret) && !listed.contains("argon2") && !listed.contains("secretHash"), "{listed}");
 
     let stored = app.table_items().await;
     let everything = format!("{stored:?}");
-    assert!(
-        !everything.contains(secret),
-        "the secret must not be stored, only its hash"
-    );
+    assert!(!everything.contains(secret), "the secret must not be stored, only its hash");
     let events = app.audit_events(&app.org).await;
     assert_eq!(events[0]["action"].as_s().unwrap(), "iam:credentials:issue");
     assert!(!format!("{events:?}").contains(secret));
@@ -59,10 +43,7 @@ async fn revoking_a_credential_leaves_the_principal_and_its_other_credentials() 
     let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let (first, first_key) = app.issue(&id, "first").await;
     let (_, second_key) = app.issue(&id, "second").await;
-    let revoke = app.org_path(&format!(
-        "/api-keys/{id}/credentials/{}/revoke",
-        first["id"].as_str().unwrap()
-    ));
+    let revoke = app.org_path(&format!("/api-keys/{id}/credentials/{}/revoke", first["id"].as_str().unwrap()));
 
     let r = app.admin_call("POST", &revoke, None).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -73,48 +54,18 @@ async fn revoking_a_credential_leaves_the_principal_and_its_other_credentials() 
     assert_eq!(again.status, 200, "revoking twice is fine");
     assert_eq!(again.body["revokedAt"], revoked_at, "and changes nothing");
 
-    assert_eq!(
-        app.call("GET", &app.org_path("/api-keys"), Some(&first_key), None)
-            .await
-            .code(),
-        "credential_revoked"
-    );
-    assert_eq!(
-        app.call("GET", &app.org_path("/api-keys"), Some(&second_key), None)
-            .await
-            .status,
-        200
-    );
-    let principal = app
-        .admin_call("GET", &app.org_path(&format!("/api-keys/{id}")), None)
-        .await;
+    assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&first_key), None).await.code(), "credential_revoked");
+    assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&second_key), None).await.status, 200);
+    let principal = app.admin_call("GET", &app.org_path(&format!("/api-keys/{id}")), None).await;
     assert_eq!(principal.body["status"], "Active");
 
-    let active = app
-        .admin_call("GET", &app.org_path(&format!("/api-keys/{id}/credentials")), None)
-        .await;
-    let names: Vec<_> = active.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let active = app.admin_call("GET", &app.org_path(&format!("/api-keys/{id}/credentials")), None).await;
+    let names: Vec<_> = active.body["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["second"]);
-    let revoked = app
-        .admin_call(
-            "GET",
-            &app.org_path(&format!("/api-keys/{id}/credentials?status=Revoked")),
-            None,
-        )
-        .await;
+    let revoked =
+        app.admin_call("GET", &app.org_path(&format!("/api-keys/{id}/credentials?status=Revoked")), None).await;
     assert_eq!(revoked.body["items"][0]["name"], "first");
-    let bad = app
-        .admin_call(
-            "GET",
-            &app.org_path(&format!("/api-keys/{id}/credentials?status=Gone")),
-            None,
-        )
-        .await;
+    let bad = app.admin_call("GET", &app.org_path(&format!("/api-keys/{id}/credentials?status=Gone")), None).await;
     assert_eq!((bad.status, bad.code()), (400, "invalid_request"));
 
     let revocations: Vec<_> = app
@@ -132,20 +83,13 @@ async fn a_revoked_credential_frees_its_place_under_the_cap() {
     let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let mut ids = Vec::new();
     for n in 0..10 {
-        ids.push(
-            app.issue(&id, &format!("k{n}")).await.0["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        ids.push(app.issue(&id, &format!("k{n}")).await.0["id"].as_str().unwrap().to_string());
     }
     let path = app.org_path(&format!("/api-keys/{id}/credentials"));
     let r = app.admin_call("POST", &path, Some(json!({"name": "eleventh"}))).await;
     assert_eq!((r.status, r.code()), (409, "credential_limit_reached"));
     app.admin_call("POST", &format!("{path}/{}/revoke", ids[0]), None).await;
-    let r = app
-        .admin_call("POST", &path, Some(json!({"name": "replacement"})))
-        .await;
+    let r = app.admin_call("POST", &path, Some(json!({"name": "replacement"}))).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
 }
 
@@ -162,11 +106,7 @@ async fn fifty_concurrent_issuances_against_a_cap_of_ten_issue_exactly_ten() {
         *outcomes.entry((r.status, r.code().to_string())).or_default() += 1;
     }
     assert_eq!(outcomes.get(&(201, String::new())), Some(&10), "{outcomes:?}");
-    assert_eq!(
-        outcomes.get(&(409, "credential_limit_reached".into())),
-        Some(&40),
-        "{outcomes:?}"
-    );
+    assert_eq!(outcomes.get(&(409, "credential_limit_reached".into())), Some(&40), "{outcomes:?}");
 
     let mut listed = 0;
     let mut cursor = String::new();
@@ -199,16 +139,10 @@ async fn credential_bodies_are_validated() {
     }
     let unknown = format!("akp_{}", ulid::Ulid::new());
     let r = app
-        .admin_call(
-            "POST",
-            &app.org_path(&format!("/api-keys/{unknown}/credentials")),
-            Some(json!({"name": "x"})),
-        )
+        .admin_call("POST", &app.org_path(&format!("/api-keys/{unknown}/credentials")), Some(json!({"name": "x"})))
         .await;
     assert_eq!((r.status, r.code()), (404, "not_found"));
-    let r = app
-        .admin_call("POST", &format!("{path}/aaaaaaaaaaaaaaaaaaaa/revoke"), None)
-        .await;
+    let r = app.admin_call("POST", &format!("{path}/aaaaaaaaaaaaaaaaaaaa/revoke"), None).await;
     assert_eq!((r.status, r.code()), (404, "not_found"));
 }
 
@@ -218,18 +152,8 @@ async fn a_credential_is_found_only_under_its_own_principal() {
     let (owner, key) = app.principal_with_key("owner").await;
     let (stranger, _) = app.principal_with_key("stranger").await;
     let key_id = &key[3..23];
-    let r = app
-        .admin_call(
-            "POST",
-            &app.org_path(&format!("/api-keys/{stranger}/credentials/{key_id}/revoke")),
-            None,
-        )
-        .await;
+    let r =
+        app.admin_call("POST", &app.org_path(&format!("/api-keys/{stranger}/credentials/{key_id}/revoke")), None).await;
     assert_eq!((r.status, r.code()), (404, "not_found"));
-    assert_eq!(
-        app.call("GET", &app.org_path(&format!("/api-keys/{owner}")), Some(&key), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.call("GET", &app.org_path(&format!("/api-keys/{owner}")), Some(&key), None).await.status, 200);
 }

@@ -40,50 +40,27 @@ async fn no_log_line_contains_a_key_secret_or_the_pepper() {
     let mut secrets = vec![app.admin_key.clone(), key.clone()];
     // Every kind of request: good, refused, malformed, wrong secret, revoked, 404, conflict.
     app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
-    app.call("GET", &app.org_path("/api-keys"), Some(&key[..40]), None)
-        .await;
+    app.call("GET", &app.org_path("/api-keys"), Some(&key[..40]), None).await;
     let wrong = format!("{}{}", &key[..30], "A".repeat(32));
     app.call("GET", &app.org_path("/api-keys"), Some(&wrong), None).await;
     let (_, another) = app.issue(&principal, "second").await;
     secrets.push(another);
-    app.admin_call(
-        "POST",
-        &app.org_path(&format!("/api-keys/{principal}/credentials/{key_id}/revoke")),
-        None,
-    )
-    .await;
+    app.admin_call("POST", &app.org_path(&format!("/api-keys/{principal}/credentials/{key_id}/revoke")), None).await;
     app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
-    app.admin_call(
-        "PATCH",
-        &app.org_path(&format!("/api-keys/{principal}")),
-        Some(json!({"status": "Suspended"})),
-    )
-    .await;
-    app.admin_call("POST", &app.org_path("/api-keys"), Some(json!({"displayName": ""})))
+    app.admin_call("PATCH", &app.org_path(&format!("/api-keys/{principal}")), Some(json!({"status": "Suspended"})))
         .await;
+    app.admin_call("POST", &app.org_path("/api-keys"), Some(json!({"displayName": ""}))).await;
     let other = app.another_org(false).await;
     secrets.push(other.api_key.clone());
-    app.call(
-        "GET",
-        &format!("/iam/orgs/{}/api-keys", other.org_id),
-        Some(&other.api_key),
-        None,
-    )
-    .await;
+    app.call("GET", &format!("/iam/orgs/{}/api-keys", other.org_id), Some(&other.api_key), None).await;
 
     let pepper = app.pepper().await;
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        logs.lines().count() >= 5,
-        "the flows above must have logged something:\n{logs}"
-    );
+    assert!(logs.lines().count() >= 5, "the flows above must have logged something:\n{logs}");
     for secret in &secrets {
         let secret_part = &secret[24..];
         assert!(!logs.contains(secret_part), "a key secret reached the logs");
-        assert!(
-            !logs.contains(&secret[..40]),
-            "a key prefix with secret characters reached the logs"
-        );
+        assert!(!logs.contains(&secret[..40]), "a key prefix with secret characters reached the logs");
     }
     assert!(!logs.contains("$argon2id$"), "a stored hash reached the logs");
     assert!(!logs.contains(&pepper), "the pepper reached the logs");

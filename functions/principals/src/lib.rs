@@ -11,9 +11,7 @@ use shared::service::principals;
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let ctx = RequestCtx::of(&req);
-    route(app, &ctx, &req)
-        .await
-        .unwrap_or_else(|e| e.into_response(&ctx.request_id))
+    route(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id))
 }
 
 async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -40,11 +38,7 @@ async fn create(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
     let input = json_body(req)?;
     let principal = principals::create(app, &caller.actor(), &caller.org_id, input, &ctx.request_id).await?;
     let location = format!("/iam/orgs/{}/api-keys/{}", principal.org_id, principal.id);
-    Ok(json_with(
-        201,
-        &principal,
-        &[("location", location), etag(principal.version)],
-    ))
+    Ok(json_with(201, &principal, &[("location", location), etag(principal.version)]))
 }
 
 async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -66,12 +60,7 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
 async fn get(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
     let id = principal_id(req)?;
-    authorize(
-        &caller,
-        &caller.org_id,
-        Action::API_KEYS_READ,
-        &principals::resource(&id),
-    )?;
+    authorize(&caller, &caller.org_id, Action::API_KEYS_READ, &principals::resource(&id))?;
     let principal = principals::get(app, &caller.org_id, &id).await?;
     Ok(json_with(200, &principal, &[etag(principal.version)]))
 }
@@ -79,23 +68,10 @@ async fn get(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body
 async fn update(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
     let id = principal_id(req)?;
-    authorize(
-        &caller,
-        &caller.org_id,
-        Action::API_KEYS_UPDATE,
-        &principals::resource(&id),
-    )?;
+    authorize(&caller, &caller.org_id, Action::API_KEYS_UPDATE, &principals::resource(&id))?;
     let expected = if_match(req)?;
     let input = json_body(req)?;
-    let principal = principals::update(
-        app,
-        &caller.actor(),
-        &caller.org_id,
-        &id,
-        input,
-        expected,
-        &ctx.request_id,
-    )
-    .await?;
+    let principal =
+        principals::update(app, &caller.actor(), &caller.org_id, &id, input, expected, &ctx.request_id).await?;
     Ok(json_with(200, &principal, &[etag(principal.version)]))
 }

@@ -7,8 +7,5 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let app = shared::App::from_env().await?;
     let app = &app;
-    run(service_fn(move |req| async move {
-        Ok::<_, Error>(principals::handle(app, req).await)
-    }))
-    .await
+    run(service_fn(move |req| async move { Ok::<_, Error>(principals::handle(app, req).await) })).await
 }

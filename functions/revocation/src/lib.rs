@@ -11,9 +11,7 @@ use shared::service::credentials;
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let ctx = RequestCtx::of(&req);
-    route(app, &ctx, &req)
-        .await
-        .unwrap_or_else(|e| e.into_response(&ctx.request_id))
+    route(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id))
 }
 
 async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -27,20 +25,8 @@ async fn revoke(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
     let caller = app.caller_in_path_org(req, ctx).await?;
     let principal = path_param(req, "principalId", "API-key principal", |t| PrincipalId::parse(t).ok())?;
     let key_id = path_param(req, "keyId", "credential", |t| KeyId::parse(t).ok())?;
-    authorize(
-        &caller,
-        &caller.org_id,
-        Action::CREDENTIALS_REVOKE,
-        &credentials::resource(&principal, &key_id),
-    )?;
-    let credential = credentials::revoke(
-        app,
-        &caller.actor(),
-        &caller.org_id,
-        &principal,
-        &key_id,
-        &ctx.request_id,
-    )
-    .await?;
+    authorize(&caller, &caller.org_id, Action::CREDENTIALS_REVOKE, &credentials::resource(&principal, &key_id))?;
+    let credential =
+        credentials::revoke(app, &caller.actor(), &caller.org_id, &principal, &key_id, &ctx.request_id).await?;
     Ok(json(200, &credential))
 }

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 use serde_norway::Value;
 use shared::App;
+use shared::auth::tokens::{StoredKey, StoredKeySet};
 use shared::domain::{Actor, OrgId, OrgSettings, PrincipalId};
 use shared::service::{credentials, orgs, principals};
 
@@ -20,18 +21,13 @@ pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "local",
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "local"))
         .load()
         .await
 }
 
 fn text<'a>(value: &'a Value, field: &str) -> anyhow::Result<&'a str> {
-    value
-        .get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("table definition: {field} missing"))
+    value.get(field).and_then(Value::as_str).ok_or_else(|| anyhow!("table definition: {field} missing"))
 }
 
 fn key_schema(value: &Value) -> anyhow::Result<Vec<KeySchemaElement>> {
@@ -56,16 +52,8 @@ pub async fn create_table(
     template: &Template,
 ) -> anyhow::Result<()> {
     let t = &template.table;
-    let mut request = client
-        .create_table()
-        .table_name(table_name)
-        .billing_mode(BillingMode::PayPerRequest);
-    for a in t
-        .get("AttributeDefinitions")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
+    let mut request = client.create_table().table_name(table_name).billing_mode(BillingMode::PayPerRequest);
+    for a in t.get("AttributeDefinitions").and_then(Value::as_sequence).into_iter().flatten() {
         request = request.attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(text(a, "AttributeName")?)
@@ -74,12 +62,7 @@ pub async fn create_table(
         );
     }
     request = request.set_key_schema(Some(key_schema(t)?));
-    for g in t
-        .get("GlobalSecondaryIndexes")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
+    for g in t.get("GlobalSecondaryIndexes").and_then(Value::as_sequence).into_iter().flatten() {
         let projection = g.get("Projection").ok_or_else(|| anyhow!("GSI without Projection"))?;
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
@@ -93,10 +76,7 @@ pub async fn create_table(
                 .build()?,
         );
     }
-    request
-        .send()
-        .await
-        .with_context(|| format!("create table {table_name}"))?;
+    request.send().await.with_context(|| format!("create table {table_name}"))?;
     if let Some(ttl) = t.get("TimeToLiveSpecification") {
         client
             .update_time_to_live()
@@ -121,12 +101,7 @@ pub fn random_pepper() -> String {
     let mut buf = [0u8; 128];
     while out.len() < 64 {
         getrandom::fill(&mut buf).expect("OS CSPRNG");
-        out.extend(
-            buf.iter()
-                .filter(|b| **b < 248)
-                .take(64 - out.len())
-                .map(|b| ALPHABET[*b as usize % 62] as char),
-        );
+        out.extend(buf.iter().filter(|b| **b < 248).take(64 - out.len()).map(|b| ALPHABET[*b as usize % 62] as char));
     }
     out
 }
@@ -143,6 +118,34 @@ pub async fn seed_pepper(secrets: &aws_sdk_secretsmanager::Client, secret_id: &s
     Ok(())
 }
 
+/// Creates the signing-keys secret with one fresh Ed25519 key.
+pub async fn seed_signing_keys(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<()> {
+    let now = shared::domain::Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp());
+    let set = StoredKeySet { current: StoredKey::generate(now)?, previous: None };
+    secrets
+        .create_secret()
+        .name(secret_id)
+        .secret_string(serde_json::to_string(&set)?)
+        .send()
+        .await
+        .with_context(|| format!("create secret {secret_id}"))?;
+    Ok(())
+}
+
+/// Writes a fresh key set into an existing secret (a deployed stack's, before first use).
+pub async fn put_signing_keys(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<()> {
+    let now = shared::domain::Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp());
+    let set = StoredKeySet { current: StoredKey::generate(now)?, previous: None };
+    secrets
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(serde_json::to_string(&set)?)
+        .send()
+        .await
+        .with_context(|| format!("put secret {secret_id}"))?;
+    Ok(())
+}
+
 /// What a bootstrap made; the API key is shown here once.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -154,26 +157,15 @@ pub struct Bootstrapped {
 
 /// Creates an organisation, an API-key principal to administer it, and a credential for it.
 pub async fn bootstrap(app: &App, name: &str, direct_api_key_auth: bool) -> anyhow::Result<Bootstrapped> {
-    let actor = Actor::System {
-        name: "bootstrap".into(),
-    };
+    let actor = Actor::System { name: "bootstrap".into() };
     let request_id = format!("bootstrap-{}", ulid::Ulid::new());
-    let settings = OrgSettings {
-        direct_api_key_auth,
-        ..OrgSettings::default()
-    };
-    let org = orgs::create(app, &actor, name, settings, &request_id)
-        .await
-        .map_err(|e| anyhow!("create org: {e}"))?;
+    let settings = OrgSettings { direct_api_key_auth, ..OrgSettings::default() };
+    let org = orgs::create(app, &actor, name, settings, &request_id).await.map_err(|e| anyhow!("create org: {e}"))?;
     let principal = principals::create(
         app,
         &actor,
         &org.id,
-        principals::CreatePrincipal {
-            display_name: format!("{name} administrator"),
-            status: None,
-            expires_at: None,
-        },
+        principals::CreatePrincipal { display_name: format!("{name} administrator"), status: None, expires_at: None },
         &request_id,
     )
     .await
@@ -183,17 +175,10 @@ pub async fn bootstrap(app: &App, name: &str, direct_api_key_auth: bool) -> anyh
         &actor,
         &org.id,
         &principal.id,
-        credentials::IssueCredential {
-            name: "bootstrap".into(),
-            expires_at: None,
-        },
+        credentials::IssueCredential { name: "bootstrap".into(), expires_at: None },
         &request_id,
     )
     .await
     .map_err(|e| anyhow!("issue credential: {e}"))?;
-    Ok(Bootstrapped {
-        org_id: org.id,
-        principal_id: principal.id,
-        api_key: issued.api_key,
-    })
+    Ok(Bootstrapped { org_id: org.id, principal_id: principal.id, api_key: issued.api_key })
 }

@@ -40,17 +40,11 @@ pub fn event_json(route: &Route, params: &[(String, String)], incoming: &Incomin
         };
         query.insert(name.into_owned(), Value::String(joined));
     }
-    let path_params: Map<String, Value> = params
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
+    let path_params: Map<String, Value> = params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     let (body, is_base64) = match std::str::from_utf8(&incoming.body) {
         _ if incoming.body.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_string()), false),
-        Err(_) => (
-            Value::String(base64::engine::general_purpose::STANDARD.encode(&incoming.body)),
-            true,
-        ),
+        Err(_) => (Value::String(base64::engine::general_purpose::STANDARD.encode(&incoming.body)), true),
     };
     let now = time::OffsetDateTime::now_utc();
     let request_id = ulid::Ulid::new().to_string();

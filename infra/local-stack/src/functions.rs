@@ -4,7 +4,7 @@ use lambda_http::{Body, Request, Response};
 use shared::App;
 
 /// Every function this stack can serve; a test checks it equals the template's set.
-pub const FUNCTIONS: &[&str] = &["credentials", "principals", "revocation"];
+pub const FUNCTIONS: &[&str] = &["credentials", "principals", "revocation", "token-exchange"];
 
 /// Calls function `name`'s `handle`, as its Lambda would; `None` for a function not linked here.
 pub async fn invoke(app: &App, name: &str, req: Request) -> Option<Response<Body>> {
@@ -12,6 +12,7 @@ pub async fn invoke(app: &App, name: &str, req: Request) -> Option<Response<Body
         "principals" => principals::handle(app, req).await,
         "credentials" => credentials::handle(app, req).await,
         "revocation" => revocation::handle(app, req).await,
+        "token-exchange" => token_exchange::handle(app, req).await,
         _ => return None,
     })
 }
@@ -24,11 +25,7 @@ mod tests {
     #[test]
     fn the_stack_links_exactly_the_functions_the_template_routes_to() {
         let template = Template::load_default().unwrap();
-        assert_eq!(
-            template.functions(),
-            FUNCTIONS.to_vec(),
-            "template functions vs local stack"
-        );
+        assert_eq!(template.functions(), FUNCTIONS.to_vec(), "template functions vs local stack");
     }
 
     #[test]
@@ -39,14 +36,8 @@ mod tests {
             let manifest = root.join(format!("functions/{name}/Cargo.toml"));
             let text =
                 std::fs::read_to_string(&manifest).unwrap_or_else(|_| panic!("{} is missing", manifest.display()));
-            assert!(
-                text.contains(&format!("name = \"{name}\"")),
-                "{name}: crate name must equal the binary name"
-            );
-            assert!(
-                workspace.contains(&format!("\"functions/{name}\"")),
-                "{name} is not a workspace member"
-            );
+            assert!(text.contains(&format!("name = \"{name}\"")), "{name}: crate name must equal the binary name");
+            assert!(workspace.contains(&format!("\"functions/{name}\"")), "{name} is not a workspace member");
         }
     }
 }

@@ -46,10 +46,7 @@ impl Moto {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Ok(Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        })
+        Ok(Self { child, url: format!("http://127.0.0.1:{port}") })
     }
 
     /// Stops the server and waits for it to exit.

@@ -31,10 +31,7 @@ pub async fn dispatch(app: &App, template: &Template, incoming: IncomingRequest)
         }
     };
     let Some(response) = functions::invoke(app, &route.function, request).await else {
-        tracing::error!(
-            function = route.function,
-            "the template names a function this stack does not link"
-        );
+        tracing::error!(function = route.function, "the template names a function this stack does not link");
         return plain(502, r#"{"message":"Internal Server Error"}"#);
     };
     let (parts, body) = response.into_parts();
@@ -113,10 +110,7 @@ pub async fn serve(
                 let (app, template) = (app.clone(), template.clone());
                 async move { Ok::<_, Infallible>(answer(app, template, peer, req).await) }
             });
-            if let Err(err) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
                 tracing::debug!(error = %err, "connection closed with an error");
             }
         });

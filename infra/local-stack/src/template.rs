@@ -76,10 +76,7 @@ impl Template {
     /// Reads template text.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let doc: Value = serde_norway::from_str(text).context("parse the template as YAML")?;
-        let resources = doc
-            .get("Resources")
-            .and_then(Value::as_mapping)
-            .ok_or_else(|| anyhow!("no Resources"))?;
+        let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or_else(|| anyhow!("no Resources"))?;
         let mut routes = Vec::new();
         let mut table = None;
         for (name, resource) in resources {
@@ -104,17 +101,12 @@ impl Template {
                 bail!("route {} is declared twice", route.key());
             }
         }
-        Ok(Self {
-            routes,
-            table: table.ok_or_else(|| anyhow!("the template has no AWS::DynamoDB::Table"))?,
-        })
+        Ok(Self { routes, table: table.ok_or_else(|| anyhow!("the template has no AWS::DynamoDB::Table"))? })
     }
 
     /// The route serving `method path`, and its path parameters.
     pub fn route_for(&self, method: &str, path: &str) -> Option<(&Route, Vec<(String, String)>)> {
-        self.routes
-            .iter()
-            .find_map(|r| r.matches(method, path).map(|params| (r, params)))
+        self.routes.iter().find_map(|r| r.matches(method, path).map(|params| (r, params)))
     }
 
     /// The distinct function names the routes name.
@@ -133,11 +125,7 @@ fn function_routes(name: &str, resource: &Value) -> anyhow::Result<Vec<Route>> {
         .and_then(|b| b.get("Binary"))
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("function {name} has no Metadata.BuildProperties.Binary"))?;
-    let Some(events) = resource
-        .get("Properties")
-        .and_then(|p| p.get("Events"))
-        .and_then(Value::as_mapping)
-    else {
+    let Some(events) = resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping) else {
         return Ok(Vec::new());
     };
     let mut routes = Vec::new();
@@ -145,15 +133,9 @@ fn function_routes(name: &str, resource: &Value) -> anyhow::Result<Vec<Route>> {
         if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
             continue;
         }
-        let props = event
-            .get("Properties")
-            .ok_or_else(|| anyhow!("{name}.{event_name:?} has no Properties"))?;
+        let props = event.get("Properties").ok_or_else(|| anyhow!("{name}.{event_name:?} has no Properties"))?;
         let field = |f: &str| {
-            props
-                .get(f)
-                .and_then(Value::as_str)
-                .map(String::from)
-                .ok_or_else(|| anyhow!("{name} event without {f}"))
+            props.get(f).and_then(Value::as_str).map(String::from).ok_or_else(|| anyhow!("{name} event without {f}"))
         };
         routes.push(Route {
             method: field("Method")?.to_ascii_uppercase(),
@@ -177,10 +159,7 @@ mod tests {
         };
         assert_eq!(
             route.matches("GET", "/iam/orgs/org_1/api-keys/akp%5F2"),
-            Some(vec![
-                ("orgId".into(), "org_1".into()),
-                ("principalId".into(), "akp_2".into())
-            ])
+            Some(vec![("orgId".into(), "org_1".into()), ("principalId".into(), "akp_2".into())])
         );
         assert_eq!(route.matches("POST", "/iam/orgs/org_1/api-keys/akp_2"), None);
         assert_eq!(route.matches("GET", "/iam/orgs/org_1/api-keys"), None);

@@ -11,19 +11,9 @@ fn repo() -> &'static Path {
 
 fn quickstart() -> String {
     let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
-    let block = readme
-        .split("<!-- quickstart:start -->")
-        .nth(1)
-        .expect("quickstart start marker");
-    let block = block
-        .split("<!-- quickstart:end -->")
-        .next()
-        .expect("quickstart end marker");
-    block
-        .trim()
-        .trim_start_matches("```bash")
-        .trim_end_matches("```")
-        .to_string()
+    let block = readme.split("<!-- quickstart:start -->").nth(1).expect("quickstart start marker");
+    let block = block.split("<!-- quickstart:end -->").next().expect("quickstart end marker");
+    block.trim().trim_start_matches("```bash").trim_end_matches("```").to_string()
 }
 
 #[test]
@@ -32,11 +22,7 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
     assert!(python.exists(), "run `make venv` first (make test does)");
     let work = std::env::temp_dir().join(format!("iam-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let log = std::fs::File::create(work.join("stack.log")).unwrap();
     let mut stack = Command::new(env!("CARGO_BIN_EXE_local-stack"))
         .current_dir(&work)
@@ -56,22 +42,12 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
             "the stack exited: {}",
             std::fs::read_to_string(work.join("stack.log")).unwrap()
         );
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the stack did not bootstrap within 60 s"
-        );
+        assert!(started.elapsed() < Duration::from_secs(60), "the stack did not bootstrap within 60 s");
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(200));
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&bootstrap).unwrap()).unwrap();
-    for field in [
-        "apiBaseUrl",
-        "orgId",
-        "principalId",
-        "apiKey",
-        "emulatorUrl",
-        "tableName",
-    ] {
+    for field in ["apiBaseUrl", "orgId", "principalId", "apiKey", "emulatorUrl", "tableName"] {
         assert!(written[field].is_string(), "bootstrap.json lacks {field}: {written}");
     }
 
@@ -84,11 +60,7 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "the quickstart failed:\n{out}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert!(run.status.success(), "the quickstart failed:\n{out}\n{}", String::from_utf8_lossy(&run.stderr));
     assert!(out.contains("\"displayName\":\"billing-sync\""), "{out}");
     assert!(out.contains("\"status\":\"Suspended\""), "{out}");
     assert!(out.contains("\"code\":\"principal_suspended\""), "{out}");
@@ -127,29 +99,16 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
         if let Some(status) = stack.try_wait().unwrap() {
             break status;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the stack did not stop on SIGTERM"
-        );
+        assert!(started.elapsed() < Duration::from_secs(20), "the stack did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success());
-    let emulator = written["emulatorUrl"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("http://")
-        .to_string();
+    let emulator = written["emulatorUrl"].as_str().unwrap().trim_start_matches("http://").to_string();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        std::net::TcpStream::connect(&emulator).is_err(),
-        "the emulator the stack started is still up"
-    );
+    assert!(std::net::TcpStream::connect(&emulator).is_err(), "the emulator the stack started is still up");
     let _ = std::fs::remove_dir_all(&work);
 }
 
 fn terminate(pid: u32) {
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill");
+    Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
 }

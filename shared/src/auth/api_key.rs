@@ -25,10 +25,7 @@ pub struct ApiKey {
 
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiKey")
-            .field("key_id", &self.key_id)
-            .field("secret", &"<redacted>")
-            .finish()
+        f.debug_struct("ApiKey").field("key_id", &self.key_id).field("secret", &"<redacted>").finish()
     }
 }
 
@@ -52,10 +49,7 @@ impl ApiKey {
         if checksum(&text[..body_len]) != text[body_len..] {
             return Err(MalformedKey);
         }
-        Ok(Self {
-            key_id,
-            secret: secret.to_string(),
-        })
+        Ok(Self { key_id, secret: secret.to_string() })
     }
 
     /// A new key from the OS CSPRNG: a 20-character base36 id and ~190 bits of base62 secret.
@@ -65,13 +59,7 @@ impl ApiKey {
         let body = format!("{PREFIX}{key_id}.{random}");
         let sum = checksum(&body);
         let full = format!("{body}{sum}");
-        GeneratedKey {
-            key: Self {
-                key_id,
-                secret: format!("{random}{sum}"),
-            },
-            full,
-        }
+        GeneratedKey { key: Self { key_id, secret: format!("{random}{sum}") }, full }
     }
 
     /// The public id, which is also the credential's id.
@@ -148,14 +136,7 @@ mod tests {
 
     #[test]
     fn other_shapes_are_malformed() {
-        for text in [
-            "",
-            "ik_",
-            "ik_.x",
-            "sk_live_abc",
-            "ik_ABCDEFGHIJ0123456789.x",
-            "ik_abcdefghij0123456789",
-        ] {
+        for text in ["", "ik_", "ik_.x", "sk_live_abc", "ik_ABCDEFGHIJ0123456789.x", "ik_abcdefghij0123456789"] {
             assert_eq!(ApiKey::parse(text), Err(MalformedKey), "{text}");
         }
     }

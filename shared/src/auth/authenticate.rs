@@ -75,10 +75,7 @@ pub struct Caller {
 impl Caller {
     /// The caller as an audit actor.
     pub fn actor(&self) -> Actor {
-        Actor::ApiKey {
-            principal_id: self.principal_id.clone(),
-            key_id: self.key_id.clone(),
-        }
+        Actor::ApiKey { principal_id: self.principal_id.clone(), key_id: self.key_id.clone() }
     }
 }
 
@@ -99,11 +96,7 @@ impl VerifiedKeys {
 
     fn contains(&self, key: &ApiKey, phc: &str) -> bool {
         let digest = Self::digest(key);
-        self.entries
-            .lock()
-            .expect("cache lock")
-            .get(&digest)
-            .is_some_and(|known| known == phc)
+        self.entries.lock().expect("cache lock").get(&digest).is_some_and(|known| known == phc)
     }
 
     fn insert(&self, key: &ApiKey, phc: &str) {
@@ -118,13 +111,11 @@ impl VerifiedKeys {
 /// The scheme and value of the Authorization header.
 enum Presented {
     ApiKey(String),
-    Bearer,
+    Bearer(String),
 }
 
 fn presented(headers: &HeaderMap) -> Result<Presented, AuthFailure> {
-    let value = headers
-        .get(http::header::AUTHORIZATION)
-        .ok_or(AuthFailure::MissingCredentials)?;
+    let value = headers.get(http::header::AUTHORIZATION).ok_or(AuthFailure::MissingCredentials)?;
     let value = value.to_str().map_err(|_| AuthFailure::MissingCredentials)?.trim();
     let (scheme, rest) = value.split_once(' ').ok_or(AuthFailure::MissingCredentials)?;
     let rest = rest.trim();
@@ -134,7 +125,7 @@ fn presented(headers: &HeaderMap) -> Result<Presented, AuthFailure> {
     if scheme.eq_ignore_ascii_case("apikey") {
         Ok(Presented::ApiKey(rest.to_string()))
     } else if scheme.eq_ignore_ascii_case("bearer") {
-        Ok(Presented::Bearer)
+        Ok(Presented::Bearer(rest.to_string()))
     } else {
         Err(AuthFailure::MissingCredentials)
     }
@@ -181,7 +172,7 @@ impl App {
     pub async fn authenticate(&self, headers: &HeaderMap, request_id: &str) -> Result<Caller, ApiError> {
         let token = match presented(headers)? {
             Presented::ApiKey(value) => value,
-            Presented::Bearer => return Err(AuthFailure::InvalidToken.into()),
+            Presented::Bearer(token) => return self.verify_bearer(&token).await,
         };
         let key = ApiKey::parse(&token).map_err(|_| AuthFailure::ApiKeyMalformed)?;
         let record = self.verify_api_key(&key).await?;
@@ -194,6 +185,24 @@ impl App {
             principal_type: record.principal.principal_type,
             org_id: record.org_id,
             key_id: Some(record.credential.id),
+        })
+    }
+
+    /// Verifies an access token against the container's key set: no network call (but the key
+    /// set's refresh every five minutes). The token stands for its principal until `exp`.
+    pub async fn verify_bearer(&self, token: &str) -> Result<Caller, ApiError> {
+        let now = self.clock.now();
+        let keys = self.token_keys.get(now).await;
+        let claims = keys.verify(token, &self.config.token_issuer, &self.config.token_audience, now)?;
+        let invalid = |_| AuthFailure::InvalidToken;
+        if claims.principal_type != "ApiKey" {
+            return Err(AuthFailure::InvalidToken.into());
+        }
+        Ok(Caller {
+            principal_id: PrincipalId::parse(&claims.sub).map_err(invalid)?,
+            principal_type: PrincipalType::ApiKey,
+            org_id: OrgId::parse(&claims.org_id).map_err(invalid)?,
+            key_id: Some(KeyId::parse(&claims.client_id).map_err(invalid)?),
         })
     }
 
@@ -244,15 +253,9 @@ mod tests {
     fn credential_checks_come_before_principal_checks() {
         let now = Timestamp::from_unix(50);
         let revoked_everything = record(CredentialStatus::Revoked, PrincipalStatus::Revoked);
-        assert_eq!(
-            check_standing(&revoked_everything, now),
-            Err(AuthFailure::CredentialRevoked)
-        );
+        assert_eq!(check_standing(&revoked_everything, now), Err(AuthFailure::CredentialRevoked));
         let expired_suspended = record(CredentialStatus::Expired, PrincipalStatus::Suspended);
-        assert_eq!(
-            check_standing(&expired_suspended, now),
-            Err(AuthFailure::CredentialExpired)
-        );
+        assert_eq!(check_standing(&expired_suspended, now), Err(AuthFailure::CredentialExpired));
         assert_eq!(
             check_standing(&record(CredentialStatus::Active, PrincipalStatus::Suspended), now),
             Err(AuthFailure::PrincipalSuspended)
@@ -261,24 +264,15 @@ mod tests {
             check_standing(&record(CredentialStatus::Active, PrincipalStatus::Revoked), now),
             Err(AuthFailure::PrincipalRevoked)
         );
-        assert_eq!(
-            check_standing(&record(CredentialStatus::Active, PrincipalStatus::Active), now),
-            Ok(())
-        );
+        assert_eq!(check_standing(&record(CredentialStatus::Active, PrincipalStatus::Active), now), Ok(()));
     }
 
     #[test]
     fn expiry_is_checked_by_time_whether_or_not_the_sweep_ran() {
         let mut r = record(CredentialStatus::Active, PrincipalStatus::Active);
-        assert_eq!(
-            check_standing(&r, Timestamp::from_unix(100)),
-            Err(AuthFailure::CredentialExpired)
-        );
+        assert_eq!(check_standing(&r, Timestamp::from_unix(100)), Err(AuthFailure::CredentialExpired));
         r.credential.expires_at = None;
-        assert_eq!(
-            check_standing(&r, Timestamp::from_unix(200)),
-            Err(AuthFailure::PrincipalExpired)
-        );
+        assert_eq!(check_standing(&r, Timestamp::from_unix(200)), Err(AuthFailure::PrincipalExpired));
     }
 
     #[test]
@@ -286,15 +280,9 @@ mod tests {
         for value in ["", "ApiKey", "ApiKey   ", "Basic abc", "ik_abc"] {
             let mut headers = HeaderMap::new();
             headers.insert(http::header::AUTHORIZATION, value.parse().unwrap());
-            assert!(
-                matches!(presented(&headers), Err(AuthFailure::MissingCredentials)),
-                "{value:?}"
-            );
+            assert!(matches!(presented(&headers), Err(AuthFailure::MissingCredentials)), "{value:?}");
         }
-        assert!(matches!(
-            presented(&HeaderMap::new()),
-            Err(AuthFailure::MissingCredentials)
-        ));
+        assert!(matches!(presented(&HeaderMap::new()), Err(AuthFailure::MissingCredentials)));
         let mut headers = HeaderMap::new();
         headers.insert(http::header::AUTHORIZATION, "apikey ik_x".parse().unwrap());
         assert!(matches!(presented(&headers), Ok(Presented::ApiKey(v)) if v == "ik_x"));

@@ -29,11 +29,7 @@ impl Action {
 /// of `org` is read.
 pub fn authorize(caller: &Caller, org: &OrgId, action: Action, resource: &str) -> Result<(), ApiError> {
     if &caller.org_id != org {
-        tracing::info!(
-            action = action.as_str(),
-            resource,
-            "refused: caller of another organisation"
-        );
+        tracing::info!(action = action.as_str(), resource, "refused: caller of another organisation");
         return Err(ApiError::OrgMismatch);
     }
     Ok(())
@@ -50,10 +46,7 @@ impl crate::App {
     ) -> Result<Caller, ApiError> {
         use lambda_http::RequestExt;
         let caller = self.authenticate(req.headers(), &ctx.request_id).await?;
-        let path_org = req
-            .path_parameters_ref()
-            .and_then(|p| p.first("orgId"))
-            .unwrap_or_default();
+        let path_org = req.path_parameters_ref().and_then(|p| p.first("orgId")).unwrap_or_default();
         if caller.org_id.as_str() != path_org {
             tracing::info!(request_id = ctx.request_id, "refused: caller of another organisation");
             return Err(ApiError::OrgMismatch);

@@ -54,11 +54,7 @@ impl KeyHasher {
     pub fn new(pepper: Pepper) -> anyhow::Result<Self> {
         let params = Params::new(Self::M_COST_KIB, Self::T_COST, Self::P_COST, None)
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-        let mut hasher = Self {
-            pepper,
-            params,
-            dummy_hash: String::new(),
-        };
+        let mut hasher = Self { pepper, params, dummy_hash: String::new() };
         hasher.dummy_hash = hasher.hash(&ApiKey::generate().key)?;
         Ok(hasher)
     }
@@ -70,10 +66,7 @@ impl KeyHasher {
 
     /// The PHC string of a fresh salt and the key's secret.
     pub fn hash(&self, key: &ApiKey) -> anyhow::Result<String> {
-        let hash = self
-            .argon2()
-            .hash_password(key.secret().as_bytes())
-            .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+        let hash = self.argon2().hash_password(key.secret().as_bytes()).map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
         Ok(hash.to_string())
     }
 
@@ -84,9 +77,7 @@ impl KeyHasher {
 
     /// Spends what a real verification spends, and fails.
     pub fn verify_dummy(&self, key: &ApiKey) -> bool {
-        let _ = self
-            .argon2()
-            .verify_password(key.secret().as_bytes(), self.dummy_hash.as_str());
+        let _ = self.argon2().verify_password(key.secret().as_bytes(), self.dummy_hash.as_str());
         false
     }
 }

@@ -4,6 +4,7 @@ mod api_key;
 mod authenticate;
 mod authorize;
 mod hashing;
+pub mod tokens;
 
 pub use api_key::{ApiKey, GeneratedKey, MalformedKey};
 pub use authenticate::{AuthFailure, Caller, VerifiedKeys};

@@ -9,10 +9,7 @@ use super::{KeyId, OrgId, PrincipalId, Timestamp};
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum Actor {
     /// An API-key principal, through one of its credentials.
-    ApiKey {
-        principal_id: PrincipalId,
-        key_id: Option<KeyId>,
-    },
+    ApiKey { principal_id: PrincipalId, key_id: Option<KeyId> },
     /// The service itself or an operator's CLI (bootstrap, the expiry sweep).
     System { name: String },
 }

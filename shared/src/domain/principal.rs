@@ -63,11 +63,7 @@ pub struct Principal {
 impl Principal {
     /// Any change to a revoked principal is refused; every other status may move to any status.
     pub fn check_change_allowed(&self) -> Result<(), TransitionError> {
-        if self.status == PrincipalStatus::Revoked {
-            Err(TransitionError)
-        } else {
-            Ok(())
-        }
+        if self.status == PrincipalStatus::Revoked { Err(TransitionError) } else { Ok(()) }
     }
 
     /// True once `expires_at` has passed.
@@ -99,10 +95,7 @@ mod tests {
     fn revoked_is_final_and_the_rest_may_change() {
         assert!(principal(PrincipalStatus::Active).check_change_allowed().is_ok());
         assert!(principal(PrincipalStatus::Suspended).check_change_allowed().is_ok());
-        assert_eq!(
-            principal(PrincipalStatus::Revoked).check_change_allowed(),
-            Err(TransitionError)
-        );
+        assert_eq!(principal(PrincipalStatus::Revoked).check_change_allowed(), Err(TransitionError));
     }
 
     #[test]

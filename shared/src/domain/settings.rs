@@ -22,10 +22,6 @@ impl OrgSettings {
 
 impl Default for OrgSettings {
     fn default() -> Self {
-        Self {
-            direct_api_key_auth: false,
-            access_token_ttl_seconds: 900,
-            max_active_credentials_per_principal: 10,
-        }
+        Self { direct_api_key_auth: false, access_token_ttl_seconds: 900, max_active_credentials_per_principal: 10 }
     }
 }

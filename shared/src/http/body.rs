@@ -27,6 +27,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     }
 }
 
+/// The request body's bytes (API Gateway's base64 already decoded by lambda_http).
+pub fn request_bytes(req: &Request) -> &[u8] {
+    bytes(req.body())
+}
+
 fn bytes(body: &Body) -> &[u8] {
     match body {
         Body::Empty => &[],
@@ -43,14 +48,8 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         return Err(ApiError::PayloadTooLarge);
     }
     if let Some(content_type) = req.headers().get("content-type") {
-        let media = content_type
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let media =
+            content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         if media != "application/json" && !media.ends_with("+json") {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -62,10 +61,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(raw)
         .map_err(|e| ApiError::MalformedJson(format!("line {} column {}", e.line(), e.column())))?;
     if !value.is_object() {
-        return Err(ApiError::InvalidRequest(vec![FieldError::new(
-            "",
-            "the body must be a JSON object",
-        )]));
+        return Err(ApiError::InvalidRequest(vec![FieldError::new("", "the body must be a JSON object")]));
     }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
@@ -81,11 +77,7 @@ fn field_error(path: &str, message: &str) -> FieldError {
     let parent = if path == "." { String::new() } else { format!("{path}.") };
     if message.starts_with("unknown field") {
         // serde_path_to_error's path already ends at the unknown field.
-        let field = if path.ends_with(quoted) {
-            path.to_string()
-        } else {
-            format!("{parent}{quoted}")
-        };
+        let field = if path.ends_with(quoted) { path.to_string() } else { format!("{parent}{quoted}") };
         FieldError::new(field, "is not a known field")
     } else if message.starts_with("missing field") {
         FieldError::new(format!("{parent}{quoted}"), "is required")
@@ -101,18 +93,9 @@ mod tests {
 
     #[test]
     fn unknown_and_missing_fields_name_the_field() {
-        assert_eq!(
-            field_error(".", "unknown field `colour`, expected one of `name`").field,
-            "colour"
-        );
-        assert_eq!(
-            field_error("colour", "unknown field `colour`, expected one of `name`").field,
-            "colour"
-        );
+        assert_eq!(field_error(".", "unknown field `colour`, expected one of `name`").field, "colour");
+        assert_eq!(field_error("colour", "unknown field `colour`, expected one of `name`").field, "colour");
         assert_eq!(field_error(".", "missing field `name`").field, "name");
-        assert_eq!(
-            field_error("expiresAt", "must be an RFC 3339 timestamp").field,
-            "expiresAt"
-        );
+        assert_eq!(field_error("expiresAt", "must be an RFC 3339 timestamp").field, "expiresAt");
     }
 }

@@ -52,9 +52,7 @@ impl CursorKey {
         let (payload, tag) = cursor.split_once('.').ok_or(ApiError::InvalidCursor)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| ApiError::InvalidCursor)?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| ApiError::InvalidCursor)?;
-        self.mac(scope, &payload)
-            .verify_slice(&tag)
-            .map_err(|_| ApiError::InvalidCursor)?;
+        self.mac(scope, &payload).verify_slice(&tag).map_err(|_| ApiError::InvalidCursor)?;
         serde_json::from_slice(&payload).map_err(|_| ApiError::InvalidCursor)
     }
 }
@@ -76,13 +74,11 @@ impl ListParams {
     pub fn from_request(req: &Request, key: &CursorKey, scope: &str) -> Result<Self, ApiError> {
         let limit = match query_param(req, "limit") {
             None => Self::DEFAULT_LIMIT,
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|l| (1..=Self::MAX_LIMIT).contains(l))
-                .ok_or_else(|| {
+            Some(text) => {
+                text.parse::<usize>().ok().filter(|l| (1..=Self::MAX_LIMIT).contains(l)).ok_or_else(|| {
                     ApiError::InvalidRequest(vec![FieldError::new("limit", "must be a whole number from 1 to 100")])
-                })?,
+                })?
+            }
         };
         let start = query_param(req, "cursor").map(|c| key.open(scope, &c)).transpose()?;
         Ok(Self { limit, start })
@@ -98,24 +94,15 @@ mod tests {
     }
 
     fn page_key() -> PageKey {
-        PageKey::from([
-            ("PK".to_string(), "ORG#org_1".to_string()),
-            ("SK".to_string(), "PRINCIPAL#akp_1".to_string()),
-        ])
+        PageKey::from([("PK".to_string(), "ORG#org_1".to_string()), ("SK".to_string(), "PRINCIPAL#akp_1".to_string())])
     }
 
     #[test]
     fn a_cursor_opens_for_its_own_query_only() {
         let cursor = key().seal("api-keys|org_1|*", &page_key());
         assert_eq!(key().open("api-keys|org_1|*", &cursor).unwrap(), page_key());
-        assert!(matches!(
-            key().open("api-keys|org_2|*", &cursor),
-            Err(ApiError::InvalidCursor)
-        ));
-        assert!(matches!(
-            key().open("api-keys|org_1|Active", &cursor),
-            Err(ApiError::InvalidCursor)
-        ));
+        assert!(matches!(key().open("api-keys|org_2|*", &cursor), Err(ApiError::InvalidCursor)));
+        assert!(matches!(key().open("api-keys|org_1|Active", &cursor), Err(ApiError::InvalidCursor)));
     }
 
     #[test]

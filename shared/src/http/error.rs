@@ -16,10 +16,7 @@ pub struct FieldError {
 impl FieldError {
     /// `field` failed with `message`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -38,6 +35,9 @@ pub enum ApiError {
     /// 400 `malformed_json`.
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
+    /// 400 `unsupported_grant_type` (OAuth 2.0 token requests).
+    #[error("only grant_type=client_credentials is supported")]
+    UnsupportedGrantType,
     /// 400 `invalid_cursor`.
     #[error("the cursor is not one this query issued")]
     InvalidCursor,
@@ -107,7 +107,7 @@ impl ApiError {
         match self {
             Self::Unauthenticated(_) => 401,
             Self::OrgMismatch => 403,
-            Self::InvalidRequest(_) | Self::MalformedJson(_) | Self::InvalidCursor => 400,
+            Self::InvalidRequest(_) | Self::MalformedJson(_) | Self::InvalidCursor | Self::UnsupportedGrantType => 400,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::NotFound(_) | Self::RouteNotFound => 404,
@@ -126,6 +126,7 @@ impl ApiError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::MalformedJson(_) => "malformed_json",
             Self::InvalidCursor => "invalid_cursor",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
@@ -155,6 +156,24 @@ impl ApiError {
 
     /// The problem+json response. Server-side failures are logged here, once, with the request id.
     pub fn into_response(self, request_id: &str) -> Response<Body> {
+        self.render(request_id, None)
+    }
+
+    /// The RFC 6749 §5.2 error (`error`, `error_description`) with the problem fields and our
+    /// `code` beside them, as `application/json`. When the client authenticated with HTTP Basic, a
+    /// 401 names the Basic scheme in `WWW-Authenticate`, as §5.2 requires.
+    pub fn into_oauth_response(self, request_id: &str, used_basic: bool) -> Response<Body> {
+        let error = match &self {
+            Self::Unauthenticated(_) => "invalid_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::ServiceUnavailable(_) => "temporarily_unavailable",
+            Self::Internal(_) => "server_error",
+            _ => "invalid_request",
+        };
+        self.render(request_id, Some((error, used_basic)))
+    }
+
+    fn render(self, request_id: &str, oauth: Option<(&'static str, bool)>) -> Response<Body> {
         match &self {
             Self::Internal(source) => {
                 tracing::error!(request_id, error = format!("{source:#}"), "internal error")
@@ -162,12 +181,7 @@ impl ApiError {
             Self::ServiceUnavailable(source) => {
                 tracing::warn!(request_id, error = format!("{source:#}"), "dependency unavailable")
             }
-            _ => tracing::info!(
-                request_id,
-                status = self.status(),
-                code = self.code(),
-                "request refused"
-            ),
+            _ => tracing::info!(request_id, status = self.status(), code = self.code(), "request refused"),
         }
         let problem = Problem {
             type_uri: format!("urn:infuse:iam:problem:{}", self.code()),
@@ -181,14 +195,26 @@ impl ApiError {
                 _ => None,
             },
         };
-        let body = serde_json::to_string(&problem).expect("problems serialise");
+        let (body, content_type) = match oauth {
+            None => (serde_json::to_string(&problem).expect("problems serialise"), "application/problem+json"),
+            Some((error, _)) => {
+                let mut value = serde_json::json!({"error": error, "error_description": problem.detail});
+                let fields = serde_json::to_value(&problem).expect("problems serialise");
+                value.as_object_mut().expect("object").extend(fields.as_object().expect("object").clone());
+                (value.to_string(), "application/json")
+            }
+        };
         let mut builder = Response::builder()
             .status(self.status())
-            .header("content-type", "application/problem+json")
+            .header("content-type", content_type)
             .header("cache-control", "no-store");
         match &self {
             Self::Unauthenticated(_) => {
-                builder = builder.header("www-authenticate", r#"Bearer realm="iam", ApiKey realm="iam""#)
+                let challenge = match oauth {
+                    Some((_, true)) => r#"Basic realm="iam""#,
+                    _ => r#"Bearer realm="iam", ApiKey realm="iam""#,
+                };
+                builder = builder.header("www-authenticate", challenge)
             }
             Self::ServiceUnavailable(_) => builder = builder.header("retry-after", "1"),
             Self::VersionMismatch { current } => builder = builder.header("etag", format!("\"{current}\"")),

@@ -25,11 +25,7 @@ impl RequestCtx {
                 request_id: ctx.request_id.clone().unwrap_or_else(|| ulid::Ulid::new().to_string()),
                 source_ip: ctx.http.source_ip.clone(),
             },
-            _ => Self {
-                route_key: String::new(),
-                request_id: ulid::Ulid::new().to_string(),
-                source_ip: None,
-            },
+            _ => Self { route_key: String::new(), request_id: ulid::Ulid::new().to_string(), source_ip: None },
         }
     }
 }
@@ -41,17 +37,12 @@ pub fn path_param<T>(
     what: &'static str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<T, ApiError> {
-    req.path_parameters_ref()
-        .and_then(|p| p.first(name))
-        .and_then(parse)
-        .ok_or(ApiError::NotFound(what))
+    req.path_parameters_ref().and_then(|p| p.first(name)).and_then(parse).ok_or(ApiError::NotFound(what))
 }
 
 /// One query-string parameter, if given.
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref()
-        .and_then(|q| q.first(name))
-        .map(String::from)
+    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(String::from)
 }
 
 /// `If-Match: <version>` (quoted or bare, weak or strong); absent is `None`.
@@ -62,9 +53,6 @@ pub fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
     let text = value.to_str().unwrap_or_default().trim();
     let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
     text.parse().map(Some).map_err(|_| {
-        ApiError::InvalidRequest(vec![super::FieldError::new(
-            "If-Match",
-            "must be the object's version, e.g. \"3\"",
-        )])
+        ApiError::InvalidRequest(vec![super::FieldError::new("If-Match", "must be the object's version, e.g. \"3\"")])
     })
 }

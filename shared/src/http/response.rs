@@ -10,9 +10,7 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
 
 /// `status` with `value` as JSON and extra headers.
 pub fn json_with<T: Serialize>(status: u16, value: &T, headers: &[(&str, String)]) -> Response<Body> {
-    let mut builder = Response::builder()
-        .status(status)
-        .header("content-type", "application/json");
+    let mut builder = Response::builder().status(status).header("content-type", "application/json");
     for (name, value) in headers {
         builder = builder.header(*name, value);
     }

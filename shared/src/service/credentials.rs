@@ -50,10 +50,7 @@ pub async fn issue(
     let now = app.clock.now();
     let mut v = Validation::default();
     let name = v.name("name", &input.name);
-    let expires_at = input
-        .expires_at
-        .as_deref()
-        .and_then(|t| v.future_time("expiresAt", t, now));
+    let expires_at = input.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
     v.finish()?;
     let name = name.expect("validated");
     let generated = ApiKey::generate();
@@ -61,11 +58,8 @@ pub async fn issue(
     let cap = app.org_settings(org).await?.max_active_credentials_per_principal;
 
     for attempt in 0..WRITE_ATTEMPTS {
-        let principal = app
-            .store
-            .get_principal(org, principal_id)
-            .await?
-            .ok_or(ApiError::NotFound("API-key principal"))?;
+        let principal =
+            app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
         if principal.principal.status == PrincipalStatus::Revoked {
             return Err(ApiError::PrincipalRevoked);
         }
@@ -98,10 +92,7 @@ pub async fn issue(
         );
         match app.store.issue_credential(&record, &principal, cap, &audit).await {
             Ok(()) => {
-                return Ok(Issued {
-                    credential: record.credential,
-                    api_key: generated.full,
-                });
+                return Ok(Issued { credential: record.credential, api_key: generated.full });
             }
             // The principal changed, was revoked, or reached the cap meanwhile: decide again from a fresh read.
             Err(err) if lost_race(&err) => back_off(attempt).await,
@@ -119,19 +110,10 @@ pub async fn list(
     filter: CredentialStatusFilter,
     params: ListParams,
 ) -> Result<Page<Credential>, ApiError> {
-    app.store
-        .get_principal(org, principal_id)
-        .await?
-        .ok_or(ApiError::NotFound("API-key principal"))?;
-    let page = app
-        .store
-        .list_credentials(org, principal_id, filter, params.limit, params.start)
-        .await?;
+    app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
+    let page = app.store.list_credentials(org, principal_id, filter, params.limit, params.start).await?;
     let now = app.clock.now();
-    Ok(Page {
-        items: page.items.iter().map(|r| r.view(now)).collect(),
-        next: page.next,
-    })
+    Ok(Page { items: page.items.iter().map(|r| r.view(now)).collect(), next: page.next })
 }
 
 /// Revokes one credential; idempotent (a revoked credential is answered as it is). The principal

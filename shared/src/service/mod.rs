@@ -3,6 +3,7 @@
 pub mod credentials;
 pub mod orgs;
 pub mod principals;
+pub mod tokens;
 
 use crate::domain::{Name, NameError, Timestamp};
 use crate::http::FieldError;
@@ -60,10 +61,6 @@ impl Validation {
     }
 
     fn finish(self) -> Result<(), crate::ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(crate::ApiError::InvalidRequest(self.0))
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(crate::ApiError::InvalidRequest(self.0)) }
     }
 }

@@ -16,13 +16,7 @@ pub async fn create(
     request_id: &str,
 ) -> Result<OrgRecord, ApiError> {
     let now = app.clock.now();
-    let org = OrgRecord {
-        id: OrgId::generate(),
-        name: name.to_string(),
-        settings,
-        created_at: now,
-        version: 1,
-    };
+    let org = OrgRecord { id: OrgId::generate(), name: name.to_string(), settings, created_at: now, version: 1 };
     let audit = AuditEvent::new(
         org.id.clone(),
         actor.clone(),

@@ -63,10 +63,7 @@ pub async fn create(
             PrincipalStatus::Active
         }
     };
-    let expires_at = input
-        .expires_at
-        .as_deref()
-        .and_then(|t| v.future_time("expiresAt", t, now));
+    let expires_at = input.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
     v.finish()?;
     let principal = Principal {
         id: PrincipalId::generate(),
@@ -94,12 +91,7 @@ pub async fn create(
 
 /// One principal of the org.
 pub async fn get(app: &App, org: &OrgId, id: &PrincipalId) -> Result<Principal, ApiError> {
-    Ok(app
-        .store
-        .get_principal(org, id)
-        .await?
-        .ok_or(ApiError::NotFound(WHAT))?
-        .principal)
+    Ok(app.store.get_principal(org, id).await?.ok_or(ApiError::NotFound(WHAT))?.principal)
 }
 
 /// A page of the org's principals, optionally of one status.
@@ -109,10 +101,7 @@ pub async fn list(
     status: Option<PrincipalStatus>,
     params: ListParams,
 ) -> Result<Page<Principal>, ApiError> {
-    Ok(app
-        .store
-        .list_principals(org, status, params.limit, params.start)
-        .await?)
+    Ok(app.store.list_principals(org, status, params.limit, params.start).await?)
 }
 
 /// Applies a change. With `if_match`, refuses (412) unless the principal is at that version.
@@ -148,20 +137,11 @@ pub async fn update(
     v.finish()?;
 
     for attempt in 0..WRITE_ATTEMPTS {
-        let before = app
-            .store
-            .get_principal(org, id)
-            .await?
-            .ok_or(ApiError::NotFound(WHAT))?;
+        let before = app.store.get_principal(org, id).await?.ok_or(ApiError::NotFound(WHAT))?;
         if if_match.is_some_and(|expected| expected != before.principal.version) {
-            return Err(ApiError::VersionMismatch {
-                current: before.principal.version,
-            });
+            return Err(ApiError::VersionMismatch { current: before.principal.version });
         }
-        before
-            .principal
-            .check_change_allowed()
-            .map_err(|_| ApiError::PrincipalRevoked)?;
+        before.principal.check_change_allowed().map_err(|_| ApiError::PrincipalRevoked)?;
         let mut after = before.principal.clone();
         if let Some(name) = &display_name {
             after.display_name = name.clone();
@@ -198,19 +178,13 @@ pub async fn update(
 fn changes(before: &Principal, after: &Principal) -> serde_json::Value {
     let mut changes = serde_json::Map::new();
     if before.display_name != after.display_name {
-        changes.insert(
-            "displayName".into(),
-            json!({"from": before.display_name, "to": after.display_name}),
-        );
+        changes.insert("displayName".into(), json!({"from": before.display_name, "to": after.display_name}));
     }
     if before.status != after.status {
         changes.insert("status".into(), json!({"from": before.status, "to": after.status}));
     }
     if before.expires_at != after.expires_at {
-        changes.insert(
-            "expiresAt".into(),
-            json!({"from": before.expires_at, "to": after.expires_at}),
-        );
+        changes.insert("expiresAt".into(), json!({"from": before.expires_at, "to": after.expires_at}));
     }
     json!({ "changes": changes, "version": after.version })
 }

@@ -106,10 +106,7 @@ fn key_of((pk, sk): (String, String)) -> Item {
 }
 
 fn audit_item(event: &AuditEvent) -> Result<Item, StoreError> {
-    Ok(with_key(
-        to_attributes(event)?,
-        keys::audit_event(&event.org_id, &event.id),
-    ))
+    Ok(with_key(to_attributes(event)?, keys::audit_event(&event.org_id, &event.id)))
 }
 
 /// Classifies an SDK error by what the caller can do about it.
@@ -145,21 +142,14 @@ where
 /// A cancelled transaction says why per item: a failed condition wins, then conflict, then throttling.
 fn classify_transaction(err: SdkError<TransactWriteItemsError, HttpResponse>) -> StoreError {
     if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
-        let codes: Vec<&str> = cancelled
-            .cancellation_reasons()
-            .iter()
-            .filter_map(|r| r.code())
-            .collect();
+        let codes: Vec<&str> = cancelled.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
         if codes.contains(&"ConditionalCheckFailed") {
             return StoreError::ConditionFailed;
         }
         if codes.contains(&"TransactionConflict") {
             return StoreError::Contention;
         }
-        if codes
-            .iter()
-            .any(|c| c.contains("Throttl") || *c == "ProvisionedThroughputExceeded")
-        {
+        if codes.iter().any(|c| c.contains("Throttl") || *c == "ProvisionedThroughputExceeded") {
             return StoreError::Unavailable(anyhow!("transaction throttled: {codes:?}"));
         }
     }
@@ -173,10 +163,7 @@ fn build<T, E: std::error::Error + Send + Sync + 'static>(built: Result<T, E>) -
 impl DynamoStore {
     /// A store over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     /// The SDK client (the admin CLI creates tables with it).
@@ -228,8 +215,7 @@ impl DynamoStore {
     /// Creates an org (never overwrites one), with its audit event.
     pub async fn create_org(&self, org: &OrgRecord, audit: &AuditEvent) -> Result<(), StoreError> {
         let item = with_key(to_attributes(org)?, keys::org(&org.id));
-        self.transact(vec![self.put_new(item)?, self.put_new(audit_item(audit)?)?])
-            .await
+        self.transact(vec![self.put_new(item)?, self.put_new(audit_item(audit)?)?]).await
     }
 
     /// The org's record; eventually consistent (settings are cached for up to a minute anyway).
@@ -264,38 +250,24 @@ impl DynamoStore {
             _ => Vec::new(),
         };
         let credentials_version = match item.remove("credentialsVersion") {
-            Some(AttributeValue::N(v)) => v
-                .parse()
-                .map_err(|e| StoreError::Other(anyhow!("credentialsVersion: {e}")))?,
+            Some(AttributeValue::N(v)) => {
+                v.parse().map_err(|e| StoreError::Other(anyhow!("credentialsVersion: {e}")))?
+            }
             _ => 0,
         };
-        Ok(PrincipalRecord {
-            principal: from_attributes(item)?,
-            active_key_ids,
-            credentials_version,
-        })
+        Ok(PrincipalRecord { principal: from_attributes(item)?, active_key_ids, credentials_version })
     }
 
     /// Creates a principal (never overwrites), with its audit event.
     pub async fn create_principal(&self, principal: &Principal, audit: &AuditEvent) -> Result<(), StoreError> {
-        let record = PrincipalRecord {
-            principal: principal.clone(),
-            active_key_ids: Vec::new(),
-            credentials_version: 0,
-        };
-        self.transact(vec![
-            self.put_new(self.principal_item(&record)?)?,
-            self.put_new(audit_item(audit)?)?,
-        ])
-        .await
+        let record =
+            PrincipalRecord { principal: principal.clone(), active_key_ids: Vec::new(), credentials_version: 0 };
+        self.transact(vec![self.put_new(self.principal_item(&record)?)?, self.put_new(audit_item(audit)?)?]).await
     }
 
     /// One principal, strongly consistent (it guards every write that follows).
     pub async fn get_principal(&self, org: &OrgId, id: &PrincipalId) -> Result<Option<PrincipalRecord>, StoreError> {
-        self.get(keys::principal(org, id), true)
-            .await?
-            .map(Self::principal_from)
-            .transpose()
+        self.get(keys::principal(org, id), true).await?.map(Self::principal_from).transpose()
     }
 
     /// Replaces a principal if neither it nor its set of credentials changed since `before` was
@@ -320,10 +292,7 @@ impl DynamoStore {
                 .expression_attribute_values(":cv", n(before.credentials_version))
                 .build(),
         )?;
-        let mut items = vec![
-            TransactWriteItem::builder().put(put).build(),
-            self.put_new(audit_item(audit)?)?,
-        ];
+        let mut items = vec![TransactWriteItem::builder().put(put).build(), self.put_new(audit_item(audit)?)?];
         let state = PrincipalState::of(after);
         if state != PrincipalState::of(&before.principal) {
             let state_item = to_attributes(&state)?;
@@ -374,13 +343,7 @@ impl DynamoStore {
         let query = match status {
             None => {
                 let (pk, prefix) = keys::api_key_principals(org);
-                QuerySpec {
-                    index: None,
-                    pk_name: keys::PK,
-                    pk,
-                    sk_name: keys::SK,
-                    sk_prefix: prefix.to_string(),
-                }
+                QuerySpec { index: None, pk_name: keys::PK, pk, sk_name: keys::SK, sk_prefix: prefix.to_string() }
             }
             Some(status) => QuerySpec {
                 index: Some(keys::GSI1),
@@ -391,11 +354,8 @@ impl DynamoStore {
             },
         };
         let page = self.query(&query, limit, start, true).await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(|i| Self::principal_from(i).map(|r| r.principal))
-            .collect::<Result<_, _>>()?;
+        let items =
+            page.items.into_iter().map(|i| Self::principal_from(i).map(|r| r.principal)).collect::<Result<_, _>>()?;
         Ok(Page { items, next: page.next })
     }
 
@@ -437,12 +397,7 @@ impl DynamoStore {
             }
         };
         let principal: PrincipalState = from_attributes(item.clone())?;
-        Ok(CredentialRecord {
-            credential: from_attributes(item)?,
-            org_id,
-            secret_hash,
-            principal,
-        })
+        Ok(CredentialRecord { credential: from_attributes(item)?, org_id, secret_hash, principal })
     }
 
     /// Writes a new credential, adds it to its principal's Active set (refused once the set holds
@@ -482,10 +437,7 @@ impl DynamoStore {
 
     /// The credential with this key id, strongly consistent: authentication's one read.
     pub async fn get_credential(&self, key_id: &KeyId) -> Result<Option<CredentialRecord>, StoreError> {
-        self.get(keys::credential(key_id), true)
-            .await?
-            .map(Self::credential_from)
-            .transpose()
+        self.get(keys::credential(key_id), true).await?.map(Self::credential_from).transpose()
     }
 
     /// A principal's credentials by status (or all), oldest first, through GSI1.
@@ -508,11 +460,7 @@ impl DynamoStore {
             },
         };
         let page = self.query(&query, limit, start, false).await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(Self::credential_from)
-            .collect::<Result<_, _>>()?;
+        let items = page.items.into_iter().map(Self::credential_from).collect::<Result<_, _>>()?;
         Ok(Page { items, next: page.next })
     }
 
@@ -526,10 +474,7 @@ impl DynamoStore {
         retention_until: Timestamp,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let record = CredentialRecord {
-            credential: after.clone(),
-            ..before.clone()
-        };
+        let record = CredentialRecord { credential: after.clone(), ..before.clone() };
         let put = build(
             Put::builder()
                 .table_name(&self.table)
@@ -539,18 +484,12 @@ impl DynamoStore {
                 .expression_attribute_values(":before", s(before.credential.status.as_str()))
                 .build(),
         )?;
-        let mut items = vec![
-            TransactWriteItem::builder().put(put).build(),
-            self.put_new(audit_item(audit)?)?,
-        ];
+        let mut items = vec![TransactWriteItem::builder().put(put).build(), self.put_new(audit_item(audit)?)?];
         if before.credential.status == CredentialStatus::Active {
             let update = build(
                 Update::builder()
                     .table_name(&self.table)
-                    .set_key(Some(key_of(keys::principal(
-                        &before.org_id,
-                        &before.credential.principal_id,
-                    ))))
+                    .set_key(Some(key_of(keys::principal(&before.org_id, &before.credential.principal_id))))
                     .update_expression("DELETE activeKeyIds :k ADD credentialsVersion :one")
                     .condition_expression("attribute_exists(PK)")
                     .expression_attribute_values(":k", AttributeValue::Ss(vec![before.credential.id.to_string()]))
@@ -601,9 +540,7 @@ impl DynamoStore {
         if let Some(start) = &start
             && start.get(spec.pk_name) != Some(&spec.pk)
         {
-            return Err(StoreError::Other(anyhow!(
-                "a page key from another partition reached the store"
-            )));
+            return Err(StoreError::Other(anyhow!("a page key from another partition reached the store")));
         }
         let mut request = self
             .client
@@ -612,11 +549,7 @@ impl DynamoStore {
             .set_index_name(spec.index.map(String::from))
             .expression_attribute_names("#pk", spec.pk_name)
             .expression_attribute_values(":pk", s(&spec.pk))
-            .limit(
-                i32::try_from(limit + 1)
-                    .context("page size")
-                    .map_err(StoreError::Other)?,
-            )
+            .limit(i32::try_from(limit + 1).context("page size").map_err(StoreError::Other)?)
             .consistent_read(consistent && spec.index.is_none())
             .set_exclusive_start_key(start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect()));
         request = if spec.sk_prefix.is_empty() {

@@ -62,10 +62,7 @@ pub fn credential_by_principal(
     created_at: Timestamp,
     key_id: &KeyId,
 ) -> (String, String) {
-    (
-        credentials_of_pk(org, principal),
-        format!("{}#{created_at}#{key_id}", status.as_str()),
-    )
+    (credentials_of_pk(org, principal), format!("{}#{created_at}#{key_id}", status.as_str()))
 }
 
 /// GSI1 partition of one principal's credentials.
@@ -80,10 +77,7 @@ pub fn credential_status_prefix(status: CredentialStatus) -> String {
 
 /// GSI2 keys of an expiring credential: its expiry hour, then its expiry time.
 pub fn credential_by_expiry(expires_at: Timestamp, key_id: &KeyId) -> (String, String) {
-    (
-        format!("EXPIRY#{}", expires_at.hour_bucket()),
-        format!("{expires_at}#{key_id}"),
-    )
+    (format!("EXPIRY#{}", expires_at.hour_bucket()), format!("{expires_at}#{key_id}"))
 }
 
 /// Audit event item: `AUDIT#<orgId>` / `EVT#<eventId>`; event ids are ULIDs, so newest first is a

@@ -30,6 +30,12 @@ enum Command {
         #[arg(long)]
         direct_api_key_auth: bool,
     },
+    /// Write a fresh Ed25519 signing key set into an existing secret (a deployed stack's
+    /// SigningKeysSecret, once, before first use).
+    SeedSigningKeys {
+        #[arg(long)]
+        secret_id: String,
+    },
     /// Create a table exactly as the template defines it.
     CreateTable {
         #[arg(long)]
@@ -42,10 +48,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let stack: Value = std::fs::read_to_string(&args.stack)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
+    let stack: Value =
+        std::fs::read_to_string(&args.stack).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
     let field = |name: &str| stack.get(name).and_then(Value::as_str).map(String::from);
     let sdk = match field("emulatorUrl") {
         Some(url) => emulator_sdk_config(&url).await,
@@ -53,18 +57,19 @@ async fn main() -> anyhow::Result<()> {
     };
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     match args.command {
+        Command::SeedSigningKeys { secret_id } => {
+            admin::put_signing_keys(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await?;
+            println!("wrote a new signing key set to {secret_id}");
+        }
         Command::CreateTable { table, template } => {
             admin::create_table(&dynamo, &table, &Template::load(&template)?).await?;
             println!("created table {table}");
         }
-        Command::Bootstrap {
-            name,
-            direct_api_key_auth,
-        } => {
-            let config = match (field("tableName"), field("pepperSecretId")) {
-                (Some(table), Some(pepper)) => Config::new(table, pepper),
+        Command::Bootstrap { name, direct_api_key_auth } => {
+            let config = match (field("tableName"), field("secretPrefix"), field("tokenIssuer")) {
+                (Some(table), Some(prefix), Some(issuer)) => Config::new(table, &prefix, issuer),
                 _ => Config::from_env()
-                    .context("no running local stack (.local/stack.json); set TABLE_NAME and PEPPER_SECRET_ID")?,
+                    .context("no running local stack (.local/stack.json); set the service's environment")?,
             };
             let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
             let app = App::new(config.clone(), dynamo, &secrets).await?;

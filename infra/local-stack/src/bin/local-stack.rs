@@ -47,37 +47,31 @@ async fn main() -> anyhow::Result<()> {
     let sdk = emulator_sdk_config(&moto.url).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let config = Config::new("iam-local", "iam-local/pepper");
+    let api = format!("http://127.0.0.1:{}", args.port);
+    let config = Config::new("iam-local", "iam-local", format!("{api}/iam"));
     admin::create_table(&dynamo, &config.table_name, &template).await?;
     admin::seed_pepper(&secrets, &config.pepper_secret_id).await?;
+    admin::seed_signing_keys(&secrets, &config.signing_keys_secret_id).await?;
     let app = Arc::new(App::new(config.clone(), dynamo, &secrets).await?);
     let demo = admin::bootstrap(&app, "demo", true).await?;
 
-    let api = format!("http://127.0.0.1:{}", args.port);
-    let stack = json!({"apiBaseUrl": api, "emulatorUrl": moto.url, "tableName": config.table_name, "pepperSecretId": config.pepper_secret_id});
-    write_private(
-        &args.state_dir.join("stack.json"),
-        &serde_json::to_string_pretty(&stack)?,
-    )?;
+    let stack = json!({
+        "apiBaseUrl": api, "emulatorUrl": moto.url, "tableName": config.table_name,
+        "secretPrefix": "iam-local", "tokenIssuer": config.token_issuer,
+    });
+    write_private(&args.state_dir.join("stack.json"), &serde_json::to_string_pretty(&stack)?)?;
     let bootstrap = json!({
         "apiBaseUrl": api, "orgId": demo.org_id, "principalId": demo.principal_id, "apiKey": demo.api_key,
         "emulatorUrl": moto.url, "tableName": config.table_name,
     });
-    write_private(
-        &args.state_dir.join("bootstrap.json"),
-        &serde_json::to_string_pretty(&bootstrap)?,
-    )?;
+    write_private(&args.state_dir.join("bootstrap.json"), &serde_json::to_string_pretty(&bootstrap)?)?;
     let env = format!(
         "export IAM_URL={api}\nexport IAM_ORG={}\nexport IAM_PRINCIPAL={}\nexport IAM_KEY={}\n",
         demo.org_id, demo.principal_id, demo.api_key
     );
     write_private(&args.state_dir.join("env"), &env)?;
 
-    let routes: Vec<String> = template
-        .routes
-        .iter()
-        .map(|r| format!("  {:<6} {}", r.method, r.path))
-        .collect();
+    let routes: Vec<String> = template.routes.iter().map(|r| format!("  {:<6} {}", r.method, r.path)).collect();
     println!(
         "\nIAM & Access is running at {api} (moto at {moto_url}, table {table}).\n\
          Demo org {org}: its administrator's key is in {state}/bootstrap.json.\n\n\
@@ -110,12 +104,7 @@ async fn shutdown_signal() {
 fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     file.write_all(contents.as_bytes())?;
     Ok(())
 }

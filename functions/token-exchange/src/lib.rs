@@ -1,0 +1,158 @@
+//! Token exchange and keys: `POST /iam/auth/token`, `GET /iam/.well-known/jwks.json`.
+//!
+//! The key arrives as JSON `{"apiKey"}`, as `Authorization: ApiKey …`, or as an OAuth 2.0
+//! client-credentials request (form body, client secret in the body or as HTTP Basic); OAuth
+//! requests get OAuth's response and error shapes (RFC 6749 §5.1, §5.2).
+
+use base64::Engine;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use shared::App;
+use shared::auth::{ApiKey, AuthFailure};
+use shared::http::body::{MAX_BODY_BYTES, request_bytes};
+use shared::http::{ApiError, FieldError, RequestCtx, json_body, json_with};
+use shared::service::tokens;
+
+/// Serves one API Gateway request; every failure is an error response, never a Lambda error.
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let ctx = RequestCtx::of(&req);
+    match ctx.route_key.as_str() {
+        "POST /iam/auth/token" if is_oauth(&req) => {
+            let used_basic = scheme(&req).is_some_and(|(s, _)| s.eq_ignore_ascii_case("basic"));
+            oauth_exchange(app, &ctx, &req).await.unwrap_or_else(|e| e.into_oauth_response(&ctx.request_id, used_basic))
+        }
+        "POST /iam/auth/token" => exchange(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
+        "GET /iam/.well-known/jwks.json" => jwks(app).await,
+        _ => ApiError::RouteNotFound.into_response(&ctx.request_id),
+    }
+}
+
+fn scheme(req: &Request) -> Option<(&str, &str)> {
+    let value = req.headers().get("authorization")?.to_str().ok()?.trim();
+    value.split_once(' ').map(|(s, rest)| (s, rest.trim()))
+}
+
+fn media_type(req: &Request) -> String {
+    let value = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+}
+
+/// An OAuth token request: a form body, or HTTP Basic client authentication.
+fn is_oauth(req: &Request) -> bool {
+    media_type(req) == "application/x-www-form-urlencoded"
+        || scheme(req).is_some_and(|(s, _)| s.eq_ignore_ascii_case("basic"))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ExchangeRequest {
+    api_key: String,
+}
+
+fn no_store() -> [(&'static str, String); 2] {
+    [("cache-control", "no-store".into()), ("pragma", "no-cache".into())]
+}
+
+fn parse_key(text: &str) -> Result<ApiKey, ApiError> {
+    ApiKey::parse(text).map_err(|_| AuthFailure::ApiKeyMalformed.into())
+}
+
+/// JSON `{"apiKey"}` or `Authorization: ApiKey`, exactly one of them.
+async fn exchange(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let header_key = match scheme(req) {
+        Some((s, key)) if s.eq_ignore_ascii_case("apikey") && !key.is_empty() => Some(key.to_string()),
+        _ => None,
+    };
+    let has_body = !request_bytes(req).iter().all(u8::is_ascii_whitespace);
+    let text = match (header_key, has_body) {
+        (Some(_), true) => {
+            return Err(ApiError::InvalidRequest(vec![FieldError::new(
+                "apiKey",
+                "send the key either in the body or in the Authorization header, not both",
+            )]));
+        }
+        (Some(key), false) => key,
+        (None, true) => json_body::<ExchangeRequest>(req)?.api_key,
+        (None, false) => return Err(AuthFailure::MissingCredentials.into()),
+    };
+    let token = tokens::exchange(app, &parse_key(&text)?, &ctx.request_id).await?;
+    let body = serde_json::json!({
+        "accessToken": token.token,
+        "tokenType": "Bearer",
+        "expiresIn": token.expires_in,
+        "expiresAt": token.expires_at,
+    });
+    Ok(json_with(200, &body, &no_store()))
+}
+
+/// RFC 6749 §4.4 client credentials: `grant_type=client_credentials`, `client_id=ik_<keyId>`,
+/// `client_secret=<keySecret>`, the pair in the body or as HTTP Basic (RFC 6749 §2.3.1), never both.
+async fn oauth_exchange(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let raw = request_bytes(req);
+    if raw.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (name, value) in form_urlencoded::parse(raw) {
+        if params.iter().any(|(n, _)| *n == name) {
+            return Err(invalid(&name, "must not be repeated"));
+        }
+        params.push((name.into_owned(), value.into_owned()));
+    }
+    let param = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    match param("grant_type") {
+        None => return Err(invalid("grant_type", "is required")),
+        Some("client_credentials") => {}
+        Some(_) => return Err(ApiError::UnsupportedGrantType),
+    }
+    let basic = match scheme(req) {
+        Some((s, encoded)) if s.eq_ignore_ascii_case("basic") => Some(decode_basic(encoded)?),
+        _ => None,
+    };
+    let (client_id, client_secret) = match (basic, param("client_secret")) {
+        (Some(_), Some(_)) => {
+            return Err(invalid("client_secret", "use one client authentication method, not two"));
+        }
+        (Some((id, secret)), None) => {
+            if param("client_id").is_some_and(|body_id| body_id != id) {
+                return Err(invalid("client_id", "differs from the one in the Authorization header"));
+            }
+            (id, secret)
+        }
+        (None, Some(secret)) => match param("client_id") {
+            Some(id) => (id.to_string(), secret.to_string()),
+            None => return Err(invalid("client_id", "is required with client_secret")),
+        },
+        (None, None) => return Err(AuthFailure::MissingCredentials.into()),
+    };
+    let key = parse_key(&format!("{client_id}.{client_secret}"))?;
+    let token = tokens::exchange(app, &key, &ctx.request_id).await?;
+    let body = serde_json::json!({
+        "access_token": token.token,
+        "token_type": "Bearer",
+        "expires_in": token.expires_in,
+    });
+    Ok(json_with(200, &body, &no_store()))
+}
+
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::InvalidRequest(vec![FieldError::new(field, message)])
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))`; an undecodable value is a failed client
+/// authentication, not a malformed request.
+fn decode_basic(encoded: &str) -> Result<(String, String), ApiError> {
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| AuthFailure::MissingCredentials)?;
+    let text = String::from_utf8(bytes).map_err(|_| AuthFailure::MissingCredentials)?;
+    let (id, secret) = text.split_once(':').ok_or(AuthFailure::MissingCredentials)?;
+    let decode = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Ok((decode(id).unwrap_or_default(), decode(secret).unwrap_or_default()))
+}
+
+/// Every public key that may still verify a live token; verifiers may cache it for five minutes.
+async fn jwks(app: &App) -> Response<Body> {
+    let now = app.clock.now();
+    let keys = app.token_keys.get(now).await;
+    json_with(200, &keys.jwks(now), &[("cache-control", "public, max-age=300".into())])
+}

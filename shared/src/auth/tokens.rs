@@ -1,0 +1,326 @@
+//! Access tokens: RFC 9068 JWTs signed with Ed25519 (EdDSA), keys held in one Secrets Manager
+//! secret (current and previous), verified without any network call.
+
+use std::sync::{Arc, RwLock};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::AuthFailure;
+use crate::domain::Timestamp;
+
+/// The `typ` of our access tokens (RFC 9068 §2.1).
+pub const TOKEN_TYPE: &str = "at+jwt";
+/// Clock skew tolerated on `exp`.
+pub const LEEWAY_SECONDS: i64 = 30;
+/// The longest access-token lifetime an org may set; a retired key stays published this long
+/// (plus the leeway) after it stopped signing.
+pub const MAX_TOKEN_TTL_SECONDS: i64 = 3600;
+/// The key set is re-read from Secrets Manager at most this often per container.
+pub const KEY_REFRESH_SECONDS: i64 = 300;
+
+/// One key as the secret stores it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredKey {
+    pub kid: String,
+    /// PKCS#8 v2 DER of the Ed25519 key pair, base64.
+    pub private_key_pkcs8: String,
+    pub created_at: Timestamp,
+    /// When it stopped signing (set on the previous key by rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<Timestamp>,
+}
+
+/// The signing-keys secret: the key that signs now and the one before it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredKeySet {
+    pub current: StoredKey,
+    #[serde(default)]
+    pub previous: Option<StoredKey>,
+}
+
+impl StoredKey {
+    /// A new Ed25519 key from aws-lc-rs's CSPRNG, with a random `kid`.
+    pub fn generate(now: Timestamp) -> anyhow::Result<Self> {
+        let pkcs8 =
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| anyhow::anyhow!("generate Ed25519"))?;
+        let mut kid = [0u8; 12];
+        getrandom::fill(&mut kid)?;
+        Ok(Self {
+            kid: format!("ed25519-{}", URL_SAFE_NO_PAD.encode(kid)),
+            private_key_pkcs8: STANDARD.encode(pkcs8.as_ref()),
+            created_at: now,
+            retired_at: None,
+        })
+    }
+}
+
+/// A key ready to sign and verify.
+struct LoadedKey {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    /// The public key as a JWK (RFC 8037 OKP).
+    jwk: serde_json::Value,
+    retired_at: Option<Timestamp>,
+}
+
+impl LoadedKey {
+    fn load(stored: &StoredKey) -> anyhow::Result<Self> {
+        let der = STANDARD.decode(&stored.private_key_pkcs8)?;
+        let pair = Ed25519KeyPair::from_pkcs8(&der)
+            .map_err(|_| anyhow::anyhow!("key {} is not Ed25519 PKCS#8", stored.kid))?;
+        let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        Ok(Self {
+            kid: stored.kid.clone(),
+            encoding: EncodingKey::from_ed_der(&der),
+            decoding: DecodingKey::from_ed_components(&x)?,
+            jwk: serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": stored.kid, "use": "sig", "alg": "EdDSA"}),
+            retired_at: stored.retired_at,
+        })
+    }
+
+    /// A retired key verifies (and is published) until every token it signed has expired.
+    fn live_at(&self, now: Timestamp) -> bool {
+        self.retired_at.is_none_or(|r| r.plus_seconds(MAX_TOKEN_TTL_SECONDS + LEEWAY_SECONDS) > now)
+    }
+}
+
+/// The keys of one load of the secret.
+pub struct KeySet {
+    current: LoadedKey,
+    previous: Option<LoadedKey>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("current", &self.current.kid)
+            .field("previous", &self.previous.as_ref().map(|k| &k.kid))
+            .finish()
+    }
+}
+
+/// The claims of our access tokens (RFC 9068 §2.2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub client_id: String,
+    pub org_id: String,
+    pub principal_type: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+impl KeySet {
+    /// Parses the secret's JSON.
+    pub fn from_secret(text: &str) -> anyhow::Result<Self> {
+        let stored: StoredKeySet = serde_json::from_str(text)?;
+        Ok(Self {
+            current: LoadedKey::load(&stored.current)?,
+            previous: stored.previous.as_ref().map(LoadedKey::load).transpose()?,
+        })
+    }
+
+    /// The JWKS document: every key that may still verify a live token.
+    pub fn jwks(&self, now: Timestamp) -> serde_json::Value {
+        let keys: Vec<_> = self.live_keys(now).map(|k| k.jwk.clone()).collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    fn live_keys(&self, now: Timestamp) -> impl Iterator<Item = &LoadedKey> {
+        std::iter::once(&self.current).chain(self.previous.iter().filter(move |k| k.live_at(now)))
+    }
+
+    /// The `kid` that signs now.
+    pub fn current_kid(&self) -> &str {
+        &self.current.kid
+    }
+
+    /// Signs `claims` with the current key.
+    pub fn sign(&self, claims: &AccessClaims) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(TOKEN_TYPE.into());
+        header.kid = Some(self.current.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, &self.current.encoding)?)
+    }
+
+    /// Verifies a token: EdDSA only, `typ` at+jwt, a `kid` of this set (never a key named by the
+    /// token itself), signature, `iss`, `aud`, and `exp` (leeway 30 s) against `now`.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+        now: Timestamp,
+    ) -> Result<AccessClaims, AuthFailure> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::InvalidToken)?;
+        let typ_ok = header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt"));
+        if header.alg != Algorithm::EdDSA
+            || !typ_ok
+            || header.jku.is_some()
+            || header.jwk.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
+            || header.crit.is_some()
+        {
+            return Err(AuthFailure::InvalidToken);
+        }
+        let kid = header.kid.ok_or(AuthFailure::InvalidToken)?;
+        let key = self.live_keys(now).find(|k| k.kid == kid).ok_or(AuthFailure::InvalidToken)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = LEEWAY_SECONDS as u64;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation).map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthFailure::TokenExpired,
+                _ => AuthFailure::InvalidToken,
+            })?;
+        // jsonwebtoken checked exp against the system clock; check it against the service's too.
+        if data.claims.exp + LEEWAY_SECONDS <= now.unix() {
+            return Err(AuthFailure::TokenExpired);
+        }
+        Ok(data.claims)
+    }
+}
+
+/// The key set of this container: loaded at start, re-read at most every five minutes.
+pub struct TokenKeys {
+    secrets: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+    state: RwLock<(Arc<KeySet>, Timestamp)>,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys").field("secret_id", &self.secret_id).finish_non_exhaustive()
+    }
+}
+
+async fn fetch(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<KeySet> {
+    let out = secrets.get_secret_value().secret_id(secret_id).send().await?;
+    KeySet::from_secret(out.secret_string().ok_or_else(|| anyhow::anyhow!("no SecretString"))?)
+}
+
+impl TokenKeys {
+    /// Loads the key set once (container start).
+    pub async fn load(
+        secrets: aws_sdk_secretsmanager::Client,
+        secret_id: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<Self> {
+        let set = fetch(&secrets, secret_id).await.map_err(|e| e.context(format!("load signing keys {secret_id}")))?;
+        Ok(Self { secrets, secret_id: secret_id.to_string(), state: RwLock::new((Arc::new(set), now)) })
+    }
+
+    /// The key set, re-read when older than five minutes. A failed re-read keeps the set it has
+    /// (and tries again on the next call): tokens keep verifying through a Secrets Manager outage.
+    pub async fn get(&self, now: Timestamp) -> Arc<KeySet> {
+        let (set, loaded_at) = {
+            let state = self.state.read().expect("key set lock");
+            (state.0.clone(), state.1)
+        };
+        if now.unix() - loaded_at.unix() < KEY_REFRESH_SECONDS {
+            return set;
+        }
+        match fetch(&self.secrets, &self.secret_id).await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                *self.state.write().expect("key set lock") = (fresh.clone(), now);
+                fresh
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "signing keys not refreshed; keeping the loaded set");
+                set
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISS: &str = "https://iam.test";
+    const AUD: &str = "urn:test";
+
+    fn set(now: Timestamp) -> (KeySet, StoredKeySet) {
+        let stored = StoredKeySet { current: StoredKey::generate(now).unwrap(), previous: None };
+        (KeySet::from_secret(&serde_json::to_string(&stored).unwrap()).unwrap(), stored)
+    }
+
+    fn claims(now: Timestamp) -> AccessClaims {
+        AccessClaims {
+            iss: ISS.into(),
+            aud: AUD.into(),
+            sub: "akp_x".into(),
+            client_id: "k".into(),
+            org_id: "org_x".into(),
+            principal_type: "ApiKey".into(),
+            iat: now.unix(),
+            exp: now.unix() + 900,
+            jti: "j".into(),
+        }
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    #[test]
+    fn a_signed_token_verifies_and_carries_its_claims() {
+        let (keys, _) = set(now());
+        let token = keys.sign(&claims(now())).unwrap();
+        assert_eq!(keys.verify(&token, ISS, AUD, now()).unwrap(), claims(now()));
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!((header.typ.as_deref(), header.kid.as_deref()), (Some("at+jwt"), Some(keys.current_kid())));
+    }
+
+    #[test]
+    fn issuer_audience_and_expiry_are_enforced() {
+        let (keys, _) = set(now());
+        let token = keys.sign(&claims(now())).unwrap();
+        assert_eq!(keys.verify(&token, "https://other", AUD, now()), Err(AuthFailure::InvalidToken));
+        assert_eq!(keys.verify(&token, ISS, "urn:other", now()), Err(AuthFailure::InvalidToken));
+        assert_eq!(keys.verify(&token, ISS, AUD, now().plus_seconds(900 + 30)), Err(AuthFailure::TokenExpired));
+        assert!(keys.verify(&token, ISS, AUD, now().plus_seconds(900 + 29)).is_ok(), "30 s of leeway");
+    }
+
+    #[test]
+    fn a_token_of_another_key_set_is_invalid() {
+        let (ours, _) = set(now());
+        let (theirs, _) = set(now());
+        let token = theirs.sign(&claims(now())).unwrap();
+        assert_eq!(ours.verify(&token, ISS, AUD, now()), Err(AuthFailure::InvalidToken));
+    }
+
+    #[test]
+    fn a_retired_key_verifies_until_its_last_token_expires_then_leaves_the_jwks() {
+        let t0 = now();
+        let (old, old_stored) = set(t0);
+        let token = old.sign(&claims(t0)).unwrap();
+        let mut retired = old_stored.current.clone();
+        retired.retired_at = Some(t0);
+        let rotated = StoredKeySet { current: StoredKey::generate(t0).unwrap(), previous: Some(retired) };
+        let keys = KeySet::from_secret(&serde_json::to_string(&rotated).unwrap()).unwrap();
+        assert!(keys.verify(&token, ISS, AUD, t0.plus_seconds(60)).is_ok());
+        assert_eq!(keys.jwks(t0)["keys"].as_array().unwrap().len(), 2);
+        let later = t0.plus_seconds(MAX_TOKEN_TTL_SECONDS + LEEWAY_SECONDS);
+        assert_eq!(keys.jwks(later)["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(keys.verify(&token, ISS, AUD, later), Err(AuthFailure::InvalidToken));
+    }
+}
