@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use anyhow::Context;
 
@@ -11,7 +10,7 @@ use crate::auth::tokens::TokenKeys;
 use crate::auth::{KeyHasher, Pepper, VerifiedKeys};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{OrgId, OrgSettings};
+use crate::domain::{OrgId, OrgSettings, Timestamp};
 use crate::http::{ApiError, CursorKey};
 use crate::store::DynamoStore;
 
@@ -26,7 +25,7 @@ pub struct App {
     /// The token signing and verification keys.
     pub token_keys: TokenKeys,
     pub(crate) verified_keys: VerifiedKeys,
-    settings: Mutex<HashMap<OrgId, (Instant, OrgSettings)>>,
+    settings: Mutex<HashMap<OrgId, (Timestamp, OrgSettings)>>,
 }
 
 impl App {
@@ -64,13 +63,15 @@ impl App {
     /// The org's settings, from the container's cache when younger than the configured TTL (≤ 60 s).
     /// An org without a record has the defaults.
     pub async fn org_settings(&self, org: &OrgId) -> Result<OrgSettings, ApiError> {
+        let now = self.clock.now();
+        let ttl = self.config.settings_cache_ttl.as_secs() as i64;
         if let Some((at, settings)) = self.settings.lock().expect("settings lock").get(org)
-            && at.elapsed() < self.config.settings_cache_ttl
+            && now.unix() - at.unix() < ttl
         {
             return Ok(settings.clone());
         }
         let settings = self.store.get_org(org).await?.map(|o| o.settings).unwrap_or_default();
-        self.settings.lock().expect("settings lock").insert(org.clone(), (Instant::now(), settings.clone()));
+        self.settings.lock().expect("settings lock").insert(org.clone(), (now, settings.clone()));
         Ok(settings)
     }
 }

@@ -173,8 +173,8 @@ impl TestApp {
 
     /// The pepper this app hashes with (to prove it never leaks).
     pub async fn pepper(&self) -> String {
-        let sdk = emulator_sdk_config(&emulator_url()).await;
-        aws_sdk_secretsmanager::Client::new(&sdk)
+        self.secrets()
+            .await
             .get_secret_value()
             .secret_id(&self.app.config.pepper_secret_id)
             .send()
@@ -182,6 +182,55 @@ impl TestApp {
             .expect("read pepper")
             .secret_string
             .expect("pepper string")
+    }
+
+    /// The signing-key secret as stored (tests forge tokens with it).
+    pub async fn signing_keys(&self) -> shared::auth::tokens::StoredKeySet {
+        let text =
+            self.secrets().await.get_secret_value().secret_id(&self.app.config.signing_keys_secret_id).send().await;
+        serde_json::from_str(&text.expect("read signing keys").secret_string.expect("string")).expect("key set JSON")
+    }
+
+    /// Replaces the signing-key secret (a rotation, as the rotation function will do it).
+    pub async fn put_signing_keys(&self, set: &shared::auth::tokens::StoredKeySet) {
+        self.secrets()
+            .await
+            .put_secret_value()
+            .secret_id(&self.app.config.signing_keys_secret_id)
+            .secret_string(serde_json::to_string(set).unwrap())
+            .send()
+            .await
+            .expect("put signing keys");
+    }
+
+    async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&emulator_sdk_config(&emulator_url()).await)
+    }
+
+    /// `POST /iam/auth/token` with a JSON body.
+    pub async fn exchange(&self, key: &str) -> TestResponse {
+        self.call("POST", "/iam/auth/token", None, Some(serde_json::json!({ "apiKey": key }))).await
+    }
+
+    /// An access token for `key` (asserting the exchange succeeds).
+    pub async fn token_for(&self, key: &str) -> String {
+        let r = self.exchange(key).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["accessToken"].as_str().unwrap().to_string()
+    }
+
+    /// `method path` with `Authorization: Bearer <token>`.
+    pub async fn bearer_call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> TestResponse {
+        let mut headers = vec![("Authorization".to_string(), format!("Bearer {token}"))];
+        let body = match body {
+            Some(value) => {
+                headers.push(("Content-Type".to_string(), "application/json".to_string()));
+                value.to_string().into_bytes()
+            }
+            None => Vec::new(),
+        };
+        self.send(IncomingRequest { method: method.into(), path: path.into(), headers, body, ..Default::default() })
+            .await
     }
 
     /// Every item of the table, for before/after comparisons (tables here are small).

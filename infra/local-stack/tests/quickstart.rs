@@ -65,6 +65,13 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
     assert!(out.contains("\"status\":\"Suspended\""), "{out}");
     assert!(out.contains("\"code\":\"principal_suspended\""), "{out}");
     assert!(out.contains("\"status\":\"Revoked\""), "{out}");
+    assert!(out.contains("\"token_type\":\"Bearer\""), "the OAuth exchange: {out}");
+    assert!(out.contains("\"kty\":\"OKP\""), "the JWKS: {out}");
+    assert_eq!(
+        out.matches("\"displayName\":\"billing-sync\"").count(),
+        3,
+        "read with the new key and the bearer token: {out}"
+    );
 
     let admin = Command::new(env!("CARGO_BIN_EXE_iam-admin"))
         .current_dir(&work)
@@ -93,6 +100,23 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
         "a new org has direct ApiKey auth off: {acme_direct}"
     );
 
+    // A standard OAuth 2.0 client library, unchanged, fetches a token and calls the API with it.
+    let oauth = Command::new(&python)
+        .current_dir(&work)
+        .env("OAUTHLIB_INSECURE_TRANSPORT", "1")
+        .args([
+            "-c",
+            OAUTH_CLIENT,
+            &format!("http://127.0.0.1:{port}"),
+            written["orgId"].as_str().unwrap(),
+            written["apiKey"].as_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&oauth.stdout);
+    assert!(oauth.status.success(), "{said}{}", String::from_utf8_lossy(&oauth.stderr));
+    assert!(said.contains("token_type=Bearer status=200"), "{said}");
+
     terminate(stack.id());
     let started = Instant::now();
     let status = loop {
@@ -108,6 +132,20 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
     assert!(std::net::TcpStream::connect(&emulator).is_err(), "the emulator the stack started is still up");
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// requests-oauthlib's backend-application flow, as its documentation shows it (client secret as
+/// HTTP Basic), then the token used through the same session.
+const OAUTH_CLIENT: &str = r#"
+import sys
+from oauthlib.oauth2 import BackendApplicationClient
+from requests_oauthlib import OAuth2Session
+base, org, key = sys.argv[1], sys.argv[2], sys.argv[3]
+client_id, client_secret = key.split(".", 1)
+session = OAuth2Session(client=BackendApplicationClient(client_id=client_id))
+token = session.fetch_token(token_url=base + "/iam/auth/token", client_id=client_id, client_secret=client_secret)
+response = session.get(base + "/iam/orgs/" + org + "/api-keys")
+print("token_type=" + token["token_type"] + " status=" + str(response.status_code))
+"#;
 
 fn terminate(pid: u32) {
     Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
