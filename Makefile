@@ -28,8 +28,10 @@ bootstrap: ## create another org on the running stack: make bootstrap NAME=acme
 	@$(CARGO) build --quiet -p local-stack --bin iam-admin
 	@./target/debug/iam-admin bootstrap --name "$(NAME)"
 
-bench: venv toolchain ## CPU benchmarks (criterion); figures go in docs/benchmarks.md
+bench: venv toolchain ## the benchmarks of docs/benchmarks.md (criterion CPU, latency through the local stack)
 	$(CARGO) bench -p shared --bench auth
+	$(CARGO) bench -p shared --bench exchange
+	$(CARGO) bench -p local-stack --bench exchange_latency
 
 fmt: ## format the code
 	$(CARGO) fmt --all

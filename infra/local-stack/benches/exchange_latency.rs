@@ -1,0 +1,96 @@
+//! Token-exchange latency through the local stack, next to a bare GetItem on the same moto.
+//!
+//! Method: start the serialised moto and the local stack in this process (the stack's HTTP server
+//! on a loopback port), bootstrap an org, warm both paths, then alternate N bare strongly
+//! consistent GetItems of the credential item (the exchange's own read, through the SDK) with N
+//! exchanges (`POST /iam/auth/token`, JSON form, over one keep-alive HTTP/1.1 connection), one at
+//! a time. Alternating keeps moto's and the machine's drift out of the ratio. Prints medians, p90,
+//! sequential exchanges per second and the ratio of medians.
+//! Run: `make bench` (or `cargo bench -p local-stack --bench exchange_latency`), N from BENCH_N (300).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use local_stack::admin::{self, emulator_sdk_config};
+use local_stack::moto::Moto;
+use local_stack::server;
+use local_stack::template::Template;
+use shared::{App, Config};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let state = std::env::temp_dir().join(format!("iam-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&state)?;
+    let moto = Moto::start(&repo.join(".venv/bin/python"), &state.join("moto.log")).await?;
+    let sdk = emulator_sdk_config(&moto.url).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let template = Arc::new(Template::load_default()?);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let config = Config::new("iam-bench", "iam-bench", format!("http://127.0.0.1:{port}/iam"));
+    admin::create_table(&dynamo, &config.table_name, &template).await?;
+    admin::seed_pepper(&secrets, &config.pepper_secret_id).await?;
+    admin::seed_signing_keys(&secrets, &config.signing_keys_secret_id).await?;
+    let app = Arc::new(App::new(config.clone(), dynamo.clone(), &secrets).await?);
+    let org = admin::bootstrap(&app, "bench", false).await?;
+    tokio::spawn(server::serve(listener, app.clone(), template, std::future::pending()));
+
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let body = serde_json::json!({ "apiKey": org.api_key }).to_string();
+    let key_id = org.api_key[3..23].to_string();
+    let (pk, sk) = shared::store::keys::credential(&shared::domain::KeyId::parse(&key_id)?);
+
+    let mut exchanges = Vec::with_capacity(n);
+    let mut reads = Vec::with_capacity(n);
+    for i in 0..n + 20 {
+        let started = Instant::now();
+        let out = dynamo
+            .get_item()
+            .table_name(&config.table_name)
+            .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()))
+            .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk.clone()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let read = started.elapsed();
+        anyhow::ensure!(out.item.is_some(), "the credential item is there");
+
+        let request = hyper::Request::post("/iam/auth/token")
+            .header("host", format!("127.0.0.1:{port}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.clone())))?;
+        let started = Instant::now();
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let _ = response.into_body().collect().await?;
+        let exchange = started.elapsed();
+        anyhow::ensure!(status == 200, "exchange answered {status}");
+        if i >= 20 {
+            reads.push(read);
+            exchanges.push(exchange);
+        }
+    }
+    exchanges.sort();
+    reads.sort();
+    let (ex50, rd50) = (percentile(&exchanges, 0.5), percentile(&reads, 0.5));
+    let total: Duration = exchanges.iter().sum();
+    println!("N = {n} each, alternating, after 20 warm-up pairs");
+    println!("bare GetItem (consistent): median {rd50:?}, p90 {:?}", percentile(&reads, 0.9));
+    println!("token exchange (HTTP):     median {ex50:?}, p90 {:?}", percentile(&exchanges, 0.9));
+    println!("sequential exchanges/s: {:.0}", n as f64 / total.as_secs_f64());
+    println!("ratio of medians (exchange / GetItem): {:.2}", ex50.as_secs_f64() / rd50.as_secs_f64());
+    moto.stop().await;
+    let _ = std::fs::remove_dir_all(&state);
+    Ok(())
+}
