@@ -2,7 +2,7 @@
 //! every request.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
@@ -10,7 +10,7 @@ use crate::auth::tokens::TokenKeys;
 use crate::auth::{KeyHasher, Pepper, VerifiedKeys};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{OrgId, OrgSettings, Timestamp};
+use crate::domain::{OrgId, OrgSettings, PrincipalId, Role, RoleId, Timestamp, built_in_roles};
 use crate::http::{ApiError, CursorKey};
 use crate::store::DynamoStore;
 
@@ -26,7 +26,12 @@ pub struct App {
     pub token_keys: TokenKeys,
     pub(crate) verified_keys: VerifiedKeys,
     settings: Mutex<HashMap<OrgId, (Timestamp, OrgSettings)>>,
+    principal_roles: Mutex<HashMap<(OrgId, String), (Timestamp, Vec<RoleId>)>>,
+    org_roles: Mutex<HashMap<OrgId, (Timestamp, Arc<Vec<Role>>)>>,
 }
+
+/// Role definitions and a principal's role ids are served from the container for at most this long.
+pub const ROLE_CACHE_SECONDS: i64 = 30;
 
 impl App {
     /// Reads the configuration from the environment and the SDK settings the usual way
@@ -56,6 +61,8 @@ impl App {
             token_keys,
             verified_keys: VerifiedKeys::default(),
             settings: Mutex::new(HashMap::new()),
+            principal_roles: Mutex::new(HashMap::new()),
+            org_roles: Mutex::new(HashMap::new()),
             config,
         })
     }
@@ -73,6 +80,55 @@ impl App {
         let settings = self.store.get_org(org).await?.map(|o| o.settings).unwrap_or_default();
         self.settings.lock().expect("settings lock").insert(org.clone(), (now, settings.clone()));
         Ok(settings)
+    }
+}
+
+impl App {
+    /// Forgets this container's cached settings of `org` (after this container changed them).
+    pub fn forget_settings(&self, org: &OrgId) {
+        self.settings.lock().expect("settings lock").remove(org);
+    }
+
+    /// Forgets this container's cached roles and role assignments of `org` (after this container
+    /// changed them; other containers see the change within [`ROLE_CACHE_SECONDS`]).
+    pub fn forget_roles(&self, org: &OrgId) {
+        self.org_roles.lock().expect("roles lock").remove(org);
+        self.principal_roles.lock().expect("roles lock").retain(|(o, _), _| o != org);
+    }
+
+    /// The built-in roles and the org's custom roles, cached ≤ 30 s.
+    pub async fn org_roles(&self, org: &OrgId) -> Result<Arc<Vec<Role>>, ApiError> {
+        let now = self.clock.now();
+        if let Some((at, roles)) = self.org_roles.lock().expect("roles lock").get(org)
+            && now.unix() - at.unix() < ROLE_CACHE_SECONDS
+        {
+            return Ok(roles.clone());
+        }
+        let mut roles = built_in_roles();
+        roles.extend(self.store.list_roles(org).await?);
+        let roles = Arc::new(roles);
+        self.org_roles.lock().expect("roles lock").insert(org.clone(), (now, roles.clone()));
+        Ok(roles)
+    }
+
+    /// The roles assigned to a principal (ids cached ≤ 30 s), resolved against the org's roles.
+    pub async fn assigned_roles(&self, org: &OrgId, principal: &str) -> Result<Vec<Role>, ApiError> {
+        let now = self.clock.now();
+        let key = (org.clone(), principal.to_string());
+        let cached = self.principal_roles.lock().expect("roles lock").get(&key).cloned();
+        let ids = match cached {
+            Some((at, ids)) if now.unix() - at.unix() < ROLE_CACHE_SECONDS => ids,
+            _ => {
+                let ids = match PrincipalId::parse(principal) {
+                    Ok(id) => self.store.get_principal(org, &id).await?.map(|p| p.role_ids).unwrap_or_default(),
+                    Err(_) => Vec::new(),
+                };
+                self.principal_roles.lock().expect("roles lock").insert(key, (now, ids.clone()));
+                ids
+            }
+        };
+        let roles = self.org_roles(org).await?;
+        Ok(roles.iter().filter(|r| ids.contains(&r.id)).cloned().collect())
     }
 }
 

@@ -163,12 +163,27 @@ impl TestApp {
         (r.body["credential"].clone(), r.body["apiKey"].as_str().unwrap().to_string())
     }
 
-    /// A principal with one credential: its id and key.
+    /// A principal holding `iam-viewer`, with one credential: its id and key.
     pub async fn principal_with_key(&self, name: &str) -> (String, String) {
+        self.principal_with_role(name, Some("iam-viewer")).await
+    }
+
+    /// A principal holding `role` (or nothing), with one credential: its id and key.
+    pub async fn principal_with_role(&self, name: &str, role: Option<&str>) -> (String, String) {
         let principal = self.create_principal(name).await;
         let id = principal["id"].as_str().unwrap().to_string();
+        if let Some(role) = role {
+            self.assign(&id, role).await;
+        }
         let (_, key) = self.issue(&id, "main").await;
         (id, key)
+    }
+
+    /// Assigns `role` to `principal` as the administrator.
+    pub async fn assign(&self, principal: &str, role: &str) {
+        let path = self.org_path(&format!("/principals/{principal}/role-assignments/{role}"));
+        let r = self.admin_call("PUT", &path, None).await;
+        assert!(r.status == 201 || r.status == 200, "{:?}", r.body);
     }
 
     /// The pepper this app hashes with (to prove it never leaks).

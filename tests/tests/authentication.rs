@@ -120,6 +120,7 @@ async fn a_revoked_credential_is_credential_revoked() {
 async fn a_credential_past_its_expiry_is_credential_expired_without_the_sweep() {
     let app = TestApp::new().await;
     let principal = app.create_principal("ci").await;
+    app.assign(principal["id"].as_str().unwrap(), "iam-viewer").await;
     let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let expires = expires.format(&time::format_description::well_known::Rfc3339).unwrap();
     let path = app.org_path(&format!("/api-keys/{}/credentials", principal["id"].as_str().unwrap()));

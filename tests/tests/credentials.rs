@@ -41,6 +41,7 @@ async fn an_issued_key_is_shown_once_and_never_again() {
 async fn revoking_a_credential_leaves_the_principal_and_its_other_credentials() {
     let app = TestApp::new().await;
     let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
+    app.assign(&id, "iam-viewer").await;
     let (first, first_key) = app.issue(&id, "first").await;
     let (_, second_key) = app.issue(&id, "second").await;
     let revoke = app.org_path(&format!("/api-keys/{id}/credentials/{}/revoke", first["id"].as_str().unwrap()));

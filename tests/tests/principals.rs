@@ -128,6 +128,7 @@ async fn a_patch_that_changes_nothing_writes_nothing() {
 async fn suspension_reaches_every_active_credential_in_the_same_write() {
     let app = TestApp::new().await;
     let id = app.create_principal("fleet").await["id"].as_str().unwrap().to_string();
+    app.assign(&id, "iam-viewer").await;
     let mut keys = Vec::new();
     for n in 0..4 {
         keys.push(app.issue(&id, &format!("key {n}")).await.1);

@@ -144,6 +144,7 @@ async fn every_401_of_the_exchange_in_every_form() {
     .await;
 
     let short = app.create_principal("short credential").await;
+    app.assign(short["id"].as_str().unwrap(), "iam-viewer").await;
     let r = app
         .admin_call(
             "POST",

@@ -2,11 +2,11 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::App;
-use shared::auth::{Action, authorize};
-use shared::domain::{CredentialStatus, CredentialStatusFilter, PrincipalId};
-use shared::http::request::{path_param, query_param};
-use shared::http::{ApiError, FieldError, ListParams, RequestCtx, json, json_body, json_with};
-use shared::service::{credentials, principals};
+use shared::auth::{Action, resources};
+use shared::domain::{CredentialStatus, CredentialStatusFilter};
+use shared::http::request::{principal_id, query_param};
+use shared::http::{ApiError, FieldError, ListParams, RequestCtx, json, json_body, json_with, no_store};
+use shared::service::credentials;
 
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -22,25 +22,21 @@ async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
     }
 }
 
-fn principal_id(req: &Request) -> Result<PrincipalId, ApiError> {
-    path_param(req, "principalId", "API-key principal", |t| PrincipalId::parse(t).ok())
-}
-
 async fn issue(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
     let id = principal_id(req)?;
-    authorize(&caller, &caller.org_id, Action::CREDENTIALS_ISSUE, &principals::resource(&id))?;
+    app.authorize(&caller, Action::CREDENTIALS_ISSUE, &resources::api_key(&id), ctx).await?;
     let input = json_body(req)?;
     let issued = credentials::issue(app, &caller.actor(), &caller.org_id, &id, input, &ctx.request_id).await?;
     let body = serde_json::json!({"credential": issued.credential, "apiKey": issued.api_key});
     // The key is in this body and nowhere else: no cache may keep it.
-    Ok(json_with(201, &body, &[("cache-control", "no-store".into()), ("pragma", "no-cache".into())]))
+    Ok(json_with(201, &body, &no_store()))
 }
 
 async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
     let id = principal_id(req)?;
-    authorize(&caller, &caller.org_id, Action::CREDENTIALS_LIST, &principals::resource(&id))?;
+    app.authorize(&caller, Action::CREDENTIALS_LIST, &resources::api_key(&id), ctx).await?;
     let filter = match query_param(req, "status") {
         None => CredentialStatusFilter::Only(CredentialStatus::Active),
         Some(text) => CredentialStatusFilter::parse(&text).ok_or_else(|| {

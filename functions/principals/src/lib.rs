@@ -2,10 +2,10 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::App;
-use shared::auth::{Action, authorize};
-use shared::domain::{PrincipalId, PrincipalStatus};
-use shared::http::request::{if_match, path_param, query_param};
-use shared::http::{ApiError, FieldError, ListParams, RequestCtx, json, json_body, json_with};
+use shared::auth::{Action, resources};
+use shared::domain::PrincipalStatus;
+use shared::http::request::{if_match, principal_id, query_param};
+use shared::http::{ApiError, FieldError, ListParams, RequestCtx, etag, json, json_body, json_with};
 use shared::service::principals;
 
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
@@ -24,17 +24,9 @@ async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
     }
 }
 
-fn principal_id(req: &Request) -> Result<PrincipalId, ApiError> {
-    path_param(req, "principalId", "API-key principal", |t| PrincipalId::parse(t).ok())
-}
-
-fn etag(version: u64) -> (&'static str, String) {
-    ("etag", format!("\"{version}\""))
-}
-
 async fn create(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
-    authorize(&caller, &caller.org_id, Action::API_KEYS_CREATE, "iam:api-keys/*")?;
+    app.authorize(&caller, Action::API_KEYS_CREATE, resources::API_KEYS, ctx).await?;
     let input = json_body(req)?;
     let principal = principals::create(app, &caller.actor(), &caller.org_id, input, &ctx.request_id).await?;
     let location = format!("/iam/orgs/{}/api-keys/{}", principal.org_id, principal.id);
@@ -43,7 +35,7 @@ async fn create(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
 
 async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
-    authorize(&caller, &caller.org_id, Action::API_KEYS_LIST, "iam:api-keys/*")?;
+    app.authorize(&caller, Action::API_KEYS_LIST, resources::API_KEYS, ctx).await?;
     let status = match query_param(req, "status") {
         None => None,
         Some(text) => Some(PrincipalStatus::parse(&text).ok_or_else(|| {
@@ -60,7 +52,7 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
 async fn get(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
     let id = principal_id(req)?;
-    authorize(&caller, &caller.org_id, Action::API_KEYS_READ, &principals::resource(&id))?;
+    app.authorize(&caller, Action::API_KEYS_READ, &resources::api_key(&id), ctx).await?;
     let principal = principals::get(app, &caller.org_id, &id).await?;
     Ok(json_with(200, &principal, &[etag(principal.version)]))
 }
@@ -68,7 +60,7 @@ async fn get(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body
 async fn update(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
     let id = principal_id(req)?;
-    authorize(&caller, &caller.org_id, Action::API_KEYS_UPDATE, &principals::resource(&id))?;
+    app.authorize(&caller, Action::API_KEYS_UPDATE, &resources::api_key(&id), ctx).await?;
     let expected = if_match(req)?;
     let input = json_body(req)?;
     let principal =

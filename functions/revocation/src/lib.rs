@@ -2,9 +2,9 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::App;
-use shared::auth::{Action, authorize};
-use shared::domain::{KeyId, PrincipalId};
-use shared::http::request::path_param;
+use shared::auth::{Action, resources};
+use shared::domain::KeyId;
+use shared::http::request::{path_param, principal_id};
 use shared::http::{ApiError, RequestCtx, json};
 use shared::service::credentials;
 
@@ -23,9 +23,9 @@ async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
 
 async fn revoke(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
-    let principal = path_param(req, "principalId", "API-key principal", |t| PrincipalId::parse(t).ok())?;
+    let principal = principal_id(req)?;
     let key_id = path_param(req, "keyId", "credential", |t| KeyId::parse(t).ok())?;
-    authorize(&caller, &caller.org_id, Action::CREDENTIALS_REVOKE, &credentials::resource(&principal, &key_id))?;
+    app.authorize(&caller, Action::CREDENTIALS_REVOKE, &resources::api_key(&principal), ctx).await?;
     let credential =
         credentials::revoke(app, &caller.actor(), &caller.org_id, &principal, &key_id, &ctx.request_id).await?;
     Ok(json(200, &credential))

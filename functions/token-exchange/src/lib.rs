@@ -10,7 +10,7 @@ use serde::Deserialize;
 use shared::App;
 use shared::auth::{ApiKey, AuthFailure};
 use shared::http::body::{MAX_BODY_BYTES, request_bytes};
-use shared::http::{ApiError, FieldError, RequestCtx, json_body, json_with};
+use shared::http::{ApiError, FieldError, RequestCtx, json_body, json_with, no_store};
 use shared::service::tokens;
 
 /// Serves one API Gateway request; every failure is an error response, never a Lambda error.
@@ -47,10 +47,6 @@ fn is_oauth(req: &Request) -> bool {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ExchangeRequest {
     api_key: String,
-}
-
-fn no_store() -> [(&'static str, String); 2] {
-    [("cache-control", "no-store".into()), ("pragma", "no-cache".into())]
 }
 
 fn parse_key(text: &str) -> Result<ApiKey, ApiError> {

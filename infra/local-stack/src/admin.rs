@@ -12,7 +12,7 @@ use serde_norway::Value;
 use shared::App;
 use shared::auth::tokens::{StoredKey, StoredKeySet};
 use shared::domain::{Actor, OrgId, OrgSettings, PrincipalId};
-use shared::service::{credentials, orgs, principals};
+use shared::service::{assignments, credentials, orgs, principals};
 
 use crate::template::Template;
 
@@ -155,7 +155,8 @@ pub struct Bootstrapped {
     pub api_key: String,
 }
 
-/// Creates an organisation, an API-key principal to administer it, and a credential for it.
+/// Creates an organisation, an API-key principal holding `iam-admin` to administer it, and a
+/// credential for it.
 pub async fn bootstrap(app: &App, name: &str, direct_api_key_auth: bool) -> anyhow::Result<Bootstrapped> {
     let actor = Actor::System { name: "bootstrap".into() };
     let request_id = format!("bootstrap-{}", ulid::Ulid::new());
@@ -170,6 +171,10 @@ pub async fn bootstrap(app: &App, name: &str, direct_api_key_auth: bool) -> anyh
     )
     .await
     .map_err(|e| anyhow!("create principal: {e}"))?;
+    let iam_admin = shared::domain::RoleId::parse("iam-admin").expect("a built-in");
+    assignments::assign(app, &actor, &org.id, &principal.id, &iam_admin, &request_id)
+        .await
+        .map_err(|e| anyhow!("assign iam-admin: {e}"))?;
     let issued = credentials::issue(
         app,
         &actor,

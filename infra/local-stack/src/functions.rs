@@ -4,7 +4,7 @@ use lambda_http::{Body, Request, Response};
 use shared::App;
 
 /// Every function this stack can serve; a test checks it equals the template's set.
-pub const FUNCTIONS: &[&str] = &["credentials", "principals", "revocation", "token-exchange"];
+pub const FUNCTIONS: &[&str] = &["credentials", "organisation", "principals", "revocation", "roles", "token-exchange"];
 
 /// Calls function `name`'s `handle`, as its Lambda would; `None` for a function not linked here.
 pub async fn invoke(app: &App, name: &str, req: Request) -> Option<Response<Body>> {
@@ -13,6 +13,8 @@ pub async fn invoke(app: &App, name: &str, req: Request) -> Option<Response<Body
         "credentials" => credentials::handle(app, req).await,
         "revocation" => revocation::handle(app, req).await,
         "token-exchange" => token_exchange::handle(app, req).await,
+        "roles" => roles::handle(app, req).await,
+        "organisation" => organisation::handle(app, req).await,
         _ => return None,
     })
 }

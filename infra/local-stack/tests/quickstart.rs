@@ -66,6 +66,7 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
     assert!(out.contains("\"code\":\"principal_suspended\""), "{out}");
     assert!(out.contains("\"status\":\"Revoked\""), "{out}");
     assert!(out.contains("\"token_type\":\"Bearer\""), "the OAuth exchange: {out}");
+    assert!(out.contains("\"decision\":\"Deny\",\"code\":\"permission_denied\""), "the explainer: {out}");
     assert!(out.contains("\"kty\":\"OKP\""), "the JWKS: {out}");
     assert_eq!(
         out.matches("\"displayName\":\"billing-sync\"").count(),

@@ -4,9 +4,10 @@ mod api_key;
 mod authenticate;
 mod authorize;
 mod hashing;
+pub mod policy;
 pub mod tokens;
 
 pub use api_key::{ApiKey, GeneratedKey, MalformedKey};
 pub use authenticate::{AuthFailure, Caller, VerifiedKeys};
-pub use authorize::{Action, authorize};
+pub use authorize::{Action, resources};
 pub use hashing::{KeyHasher, Pepper};

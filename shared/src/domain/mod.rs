@@ -5,6 +5,7 @@ mod credential;
 mod ids;
 mod name;
 mod principal;
+mod role;
 mod settings;
 mod timestamp;
 
@@ -13,5 +14,6 @@ pub use credential::{Credential, CredentialStatus, CredentialStatusFilter};
 pub use ids::{IdError, KeyId, OrgId, PrincipalId};
 pub use name::{Name, NameError};
 pub use principal::{Principal, PrincipalStatus, PrincipalType, TransitionError};
+pub use role::{Condition, IAM_READ_ACTIONS, Permission, Role, RoleId, built_in_roles};
 pub use settings::OrgSettings;
 pub use timestamp::Timestamp;

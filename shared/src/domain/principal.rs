@@ -4,10 +4,30 @@ use serde::{Deserialize, Serialize};
 
 use super::{Name, OrgId, PrincipalId, Timestamp};
 
-/// The kinds of principal; members (`User`) arrive with the identity-provider work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The kinds of principal: machine identities (`ApiKey`) and members of an org (`User`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PrincipalType {
     ApiKey,
+    User,
+}
+
+impl PrincipalType {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApiKey => "ApiKey",
+            Self::User => "User",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "ApiKey" => Some(Self::ApiKey),
+            "User" => Some(Self::User),
+            _ => None,
+        }
+    }
 }
 
 /// Active ↔ Suspended; anything → Revoked; Revoked is final.

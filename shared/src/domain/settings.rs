@@ -15,9 +15,24 @@ pub struct OrgSettings {
 }
 
 impl OrgSettings {
-    /// The highest cap accepted: a principal's status change updates each of its active credentials,
-    /// the principal and one audit item in one `TransactWriteItems`, whose limit is 100 actions.
-    pub const MAX_CREDENTIAL_CAP: u32 = 98;
+    /// Accepted access-token lifetimes, in seconds.
+    pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<i64> = 60..=3600;
+    /// Accepted credential caps. The top is 98, not 100: a principal's status change updates each of
+    /// its Active credentials, the principal and one audit item in one `TransactWriteItems`, whose
+    /// limit is 100 actions.
+    pub const CREDENTIAL_CAP_RANGE: std::ops::RangeInclusive<i64> = 1..=98;
+
+    /// The access-token lifetime, held to its range whatever was stored.
+    pub fn token_ttl_seconds(&self) -> u32 {
+        (self.access_token_ttl_seconds as i64).clamp(*Self::TOKEN_TTL_RANGE.start(), *Self::TOKEN_TTL_RANGE.end())
+            as u32
+    }
+
+    /// The credential cap, held to its range whatever was stored.
+    pub fn credential_cap(&self) -> u32 {
+        (self.max_active_credentials_per_principal as i64)
+            .clamp(*Self::CREDENTIAL_CAP_RANGE.start(), *Self::CREDENTIAL_CAP_RANGE.end()) as u32
+    }
 }
 
 impl Default for OrgSettings {

@@ -4,6 +4,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use crate::auth::AuthFailure;
+use crate::auth::policy::Denial;
 use crate::store::StoreError;
 
 /// One field that failed validation.
@@ -29,6 +30,9 @@ pub enum ApiError {
     /// 403 `org_mismatch`.
     #[error("the caller belongs to another organisation")]
     OrgMismatch,
+    /// 403 `no_role_assignment`, `permission_denied`, `scope_mismatch` or `condition_not_met`.
+    #[error("{detail}")]
+    Forbidden { denial: Denial, detail: String },
     /// 400 `invalid_request`.
     #[error("the request is invalid")]
     InvalidRequest(Vec<FieldError>),
@@ -59,6 +63,18 @@ pub enum ApiError {
     /// 409 `principal_revoked`: revoked principals are final.
     #[error("the principal is revoked; revocation is final")]
     PrincipalRevoked,
+    /// 409 `role_in_use`.
+    #[error("the role is assigned to {0} principal(s); remove the assignments first")]
+    RoleInUse(u64),
+    /// 409 `role_name_taken`.
+    #[error("a role named {0:?} already exists in this organisation")]
+    RoleNameTaken(String),
+    /// 409 `role_read_only`.
+    #[error("built-in roles cannot be changed or deleted")]
+    RoleReadOnly,
+    /// 422 `role_principal_type_unsupported`.
+    #[error("role {role} does not support {principal_type} principals")]
+    RolePrincipalTypeUnsupported { role: String, principal_type: &'static str },
     /// 409 `credential_limit_reached`.
     #[error("the principal already has {cap} active credentials, the organisation's limit")]
     CredentialLimitReached { cap: u32 },
@@ -106,7 +122,9 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Unauthenticated(_) => 401,
-            Self::OrgMismatch => 403,
+            Self::OrgMismatch | Self::Forbidden { .. } => 403,
+            Self::RoleInUse(_) | Self::RoleNameTaken(_) | Self::RoleReadOnly => 409,
+            Self::RolePrincipalTypeUnsupported { .. } => 422,
             Self::InvalidRequest(_) | Self::MalformedJson(_) | Self::InvalidCursor | Self::UnsupportedGrantType => 400,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
@@ -123,6 +141,11 @@ impl ApiError {
         match self {
             Self::Unauthenticated(failure) => failure.code(),
             Self::OrgMismatch => "org_mismatch",
+            Self::Forbidden { denial, .. } => denial.code(),
+            Self::RoleInUse(_) => "role_in_use",
+            Self::RoleNameTaken(_) => "role_name_taken",
+            Self::RoleReadOnly => "role_read_only",
+            Self::RolePrincipalTypeUnsupported { .. } => "role_principal_type_unsupported",
             Self::InvalidRequest(_) => "invalid_request",
             Self::MalformedJson(_) => "malformed_json",
             Self::InvalidCursor => "invalid_cursor",
@@ -149,6 +172,7 @@ impl ApiError {
             412 => "Precondition Failed",
             413 => "Content Too Large",
             415 => "Unsupported Media Type",
+            422 => "Unprocessable Content",
             503 => "Service Unavailable",
             _ => "Internal Server Error",
         }

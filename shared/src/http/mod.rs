@@ -10,4 +10,4 @@ pub use body::{Patch, json_body};
 pub use cursor::{CursorKey, ListParams};
 pub use error::{ApiError, FieldError};
 pub use request::RequestCtx;
-pub use response::{json, json_with};
+pub use response::{etag, json, json_with, no_content, no_store};

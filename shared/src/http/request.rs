@@ -40,6 +40,11 @@ pub fn path_param<T>(
     req.path_parameters_ref().and_then(|p| p.first(name)).and_then(parse).ok_or(ApiError::NotFound(what))
 }
 
+/// The `{principalId}` of an API-key principal's route.
+pub fn principal_id(req: &Request) -> Result<crate::domain::PrincipalId, ApiError> {
+    path_param(req, "principalId", "API-key principal", |t| crate::domain::PrincipalId::parse(t).ok())
+}
+
 /// One query-string parameter, if given.
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters_ref().and_then(|q| q.first(name)).map(String::from)

@@ -55,7 +55,7 @@ pub async fn issue(
     let name = name.expect("validated");
     let generated = ApiKey::generate();
     let secret_hash = app.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
-    let cap = app.org_settings(org).await?.max_active_credentials_per_principal;
+    let cap = app.org_settings(org).await?.credential_cap();
 
     for attempt in 0..WRITE_ATTEMPTS {
         let principal =

@@ -1,8 +1,12 @@
 //! The domain services behind the routes: validate, read, decide, write one transaction, audit.
 
+pub mod assignments;
 pub mod credentials;
 pub mod orgs;
 pub mod principals;
+pub mod roles;
+pub mod settings;
+pub mod simulate;
 pub mod tokens;
 
 use crate::domain::{Name, NameError, Timestamp};
@@ -11,13 +15,15 @@ use crate::store::StoreError;
 
 /// How many times a write is retried when it lost a race that does not concern the client
 /// (a concurrent issuance changed the credential set, or a transaction conflict).
-const WRITE_ATTEMPTS: usize = 5;
+const WRITE_ATTEMPTS: usize = 8;
 
-/// Waits a little, more each attempt, with jitter, before retrying a contended write.
+/// Waits a little, more each attempt (10 ms doubling to 320 ms, with up to as much again of
+/// jitter; about 2 s over all attempts), before retrying a contended write.
 async fn back_off(attempt: usize) {
     let mut byte = [0u8; 1];
     let _ = getrandom::fill(&mut byte);
-    let millis = (5u64 << attempt.min(4)) + u64::from(byte[0] % 10);
+    let base = 10u64 << attempt.min(5);
+    let millis = base + base * u64::from(byte[0]) / 255;
     tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
@@ -56,7 +62,7 @@ impl Validation {
         }
     }
 
-    fn push(&mut self, field: &str, message: &str) {
+    pub(crate) fn push(&mut self, field: &str, message: &str) {
         self.0.push(FieldError::new(field, message));
     }
 

@@ -3,7 +3,7 @@
 use crate::App;
 use crate::auth::ApiKey;
 use crate::auth::tokens::AccessClaims;
-use crate::domain::{PrincipalType, Timestamp};
+use crate::domain::Timestamp;
 use crate::http::ApiError;
 
 /// An issued access token.
@@ -23,11 +23,9 @@ pub async fn exchange(app: &App, key: &ApiKey, request_id: &str) -> Result<Acces
     let settings = app.org_settings(&record.org_id).await?;
     app.note_use(&record, request_id).await;
     let now = app.clock.now();
-    let ttl = settings.access_token_ttl_seconds;
+    let ttl = settings.token_ttl_seconds();
     let expires_at = now.plus_seconds(i64::from(ttl));
-    let principal_type = match record.principal.principal_type {
-        PrincipalType::ApiKey => "ApiKey",
-    };
+    let principal_type = record.principal.principal_type.as_str();
     let claims = AccessClaims {
         iss: app.config.token_issuer.clone(),
         aud: app.config.token_audience.clone(),

@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -18,10 +18,12 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{CredentialRecord, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState, StoreError, keys};
+use super::{
+    Assignment, CredentialRecord, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState, StoreError, keys,
+};
 use crate::domain::{
-    AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, Principal, PrincipalId,
-    PrincipalStatus, Timestamp,
+    AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, OrgSettings, Principal,
+    PrincipalId, PrincipalStatus, Role, RoleId, Timestamp,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -238,6 +240,9 @@ impl DynamoStore {
             );
         }
         item.insert("credentialsVersion".into(), n(record.credentials_version));
+        if !record.role_ids.is_empty() {
+            item.insert("roleIds".into(), AttributeValue::Ss(record.role_ids.iter().map(|r| r.to_string()).collect()));
+        }
         Ok(item)
     }
 
@@ -255,13 +260,21 @@ impl DynamoStore {
             }
             _ => 0,
         };
-        Ok(PrincipalRecord { principal: from_attributes(item)?, active_key_ids, credentials_version })
+        let role_ids = match item.remove("roleIds") {
+            Some(AttributeValue::Ss(ids)) => ids.iter().filter_map(|id| RoleId::parse(id)).collect(),
+            _ => Vec::new(),
+        };
+        Ok(PrincipalRecord { principal: from_attributes(item)?, active_key_ids, credentials_version, role_ids })
     }
 
     /// Creates a principal (never overwrites), with its audit event.
     pub async fn create_principal(&self, principal: &Principal, audit: &AuditEvent) -> Result<(), StoreError> {
-        let record =
-            PrincipalRecord { principal: principal.clone(), active_key_ids: Vec::new(), credentials_version: 0 };
+        let record = PrincipalRecord {
+            principal: principal.clone(),
+            active_key_ids: Vec::new(),
+            credentials_version: 0,
+            role_ids: Vec::new(),
+        };
         self.transact(vec![self.put_new(self.principal_item(&record)?)?, self.put_new(audit_item(audit)?)?]).await
     }
 
@@ -270,60 +283,82 @@ impl DynamoStore {
         self.get(keys::principal(org, id), true).await?.map(Self::principal_from).transpose()
     }
 
-    /// Replaces a principal if neither it nor its set of credentials changed since `before` was
-    /// read, and copies its new state onto each Active credential, all in one transaction.
+    /// An Update setting each attribute of `set` and removing each of `remove`, under `condition`
+    /// (whose own names and values come in `names` and `values`).
+    fn set_and_remove(
+        &self,
+        key: (String, String),
+        set: &Item,
+        remove: &[&str],
+        condition: &str,
+        mut names: HashMap<String, String>,
+        mut values: Item,
+    ) -> Result<Update, StoreError> {
+        let mut sets = Vec::new();
+        for (i, (name, value)) in set.iter().enumerate() {
+            names.insert(format!("#s{i}"), name.clone());
+            values.insert(format!(":s{i}"), value.clone());
+            sets.push(format!("#s{i} = :s{i}"));
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !remove.is_empty() {
+            let removes: Vec<String> = remove
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    names.insert(format!("#r{i}"), name.to_string());
+                    format!("#r{i}")
+                })
+                .collect();
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(key)))
+                .update_expression(expression)
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                .build(),
+        )
+    }
+
+    /// Changes a principal if neither it nor its set of credentials changed since `before` was
+    /// read, and copies its new state onto each Active credential, all in one transaction. Only the
+    /// principal's own fields are written: its role and credential sets are left as they are.
     pub async fn update_principal(
         &self,
         before: &PrincipalRecord,
         after: &Principal,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let record = PrincipalRecord {
-            principal: after.clone(),
-            active_key_ids: before.active_key_ids.clone(),
-            credentials_version: before.credentials_version,
-        };
-        let put = build(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(self.principal_item(&record)?))
-                .condition_expression("version = :v AND credentialsVersion = :cv")
-                .expression_attribute_values(":v", n(before.principal.version))
-                .expression_attribute_values(":cv", n(before.credentials_version))
-                .build(),
+        let mut fields = to_attributes(after)?;
+        let (gpk, gsk) = keys::principal_by_status(&after.org_id, after.status, &after.id);
+        fields.insert(keys::GSI1PK.into(), s(gpk));
+        fields.insert(keys::GSI1SK.into(), s(gsk));
+        let remove: &[&str] = if after.expires_at.is_none() { &["expiresAt"] } else { &[] };
+        let update = self.set_and_remove(
+            keys::principal(&after.org_id, &after.id),
+            &fields,
+            remove,
+            "#version = :v AND #cv = :cv",
+            HashMap::from([("#version".into(), "version".into()), ("#cv".into(), "credentialsVersion".into())]),
+            HashMap::from([(":v".into(), n(before.principal.version)), (":cv".into(), n(before.credentials_version))]),
         )?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build(), self.put_new(audit_item(audit)?)?];
+        let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
         let state = PrincipalState::of(after);
         if state != PrincipalState::of(&before.principal) {
-            let state_item = to_attributes(&state)?;
+            let state_fields = to_attributes(&state)?;
+            let remove: &[&str] = if state.principal_expires_at.is_none() { &["principalExpiresAt"] } else { &[] };
             for key_id in &before.active_key_ids {
-                let mut names = HashMap::new();
-                let mut values = HashMap::new();
-                let mut sets = Vec::new();
-                let mut removes = Vec::new();
-                for field in ["principalType", "principalStatus", "principalExpiresAt"] {
-                    names.insert(format!("#{field}"), field.to_string());
-                    match state_item.get(field) {
-                        Some(v) => {
-                            values.insert(format!(":{field}"), v.clone());
-                            sets.push(format!("#{field} = :{field}"));
-                        }
-                        None => removes.push(format!("#{field}")),
-                    }
-                }
-                let mut expression = format!("SET {}", sets.join(", "));
-                if !removes.is_empty() {
-                    expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
-                }
-                let update = build(
-                    Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key_of(keys::credential(key_id))))
-                        .update_expression(expression)
-                        .condition_expression("attribute_exists(PK)")
-                        .set_expression_attribute_names(Some(names))
-                        .set_expression_attribute_values(Some(values))
-                        .build(),
+                let update = self.set_and_remove(
+                    keys::credential(key_id),
+                    &state_fields,
+                    remove,
+                    "attribute_exists(PK)",
+                    HashMap::new(),
+                    HashMap::new(),
                 )?;
                 items.push(TransactWriteItem::builder().update(update).build());
             }
@@ -343,7 +378,14 @@ impl DynamoStore {
         let query = match status {
             None => {
                 let (pk, prefix) = keys::api_key_principals(org);
-                QuerySpec { index: None, pk_name: keys::PK, pk, sk_name: keys::SK, sk_prefix: prefix.to_string() }
+                QuerySpec {
+                    index: None,
+                    pk_name: keys::PK,
+                    pk,
+                    sk_name: keys::SK,
+                    sk_prefix: prefix.to_string(),
+                    newest_first: false,
+                }
             }
             Some(status) => QuerySpec {
                 index: Some(keys::GSI1),
@@ -351,6 +393,7 @@ impl DynamoStore {
                 pk: keys::principals_by_status_pk(org),
                 sk_name: keys::GSI1SK,
                 sk_prefix: keys::principal_status_prefix(status),
+                newest_first: false,
             },
         };
         let page = self.query(&query, limit, start, true).await?;
@@ -458,6 +501,7 @@ impl DynamoStore {
                 CredentialStatusFilter::Only(status) => keys::credential_status_prefix(status),
                 CredentialStatusFilter::All => String::new(),
             },
+            newest_first: false,
         };
         let page = self.query(&query, limit, start, false).await?;
         let items = page.items.into_iter().map(Self::credential_from).collect::<Result<_, _>>()?;
@@ -526,6 +570,290 @@ impl DynamoStore {
         }
     }
 
+    // ---- organisation settings and audit ---------------------------------------------------------
+
+    /// The org's record, strongly consistent (for reads that precede a write).
+    pub async fn get_org_consistent(&self, org: &OrgId) -> Result<Option<OrgRecord>, StoreError> {
+        self.get(keys::org(org), true).await?.map(from_attributes).transpose()
+    }
+
+    /// Replaces the org's settings if its version is still `before.version`, with the audit event.
+    pub async fn update_settings(
+        &self,
+        before: &OrgRecord,
+        settings: &OrgSettings,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let set = HashMap::from([
+            ("settings".to_string(), to_attributes(&SettingsOnly { settings })?.remove("settings").unwrap_or(n(0))),
+            ("version".to_string(), n(before.version + 1)),
+        ]);
+        let update = self.set_and_remove(
+            keys::org(&before.id),
+            &set,
+            &[],
+            "#ver = :v",
+            HashMap::from([("#ver".into(), "version".into())]),
+            HashMap::from([(":v".into(), n(before.version))]),
+        )?;
+        self.transact(vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?])
+            .await
+    }
+
+    /// A page of the org's audit events, newest first.
+    pub async fn list_audit_events(
+        &self,
+        org: &OrgId,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        let spec = QuerySpec {
+            index: None,
+            pk_name: keys::PK,
+            pk: keys::audit_pk(org),
+            sk_name: keys::SK,
+            sk_prefix: "EVT#".into(),
+            newest_first: true,
+        };
+        let page = self.query(&spec, limit, start, false).await?;
+        Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
+    }
+
+    // ---- roles and assignments ---------------------------------------------------------------------
+
+    fn role_item(role: &Role, assignment_count: u64) -> Result<Item, StoreError> {
+        let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
+        let mut item = with_key(to_attributes(role)?, keys::role(org, &role.id));
+        item.insert("assignmentCount".into(), n(assignment_count));
+        Ok(item)
+    }
+
+    fn name_item(org: &OrgId, role: &Role) -> Item {
+        let mut item = key_of(keys::role_name(org, &role.name));
+        item.insert("roleId".into(), s(role.id.as_str()));
+        item
+    }
+
+    fn role_from(mut item: Item) -> Result<(Role, u64), StoreError> {
+        let count = match item.remove("assignmentCount") {
+            Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
+            _ => 0,
+        };
+        Ok((from_attributes(item)?, count))
+    }
+
+    /// Creates a custom role; refused (ConditionFailed) when its name is taken in the org.
+    pub async fn create_role(&self, role: &Role, audit: &AuditEvent) -> Result<(), StoreError> {
+        let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("a custom role needs an org")))?;
+        self.transact(vec![
+            self.put_new(Self::role_item(role, 0)?)?,
+            self.put_new(Self::name_item(org, role))?,
+            self.put_new(audit_item(audit)?)?,
+        ])
+        .await
+    }
+
+    /// A custom role and how many principals hold it, strongly consistent.
+    pub async fn get_role(&self, org: &OrgId, id: &RoleId) -> Result<Option<(Role, u64)>, StoreError> {
+        self.get(keys::role(org, id), true).await?.map(Self::role_from).transpose()
+    }
+
+    /// Every custom role of an org (orgs hold at most a few hundred; read page by page).
+    pub async fn list_roles(&self, org: &OrgId) -> Result<Vec<Role>, StoreError> {
+        let (pk, prefix) = keys::roles_of(org);
+        let spec = QuerySpec {
+            index: None,
+            pk_name: keys::PK,
+            pk,
+            sk_name: keys::SK,
+            sk_prefix: prefix.into(),
+            newest_first: false,
+        };
+        let mut roles = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.query(&spec, 100, start, false).await?;
+            for item in page.items {
+                roles.push(Self::role_from(item)?.0);
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(roles),
+            }
+        }
+    }
+
+    /// Replaces a custom role at `before.version`; a rename moves its name guard in the same
+    /// transaction (refused when the new name is taken).
+    pub async fn update_role(&self, before: &Role, after: &Role, audit: &AuditEvent) -> Result<(), StoreError> {
+        let org = after.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
+        let mut fields = to_attributes(after)?;
+        fields.remove("orgId");
+        let remove: &[&str] = if after.description.is_none() { &["description"] } else { &[] };
+        let update = self.set_and_remove(
+            keys::role(org, &after.id),
+            &fields,
+            remove,
+            "#ver = :v",
+            HashMap::from([("#ver".into(), "version".into())]),
+            HashMap::from([(":v".into(), n(before.version))]),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
+        if before.name.to_lowercase() != after.name.to_lowercase() {
+            items.push(self.put_new(Self::name_item(org, after))?);
+            let delete = build(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_of(keys::role_name(org, &before.name))))
+                    .build(),
+            )?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        self.transact(items).await
+    }
+
+    /// Deletes a custom role that no principal holds (ConditionFailed otherwise), and its name guard.
+    pub async fn delete_role(&self, role: &Role, audit: &AuditEvent) -> Result<(), StoreError> {
+        let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
+        let delete = build(
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::role(org, &role.id))))
+                .condition_expression("attribute_exists(PK) AND assignmentCount = :zero")
+                .expression_attribute_values(":zero", n(0))
+                .build(),
+        )?;
+        let name = build(
+            Delete::builder().table_name(&self.table).set_key(Some(key_of(keys::role_name(org, &role.name)))).build(),
+        )?;
+        self.transact(vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().delete(name).build(),
+            self.put_new(audit_item(audit)?)?,
+        ])
+        .await
+    }
+
+    fn assignment_item(a: &Assignment) -> Result<Item, StoreError> {
+        let mut item = with_key(to_attributes(a)?, keys::assignment(&a.org_id, &a.principal_id, &a.role_id));
+        let (gpk, gsk) = keys::assignment_by_role(&a.org_id, &a.role_id, &a.principal_id);
+        item.insert(keys::GSI1PK.into(), s(gpk));
+        item.insert(keys::GSI1SK.into(), s(gsk));
+        Ok(item)
+    }
+
+    /// Assigns a role: the assignment, the principal's role set, the custom role's assignment count
+    /// and the audit event in one transaction. Refused (ConditionFailed) when the assignment exists,
+    /// the principal is gone or revoked, or the custom role was deleted meanwhile.
+    pub async fn assign_role(&self, a: &Assignment, audit: &AuditEvent) -> Result<(), StoreError> {
+        let principal = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::principal(&a.org_id, &a.principal_id))))
+                .update_expression("ADD roleIds :r")
+                .condition_expression("attribute_exists(PK) AND #status <> :revoked")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":r", AttributeValue::Ss(vec![a.role_id.to_string()]))
+                .expression_attribute_values(":revoked", s(PrincipalStatus::Revoked.as_str()))
+                .build(),
+        )?;
+        let mut items = vec![
+            self.put_new(Self::assignment_item(a)?)?,
+            TransactWriteItem::builder().update(principal).build(),
+            self.put_new(audit_item(audit)?)?,
+        ];
+        if !a.role_id.is_built_in() {
+            items.push(TransactWriteItem::builder().update(self.count_assignments(a, 1)?).build());
+        }
+        self.transact(items).await
+    }
+
+    fn count_assignments(&self, a: &Assignment, delta: i64) -> Result<Update, StoreError> {
+        build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::role(&a.org_id, &a.role_id))))
+                .update_expression("ADD assignmentCount :d")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":d", n(delta))
+                .build(),
+        )
+    }
+
+    /// Removes an assignment, the role from the principal's set and one from the role's count.
+    pub async fn unassign_role(&self, a: &Assignment, audit: &AuditEvent) -> Result<(), StoreError> {
+        let delete = build(
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::assignment(&a.org_id, &a.principal_id, &a.role_id))))
+                .condition_expression("attribute_exists(PK)")
+                .build(),
+        )?;
+        let principal = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::principal(&a.org_id, &a.principal_id))))
+                .update_expression("DELETE roleIds :r")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":r", AttributeValue::Ss(vec![a.role_id.to_string()]))
+                .build(),
+        )?;
+        let mut items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().update(principal).build(),
+            self.put_new(audit_item(audit)?)?,
+        ];
+        if !a.role_id.is_built_in() {
+            items.push(TransactWriteItem::builder().update(self.count_assignments(a, -1)?).build());
+        }
+        self.transact(items).await
+    }
+
+    /// One assignment, strongly consistent.
+    pub async fn get_assignment(
+        &self,
+        org: &OrgId,
+        principal: &PrincipalId,
+        role: &RoleId,
+    ) -> Result<Option<Assignment>, StoreError> {
+        self.get(keys::assignment(org, principal, role), true).await?.map(from_attributes).transpose()
+    }
+
+    /// A page of a principal's assignments (base table, strongly consistent).
+    pub async fn list_assignments_of_principal(
+        &self,
+        org: &OrgId,
+        principal: &PrincipalId,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<Page<Assignment>, StoreError> {
+        let (pk, prefix) = keys::assignments_of_principal(org, principal);
+        let spec =
+            QuerySpec { index: None, pk_name: keys::PK, pk, sk_name: keys::SK, sk_prefix: prefix, newest_first: false };
+        let page = self.query(&spec, limit, start, true).await?;
+        Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
+    }
+
+    /// A page of a role's assignments (GSI1).
+    pub async fn list_assignments_of_role(
+        &self,
+        org: &OrgId,
+        role: &RoleId,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<Page<Assignment>, StoreError> {
+        let spec = QuerySpec {
+            index: Some(keys::GSI1),
+            pk_name: keys::GSI1PK,
+            pk: keys::assignments_of_role_pk(org, role),
+            sk_name: keys::GSI1SK,
+            sk_prefix: String::new(),
+            newest_first: false,
+        };
+        let page = self.query(&spec, limit, start, false).await?;
+        Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
+    }
+
     // ---- queries ---------------------------------------------------------------------------------
 
     /// One page of a key-prefix query. Asks for one item more than the page so that the last page
@@ -551,6 +879,7 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(&spec.pk))
             .limit(i32::try_from(limit + 1).context("page size").map_err(StoreError::Other)?)
             .consistent_read(consistent && spec.index.is_none())
+            .scan_index_forward(!spec.newest_first)
             .set_exclusive_start_key(start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect()));
         request = if spec.sk_prefix.is_empty() {
             request.key_condition_expression("#pk = :pk")
@@ -578,7 +907,15 @@ impl DynamoStore {
     }
 }
 
+/// Serialises settings under their attribute name.
+#[derive(serde::Serialize)]
+struct SettingsOnly<'a> {
+    settings: &'a OrgSettings,
+}
+
 struct QuerySpec {
+    /// Newest (highest sort key) first.
+    newest_first: bool,
     index: Option<&'static str>,
     pk_name: &'static str,
     pk: String,

@@ -1,7 +1,7 @@
 //! The single-table layout: every partition key, sort key and index key is built here and nowhere
 //! else. docs/data-model.md lists the access patterns these keys serve.
 
-use crate::domain::{CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, Timestamp};
+use crate::domain::{CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, RoleId, Timestamp};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -83,5 +83,45 @@ pub fn credential_by_expiry(expires_at: Timestamp, key_id: &KeyId) -> (String, S
 /// Audit event item: `AUDIT#<orgId>` / `EVT#<eventId>`; event ids are ULIDs, so newest first is a
 /// reverse query of one partition.
 pub fn audit_event(org: &OrgId, event_id: &str) -> (String, String) {
-    (format!("AUDIT#{org}"), format!("EVT#{event_id}"))
+    (audit_pk(org), format!("EVT#{event_id}"))
+}
+
+/// Custom role item: `ORG#<orgId>` / `ROLE#<roleId>`.
+pub fn role(org: &OrgId, id: &RoleId) -> (String, String) {
+    (org_pk(org), format!("ROLE#{id}"))
+}
+
+/// All custom roles of an org: the org partition, sort keys beginning `ROLE#`.
+pub fn roles_of(org: &OrgId) -> (String, &'static str) {
+    (org_pk(org), "ROLE#")
+}
+
+/// The uniqueness guard of a role name within an org (case-insensitive): `ROLENAME#<name>`.
+pub fn role_name(org: &OrgId, name: &str) -> (String, String) {
+    (org_pk(org), format!("ROLENAME#{}", name.to_lowercase()))
+}
+
+/// Assignment item: `ORG#<orgId>` / `ASSIGN#<principalId>#<roleId>`.
+pub fn assignment(org: &OrgId, principal: &PrincipalId, role: &RoleId) -> (String, String) {
+    (org_pk(org), format!("ASSIGN#{principal}#{role}"))
+}
+
+/// A principal's assignments: the org partition, sort keys beginning `ASSIGN#<principalId>#`.
+pub fn assignments_of_principal(org: &OrgId, principal: &PrincipalId) -> (String, String) {
+    (org_pk(org), format!("ASSIGN#{principal}#"))
+}
+
+/// GSI1 keys of an assignment: the role's assignments, by principal.
+pub fn assignment_by_role(org: &OrgId, role: &RoleId, principal: &PrincipalId) -> (String, String) {
+    (assignments_of_role_pk(org, role), principal.to_string())
+}
+
+/// GSI1 partition of one role's assignments.
+pub fn assignments_of_role_pk(org: &OrgId, role: &RoleId) -> String {
+    format!("ORG#{org}#ROLE#{role}#ASSIGNED")
+}
+
+/// The org's audit partition.
+pub fn audit_pk(org: &OrgId) -> String {
+    format!("AUDIT#{org}")
 }

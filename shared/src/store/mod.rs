@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 pub use dynamo::{CallCounter, DynamoStore};
 
 use crate::domain::{
-    Credential, CredentialStatus, KeyId, OrgId, OrgSettings, Principal, PrincipalStatus, PrincipalType, Timestamp,
+    Credential, CredentialStatus, KeyId, OrgId, OrgSettings, Principal, PrincipalId, PrincipalStatus, PrincipalType,
+    RoleId, Timestamp,
 };
 
 /// What went wrong in the store, typed so the service can answer precisely; never a stringified SDK error.
@@ -57,6 +58,8 @@ pub struct PrincipalRecord {
     pub active_key_ids: Vec<KeyId>,
     /// Bumped whenever `active_key_ids` changes, so a status change cannot miss a new credential.
     pub credentials_version: u64,
+    /// The roles assigned to the principal (their assignment items list them too).
+    pub role_ids: Vec<RoleId>,
 }
 
 /// The principal's state copied onto each of its Active credentials, so that authentication is
@@ -78,6 +81,16 @@ impl PrincipalState {
             principal_expires_at: principal.expires_at,
         }
     }
+}
+
+/// A role assignment: one principal holds one role in one org.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assignment {
+    pub org_id: OrgId,
+    pub principal_id: PrincipalId,
+    pub role_id: RoleId,
+    pub created_at: Timestamp,
 }
 
 /// A credential as stored: what clients see, its org, its secret's hash and its principal's state.

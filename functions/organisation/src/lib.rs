@@ -1,0 +1,69 @@
+//! The organisation: `GET|PATCH /iam/orgs/{orgId}/settings`, `GET .../audit-events`, and
+//! `POST .../authorize` (the troubleshooting page as an API).
+
+use lambda_http::{Body, Request, Response};
+use shared::App;
+use shared::auth::{Action, resources};
+use shared::http::request::if_match;
+use shared::http::{ApiError, ListParams, RequestCtx, etag, json, json_body, json_with};
+use shared::service::{settings, simulate};
+use shared::store::OrgRecord;
+
+/// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let ctx = RequestCtx::of(&req);
+    route(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id))
+}
+
+async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    match ctx.route_key.as_str() {
+        "GET /iam/orgs/{orgId}/settings" => get_settings(app, ctx, req).await,
+        "PATCH /iam/orgs/{orgId}/settings" => update_settings(app, ctx, req).await,
+        "GET /iam/orgs/{orgId}/audit-events" => audit_events(app, ctx, req).await,
+        "POST /iam/orgs/{orgId}/authorize" => authorize(app, ctx, req).await,
+        _ => Err(ApiError::RouteNotFound),
+    }
+}
+
+fn settings_body(org: &OrgRecord) -> Response<Body> {
+    let s = &org.settings;
+    let body = serde_json::json!({
+        "directApiKeyAuth": s.direct_api_key_auth,
+        "accessTokenTtlSeconds": s.access_token_ttl_seconds,
+        "maxActiveCredentialsPerPrincipal": s.max_active_credentials_per_principal,
+        "version": org.version,
+    });
+    json_with(200, &body, &[etag(org.version)])
+}
+
+async fn get_settings(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller_in_path_org(req, ctx).await?;
+    app.authorize(&caller, Action::SETTINGS_READ, resources::SETTINGS, ctx).await?;
+    Ok(settings_body(&settings::get(app, &caller.org_id).await?))
+}
+
+async fn update_settings(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller_in_path_org(req, ctx).await?;
+    app.authorize(&caller, Action::SETTINGS_UPDATE, resources::SETTINGS, ctx).await?;
+    let expected = if_match(req)?;
+    let input = json_body(req)?;
+    let org = settings::update(app, &caller.actor(), &caller.org_id, input, expected, &ctx.request_id).await?;
+    Ok(settings_body(&org))
+}
+
+async fn audit_events(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller_in_path_org(req, ctx).await?;
+    app.authorize(&caller, Action::AUDIT_READ, resources::AUDIT, ctx).await?;
+    let scope = format!("audit|{}", caller.org_id);
+    let params = ListParams::from_request(req, &app.cursors, &scope)?;
+    let page = settings::audit_events(app, &caller.org_id, params).await?;
+    let next = page.next.map(|k| app.cursors.seal(&scope, &k));
+    Ok(json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
+}
+
+async fn authorize(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller_in_path_org(req, ctx).await?;
+    app.authorize(&caller, Action::AUTHORIZE_SIMULATE, resources::AUTHORIZE, ctx).await?;
+    let answer = simulate::simulate(app, &caller, ctx.source_ip.as_deref(), json_body(req)?).await?;
+    Ok(json(200, &answer))
+}

@@ -1,0 +1,109 @@
+//! Role assignments: which principals hold which roles in an org.
+
+use serde_json::json;
+
+use super::{WRITE_ATTEMPTS, back_off, lost_race, roles};
+use crate::App;
+use crate::auth::resources;
+use crate::domain::{Actor, AuditEvent, OrgId, PrincipalId, PrincipalStatus, RoleId};
+use crate::http::{ApiError, ListParams};
+use crate::store::{Assignment, Page, StoreError};
+
+/// The cursor scope of a principal's assignment list.
+pub fn list_scope(org: &OrgId, principal: &PrincipalId) -> String {
+    format!("assignments|{org}|{principal}")
+}
+
+/// Assigns a role available to the org to one of its principals. Answers whether it was new
+/// (an existing assignment is answered as it is).
+pub async fn assign(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    role_id: &RoleId,
+    request_id: &str,
+) -> Result<(Assignment, bool), ApiError> {
+    for attempt in 0..WRITE_ATTEMPTS {
+        let principal = app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("principal"))?;
+        let role = roles::get(app, org, role_id).await?;
+        let kind = principal.principal.principal_type;
+        if !role.principal_types.contains(&kind) {
+            return Err(ApiError::RolePrincipalTypeUnsupported {
+                role: role.id.to_string(),
+                principal_type: kind.as_str(),
+            });
+        }
+        if let Some(existing) = app.store.get_assignment(org, principal_id, role_id).await? {
+            return Ok((existing, false));
+        }
+        if principal.principal.status == PrincipalStatus::Revoked {
+            return Err(ApiError::PrincipalRevoked);
+        }
+        let assignment = Assignment {
+            org_id: org.clone(),
+            principal_id: principal_id.clone(),
+            role_id: role_id.clone(),
+            created_at: app.clock.now(),
+        };
+        let event = AuditEvent::new(
+            org.clone(),
+            actor.clone(),
+            "iam:roleAssignments:assign",
+            resources::principal(principal_id.as_str()),
+            app.clock.now(),
+            request_id,
+            json!({"roleId": role_id, "roleName": role.name}),
+        );
+        match app.store.assign_role(&assignment, &event).await {
+            Ok(()) => {
+                app.forget_roles(org);
+                return Ok((assignment, true));
+            }
+            Err(err) if lost_race(&err) => back_off(attempt).await,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(StoreError::Contention.into())
+}
+
+/// A page of a principal's assignments.
+pub async fn list(
+    app: &App,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    params: ListParams,
+) -> Result<Page<Assignment>, ApiError> {
+    app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("principal"))?;
+    Ok(app.store.list_assignments_of_principal(org, principal_id, params.limit, params.start).await?)
+}
+
+/// Removes one assignment.
+pub async fn remove(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    role_id: &RoleId,
+    request_id: &str,
+) -> Result<(), ApiError> {
+    let assignment =
+        app.store.get_assignment(org, principal_id, role_id).await?.ok_or(ApiError::NotFound("role assignment"))?;
+    let event = AuditEvent::new(
+        org.clone(),
+        actor.clone(),
+        "iam:roleAssignments:remove",
+        resources::principal(principal_id.as_str()),
+        app.clock.now(),
+        request_id,
+        json!({"roleId": role_id}),
+    );
+    match app.store.unassign_role(&assignment, &event).await {
+        Ok(()) => {
+            app.forget_roles(org);
+            Ok(())
+        }
+        Err(StoreError::ConditionFailed) => Err(ApiError::NotFound("role assignment")),
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,337 @@
+//! Roles: the four built-ins (read-only) and each org's custom roles.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
+use crate::App;
+use crate::auth::resources;
+use crate::domain::{Actor, AuditEvent, OrgId, Permission, PrincipalType, Role, RoleId, built_in_roles};
+use crate::http::{ApiError, FieldError, ListParams, Patch};
+use crate::store::{Assignment, Page, PageKey, StoreError};
+
+/// The most permissions one role may hold.
+pub const MAX_PERMISSIONS: usize = 100;
+/// The most custom roles one org may hold (they are cached whole in every container).
+pub const MAX_CUSTOM_ROLES: usize = 200;
+
+/// `POST /iam/orgs/{orgId}/roles`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateRole {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub principal_types: Vec<String>,
+    pub permissions: Vec<Permission>,
+}
+
+/// `PATCH /iam/orgs/{orgId}/roles/{roleId}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateRole {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    pub principal_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub permissions: Option<Vec<Permission>>,
+}
+
+/// The cursor scope of a role list.
+pub fn list_scope(org: &OrgId, principal_type: Option<PrincipalType>) -> String {
+    format!("roles|{org}|{}", principal_type.map_or("*", PrincipalType::as_str))
+}
+
+fn valid_pattern(text: &str, allowed: impl Fn(char) -> bool) -> bool {
+    !text.is_empty() && text.len() <= 256 && text.chars().all(allowed)
+}
+
+impl Validation {
+    fn role_name(&mut self, text: &str) -> Option<String> {
+        let name = self.name("name", text)?.as_str().to_string();
+        if name.chars().count() > 64 {
+            self.push("name", "must be at most 64 characters");
+            return None;
+        }
+        Some(name)
+    }
+
+    fn description(&mut self, text: &str) -> Option<String> {
+        if text.chars().count() > 1024 || text.chars().any(|c| c.is_control() && c != '\n') {
+            self.push("description", "must be at most 1024 characters, without control characters");
+            return None;
+        }
+        Some(text.trim().to_string())
+    }
+
+    fn principal_types(&mut self, texts: &[String]) -> Vec<PrincipalType> {
+        let mut types = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            match PrincipalType::parse(text) {
+                Some(t) if !types.contains(&t) => types.push(t),
+                Some(_) => self.push(&format!("principalTypes[{i}]"), "is listed twice"),
+                None => self.push(&format!("principalTypes[{i}]"), "must be ApiKey or User"),
+            }
+        }
+        if texts.is_empty() {
+            self.push("principalTypes", "must name at least one of ApiKey, User");
+        }
+        types
+    }
+
+    fn permissions(&mut self, permissions: &[Permission]) {
+        if permissions.is_empty() || permissions.len() > MAX_PERMISSIONS {
+            self.push("permissions", "must hold 1 to 100 permissions");
+        }
+        for (i, p) in permissions.iter().enumerate() {
+            let action_ok = p.action == "*"
+                || (p.action.split(':').count() >= 2
+                    && p.action
+                        .split(':')
+                        .all(|seg| valid_pattern(seg, |c| c.is_ascii_alphanumeric() || "*-_".contains(c))));
+            if !action_ok {
+                self.push(
+                    &format!("permissions[{i}].action"),
+                    "must be service:resourceType:verb, * allowed (e.g. iam:apiKeys:read, iam:*)",
+                );
+            }
+            if !valid_pattern(&p.resource, |c| c.is_ascii_graphic()) {
+                self.push(
+                    &format!("permissions[{i}].resource"),
+                    "must be a resource pattern without spaces (e.g. *, iam:api-keys/akp_…)",
+                );
+            }
+            if let Some(c) = &p.condition {
+                if c.source_ip.as_ref().is_some_and(|ranges| ranges.is_empty() || ranges.len() > 50) {
+                    self.push(&format!("permissions[{i}].condition.sourceIp"), "must list 1 to 50 CIDR ranges");
+                }
+                if let (Some(nb), Some(na)) = (c.not_before, c.not_after)
+                    && nb >= na
+                {
+                    self.push(&format!("permissions[{i}].condition"), "notBefore must be before notAfter");
+                }
+                if c.source_ip.is_none() && c.not_before.is_none() && c.not_after.is_none() {
+                    self.push(
+                        &format!("permissions[{i}].condition"),
+                        "must hold sourceIp, notBefore or notAfter (or be left out)",
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn name_taken_by_built_in(name: &str) -> bool {
+    built_in_roles().iter().any(|r| r.name.eq_ignore_ascii_case(name))
+}
+
+fn audit(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    action: &str,
+    role: &Role,
+    request_id: &str,
+    details: serde_json::Value,
+) -> AuditEvent {
+    AuditEvent::new(org.clone(), actor.clone(), action, resources::role(&role.id), app.clock.now(), request_id, details)
+}
+
+/// Creates a custom role; its name must be unique in the org (built-in names included).
+pub async fn create(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    input: CreateRole,
+    request_id: &str,
+) -> Result<Role, ApiError> {
+    let mut v = Validation::default();
+    let name = v.role_name(&input.name);
+    let description = input.description.as_deref().and_then(|d| v.description(d));
+    let principal_types = v.principal_types(&input.principal_types);
+    v.permissions(&input.permissions);
+    v.finish()?;
+    let name = name.expect("validated");
+    if name_taken_by_built_in(&name) {
+        return Err(ApiError::RoleNameTaken(name));
+    }
+    if app.store.list_roles(org).await?.len() >= MAX_CUSTOM_ROLES {
+        return Err(ApiError::InvalidRequest(vec![FieldError::new(
+            "",
+            "the organisation already has 200 custom roles",
+        )]));
+    }
+    let now = app.clock.now();
+    let role = Role {
+        id: RoleId::generate(),
+        org_id: Some(org.clone()),
+        name,
+        description,
+        principal_types,
+        permissions: input.permissions,
+        built_in: false,
+        version: 1,
+        created_at: Some(now),
+        updated_at: Some(now),
+    };
+    let event = audit(
+        app,
+        actor,
+        org,
+        "iam:roles:create",
+        &role,
+        request_id,
+        json!({"name": role.name, "permissions": role.permissions}),
+    );
+    match app.store.create_role(&role, &event).await {
+        Ok(()) => {
+            app.forget_roles(org);
+            Ok(role)
+        }
+        Err(StoreError::ConditionFailed) => Err(ApiError::RoleNameTaken(role.name)),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// A built-in or one of the org's custom roles.
+pub async fn get(app: &App, org: &OrgId, id: &RoleId) -> Result<Role, ApiError> {
+    if id.is_built_in() {
+        return Ok(built_in_roles().into_iter().find(|r| &r.id == id).expect("built-in ids are built in"));
+    }
+    Ok(app.store.get_role(org, id).await?.ok_or(ApiError::NotFound("role"))?.0)
+}
+
+/// A page of the roles available to the org (built-ins first, then custom roles by id),
+/// optionally only those supporting one principal type.
+pub async fn list(
+    app: &App,
+    org: &OrgId,
+    principal_type: Option<PrincipalType>,
+    params: ListParams,
+) -> Result<Page<Role>, ApiError> {
+    let mut roles = built_in_roles();
+    let mut custom = app.store.list_roles(org).await?;
+    custom.sort_by(|a, b| a.id.cmp(&b.id));
+    roles.extend(custom);
+    let roles: Vec<Role> =
+        roles.into_iter().filter(|r| principal_type.is_none_or(|t| r.principal_types.contains(&t))).collect();
+    let start = match params.start.as_ref().and_then(|k| k.get("after")) {
+        Some(after) => roles.iter().position(|r| r.id.as_str() == after).map_or(roles.len(), |i| i + 1),
+        None => 0,
+    };
+    let items: Vec<Role> = roles.iter().skip(start).take(params.limit).cloned().collect();
+    let next = (start + items.len() < roles.len())
+        .then(|| items.last().map(|r| PageKey::from([("after".to_string(), r.id.to_string())])))
+        .flatten();
+    Ok(Page { items, next })
+}
+
+/// Changes a custom role (412 on a stale `If-Match`; built-ins are read-only).
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    id: &RoleId,
+    input: UpdateRole,
+    if_match: Option<u64>,
+    request_id: &str,
+) -> Result<Role, ApiError> {
+    if id.is_built_in() {
+        return Err(ApiError::RoleReadOnly);
+    }
+    let mut v = Validation::default();
+    let name = input.name.as_deref().and_then(|n| v.role_name(n));
+    let description = match &input.description {
+        Patch::Absent => None,
+        Patch::Null => Some(None),
+        Patch::Value(d) => v.description(d).map(Some),
+    };
+    let principal_types = input.principal_types.as_deref().map(|t| v.principal_types(t));
+    if let Some(permissions) = &input.permissions {
+        v.permissions(permissions);
+    }
+    v.finish()?;
+    if name.as_deref().is_some_and(name_taken_by_built_in) {
+        return Err(ApiError::RoleNameTaken(name.unwrap_or_default()));
+    }
+    for attempt in 0..WRITE_ATTEMPTS {
+        let (before, _) = app.store.get_role(org, id).await?.ok_or(ApiError::NotFound("role"))?;
+        if if_match.is_some_and(|expected| expected != before.version) {
+            return Err(ApiError::VersionMismatch { current: before.version });
+        }
+        let mut after = before.clone();
+        if let Some(name) = &name {
+            after.name = name.clone();
+        }
+        if let Some(description) = &description {
+            after.description = description.clone();
+        }
+        if let Some(types) = &principal_types {
+            after.principal_types = types.clone();
+        }
+        if let Some(permissions) = &input.permissions {
+            after.permissions = permissions.clone();
+        }
+        if after == before {
+            return Ok(after);
+        }
+        after.version += 1;
+        after.updated_at = Some(app.clock.now());
+        let event =
+            audit(app, actor, org, "iam:roles:update", &after, request_id, json!({"before": before, "after": after}));
+        match app.store.update_role(&before, &after, &event).await {
+            Ok(()) => {
+                app.forget_roles(org);
+                return Ok(after);
+            }
+            Err(StoreError::ConditionFailed) => {
+                // The version moved (retry, or 412 under If-Match) or the new name is taken.
+                let (current, _) = app.store.get_role(org, id).await?.ok_or(ApiError::NotFound("role"))?;
+                if current.version == before.version {
+                    return Err(ApiError::RoleNameTaken(after.name));
+                }
+                back_off(attempt).await;
+            }
+            Err(err) if lost_race(&err) => back_off(attempt).await,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(StoreError::Contention.into())
+}
+
+/// Deletes a custom role no principal holds (409 `role_in_use` otherwise).
+pub async fn delete(app: &App, actor: &Actor, org: &OrgId, id: &RoleId, request_id: &str) -> Result<(), ApiError> {
+    if id.is_built_in() {
+        return Err(ApiError::RoleReadOnly);
+    }
+    let (role, count) = app.store.get_role(org, id).await?.ok_or(ApiError::NotFound("role"))?;
+    if count > 0 {
+        return Err(ApiError::RoleInUse(count));
+    }
+    let event = audit(app, actor, org, "iam:roles:delete", &role, request_id, json!({"name": role.name}));
+    match app.store.delete_role(&role, &event).await {
+        Ok(()) => {
+            app.forget_roles(org);
+            Ok(())
+        }
+        Err(StoreError::ConditionFailed) => match app.store.get_role(org, id).await? {
+            Some((_, count)) => Err(ApiError::RoleInUse(count)),
+            None => Err(ApiError::NotFound("role")),
+        },
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// A page of the principals holding a role.
+pub async fn assignments(
+    app: &App,
+    org: &OrgId,
+    id: &RoleId,
+    params: ListParams,
+) -> Result<Page<Assignment>, ApiError> {
+    get(app, org, id).await?;
+    Ok(app.store.list_assignments_of_role(org, id, params.limit, params.start).await?)
+}

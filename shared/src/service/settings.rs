@@ -1,0 +1,91 @@
+//! Org settings and the audit log.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
+use crate::App;
+use crate::auth::resources;
+use crate::domain::{Actor, AuditEvent, AuditEvent as Event, OrgId, OrgSettings};
+use crate::http::{ApiError, ListParams};
+use crate::store::{OrgRecord, Page, StoreError};
+
+/// `PATCH /iam/orgs/{orgId}/settings`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateSettings {
+    #[serde(default)]
+    pub direct_api_key_auth: Option<bool>,
+    #[serde(default)]
+    pub access_token_ttl_seconds: Option<i64>,
+    #[serde(default)]
+    pub max_active_credentials_per_principal: Option<i64>,
+}
+
+/// The org's record (settings and version), read strongly consistently.
+pub async fn get(app: &App, org: &OrgId) -> Result<OrgRecord, ApiError> {
+    app.store.get_org_consistent(org).await?.ok_or(ApiError::NotFound("organisation"))
+}
+
+/// Changes settings (412 on a stale `If-Match`). Other containers see the change within 60 s.
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    input: UpdateSettings,
+    if_match: Option<u64>,
+    request_id: &str,
+) -> Result<OrgRecord, ApiError> {
+    let mut v = Validation::default();
+    let ttl = OrgSettings::TOKEN_TTL_RANGE;
+    if input.access_token_ttl_seconds.is_some_and(|t| !ttl.contains(&t)) {
+        v.push("accessTokenTtlSeconds", &format!("must be from {} to {}", ttl.start(), ttl.end()));
+    }
+    let cap = OrgSettings::CREDENTIAL_CAP_RANGE;
+    if input.max_active_credentials_per_principal.is_some_and(|c| !cap.contains(&c)) {
+        v.push("maxActiveCredentialsPerPrincipal", &format!("must be from {} to {}", cap.start(), cap.end()));
+    }
+    v.finish()?;
+    for attempt in 0..WRITE_ATTEMPTS {
+        let before = get(app, org).await?;
+        if if_match.is_some_and(|expected| expected != before.version) {
+            return Err(ApiError::VersionMismatch { current: before.version });
+        }
+        let mut settings = before.settings.clone();
+        if let Some(direct) = input.direct_api_key_auth {
+            settings.direct_api_key_auth = direct;
+        }
+        if let Some(ttl) = input.access_token_ttl_seconds {
+            settings.access_token_ttl_seconds = ttl as u32;
+        }
+        if let Some(cap) = input.max_active_credentials_per_principal {
+            settings.max_active_credentials_per_principal = cap as u32;
+        }
+        if settings == before.settings {
+            return Ok(before);
+        }
+        let event = AuditEvent::new(
+            org.clone(),
+            actor.clone(),
+            "iam:settings:update",
+            resources::SETTINGS.into(),
+            app.clock.now(),
+            request_id,
+            json!({"before": before.settings, "after": settings}),
+        );
+        match app.store.update_settings(&before, &settings, &event).await {
+            Ok(()) => {
+                app.forget_settings(org);
+                return Ok(OrgRecord { settings, version: before.version + 1, ..before });
+            }
+            Err(err) if lost_race(&err) => back_off(attempt).await,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(StoreError::Contention.into())
+}
+
+/// A page of the org's audit events, newest first.
+pub async fn audit_events(app: &App, org: &OrgId, params: ListParams) -> Result<Page<Event>, ApiError> {
+    Ok(app.store.list_audit_events(org, params.limit, params.start).await?)
+}

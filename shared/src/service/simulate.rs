@@ -1,0 +1,127 @@
+//! `POST /iam/orgs/{orgId}/authorize`: the troubleshooting page as an API. Runs, for a principal
+//! of the org (default: the caller), every check of the contract's 401 and 403 tables that applies
+//! to a principal, in order, with the same evaluation the routes use.
+
+use std::net::IpAddr;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::auth::Caller;
+use crate::auth::policy::{Check, Question, evaluate};
+use crate::domain::{PrincipalId, PrincipalStatus};
+use crate::http::{ApiError, FieldError};
+
+/// The question.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Simulate {
+    #[serde(default)]
+    pub principal_id: Option<String>,
+    pub action: String,
+    #[serde(default)]
+    pub resource: Option<String>,
+    #[serde(default)]
+    pub source_ip: Option<String>,
+}
+
+fn check(check: &'static str, passed: bool, detail: String) -> (Check, Option<&'static str>) {
+    (Check { check, passed, detail }, None)
+}
+
+/// Answers `{decision, code, checks, matched}`; `request_source_ip` stands in when none is given.
+pub async fn simulate(
+    app: &App,
+    caller: &Caller,
+    request_source_ip: Option<&str>,
+    input: Simulate,
+) -> Result<Value, ApiError> {
+    let mut errors = Vec::new();
+    let action_ok =
+        input.action.split(':').count() == 3 && input.action.split(':').all(|s| !s.is_empty() && !s.contains('*'));
+    if !action_ok {
+        errors.push(FieldError::new("action", "must be one action, service:resourceType:verb, without wildcards"));
+    }
+    let source_ip = match input.source_ip.as_deref().or(request_source_ip) {
+        None => None,
+        Some(text) => match text.parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                errors.push(FieldError::new("sourceIp", "must be an IPv4 or IPv6 address"));
+                None
+            }
+        },
+    };
+    if input.resource.as_deref().is_some_and(|r| r.is_empty() || r.len() > 512) {
+        errors.push(FieldError::new("resource", "must be 1 to 512 characters"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::InvalidRequest(errors));
+    }
+
+    let now = app.clock.now();
+    let org = &caller.org_id;
+    let mut checks: Vec<(Check, Option<&'static str>)> = Vec::new();
+    let (principal_id, principal_type) = match &input.principal_id {
+        None => {
+            let how = match &caller.key_id {
+                Some(key) => format!("the caller authenticated with credential {key}"),
+                None => "the caller authenticated".to_string(),
+            };
+            checks.push(check("credential", true, how));
+            (caller.principal_id.clone(), caller.principal_type)
+        }
+        Some(text) => {
+            let id = PrincipalId::parse(text).map_err(|_| ApiError::NotFound("principal"))?;
+            let record = app.store.get_principal(org, &id).await?.ok_or(ApiError::NotFound("principal"))?;
+            let p = &record.principal;
+            checks.push(check("principal_in_org", true, format!("{id} is a principal of {org}")));
+            let (active, code) = match p.status {
+                PrincipalStatus::Active => (true, None),
+                PrincipalStatus::Suspended => (false, Some("principal_suspended")),
+                PrincipalStatus::Revoked => (false, Some("principal_revoked")),
+            };
+            checks.push((
+                Check { check: "principal_active", passed: active, detail: format!("status {}", p.status.as_str()) },
+                code,
+            ));
+            let expired = p.is_expired_at(now);
+            let detail = match p.expires_at {
+                Some(at) if expired => format!("expired at {at}"),
+                Some(at) => format!("expires at {at}"),
+                None => "no expiry".to_string(),
+            };
+            checks.push((
+                Check { check: "principal_not_expired", passed: !expired, detail },
+                expired.then_some("principal_expired"),
+            ));
+            (id, p.principal_type)
+        }
+    };
+    checks.push(check("org_match", true, format!("the principal belongs to {org}, the organisation of the path")));
+
+    let roles = app.assigned_roles(org, principal_id.as_str()).await?;
+    let question =
+        Question { principal_type, action: &input.action, resource: input.resource.as_deref(), source_ip, now };
+    let evaluation = evaluate(&roles, &question);
+    let denial_code = evaluation.outcome.as_ref().err().map(|(d, _)| d.code());
+    let authentication_code = checks.iter().find(|(c, _)| !c.passed).and_then(|(_, code)| *code);
+    let code = authentication_code.or(denial_code);
+    let mut all: Vec<Check> = checks.into_iter().map(|(c, _)| c).collect();
+    all.extend(evaluation.checks);
+    let matched = match (&evaluation.outcome, code) {
+        (Ok(m), None) => json!(m),
+        _ => Value::Null,
+    };
+    Ok(json!({
+        "decision": if code.is_none() { "Allow" } else { "Deny" },
+        "code": code,
+        "principalId": principal_id,
+        "action": input.action,
+        "resource": input.resource,
+        "sourceIp": source_ip.map(|ip| ip.to_string()),
+        "checks": all,
+        "matched": matched,
+    }))
+}
