@@ -1,16 +1,16 @@
 //! The App: configuration, clients, keys and caches, built once per container and borrowed by
 //! every request.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context;
 
 use crate::auth::tokens::TokenKeys;
 use crate::auth::{KeyHasher, Pepper, VerifiedKeys};
+use crate::cache::TtlCache;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{OrgId, OrgSettings, PrincipalId, Role, RoleId, Timestamp, built_in_roles};
+use crate::domain::{OrgId, OrgSettings, PrincipalId, Role, RoleId, built_in_roles};
 use crate::http::{ApiError, CursorKey};
 use crate::store::DynamoStore;
 
@@ -25,9 +25,9 @@ pub struct App {
     /// The token signing and verification keys.
     pub token_keys: TokenKeys,
     pub(crate) verified_keys: VerifiedKeys,
-    settings: Mutex<HashMap<OrgId, (Timestamp, OrgSettings)>>,
-    principal_roles: Mutex<HashMap<(OrgId, String), (Timestamp, Vec<RoleId>)>>,
-    org_roles: Mutex<HashMap<OrgId, (Timestamp, Arc<Vec<Role>>)>>,
+    settings: TtlCache<OrgId, OrgSettings>,
+    principal_roles: TtlCache<(OrgId, String), Vec<RoleId>>,
+    org_roles: TtlCache<OrgId, Arc<Vec<Role>>>,
 }
 
 /// Role definitions and a principal's role ids are served from the container for at most this long.
@@ -60,9 +60,9 @@ impl App {
             clock,
             token_keys,
             verified_keys: VerifiedKeys::default(),
-            settings: Mutex::new(HashMap::new()),
-            principal_roles: Mutex::new(HashMap::new()),
-            org_roles: Mutex::new(HashMap::new()),
+            settings: TtlCache::new(config.settings_cache_ttl.as_secs() as i64),
+            principal_roles: TtlCache::new(ROLE_CACHE_SECONDS),
+            org_roles: TtlCache::new(ROLE_CACHE_SECONDS),
             config,
         })
     }
@@ -71,14 +71,11 @@ impl App {
     /// An org without a record has the defaults.
     pub async fn org_settings(&self, org: &OrgId) -> Result<OrgSettings, ApiError> {
         let now = self.clock.now();
-        let ttl = self.config.settings_cache_ttl.as_secs() as i64;
-        if let Some((at, settings)) = self.settings.lock().expect("settings lock").get(org)
-            && now.unix() - at.unix() < ttl
-        {
-            return Ok(settings.clone());
+        if let Some(settings) = self.settings.get(org, now) {
+            return Ok(settings);
         }
         let settings = self.store.get_org(org).await?.map(|o| o.settings).unwrap_or_default();
-        self.settings.lock().expect("settings lock").insert(org.clone(), (now, settings.clone()));
+        self.settings.insert(org.clone(), settings.clone(), now);
         Ok(settings)
     }
 }
@@ -86,28 +83,26 @@ impl App {
 impl App {
     /// Forgets this container's cached settings of `org` (after this container changed them).
     pub fn forget_settings(&self, org: &OrgId) {
-        self.settings.lock().expect("settings lock").remove(org);
+        self.settings.retain(|o| o != org);
     }
 
     /// Forgets this container's cached roles and role assignments of `org` (after this container
     /// changed them; other containers see the change within [`ROLE_CACHE_SECONDS`]).
     pub fn forget_roles(&self, org: &OrgId) {
-        self.org_roles.lock().expect("roles lock").remove(org);
-        self.principal_roles.lock().expect("roles lock").retain(|(o, _), _| o != org);
+        self.org_roles.retain(|o| o != org);
+        self.principal_roles.retain(|(o, _)| o != org);
     }
 
     /// The built-in roles and the org's custom roles, cached ≤ 30 s.
     pub async fn org_roles(&self, org: &OrgId) -> Result<Arc<Vec<Role>>, ApiError> {
         let now = self.clock.now();
-        if let Some((at, roles)) = self.org_roles.lock().expect("roles lock").get(org)
-            && now.unix() - at.unix() < ROLE_CACHE_SECONDS
-        {
-            return Ok(roles.clone());
+        if let Some(roles) = self.org_roles.get(org, now) {
+            return Ok(roles);
         }
         let mut roles = built_in_roles();
         roles.extend(self.store.list_roles(org).await?);
         let roles = Arc::new(roles);
-        self.org_roles.lock().expect("roles lock").insert(org.clone(), (now, roles.clone()));
+        self.org_roles.insert(org.clone(), roles.clone(), now);
         Ok(roles)
     }
 
@@ -115,15 +110,14 @@ impl App {
     pub async fn assigned_roles(&self, org: &OrgId, principal: &str) -> Result<Vec<Role>, ApiError> {
         let now = self.clock.now();
         let key = (org.clone(), principal.to_string());
-        let cached = self.principal_roles.lock().expect("roles lock").get(&key).cloned();
-        let ids = match cached {
-            Some((at, ids)) if now.unix() - at.unix() < ROLE_CACHE_SECONDS => ids,
-            _ => {
+        let ids = match self.principal_roles.get(&key, now) {
+            Some(ids) => ids,
+            None => {
                 let ids = match PrincipalId::parse(principal) {
                     Ok(id) => self.store.get_principal(org, &id).await?.map(|p| p.role_ids).unwrap_or_default(),
                     Err(_) => Vec::new(),
                 };
-                self.principal_roles.lock().expect("roles lock").insert(key, (now, ids.clone()));
+                self.principal_roles.insert(key, ids.clone(), now);
                 ids
             }
         };

@@ -93,6 +93,28 @@ impl TestApp {
         }
     }
 
+    /// Another container of the same service: its own App (and caches) over the same table and
+    /// secrets, with its own clock.
+    pub async fn second_container(&self) -> TestApp {
+        let sdk = emulator_sdk_config(&emulator_url()).await;
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let calls = CallCounter::default();
+        let counted = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+        );
+        let app = Arc::new(App::new(self.app.config.clone(), counted, &secrets).await.expect("build app"));
+        TestApp {
+            app,
+            template: self.template.clone(),
+            calls,
+            dynamo: self.dynamo.clone(),
+            table: self.table.clone(),
+            org: self.org.clone(),
+            admin: self.admin.clone(),
+            admin_key: self.admin_key.clone(),
+        }
+    }
+
     /// Another org in the same table.
     pub async fn another_org(&self, direct_api_key_auth: bool) -> Bootstrapped {
         admin::bootstrap(&self.app, "other org", direct_api_key_auth).await.expect("bootstrap")

@@ -220,6 +220,7 @@ pub fn evaluate(assigned: &[Role], q: &Question<'_>) -> Evaluation {
 }
 
 #[cfg(test)]
+#[allow(clippy::cloned_ref_to_slice_refs)] // `&[role.clone()]` reads better than `from_ref` in these tables
 mod tests {
     use super::*;
 

@@ -1,0 +1,445 @@
+//! Access control: roles, assignments, the 403 table, settings, the audit log, and the explainer's
+#![recursion_limit = "256"]
+//! agreement with the real routes.
+
+use iam_tests::TestApp;
+use serde_json::{Value, json};
+
+fn at(offset_seconds: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_seconds))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+async fn custom_role(app: &TestApp, name: &str, types: &[&str], permissions: Value) -> String {
+    let r = app
+        .admin_call(
+            "POST",
+            &app.org_path("/roles"),
+            Some(json!({"name": name, "principalTypes": types, "permissions": permissions})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn each_403_of_the_contract_in_order() {
+    let app = TestApp::new().await;
+    let (target, _) = app.principal_with_role("target", None).await;
+    let read_target = app.org_path(&format!("/api-keys/{target}"));
+
+    let (_, none) = app.principal_with_role("no roles", None).await;
+    let r = app.call("GET", &read_target, Some(&none), None).await;
+    assert_eq!((r.status, r.code()), (403, "no_role_assignment"));
+
+    let (_, viewer) = app.principal_with_role("viewer", Some("iam-viewer")).await;
+    let r = app.call("POST", &app.org_path("/api-keys"), Some(&viewer), Some(json!({"displayName": "x"}))).await;
+    assert_eq!((r.status, r.code()), (403, "permission_denied"));
+    assert!(r.body["detail"].as_str().unwrap().contains("iam:apiKeys:create"), "detail names the action");
+
+    let elsewhere = custom_role(
+        &app,
+        "reads another key",
+        &["ApiKey"],
+        json!([{"action": "iam:apiKeys:read", "resource": "iam:api-keys/akp_01J00000000000000000000000"}]),
+    )
+    .await;
+    let (_, scoped) = app.principal_with_role("scoped", Some(&elsewhere)).await;
+    let r = app.call("GET", &read_target, Some(&scoped), None).await;
+    assert_eq!((r.status, r.code()), (403, "scope_mismatch"));
+
+    // The test requests come from 198.51.100.7.
+    let inside = custom_role(&app, "inside", &["ApiKey"], json!([{"action": "iam:apiKeys:read", "resource": "*", "condition": {"sourceIp": ["198.51.100.0/24", "2001:db8::/32"]}}])).await;
+    let outside = custom_role(
+        &app,
+        "outside",
+        &["ApiKey"],
+        json!([{"action": "iam:apiKeys:read", "resource": "*", "condition": {"sourceIp": ["10.0.0.0/8"]}}]),
+    )
+    .await;
+    let (_, inside_key) = app.principal_with_role("inside", Some(&inside)).await;
+    let (_, outside_key) = app.principal_with_role("outside", Some(&outside)).await;
+    assert_eq!(app.call("GET", &read_target, Some(&inside_key), None).await.status, 200);
+    let r = app.call("GET", &read_target, Some(&outside_key), None).await;
+    assert_eq!((r.status, r.code()), (403, "condition_not_met"));
+
+    let window = custom_role(&app, "later", &["ApiKey"], json!([{"action": "iam:apiKeys:read", "resource": "*", "condition": {"notBefore": at(3600), "notAfter": at(7200)}}])).await;
+    let (_, later_key) = app.principal_with_role("later", Some(&window)).await;
+    let r = app.call("GET", &read_target, Some(&later_key), None).await;
+    assert_eq!((r.status, r.code()), (403, "condition_not_met"));
+    app.app.clock.advance(3700);
+    assert_eq!(app.call("GET", &read_target, Some(&later_key), None).await.status, 200);
+    app.app.clock.advance(3600);
+    assert_eq!(app.call("GET", &read_target, Some(&later_key), None).await.code(), "condition_not_met");
+}
+
+#[tokio::test]
+async fn a_role_that_does_not_support_api_keys_is_refused_and_grants_nothing() {
+    let app = TestApp::new().await;
+    let (principal, key) = app.principal_with_role("ci", None).await;
+    for role in ["owner", "developer"] {
+        let r = app
+            .admin_call("PUT", &app.org_path(&format!("/principals/{principal}/role-assignments/{role}")), None)
+            .await;
+        assert_eq!((r.status, r.code()), (422, "role_principal_type_unsupported"), "{role}");
+    }
+    let users_only = custom_role(&app, "users only", &["User"], json!([{"action": "*", "resource": "*"}])).await;
+    let r = app
+        .admin_call("PUT", &app.org_path(&format!("/principals/{principal}/role-assignments/{users_only}")), None)
+        .await;
+    assert_eq!(r.code(), "role_principal_type_unsupported");
+    // A role that stops supporting ApiKey after assignment grants nothing any more.
+    let both =
+        custom_role(&app, "both", &["ApiKey", "User"], json!([{"action": "iam:apiKeys:list", "resource": "*"}])).await;
+    app.assign(&principal, &both).await;
+    assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await.status, 200);
+    let r = app
+        .admin_call("PATCH", &app.org_path(&format!("/roles/{both}")), Some(json!({"principalTypes": ["User"]})))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
+    assert_eq!((r.status, r.code()), (403, "permission_denied"));
+    let unknown = app
+        .admin_call(
+            "PUT",
+            &app.org_path(&format!("/principals/{principal}/role-assignments/role_01J00000000000000000000000")),
+            None,
+        )
+        .await;
+    assert_eq!((unknown.status, unknown.code()), (404, "not_found"));
+}
+
+#[tokio::test]
+async fn built_in_roles_are_listed_and_read_only() {
+    let app = TestApp::new().await;
+    let r = app.admin_call("GET", &app.org_path("/roles"), None).await;
+    let ids: Vec<_> =
+        r.body["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, ["owner", "iam-admin", "iam-viewer", "developer"]);
+    let r = app.admin_call("GET", &app.org_path("/roles?principalType=ApiKey"), None).await;
+    let ids: Vec<_> =
+        r.body["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, ["iam-admin", "iam-viewer"]);
+    let r = app.admin_call("GET", &app.org_path("/roles?principalType=Robot"), None).await;
+    assert_eq!(r.code(), "invalid_request");
+    for role in ["owner", "iam-admin", "iam-viewer", "developer"] {
+        let r = app.admin_call("PATCH", &app.org_path(&format!("/roles/{role}")), Some(json!({"name": "mine"}))).await;
+        assert_eq!((r.status, r.code()), (409, "role_read_only"));
+        let r = app.admin_call("DELETE", &app.org_path(&format!("/roles/{role}")), None).await;
+        assert_eq!((r.status, r.code()), (409, "role_read_only"));
+        assert_eq!(app.admin_call("GET", &app.org_path(&format!("/roles/{role}")), None).await.body["builtIn"], true);
+    }
+}
+
+#[tokio::test]
+async fn custom_roles_have_unique_names_and_an_assigned_one_cannot_be_deleted() {
+    let app = TestApp::new().await;
+    let id = custom_role(&app, "Deployers", &["ApiKey"], json!([{"action": "iam:apiKeys:*", "resource": "*"}])).await;
+    for name in ["deployers", "IAM-ADMIN"] {
+        let r = app
+            .admin_call("POST", &app.org_path("/roles"), Some(json!({"name": name, "principalTypes": ["ApiKey"], "permissions": [{"action": "*", "resource": "*"}]})))
+            .await;
+        assert_eq!((r.status, r.code()), (409, "role_name_taken"), "{name}");
+    }
+    let (principal, _) = app.principal_with_role("ci", Some(&id)).await;
+    let r = app.admin_call("GET", &app.org_path(&format!("/roles/{id}/assignments")), None).await;
+    assert_eq!(r.body["items"][0]["principalId"], principal.as_str());
+    let r = app.admin_call("DELETE", &app.org_path(&format!("/roles/{id}")), None).await;
+    assert_eq!((r.status, r.code()), (409, "role_in_use"));
+    let r =
+        app.admin_call("DELETE", &app.org_path(&format!("/principals/{principal}/role-assignments/{id}")), None).await;
+    assert_eq!(r.status, 204);
+    let r = app.admin_call("GET", &app.org_path(&format!("/principals/{principal}/role-assignments")), None).await;
+    assert_eq!(r.body["items"], json!([]));
+    assert_eq!(app.admin_call("DELETE", &app.org_path(&format!("/roles/{id}")), None).await.status, 204);
+    assert_eq!(app.admin_call("GET", &app.org_path(&format!("/roles/{id}")), None).await.status, 404);
+    // The freed name can be used again.
+    custom_role(&app, "deployers", &["ApiKey"], json!([{"action": "*", "resource": "*"}])).await;
+}
+
+#[tokio::test]
+async fn role_bodies_are_validated() {
+    let app = TestApp::new().await;
+    let good =
+        json!({"name": "ok", "principalTypes": ["ApiKey"], "permissions": [{"action": "iam:*", "resource": "*"}]});
+    for (change, field) in [
+        (json!({"name": ""}), "name"),
+        (json!({"principalTypes": []}), "principalTypes"),
+        (json!({"principalTypes": ["Robot"]}), "principalTypes[0]"),
+        (json!({"permissions": []}), "permissions"),
+        (json!({"permissions": [{"action": "iam", "resource": "*"}]}), "permissions[0].action"),
+        (json!({"permissions": [{"action": "iam:*", "resource": "has space"}]}), "permissions[0].resource"),
+        (
+            json!({"permissions": [{"action": "iam:*", "resource": "*", "condition": {"sourceIp": ["300.1.1.1/8"]}}]}),
+            "permissions[0].condition.sourceIp[0]",
+        ),
+        (
+            json!({"permissions": [{"action": "iam:*", "resource": "*", "condition": {"notBefore": at(100), "notAfter": at(0)}}]}),
+            "permissions[0].condition",
+        ),
+        (
+            json!({"permissions": [{"action": "iam:*", "resource": "*", "condition": {"colour": "red"}}]}),
+            "permissions[0].condition.colour",
+        ),
+    ] {
+        let mut body = good.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = app.admin_call("POST", &app.org_path("/roles"), Some(body.clone())).await;
+        assert_eq!((r.status, r.code()), (400, "invalid_request"), "{body}");
+        let fields: Vec<_> =
+            r.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect();
+        assert!(fields.iter().any(|f| f == field), "{body}: {fields:?}");
+    }
+}
+
+#[tokio::test]
+async fn settings_are_validated_versioned_and_take_effect() {
+    let app = TestApp::new().await;
+    let r = app.admin_call("GET", &app.org_path("/settings"), None).await;
+    assert_eq!(
+        r.body,
+        json!({"directApiKeyAuth": true, "accessTokenTtlSeconds": 900, "maxActiveCredentialsPerPrincipal": 10, "version": 1})
+    );
+    for body in [
+        json!({"accessTokenTtlSeconds": 59}),
+        json!({"accessTokenTtlSeconds": 3601}),
+        json!({"maxActiveCredentialsPerPrincipal": 0}),
+        json!({"maxActiveCredentialsPerPrincipal": 99}),
+        json!({"directApiKeyAuth": "yes"}),
+        json!({"unknown": 1}),
+    ] {
+        let r = app.admin_call("PATCH", &app.org_path("/settings"), Some(body.clone())).await;
+        assert_eq!((r.status, r.code()), (400, "invalid_request"), "{body}");
+    }
+    let r = app.admin_call("PATCH", &app.org_path("/settings"), Some(json!({"accessTokenTtlSeconds": 600}))).await;
+    assert_eq!((r.status, r.body["version"].as_u64()), (200, Some(2)), "{:?}", r.body);
+    assert_eq!(app.exchange(&app.admin_key).await.body["expiresIn"], 600, "the changing container sees it at once");
+    let stale = app
+        .send(local_stack::event::IncomingRequest {
+            method: "PATCH".into(),
+            path: app.org_path("/settings"),
+            headers: vec![
+                ("Authorization".into(), format!("ApiKey {}", app.admin_key)),
+                ("If-Match".into(), "1".into()),
+                ("Content-Type".into(), "application/json".into()),
+            ],
+            body: json!({"directApiKeyAuth": false}).to_string().into_bytes(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!((stale.status, stale.code()), (412, "version_mismatch"));
+    let r = app.admin_call("PATCH", &app.org_path("/settings"), Some(json!({"directApiKeyAuth": false}))).await;
+    assert_eq!(r.status, 200);
+    let r = app.admin_call("GET", &app.org_path("/settings"), None).await;
+    assert_eq!((r.status, r.code()), (401, "direct_api_key_auth_disabled"));
+    let token = app.token_for(&app.admin_key).await;
+    assert_eq!(app.bearer_call("GET", &app.org_path("/settings"), &token, None).await.body["directApiKeyAuth"], false);
+}
+
+#[tokio::test]
+async fn the_audit_log_lists_every_change_newest_first_without_secrets() {
+    let app = TestApp::new().await;
+    let (principal, key) = app.principal_with_key("audited").await;
+    app.admin_call("PATCH", &app.org_path(&format!("/api-keys/{principal}")), Some(json!({"displayName": "renamed"})))
+        .await;
+    let mut actions = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = app.admin_call("GET", &app.org_path(&format!("/audit-events?limit=2{cursor}")), None).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(!r.body.to_string().contains(&key[24..]));
+        for e in r.body["items"].as_array().unwrap() {
+            for field in ["actor", "action", "target", "time", "requestId"] {
+                assert!(!e[field].is_null(), "{field} in {e}");
+            }
+            actions.push(e["action"].as_str().unwrap().to_string());
+        }
+        match r.body["nextCursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        actions,
+        [
+            "iam:apiKeys:update",
+            "iam:credentials:issue",
+            "iam:roleAssignments:assign",
+            "iam:apiKeys:create",
+            "iam:credentials:issue",
+            "iam:roleAssignments:assign",
+            "iam:apiKeys:create",
+            "iam:orgs:create"
+        ]
+    );
+    let (_, viewer) = app.principal_with_key("viewer").await;
+    assert_eq!(
+        app.call("GET", &app.org_path("/audit-events"), Some(&viewer), None).await.status,
+        200,
+        "iam-viewer reads the audit log"
+    );
+}
+
+#[tokio::test]
+async fn a_role_change_reaches_other_containers_within_thirty_seconds() {
+    let app = TestApp::new().await;
+    let other = app.second_container().await;
+    let (principal, key) = app.principal_with_role("ci", None).await;
+    let path = app.org_path("/api-keys");
+    assert_eq!(other.call("GET", &path, Some(&key), None).await.code(), "no_role_assignment");
+    app.assign(&principal, "iam-viewer").await;
+    assert_eq!(app.call("GET", &path, Some(&key), None).await.status, 200, "the changing container at once");
+    assert_eq!(other.call("GET", &path, Some(&key), None).await.code(), "no_role_assignment", "cached ≤ 30 s");
+    other.app.clock.advance(30);
+    assert_eq!(other.call("GET", &path, Some(&key), None).await.status, 200);
+}
+
+/// A small deterministic generator, so a failing case can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        &items[((self.0 >> 33) % items.len() as u64) as usize]
+    }
+}
+
+#[tokio::test]
+async fn the_explainer_agrees_with_the_real_routes_on_generated_cases() {
+    let app = TestApp::new().await;
+    let (target, _) = app.principal_with_role("target", None).await;
+    let mut rng = Lcg(0x1a2b_3c4d);
+    let routes: [(&str, &str, &str, String); 6] = [
+        ("iam:apiKeys:read", "GET", "/api-keys/T", format!("iam:api-keys/{target}")),
+        ("iam:apiKeys:list", "GET", "/api-keys", "iam:api-keys/*".into()),
+        ("iam:credentials:list", "GET", "/api-keys/T/credentials", format!("iam:api-keys/{target}")),
+        ("iam:roles:list", "GET", "/roles", "iam:roles/*".into()),
+        ("iam:settings:read", "GET", "/settings", "iam:settings".into()),
+        ("iam:roleAssignments:list", "GET", "/principals/T/role-assignments", format!("iam:principals/{target}")),
+    ];
+    let actions =
+        ["*", "iam:*", "iam:apiKeys:*", "iam:apiKeys:read", "iam:*:list", "iam:settings:read", "iot:devices:read"];
+    let resources = [
+        "*".to_string(),
+        "iam:api-keys/*".into(),
+        format!("iam:api-keys/{target}"),
+        "iam:api-keys/akp_01J00000000000000000000000".into(),
+        "iam:roles/*".into(),
+        "iam:settings".into(),
+        format!("iam:principals/{target}"),
+    ];
+    let conditions = [
+        Value::Null,
+        json!({"sourceIp": ["198.51.100.0/24"]}),
+        json!({"sourceIp": ["203.0.113.0/24"]}),
+        json!({"notBefore": at(3600)}),
+        json!({"notAfter": at(-3600)}),
+    ];
+    let types = [json!(["ApiKey"]), json!(["ApiKey", "User"]), json!(["User"])];
+    let statuses = ["Active", "Active", "Active", "Suspended"];
+    let mut agreed = 0;
+    let mut decisions = std::collections::HashMap::new();
+    for case in 0..36 {
+        let (principal, key) = app.principal_with_role(&format!("case {case}"), None).await;
+        match case % 4 {
+            0 => {}
+            1 => app.assign(&principal, "iam-viewer").await,
+            _ => {
+                let mut permission = json!({"action": rng.pick(&actions), "resource": rng.pick(&resources)});
+                let condition = rng.pick(&conditions);
+                if !condition.is_null() {
+                    permission["condition"] = condition.clone();
+                }
+                // A User-only role cannot be assigned to an API key; it can stop supporting
+                // ApiKey after the assignment, and must then grant nothing.
+                let chosen = types_as_strs(rng.pick(&types));
+                let user_only = chosen == ["User"];
+                let initial = if user_only { vec!["ApiKey", "User"] } else { chosen };
+                let role = custom_role(&app, &format!("role {case}"), &initial, json!([permission])).await;
+                app.assign(&principal, &role).await;
+                if user_only {
+                    let path = app.org_path(&format!("/roles/{role}"));
+                    let r = app.admin_call("PATCH", &path, Some(json!({"principalTypes": ["User"]}))).await;
+                    assert_eq!(r.status, 200, "{:?}", r.body);
+                }
+            }
+        }
+        let status = rng.pick(&statuses);
+        if *status != "Active" {
+            app.admin_call("PATCH", &app.org_path(&format!("/api-keys/{principal}")), Some(json!({"status": status})))
+                .await;
+        }
+        let (action, method, path, resource) = rng.pick(&routes);
+        let real = app.call(method, &app.org_path(&path.replace('T', &target)), Some(&key), None).await;
+        let explained = app
+            .admin_call("POST", &app.org_path("/authorize"), Some(json!({"principalId": principal, "action": action, "resource": resource, "sourceIp": "198.51.100.7"})))
+            .await;
+        assert_eq!(explained.status, 200, "{:?}", explained.body);
+        let real_outcome = if real.status == 200 { "Allow".to_string() } else { real.code().to_string() };
+        let explained_outcome = match explained.body["decision"].as_str().unwrap() {
+            "Allow" => "Allow".to_string(),
+            _ => explained.body["code"].as_str().unwrap().to_string(),
+        };
+        assert_eq!(real_outcome, explained_outcome, "case {case}: {action} on {resource}: {}", explained.body);
+        *decisions.entry(real_outcome).or_insert(0) += 1;
+        agreed += 1;
+    }
+    assert_eq!(agreed, 36);
+    // The generator must reach both sides of the decision and several codes.
+    assert!(decisions.len() >= 4, "{decisions:?}");
+}
+
+fn types_as_strs(v: &Value) -> Vec<&str> {
+    v.as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn the_explainer_names_every_check_and_the_match() {
+    let app = TestApp::new().await;
+    let r = app
+        .admin_call(
+            "POST",
+            &app.org_path("/authorize"),
+            Some(json!({"action": "iam:roles:delete", "resource": "iam:roles/role_x"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["decision"], "Allow");
+    assert_eq!(r.body["code"], Value::Null);
+    assert_eq!(r.body["matched"]["roleId"], "iam-admin");
+    assert_eq!(r.body["matched"]["permission"]["action"], "iam:*");
+    let names: Vec<_> = r.body["checks"].as_array().unwrap().iter().map(|c| c["check"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "credential",
+            "org_match",
+            "role_assignment",
+            "role_supports_principal_type",
+            "permission_for_action",
+            "resource_scope",
+            "conditions"
+        ]
+    );
+    for (body, field) in
+        [(json!({"action": "iam:*"}), "action"), (json!({"action": "iam:roles:read", "sourceIp": "here"}), "sourceIp")]
+    {
+        let r = app.admin_call("POST", &app.org_path("/authorize"), Some(body)).await;
+        assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (400, Some(field)));
+    }
+    let unknown = app
+        .admin_call(
+            "POST",
+            &app.org_path("/authorize"),
+            Some(json!({"principalId": "akp_01J00000000000000000000000", "action": "iam:roles:read"})),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    let (_, viewer) = app.principal_with_key("viewer").await;
+    let r =
+        app.call("POST", &app.org_path("/authorize"), Some(&viewer), Some(json!({"action": "iam:roles:read"}))).await;
+    assert_eq!((r.status, r.code()), (403, "permission_denied"), "iam-viewer cannot simulate");
+}
