@@ -19,6 +19,31 @@ pub fn emulator_url() -> String {
         .expect("AWS_ENDPOINT_URL is not set: run the tests with `make test` (or scripts/with-emulator cargo test)")
 }
 
+/// `body` (`ik_<keyId>.<32 chars>`) with its CRC32 checksum appended: a well-formed key for any
+/// id and secret. Written here independently of the service's code, to check the format too.
+pub fn with_checksum(body: &str) -> String {
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in body.as_bytes() {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    let mut n = u64::from(!crc);
+    let mut out = [b'0'; 6];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    format!("{body}{}", String::from_utf8(out.to_vec()).unwrap())
+}
+
+/// A well-formed key with `key_id` and a secret nobody issued.
+pub fn forged_key(key_id: &str) -> String {
+    with_checksum(&format!("ik_{key_id}.{}", "Q".repeat(32)))
+}
+
 /// The `iss` of the tests' tokens.
 pub const ISSUER: &str = "https://iam.test.invalid/iam";
 

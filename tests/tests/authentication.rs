@@ -1,6 +1,6 @@
 //! The contract's 401 table for `Authorization: ApiKey`, in its order, against moto.
 
-use iam_tests::TestApp;
+use iam_tests::{TestApp, forged_key};
 use local_stack::event::IncomingRequest;
 use serde_json::json;
 
@@ -41,39 +41,6 @@ async fn a_truncated_or_mistyped_key_is_malformed_before_any_read() {
         assert_eq!((r.status, r.code()), (401, "api_key_malformed"), "{key}");
     }
     assert_eq!(app.calls.count(), 0, "a malformed key must not reach the table");
-}
-
-/// A well-formed key (valid checksum) with the given key id and a fresh random secret.
-fn forged_key(key_id: &str) -> String {
-    // Reuse the generator for a valid random secret, then recompute the checksum for our key id.
-    let generated = shared::auth::ApiKey::generate().full;
-    let random = &generated[24..56];
-    let body = format!("ik_{key_id}.{random}");
-    let crc = crc32(&body);
-    format!("{body}{crc}")
-}
-
-fn crc32(text: &str) -> String {
-    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut n = crc32fast_hash(text.as_bytes()) as u64;
-    let mut out = [b'0'; 6];
-    for slot in out.iter_mut().rev() {
-        *slot = BASE62[(n % 62) as usize];
-        n /= 62;
-    }
-    String::from_utf8(out.to_vec()).unwrap()
-}
-
-fn crc32fast_hash(bytes: &[u8]) -> u32 {
-    // CRC-32/ISO-HDLC, bitwise: an independent check of the format, not a copy of the library's code.
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 #[tokio::test]
@@ -159,6 +126,18 @@ async fn principal_states_are_checked_after_the_credential() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     assert_eq!((r.status, r.code()), (401, "principal_revoked"));
+}
+
+#[tokio::test]
+async fn a_revoked_credential_of_a_suspended_principal_is_credential_revoked() {
+    let app = TestApp::new().await;
+    let (principal, key) = app.principal_with_key("ci").await;
+    let revoke = app.org_path(&format!("/api-keys/{principal}/credentials/{}/revoke", &key[3..23]));
+    assert_eq!(app.admin_call("POST", &revoke, None).await.status, 200);
+    let path = app.org_path(&format!("/api-keys/{principal}"));
+    assert_eq!(app.admin_call("PATCH", &path, Some(json!({"status": "Suspended"}))).await.status, 200);
+    let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
+    assert_eq!((r.status, r.code()), (401, "credential_revoked"), "the credential is checked before the principal");
 }
 
 #[tokio::test]

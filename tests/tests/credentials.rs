@@ -158,3 +158,27 @@ async fn a_credential_is_found_only_under_its_own_principal() {
     assert_eq!((r.status, r.code()), (404, "not_found"));
     assert_eq!(app.call("GET", &app.org_path(&format!("/api-keys/{owner}")), Some(&key), None).await.status, 200);
 }
+
+#[tokio::test]
+async fn expired_credentials_free_their_places_under_the_cap() {
+    let app = TestApp::new().await;
+    let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
+    let path = app.org_path(&format!("/api-keys/{id}/credentials"));
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::minutes(5))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    for n in 0..10 {
+        let r = app.admin_call("POST", &path, Some(json!({"name": format!("k{n}"), "expiresAt": soon}))).await;
+        assert_eq!(r.status, 201);
+    }
+    assert_eq!(app.admin_call("POST", &path, Some(json!({"name": "full"}))).await.code(), "credential_limit_reached");
+    app.app.clock.advance(301);
+    let active = app.admin_call("GET", &path, None).await;
+    assert_eq!(active.body["items"], json!([]), "past their expiry they are not listed as Active");
+    let r = app.admin_call("POST", &path, Some(json!({"name": "fresh"}))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let expired = app.admin_call("GET", &format!("{path}?status=Expired"), None).await;
+    assert_eq!(expired.body["items"].as_array().unwrap().len(), 10);
+    let audit = app.audit_events(&app.org).await;
+    assert_eq!(audit.iter().filter(|e| e["action"].as_s().unwrap() == "iam:credentials:expire").count(), 10);
+}

@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use iam_tests::{ISSUER, TestApp, TestResponse};
+use iam_tests::{ISSUER, TestApp, TestResponse, with_checksum};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use local_stack::event::IncomingRequest;
 use serde_json::{Value, json};
@@ -167,8 +167,8 @@ async fn every_401_of_the_exchange_in_every_form() {
     )
     .await;
     let wrong_secret = format!("{}{}", &app.admin_key[..24], "0".repeat(38));
-    let wrong_secret = with_valid_checksum(&wrong_secret[..56]);
-    let unknown = with_valid_checksum(&format!("ik_{}.{}", "z".repeat(20), "A".repeat(32)));
+    let wrong_secret = with_checksum(&wrong_secret[..56]);
+    let unknown = with_checksum(&format!("ik_{}.{}", "z".repeat(20), "A".repeat(32)));
 
     for form in FORMS {
         assert_refused(&exchange_as(&app, form, &app.admin_key[..40]).await, form, "api_key_malformed");
@@ -196,17 +196,6 @@ async fn every_401_of_the_exchange_in_every_form() {
         })
         .await;
     assert_refused(&oauth_without_client, Form::OAuthBody, "missing_credentials");
-}
-
-fn with_valid_checksum(body: &str) -> String {
-    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut n = crc32fast::hash(body.as_bytes()) as u64;
-    let mut out = [b'0'; 6];
-    for slot in out.iter_mut().rev() {
-        *slot = BASE62[(n % 62) as usize];
-        n /= 62;
-    }
-    format!("{body}{}", String::from_utf8(out.to_vec()).unwrap())
 }
 
 #[tokio::test]
@@ -489,4 +478,25 @@ async fn after_rotation_tokens_of_the_previous_key_verify_until_they_expire() {
 
     app.app.clock.advance(900);
     assert_eq!(refused_with(&app, &old_token).await, "token_expired");
+}
+
+#[tokio::test]
+async fn a_container_that_has_not_seen_a_new_key_rereads_the_set_once_for_it() {
+    let app = TestApp::new().await;
+    let lagging = app.second_container().await;
+    let old = app.signing_keys().await;
+    let now = app.app.clock.now();
+    let mut retired = old.current.clone();
+    retired.retired_at = Some(now);
+    app.put_signing_keys(&StoredKeySet { current: StoredKey::generate(now).unwrap(), previous: Some(retired) }).await;
+    app.app.clock.advance(301);
+    let new_token = app.token_for(&app.admin_key).await;
+    // The lagging container loaded the set before the rotation and would not re-read it for
+    // five minutes; the unknown kid makes it re-read now.
+    lagging.calls.reset();
+    let r = lagging.bearer_call("GET", &lagging.org_path("/api-keys"), &new_token, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // A token with a kid nobody knows does not make it re-read again within the minute.
+    let forged = sign_with(&StoredKey::generate(now).unwrap(), ed_header("at+jwt", "nobody"), &json!({}));
+    assert_eq!(refused_with(&lagging, &forged).await, "invalid_token");
 }

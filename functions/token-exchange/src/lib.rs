@@ -150,5 +150,6 @@ fn decode_basic(encoded: &str) -> Result<(String, String), ApiError> {
 async fn jwks(app: &App) -> Response<Body> {
     let now = app.clock.now();
     let keys = app.token_keys.get(now).await;
-    json_with(200, &keys.jwks(now), &[("cache-control", "public, max-age=300".into())])
+    let max_age = shared::auth::tokens::JWKS_MAX_AGE_SECONDS;
+    json_with(200, &keys.jwks(now), &[("cache-control", format!("public, max-age={max_age}"))])
 }

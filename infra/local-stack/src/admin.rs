@@ -146,8 +146,8 @@ pub async fn put_signing_keys(secrets: &aws_sdk_secretsmanager::Client, secret_i
     Ok(())
 }
 
-/// What a bootstrap made; the API key is shown here once.
-#[derive(Clone, Debug, Serialize)]
+/// What a bootstrap made; the API key is shown here once (no `Debug`: it would print the key).
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Bootstrapped {
     pub org_id: OrgId,

@@ -192,7 +192,8 @@ impl App {
     /// set's refresh every five minutes). The token stands for its principal until `exp`.
     pub async fn verify_bearer(&self, token: &str) -> Result<Caller, ApiError> {
         let now = self.clock.now();
-        let keys = self.token_keys.get(now).await;
+        let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid).ok_or(AuthFailure::InvalidToken)?;
+        let keys = self.token_keys.get_for(&kid, now).await;
         let claims = keys.verify(token, &self.config.token_issuer, &self.config.token_audience, now)?;
         let invalid = |_| AuthFailure::InvalidToken;
         if claims.principal_type != "ApiKey" {

@@ -22,9 +22,18 @@ pub const LEEWAY_SECONDS: i64 = 30;
 pub const MAX_TOKEN_TTL_SECONDS: i64 = 3600;
 /// The key set is re-read from Secrets Manager at most this often per container.
 pub const KEY_REFRESH_SECONDS: i64 = 300;
+/// How long verifiers may cache the JWKS document (`Cache-Control: max-age`).
+pub const JWKS_MAX_AGE_SECONDS: i64 = 300;
+/// A token naming a `kid` this container does not know triggers a re-read at most this often.
+pub const UNKNOWN_KID_REFRESH_SECONDS: i64 = 60;
+/// A retired key stays published and verifying this long after it stopped being current: a
+/// container that has not re-read the set may sign with it for up to the refresh interval, its
+/// tokens live up to the longest lifetime plus leeway, and verifiers may hold the JWKS that long.
+pub const RETIRED_KEY_LIFETIME_SECONDS: i64 =
+    KEY_REFRESH_SECONDS + MAX_TOKEN_TTL_SECONDS + LEEWAY_SECONDS + JWKS_MAX_AGE_SECONDS;
 
-/// One key as the secret stores it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// One key as the secret stores it. Its `Debug` never prints the private key.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredKey {
     pub kid: String,
@@ -34,6 +43,17 @@ pub struct StoredKey {
     /// When it stopped signing (set on the previous key by rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("private_key_pkcs8", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
 }
 
 /// The signing-keys secret: the key that signs now and the one before it.
@@ -88,7 +108,7 @@ impl LoadedKey {
 
     /// A retired key verifies (and is published) until every token it signed has expired.
     fn live_at(&self, now: Timestamp) -> bool {
-        self.retired_at.is_none_or(|r| r.plus_seconds(MAX_TOKEN_TTL_SECONDS + LEEWAY_SECONDS) > now)
+        self.retired_at.is_none_or(|r| r.plus_seconds(RETIRED_KEY_LIFETIME_SECONDS) > now)
     }
 }
 
@@ -141,9 +161,9 @@ impl KeySet {
         std::iter::once(&self.current).chain(self.previous.iter().filter(move |k| k.live_at(now)))
     }
 
-    /// The `kid` that signs now.
-    pub fn current_kid(&self) -> &str {
-        &self.current.kid
+    /// Does this set hold a live key with this `kid`?
+    pub fn knows(&self, kid: &str, now: Timestamp) -> bool {
+        self.live_keys(now).any(|k| k.kid == kid)
     }
 
     /// Signs `claims` with the current key.
@@ -198,11 +218,20 @@ impl KeySet {
     }
 }
 
-/// The key set of this container: loaded at start, re-read at most every five minutes.
+/// The key set of this container: loaded at start, re-read at most every five minutes, or sooner
+/// (at most once a minute) when a token names a `kid` the container does not know yet.
 pub struct TokenKeys {
     secrets: aws_sdk_secretsmanager::Client,
     secret_id: String,
-    state: RwLock<(Arc<KeySet>, Timestamp)>,
+    state: RwLock<KeyState>,
+}
+
+struct KeyState {
+    set: Arc<KeySet>,
+    /// When the set was read (or, after a failed re-read, when to count the next attempt from).
+    loaded_at: Timestamp,
+    /// When an unknown `kid` last caused a re-read.
+    forced_at: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -224,27 +253,53 @@ impl TokenKeys {
         now: Timestamp,
     ) -> anyhow::Result<Self> {
         let set = fetch(&secrets, secret_id).await.map_err(|e| e.context(format!("load signing keys {secret_id}")))?;
-        Ok(Self { secrets, secret_id: secret_id.to_string(), state: RwLock::new((Arc::new(set), now)) })
+        let state = KeyState { set: Arc::new(set), loaded_at: now, forced_at: None };
+        Ok(Self { secrets, secret_id: secret_id.to_string(), state: RwLock::new(state) })
     }
 
-    /// The key set, re-read when older than five minutes. A failed re-read keeps the set it has
-    /// (and tries again on the next call): tokens keep verifying through a Secrets Manager outage.
+    /// The key set, re-read when older than five minutes.
     pub async fn get(&self, now: Timestamp) -> Arc<KeySet> {
         let (set, loaded_at) = {
             let state = self.state.read().expect("key set lock");
-            (state.0.clone(), state.1)
+            (state.set.clone(), state.loaded_at)
         };
         if now.unix() - loaded_at.unix() < KEY_REFRESH_SECONDS {
             return set;
         }
+        self.refresh(set, now).await
+    }
+
+    /// The key set for verifying a token signed with `kid`: when the set does not know it (a key
+    /// another container already signs with), re-read it, at most once a minute.
+    pub async fn get_for(&self, kid: &str, now: Timestamp) -> Arc<KeySet> {
+        let set = self.get(now).await;
+        if set.knows(kid, now) {
+            return set;
+        }
+        {
+            let mut state = self.state.write().expect("key set lock");
+            if state.forced_at.is_some_and(|at| now.unix() - at.unix() < UNKNOWN_KID_REFRESH_SECONDS) {
+                return set;
+            }
+            state.forced_at = Some(now);
+        }
+        self.refresh(set, now).await
+    }
+
+    /// Re-reads the set. A failed re-read keeps the set it has and tries again in 30 s, so tokens
+    /// keep verifying through a Secrets Manager outage without every request waiting on it.
+    async fn refresh(&self, set: Arc<KeySet>, now: Timestamp) -> Arc<KeySet> {
         match fetch(&self.secrets, &self.secret_id).await {
             Ok(fresh) => {
                 let fresh = Arc::new(fresh);
-                *self.state.write().expect("key set lock") = (fresh.clone(), now);
+                let mut state = self.state.write().expect("key set lock");
+                state.set = fresh.clone();
+                state.loaded_at = now;
                 fresh
             }
             Err(err) => {
                 tracing::warn!(error = %err, "signing keys not refreshed; keeping the loaded set");
+                self.state.write().expect("key set lock").loaded_at = now.plus_seconds(30 - KEY_REFRESH_SECONDS);
                 set
             }
         }
@@ -287,7 +342,8 @@ mod tests {
         let token = keys.sign(&claims(now())).unwrap();
         assert_eq!(keys.verify(&token, ISS, AUD, now()).unwrap(), claims(now()));
         let header = jsonwebtoken::decode_header(&token).unwrap();
-        assert_eq!((header.typ.as_deref(), header.kid.as_deref()), (Some("at+jwt"), Some(keys.current_kid())));
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert!(keys.knows(&header.kid.unwrap(), now()));
     }
 
     #[test]
@@ -319,7 +375,8 @@ mod tests {
         let keys = KeySet::from_secret(&serde_json::to_string(&rotated).unwrap()).unwrap();
         assert!(keys.verify(&token, ISS, AUD, t0.plus_seconds(60)).is_ok());
         assert_eq!(keys.jwks(t0)["keys"].as_array().unwrap().len(), 2);
-        let later = t0.plus_seconds(MAX_TOKEN_TTL_SECONDS + LEEWAY_SECONDS);
+        assert!(keys.knows(&old_stored.current.kid, t0.plus_seconds(RETIRED_KEY_LIFETIME_SECONDS - 1)));
+        let later = t0.plus_seconds(RETIRED_KEY_LIFETIME_SECONDS);
         assert_eq!(keys.jwks(later)["keys"].as_array().unwrap().len(), 1);
         assert_eq!(keys.verify(&token, ISS, AUD, later), Err(AuthFailure::InvalidToken));
     }

@@ -57,6 +57,7 @@ pub async fn issue(
     let secret_hash = app.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
     let cap = app.org_settings(org).await?.credential_cap();
 
+    let mut expired_lapsed = false;
     for attempt in 0..WRITE_ATTEMPTS {
         let principal =
             app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
@@ -64,6 +65,12 @@ pub async fn issue(
             return Err(ApiError::PrincipalRevoked);
         }
         if principal.active_key_ids.len() >= cap as usize {
+            // Credentials past their expiry hold a place until marked Expired: mark them now
+            // (what the sweep does) and decide again, once.
+            if !expired_lapsed && expire_lapsed(app, org, principal_id, request_id).await? > 0 {
+                expired_lapsed = true;
+                continue;
+            }
             return Err(ApiError::CredentialLimitReached { cap });
         }
         let record = CredentialRecord {
@@ -102,7 +109,42 @@ pub async fn issue(
     Err(StoreError::Contention.into())
 }
 
+/// Marks the principal's Active credentials that are past their expiry `Expired` (each with its
+/// audit event); returns how many.
+pub async fn expire_lapsed(
+    app: &App,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    request_id: &str,
+) -> Result<usize, ApiError> {
+    let now = app.clock.now();
+    let active = CredentialStatusFilter::Only(CredentialStatus::Active);
+    let page = app.store.list_credentials(org, principal_id, active, 100, None).await?;
+    let mut expired = 0;
+    for record in page.items.iter().filter(|r| r.credential.is_expired_at(now)) {
+        let mut after = record.credential.clone();
+        after.status = CredentialStatus::Expired;
+        let audit = AuditEvent::new(
+            org.clone(),
+            Actor::System { name: "expiry".into() },
+            "iam:credentials:expire",
+            resource(principal_id, &after.id),
+            now,
+            request_id,
+            json!({"name": after.name, "expiresAt": after.expires_at}),
+        );
+        let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
+        match app.store.end_credential(record, &after, retention_until, &audit).await {
+            Ok(()) => expired += 1,
+            Err(err) if lost_race(&err) => {} // revoked or expired by someone else meanwhile
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(expired)
+}
+
 /// A page of a principal's credentials (default: Active). Never includes a secret or its hash.
+/// Under `Active`, credentials past their expiry are left out even before they are marked.
 pub async fn list(
     app: &App,
     org: &OrgId,
@@ -113,7 +155,9 @@ pub async fn list(
     app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
     let page = app.store.list_credentials(org, principal_id, filter, params.limit, params.start).await?;
     let now = app.clock.now();
-    Ok(Page { items: page.items.iter().map(|r| r.view(now)).collect(), next: page.next })
+    let only_active = filter == CredentialStatusFilter::Only(CredentialStatus::Active);
+    let items = page.items.iter().map(|r| r.view(now)).filter(|c| !only_active || c.status == CredentialStatus::Active);
+    Ok(Page { items: items.collect(), next: page.next })
 }
 
 /// Revokes one credential; idempotent (a revoked credential is answered as it is). The principal

@@ -6,8 +6,7 @@ use crate::auth::tokens::AccessClaims;
 use crate::domain::Timestamp;
 use crate::http::ApiError;
 
-/// An issued access token.
-#[derive(Debug)]
+/// An issued access token (deliberately without `Debug`: the token is a bearer credential).
 pub struct AccessToken {
     pub token: String,
     pub expires_in: u32,

@@ -168,11 +168,6 @@ impl DynamoStore {
         Self { client, table: table.into() }
     }
 
-    /// The SDK client (the admin CLI creates tables with it).
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
         let put = build(
             Put::builder()
@@ -508,9 +503,10 @@ impl DynamoStore {
         Ok(Page { items, next: page.next })
     }
 
-    /// Marks a credential ended (`Revoked` or `Expired`), leaves the expiry index, starts its
-    /// retention clock and drops it from its principal's Active set, with the audit event.
-    /// Refused if the credential's status moved since it was read.
+    /// Marks a credential ended (`Revoked` or `Expired`): its status (and `revokedAt`), its GSI1
+    /// key, its retention clock (`ttl`), out of the expiry index; drops it from its principal's
+    /// Active set; audits it. Only the ending fields are written (a concurrent `lastUsedAt` or
+    /// principal-state copy stays), and only if the status is still the one that was read.
     pub async fn end_credential(
         &self,
         before: &CredentialRecord,
@@ -518,25 +514,34 @@ impl DynamoStore {
         retention_until: Timestamp,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let record = CredentialRecord { credential: after.clone(), ..before.clone() };
-        let put = build(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(self.credential_item(&record, Some(retention_until))?))
-                .condition_expression("#status = :before")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":before", s(before.credential.status.as_str()))
-                .build(),
+        let c = &before.credential;
+        let (_, gsi1sk) =
+            keys::credential_by_principal(&before.org_id, &c.principal_id, after.status, c.created_at, &c.id);
+        let mut set = HashMap::from([
+            ("status".to_string(), s(after.status.as_str())),
+            (keys::GSI1SK.to_string(), s(gsi1sk)),
+            (keys::TTL.to_string(), n(retention_until.unix())),
+        ]);
+        if let Some(revoked_at) = after.revoked_at {
+            set.insert("revokedAt".into(), s(revoked_at.to_string()));
+        }
+        let update = self.set_and_remove(
+            keys::credential(&c.id),
+            &set,
+            &[keys::GSI2PK, keys::GSI2SK],
+            "#st = :before",
+            HashMap::from([("#st".into(), "status".into())]),
+            HashMap::from([(":before".into(), s(c.status.as_str()))]),
         )?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build(), self.put_new(audit_item(audit)?)?];
-        if before.credential.status == CredentialStatus::Active {
+        let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
+        if c.status == CredentialStatus::Active {
             let update = build(
                 Update::builder()
                     .table_name(&self.table)
-                    .set_key(Some(key_of(keys::principal(&before.org_id, &before.credential.principal_id))))
+                    .set_key(Some(key_of(keys::principal(&before.org_id, &c.principal_id))))
                     .update_expression("DELETE activeKeyIds :k ADD credentialsVersion :one")
                     .condition_expression("attribute_exists(PK)")
-                    .expression_attribute_values(":k", AttributeValue::Ss(vec![before.credential.id.to_string()]))
+                    .expression_attribute_values(":k", AttributeValue::Ss(vec![c.id.to_string()]))
                     .expression_attribute_values(":one", n(1))
                     .build(),
             )?;

@@ -94,13 +94,25 @@ pub struct Assignment {
 }
 
 /// A credential as stored: what clients see, its org, its secret's hash and its principal's state.
-#[derive(Clone, Debug, PartialEq)]
+/// Its `Debug` leaves the hash out.
+#[derive(Clone, PartialEq)]
 pub struct CredentialRecord {
     pub credential: Credential,
     pub org_id: OrgId,
     /// argon2id PHC string. Never leaves the store and the verifier.
     pub secret_hash: String,
     pub principal: PrincipalState,
+}
+
+impl std::fmt::Debug for CredentialRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialRecord")
+            .field("credential", &self.credential)
+            .field("org_id", &self.org_id)
+            .field("secret_hash", &"<redacted>")
+            .field("principal", &self.principal)
+            .finish()
+    }
 }
 
 impl CredentialRecord {
