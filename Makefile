@@ -8,7 +8,7 @@ VENV    := .venv
 PYTHON  ?= python3
 CARGO   ?= cargo
 
-.PHONY: help dev test bootstrap venv toolchain bench fmt clean
+.PHONY: help dev test bootstrap user-token venv toolchain bench fmt clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,12 @@ bootstrap: ## create another org on the running stack: make bootstrap NAME=acme
 	@test -f .local/stack.json || { echo "no running stack: start it with make dev" >&2; exit 2; }
 	@$(CARGO) build --quiet -p local-stack --bin iam-admin
 	@./target/debug/iam-admin bootstrap --name "$(NAME)"
+
+user-token: ## print a member token of the local identity provider: make user-token ORG=<orgId> SUBJECT=<sub>
+	@test -n "$(ORG)" -a -n "$(SUBJECT)" || { echo "usage: make user-token ORG=<orgId> SUBJECT=<sub>" >&2; exit 2; }
+	@test -f .local/stack.json || { echo "no running stack: start it with make dev" >&2; exit 2; }
+	@$(CARGO) build --quiet -p local-stack --bin iam-admin
+	@./target/debug/iam-admin user-token --org "$(ORG)" --subject "$(SUBJECT)"
 
 bench: venv toolchain ## the benchmarks of docs/benchmarks.md (criterion CPU, latency through the local stack)
 	$(CARGO) bench -p shared --bench auth

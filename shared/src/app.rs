@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::auth::oidc::OidcVerifier;
 use crate::auth::tokens::TokenKeys;
 use crate::auth::{KeyHasher, Pepper, VerifiedKeys};
 use crate::cache::TtlCache;
@@ -24,6 +25,10 @@ pub struct App {
     pub clock: Clock,
     /// The token signing and verification keys.
     pub token_keys: TokenKeys,
+    /// The identity provider's verifier, when one is configured.
+    pub oidc: Option<OidcVerifier>,
+    /// Secrets Manager, for the legacy Infuse IoT credentials of each org.
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub(crate) verified_keys: VerifiedKeys,
     settings: TtlCache<OrgId, OrgSettings>,
     principal_roles: TtlCache<(OrgId, String), Vec<RoleId>>,
@@ -59,6 +64,8 @@ impl App {
             cursors: CursorKey::derive(&pepper),
             clock,
             token_keys,
+            oidc: config.oidc.clone().map(OidcVerifier::new),
+            secrets: secrets.clone(),
             verified_keys: VerifiedKeys::default(),
             settings: TtlCache::new(config.settings_cache_ttl.as_secs() as i64),
             principal_roles: TtlCache::new(ROLE_CACHE_SECONDS),

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::auth::oidc::OidcProvider;
+
 /// Everything a function needs to know about where it runs.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -17,6 +19,11 @@ pub struct Config {
     pub token_issuer: String,
     /// `aud` of the access tokens: the APIs that accept them.
     pub token_audience: String,
+    /// The organisations' OIDC identity provider, whose tokens identify members; `None` refuses
+    /// every member token.
+    pub oidc: Option<OidcProvider>,
+    /// Secrets Manager name of an org's linked Infuse IoT credentials; `{orgId}` is replaced.
+    pub infuse_iot_secret_pattern: String,
     /// How long org settings may be served from the container's cache.
     pub settings_cache_ttl: Duration,
     /// `lastUsedAt` is written at most once per this interval per credential.
@@ -28,6 +35,13 @@ pub struct Config {
 impl Config {
     /// The audience of the local stack's and the tests' tokens: the platform's tenant APIs.
     pub const DEFAULT_AUDIENCE: &'static str = "urn:infuse:tenant-apis";
+    /// Where a deployed stack keeps each org's linked Infuse IoT credentials.
+    pub const DEFAULT_INFUSE_IOT_SECRET_PATTERN: &'static str = "iam/infuse-iot/{orgId}";
+
+    /// The secret name of `org`'s linked Infuse IoT credentials.
+    pub fn infuse_iot_secret(&self, org: &str) -> String {
+        self.infuse_iot_secret_pattern.replace("{orgId}", org)
+    }
 
     /// Reads `TABLE_NAME`, `PEPPER_SECRET_ID`, `SIGNING_KEYS_SECRET_ID`, `TOKEN_ISSUER` and
     /// `TOKEN_AUDIENCE` (required) and the optional tunables.
@@ -45,6 +59,12 @@ impl Config {
             signing_keys_secret_id: var("SIGNING_KEYS_SECRET_ID")?,
             token_issuer: var("TOKEN_ISSUER")?,
             token_audience: var("TOKEN_AUDIENCE")?,
+            oidc: match (std::env::var("OIDC_ISSUER"), std::env::var("OIDC_AUDIENCE"), std::env::var("OIDC_JWKS_URL")) {
+                (Ok(issuer), Ok(audience), Ok(jwks_url)) => Some(OidcProvider { issuer, audience, jwks_url }),
+                _ => None,
+            },
+            infuse_iot_secret_pattern: std::env::var("INFUSE_IOT_SECRET_PATTERN")
+                .unwrap_or_else(|_| Self::DEFAULT_INFUSE_IOT_SECRET_PATTERN.into()),
             settings_cache_ttl: Duration::from_secs(number("SETTINGS_CACHE_SECONDS", 60)?.clamp(0, 60) as u64),
             last_used_interval_seconds: number("LAST_USED_INTERVAL_SECONDS", 300)?,
             retention_days: number("RETENTION_DAYS", 90)?,
@@ -60,6 +80,8 @@ impl Config {
             signing_keys_secret_id: format!("{secret_prefix}/signing-keys"),
             token_issuer: issuer.into(),
             token_audience: Self::DEFAULT_AUDIENCE.into(),
+            oidc: None,
+            infuse_iot_secret_pattern: format!("{secret_prefix}/infuse-iot/{{orgId}}"),
             settings_cache_ttl: Duration::from_secs(60),
             last_used_interval_seconds: 300,
             retention_days: 90,

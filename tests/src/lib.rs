@@ -1,14 +1,17 @@
 //! The test harness: a `TestApp` is the real handlers, routed by the real template, over a table
 //! and a pepper of its own on the shared moto server, with a bootstrapped org to act in.
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, RwLock};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::admin::{self, Bootstrapped, emulator_sdk_config};
 use local_stack::event::IncomingRequest;
+use local_stack::idp::DevIdp;
 use local_stack::server::dispatch;
 use local_stack::template::Template;
 use serde_json::Value;
+use shared::auth::oidc::OidcProvider;
 use shared::domain::{OrgId, PrincipalId};
 use shared::store::CallCounter;
 use shared::{App, Config};
@@ -80,7 +83,16 @@ pub struct TestApp {
     pub org: OrgId,
     pub admin: PrincipalId,
     pub admin_key: String,
+    /// The tests' identity provider: its key, its JWKS (replaceable) and how often it was fetched.
+    pub idp: Arc<DevIdp>,
+    pub idp_jwks: Arc<RwLock<Value>>,
+    pub idp_fetches: Arc<AtomicUsize>,
 }
+
+/// The `iss` and `aud` of the tests' identity provider.
+pub const IDP_ISSUER: &str = "https://idp.test.invalid";
+/// The audience the tests' provider issues tokens for.
+pub const IDP_AUDIENCE: &str = "urn:infuse:iam-console";
 
 impl TestApp {
     /// A fresh table and org with the default configuration.
@@ -95,6 +107,13 @@ impl TestApp {
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let id = ulid::Ulid::new().to_string().to_lowercase();
         let mut config = Config::new(format!("iam-test-{id}"), &format!("iam-test/{id}"), ISSUER);
+        let idp = Arc::new(DevIdp::generate().expect("an idp key"));
+        let idp_jwks = Arc::new(RwLock::new(idp.jwks()));
+        let idp_fetches = Arc::new(AtomicUsize::new(0));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the idp");
+        let jwks_url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(local_stack::idp::serve_jwks(listener, idp_jwks.clone(), idp_fetches.clone()));
+        config.oidc = Some(OidcProvider { issuer: IDP_ISSUER.into(), audience: IDP_AUDIENCE.into(), jwks_url });
         adjust(&mut config);
         let template = Arc::new(Template::load_default().expect("the template reads"));
         admin::create_table(&dynamo, &config.table_name, &template).await.expect("create table");
@@ -115,7 +134,27 @@ impl TestApp {
             org: made.org_id,
             admin: made.principal_id,
             admin_key: made.api_key,
+            idp,
+            idp_jwks,
+            idp_fetches,
         }
+    }
+
+    /// A member token of the tests' provider for `subject`.
+    pub fn user_token(&self, subject: &str) -> String {
+        self.idp.token(IDP_ISSUER, IDP_AUDIENCE, subject, 3600).expect("sign a user token")
+    }
+
+    /// Adds `subject` as a member holding `role` (if any); returns the member's id.
+    pub async fn add_member(&self, subject: &str, role: Option<&str>) -> String {
+        let r =
+            self.admin_call("POST", &self.org_path("/members"), Some(serde_json::json!({"subject": subject}))).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        if let Some(role) = role {
+            self.assign(&id, role).await;
+        }
+        id
     }
 
     /// Another container of the same service: its own App (and caches) over the same table and
@@ -137,6 +176,9 @@ impl TestApp {
             org: self.org.clone(),
             admin: self.admin.clone(),
             admin_key: self.admin_key.clone(),
+            idp: self.idp.clone(),
+            idp_jwks: self.idp_jwks.clone(),
+            idp_fetches: self.idp_fetches.clone(),
         }
     }
 
@@ -291,8 +333,16 @@ impl TestApp {
             }
             None => Vec::new(),
         };
-        self.send(IncomingRequest { method: method.into(), path: path.into(), headers, body, ..Default::default() })
-            .await
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        self.send(IncomingRequest {
+            method: method.into(),
+            path: path.into(),
+            query: query.into(),
+            headers,
+            body,
+            ..Default::default()
+        })
+        .await
     }
 
     /// Every item of the table, for before/after comparisons (tables here are small).

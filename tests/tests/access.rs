@@ -1,5 +1,4 @@
 //! Access control: roles, assignments, the 403 table, settings, the audit log, and the explainer's
-#![recursion_limit = "256"]
 //! agreement with the real routes.
 
 use iam_tests::TestApp;

@@ -190,6 +190,7 @@ async fn a_warm_api_key_authentication_costs_one_dynamodb_call() {
         )
         .await
         .unwrap();
+    let shared::auth::Identity::Principal(caller) = caller else { panic!("an API key is a principal") };
     assert_eq!(caller.principal_id, app.admin);
     assert_eq!(app.calls.count(), 1, "a warm ApiKey authentication is one strongly consistent GetItem");
 }

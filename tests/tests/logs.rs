@@ -70,6 +70,18 @@ async fn no_log_line_contains_a_key_secret_or_the_pepper() {
     app.bearer_call("GET", &app.org_path("/api-keys"), &token, None).await;
     app.bearer_call("GET", &app.org_path("/api-keys"), &format!("{token}x"), None).await;
     let signing = app.signing_keys().await;
+    // The legacy developer page, read by a member.
+    let sdk = local_stack::admin::emulator_sdk_config(&iam_tests::emulator_url()).await;
+    let secrets_manager = aws_sdk_secretsmanager::Client::new(&sdk);
+    let infuse_key = "infuse-admin-key-never-logged-7f3a";
+    local_stack::admin::link_infuse_iot(&secrets_manager, &app.app.config, app.org.as_str(), "infuse-org", infuse_key)
+        .await
+        .unwrap();
+    app.add_member("dev", Some("developer")).await;
+    let page = format!("/admin/developer?orgId={}", app.org);
+    assert_eq!(app.bearer_call("GET", &page, &app.user_token("dev"), None).await.status, 200);
+    let user_token = app.user_token("dev");
+    app.bearer_call("GET", &app.org_path("/api-keys"), &user_token, None).await;
     let (_, another) = app.issue(&principal, "second").await;
     secrets.push(another);
     app.admin_call("POST", &app.org_path(&format!("/api-keys/{principal}/credentials/{key_id}/revoke")), None).await;
@@ -93,4 +105,6 @@ async fn no_log_line_contains_a_key_secret_or_the_pepper() {
     assert!(!logs.contains(&token[token.len() - 40..]), "an access token reached the logs");
     assert!(!logs.contains(&signing.current.private_key_pkcs8[20..60]), "a signing key reached the logs");
     assert!(!logs.contains(&pepper), "the pepper reached the logs");
+    assert!(!logs.contains(infuse_key), "the Infuse IoT admin key reached the logs");
+    assert!(!logs.contains(&user_token[user_token.len() - 40..]), "a member token reached the logs");
 }

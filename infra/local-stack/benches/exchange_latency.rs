@@ -42,7 +42,13 @@ async fn main() -> anyhow::Result<()> {
     admin::seed_signing_keys(&secrets, &config.signing_keys_secret_id).await?;
     let app = Arc::new(App::new(config.clone(), dynamo.clone(), &secrets).await?);
     let org = admin::bootstrap(&app, "bench", false).await?;
-    tokio::spawn(server::serve(listener, app.clone(), template, std::future::pending()));
+    tokio::spawn(server::serve(
+        listener,
+        app.clone(),
+        template,
+        server::LocalExtras::default(),
+        std::future::pending(),
+    ));
 
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;

@@ -12,7 +12,7 @@ use serde_norway::Value;
 use shared::App;
 use shared::auth::tokens::{StoredKey, StoredKeySet};
 use shared::domain::{Actor, OrgId, OrgSettings, PrincipalId};
-use shared::service::{assignments, credentials, orgs, principals};
+use shared::service::{assignments, credentials, members, orgs, principals};
 
 use crate::template::Template;
 
@@ -143,6 +143,41 @@ pub async fn put_signing_keys(secrets: &aws_sdk_secretsmanager::Client, secret_i
         .send()
         .await
         .with_context(|| format!("put secret {secret_id}"))?;
+    Ok(())
+}
+
+/// Adds `subject` as a member of `org` holding `role`; returns the member's principal id.
+pub async fn add_member(app: &App, org: &OrgId, subject: &str, role: &str) -> anyhow::Result<PrincipalId> {
+    let actor = Actor::System { name: "bootstrap".into() };
+    let request_id = format!("bootstrap-{}", ulid::Ulid::new());
+    let input = members::AddMember { subject: subject.into(), email: None, display_name: None };
+    let member = members::add(app, &actor, org, input, &request_id).await.map_err(|e| anyhow!("add member: {e}"))?;
+    let role = shared::domain::RoleId::parse(role).ok_or_else(|| anyhow!("no role {role}"))?;
+    assignments::assign(app, &actor, org, &member.id, &role, &request_id).await.map_err(|e| anyhow!("assign: {e}"))?;
+    Ok(member.id)
+}
+
+/// Links `org` to an Infuse IoT organisation: writes the secret the developer page reads.
+pub async fn link_infuse_iot(
+    secrets: &aws_sdk_secretsmanager::Client,
+    config: &shared::Config,
+    org: &str,
+    infuse_org_id: &str,
+    api_key: &str,
+) -> anyhow::Result<()> {
+    let name = config.infuse_iot_secret(org);
+    let value =
+        serde_json::json!({"infuseIotOrganisationId": infuse_org_id, "infuseIotAdminApiKey": api_key}).to_string();
+    let created = secrets.create_secret().name(&name).secret_string(&value).send().await;
+    if created.is_err() {
+        secrets
+            .put_secret_value()
+            .secret_id(&name)
+            .secret_string(&value)
+            .send()
+            .await
+            .with_context(|| format!("write secret {name}"))?;
+    }
     Ok(())
 }
 

@@ -4,17 +4,22 @@ use lambda_http::{Body, Request, Response};
 use shared::App;
 
 /// Every function this stack can serve; a test checks it equals the template's set.
-pub const FUNCTIONS: &[&str] = &["credentials", "organisation", "principals", "revocation", "roles", "token-exchange"];
+pub const FUNCTIONS: &[&str] =
+    &["credentials", "developer", "members", "organisation", "principals", "revocation", "roles", "token-exchange"];
 
 /// Calls function `name`'s `handle`, as its Lambda would; `None` for a function not linked here.
+/// Each future is boxed: one state machine holding all of them would be as large as the largest
+/// and deep enough to exceed the compiler's layout recursion limit in the callers.
 pub async fn invoke(app: &App, name: &str, req: Request) -> Option<Response<Body>> {
     Some(match name {
-        "principals" => principals::handle(app, req).await,
-        "credentials" => credentials::handle(app, req).await,
-        "revocation" => revocation::handle(app, req).await,
-        "token-exchange" => token_exchange::handle(app, req).await,
-        "roles" => roles::handle(app, req).await,
-        "organisation" => organisation::handle(app, req).await,
+        "principals" => Box::pin(principals::handle(app, req)).await,
+        "credentials" => Box::pin(credentials::handle(app, req)).await,
+        "revocation" => Box::pin(revocation::handle(app, req)).await,
+        "token-exchange" => Box::pin(token_exchange::handle(app, req)).await,
+        "roles" => Box::pin(roles::handle(app, req)).await,
+        "organisation" => Box::pin(organisation::handle(app, req)).await,
+        "members" => Box::pin(members::handle(app, req)).await,
+        "developer" => Box::pin(developer::handle(app, req)).await,
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod event;
 pub mod functions;
+pub mod idp;
 pub mod moto;
 pub mod server;
 pub mod template;

@@ -54,12 +54,23 @@ fn plain(status: u16, body: &str) -> http::Response<Vec<u8>> {
 /// API Gateway's payload limit; larger bodies are refused before any function runs.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
+/// What the local stack serves beside the template's routes: the development identity provider's
+/// keys (at `idp::JWKS_PATH`).
+#[derive(Clone, Debug, Default)]
+pub struct LocalExtras {
+    pub idp_jwks: Option<serde_json::Value>,
+}
+
 async fn answer(
     app: Arc<App>,
     template: Arc<Template>,
+    extras: Arc<LocalExtras>,
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> http::Response<Full<Bytes>> {
+    if let (Some(jwks), true) = (&extras.idp_jwks, req.uri().path() == crate::idp::JWKS_PATH) {
+        return plain(200, &jwks.to_string()).map(|b| Full::new(Bytes::from(b)));
+    }
     let (parts, body) = req.into_parts();
     let body = match http_body_util::Limited::new(body, MAX_PAYLOAD).collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
@@ -96,19 +107,21 @@ pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     template: Arc<Template>,
+    extras: LocalExtras,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let extras = Arc::new(extras);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted?,
             () = &mut shutdown => return Ok(()),
         };
-        let (app, template) = (app.clone(), template.clone());
+        let (app, template, extras) = (app.clone(), template.clone(), extras.clone());
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let (app, template) = (app.clone(), template.clone());
-                async move { Ok::<_, Infallible>(answer(app, template, peer, req).await) }
+                let (app, template, extras) = (app.clone(), template.clone(), extras.clone());
+                async move { Ok::<_, Infallible>(answer(app, template, extras, peer, req).await) }
             });
             if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
                 tracing::debug!(error = %err, "connection closed with an error");

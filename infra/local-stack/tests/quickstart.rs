@@ -47,7 +47,7 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
     }
     std::thread::sleep(Duration::from_millis(200));
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&bootstrap).unwrap()).unwrap();
-    for field in ["apiBaseUrl", "orgId", "principalId", "apiKey", "emulatorUrl", "tableName"] {
+    for field in ["apiBaseUrl", "orgId", "principalId", "apiKey", "emulatorUrl", "tableName", "userToken"] {
         assert!(written[field].is_string(), "bootstrap.json lacks {field}: {written}");
     }
 
@@ -68,6 +68,8 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
     assert!(out.contains("\"token_type\":\"Bearer\""), "the OAuth exchange: {out}");
     assert!(out.contains("\"decision\":\"Deny\",\"code\":\"permission_denied\""), "the explainer: {out}");
     assert!(out.contains("\"kty\":\"OKP\""), "the JWKS: {out}");
+    assert!(out.contains("\"subject\":\"demo-owner\""), "the members: {out}");
+    assert!(out.contains("\"infuseIotOrganisationId\":\"infuse-demo-org-0001\""), "the developer page: {out}");
     assert_eq!(
         out.matches("\"displayName\":\"billing-sync\"").count(),
         3,
@@ -95,6 +97,13 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).to_string()
     };
+    let token = Command::new(env!("CARGO_BIN_EXE_iam-admin"))
+        .current_dir(&work)
+        .args(["user-token", "--org", written["orgId"].as_str().unwrap(), "--subject", "demo-owner"])
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "make user-token's command: {}", String::from_utf8_lossy(&token.stderr));
+    assert_eq!(String::from_utf8_lossy(&token.stdout).trim().split('.').count(), 3, "a JWT");
     let acme_direct = curl(acme["apiKey"].as_str().unwrap(), acme["orgId"].as_str().unwrap());
     assert!(
         acme_direct.contains("direct_api_key_auth_disabled"),

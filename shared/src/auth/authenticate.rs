@@ -75,8 +75,31 @@ pub struct Caller {
 impl Caller {
     /// The caller as an audit actor.
     pub fn actor(&self) -> Actor {
-        Actor::ApiKey { principal_id: self.principal_id.clone(), key_id: self.key_id.clone() }
+        match self.principal_type {
+            PrincipalType::ApiKey => {
+                Actor::ApiKey { principal_id: self.principal_id.clone(), key_id: self.key_id.clone() }
+            }
+            PrincipalType::User => Actor::User { principal_id: self.principal_id.clone() },
+        }
     }
+}
+
+/// Who presented the request, before the org of the route is known: a principal (API key or
+/// IAM access token, its org fixed by the credential), or a member of whichever orgs added the
+/// provider's subject.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Identity {
+    Principal(Caller),
+    Member { subject: String },
+}
+
+/// The unverified `iss` of a JWT: only to choose the verifier (IAM's or the provider's).
+fn unverified_issuer(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(String::from)
 }
 
 /// Keys verified in this container, by SHA-256 of the whole presented key, with the hash they
@@ -168,11 +191,24 @@ impl App {
         Ok(record)
     }
 
-    /// Authenticates the caller of an IAM route from its `Authorization` header.
-    pub async fn authenticate(&self, headers: &HeaderMap, request_id: &str) -> Result<Caller, ApiError> {
+    /// Authenticates the caller of an IAM route from its `Authorization` header. Bearer tokens
+    /// are told apart by `iss` alone: IAM's own access tokens, or the identity provider's.
+    pub async fn authenticate(&self, headers: &HeaderMap, request_id: &str) -> Result<Identity, ApiError> {
         let token = match presented(headers)? {
             Presented::ApiKey(value) => value,
-            Presented::Bearer(token) => return self.verify_bearer(&token).await,
+            Presented::Bearer(token) => {
+                let issuer = unverified_issuer(&token).ok_or(AuthFailure::InvalidToken)?;
+                if issuer == self.config.token_issuer {
+                    return Ok(Identity::Principal(self.verify_bearer(&token).await?));
+                }
+                return match &self.oidc {
+                    Some(oidc) if issuer == oidc.issuer() => {
+                        let claims = oidc.verify(&token, self.clock.now()).await?;
+                        Ok(Identity::Member { subject: claims.sub })
+                    }
+                    _ => Err(AuthFailure::InvalidToken.into()),
+                };
+            }
         };
         let key = ApiKey::parse(&token).map_err(|_| AuthFailure::ApiKeyMalformed)?;
         let record = self.verify_api_key(&key).await?;
@@ -180,12 +216,12 @@ impl App {
             return Err(AuthFailure::DirectApiKeyAuthDisabled.into());
         }
         self.note_use(&record, request_id).await;
-        Ok(Caller {
+        Ok(Identity::Principal(Caller {
             principal_id: record.credential.principal_id,
             principal_type: record.principal.principal_type,
             org_id: record.org_id,
             key_id: Some(record.credential.id),
-        })
+        }))
     }
 
     /// Verifies an access token against the container's key set: no network call (but the key

@@ -4,9 +4,10 @@
 
 use std::net::IpAddr;
 
-use super::Caller;
 use super::policy::{Question, evaluate};
+use super::{Caller, Identity};
 use crate::App;
+use crate::domain::{OrgId, PrincipalType};
 use crate::http::{ApiError, RequestCtx};
 
 /// An IAM action, `service:resourceType:verb`.
@@ -33,6 +34,10 @@ impl Action {
     pub const SETTINGS_UPDATE: Self = Self("iam:settings:update");
     pub const AUDIT_READ: Self = Self("iam:audit:read");
     pub const AUTHORIZE_SIMULATE: Self = Self("iam:authorize:simulate");
+    pub const MEMBERS_ADD: Self = Self("iam:members:add");
+    pub const MEMBERS_LIST: Self = Self("iam:members:list");
+    pub const MEMBERS_REMOVE: Self = Self("iam:members:remove");
+    pub const DEVELOPER_READ: Self = Self("admin:developer:read");
 
     /// The action's name.
     pub fn as_str(self) -> &'static str {
@@ -66,6 +71,14 @@ pub mod resources {
     pub const AUDIT: &str = "iam:audit-events";
     /// The authorization explainer.
     pub const AUTHORIZE: &str = "iam:authorize";
+    /// Adding or listing members.
+    pub const MEMBERS: &str = "iam:members/*";
+    /// A member: `iam:members/<usr_…>`.
+    pub fn member(id: &PrincipalId) -> String {
+        format!("iam:members/{id}")
+    }
+    /// The legacy developer page of the org.
+    pub const DEVELOPER: &str = "admin:developer";
 }
 
 impl App {
@@ -74,13 +87,31 @@ impl App {
     /// read); the returned caller's `org_id` is then the org every query of the request is bounded by.
     pub async fn caller_in_path_org(&self, req: &lambda_http::Request, ctx: &RequestCtx) -> Result<Caller, ApiError> {
         use lambda_http::RequestExt;
-        let caller = self.authenticate(req.headers(), &ctx.request_id).await?;
+        let identity = self.authenticate(req.headers(), &ctx.request_id).await?;
         let path_org = req.path_parameters_ref().and_then(|p| p.first("orgId")).unwrap_or_default();
-        if caller.org_id.as_str() != path_org {
+        self.caller_in_org(identity, path_org, ctx).await
+    }
+
+    /// The identity as a caller acting in `org`: a principal of that org, or a member of it
+    /// (one strongly consistent read of the membership); anyone else is 403 `org_mismatch`.
+    pub async fn caller_in_org(&self, identity: Identity, org: &str, ctx: &RequestCtx) -> Result<Caller, ApiError> {
+        let caller = match identity {
+            Identity::Principal(caller) if caller.org_id.as_str() == org => Some(caller),
+            Identity::Principal(_) => None,
+            Identity::Member { subject } => match OrgId::parse(org) {
+                Ok(org_id) => self.store.get_member_id(&org_id, &subject).await?.map(|principal_id| Caller {
+                    principal_id,
+                    principal_type: PrincipalType::User,
+                    org_id,
+                    key_id: None,
+                }),
+                Err(_) => None,
+            },
+        };
+        caller.ok_or_else(|| {
             tracing::info!(request_id = ctx.request_id, "refused: caller of another organisation");
-            return Err(ApiError::OrgMismatch);
-        }
-        Ok(caller)
+            ApiError::OrgMismatch
+        })
     }
 
     /// May `caller` perform `action` on `resource`? The contract's 403s, in order, from the

@@ -4,10 +4,11 @@ mod api_key;
 mod authenticate;
 mod authorize;
 mod hashing;
+pub mod oidc;
 pub mod policy;
 pub mod tokens;
 
 pub use api_key::{ApiKey, GeneratedKey, MalformedKey};
-pub use authenticate::{AuthFailure, Caller, VerifiedKeys};
+pub use authenticate::{AuthFailure, Caller, Identity, VerifiedKeys};
 pub use authorize::{Action, resources};
 pub use hashing::{KeyHasher, Pepper};

@@ -6,10 +6,12 @@ use super::{KeyId, OrgId, PrincipalId, Timestamp};
 
 /// Who made a change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Actor {
     /// An API-key principal, through one of its credentials.
     ApiKey { principal_id: PrincipalId, key_id: Option<KeyId> },
+    /// A member of the org, through the identity provider.
+    User { principal_id: PrincipalId },
     /// The service itself or an operator's CLI (bootstrap, the expiry sweep).
     System { name: String },
 }

@@ -78,6 +78,12 @@ pub struct Principal {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
+    /// A member's subject (`sub`) at the org's identity provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// A member's e-mail address, as the org gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl Principal {
@@ -108,6 +114,8 @@ mod tests {
             created_at: t,
             updated_at: t,
             version: 1,
+            subject: None,
+            email: None,
         }
     }
 

@@ -63,6 +63,15 @@ pub enum ApiError {
     /// 409 `principal_revoked`: revoked principals are final.
     #[error("the principal is revoked; revocation is final")]
     PrincipalRevoked,
+    /// 403 `principal_type_not_allowed`.
+    #[error("IAM API-key principals cannot use this route: IAM credentials are not Infuse IoT credentials")]
+    PrincipalTypeNotAllowed,
+    /// 404 `not_linked`.
+    #[error("the organisation has no linked Infuse IoT organisation")]
+    NotLinked,
+    /// 409 `member_exists`.
+    #[error("the subject is already a member of this organisation")]
+    MemberExists,
     /// 409 `role_in_use`.
     #[error("the role is assigned to {0} principal(s); remove the assignments first")]
     RoleInUse(u64),
@@ -122,7 +131,9 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Unauthenticated(_) => 401,
-            Self::OrgMismatch | Self::Forbidden { .. } => 403,
+            Self::OrgMismatch | Self::Forbidden { .. } | Self::PrincipalTypeNotAllowed => 403,
+            Self::NotLinked => 404,
+            Self::MemberExists => 409,
             Self::RoleInUse(_) | Self::RoleNameTaken(_) | Self::RoleReadOnly => 409,
             Self::RolePrincipalTypeUnsupported { .. } => 422,
             Self::InvalidRequest(_) | Self::MalformedJson(_) | Self::InvalidCursor | Self::UnsupportedGrantType => 400,
@@ -143,6 +154,9 @@ impl ApiError {
             Self::OrgMismatch => "org_mismatch",
             Self::Forbidden { denial, .. } => denial.code(),
             Self::RoleInUse(_) => "role_in_use",
+            Self::PrincipalTypeNotAllowed => "principal_type_not_allowed",
+            Self::NotLinked => "not_linked",
+            Self::MemberExists => "member_exists",
             Self::RoleNameTaken(_) => "role_name_taken",
             Self::RoleReadOnly => "role_read_only",
             Self::RolePrincipalTypeUnsupported { .. } => "role_principal_type_unsupported",

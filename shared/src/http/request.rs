@@ -42,7 +42,9 @@ pub fn path_param<T>(
 
 /// The `{principalId}` of an API-key principal's route.
 pub fn principal_id(req: &Request) -> Result<crate::domain::PrincipalId, ApiError> {
-    path_param(req, "principalId", "API-key principal", |t| crate::domain::PrincipalId::parse(t).ok())
+    path_param(req, "principalId", "API-key principal", |t| {
+        crate::domain::PrincipalId::parse(t).ok().filter(|id| id.is_api_key())
+    })
 }
 
 /// One query-string parameter, if given.

@@ -2,6 +2,8 @@
 
 pub mod assignments;
 pub mod credentials;
+pub mod developer;
+pub mod members;
 pub mod orgs;
 pub mod principals;
 pub mod roles;

@@ -75,6 +75,8 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         version: 1,
+        subject: None,
+        email: None,
     };
     let audit = AuditEvent::new(
         org.clone(),

@@ -125,3 +125,14 @@ pub fn assignments_of_role_pk(org: &OrgId, role: &RoleId) -> String {
 pub fn audit_pk(org: &OrgId) -> String {
     format!("AUDIT#{org}")
 }
+
+/// A membership's subject guard: `ORG#<orgId>` / `MEMBERSUB#<sub>` → the member's principal id
+/// (one membership per subject per org, and how a member token finds its principal).
+pub fn member_subject(org: &OrgId, subject: &str) -> (String, String) {
+    (org_pk(org), format!("MEMBERSUB#{subject}"))
+}
+
+/// All members (User principals) of an org.
+pub fn members_of(org: &OrgId) -> (String, &'static str) {
+    (org_pk(org), "PRINCIPAL#usr_")
+}

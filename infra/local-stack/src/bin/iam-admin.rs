@@ -36,6 +36,26 @@ enum Command {
         #[arg(long)]
         secret_id: String,
     },
+    /// Print a member token of the local development identity provider (make user-token).
+    UserToken {
+        /// The org the subject should be a member of (checked, for a helpful hint).
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        subject: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
+    /// Link an org to an Infuse IoT organisation (what /admin/developer shows its members).
+    LinkInfuseIot {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        infuse_org_id: String,
+        #[arg(long)]
+        api_key: String,
+    },
     /// Create a table exactly as the template defines it.
     CreateTable {
         #[arg(long)]
@@ -57,6 +77,31 @@ async fn main() -> anyhow::Result<()> {
     };
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     match args.command {
+        Command::UserToken { org, subject, ttl } => {
+            let issuer = field("oidcIssuer").context("no running local stack (.local/stack.json): start make dev")?;
+            let state = args.stack.parent().unwrap_or(std::path::Path::new("."));
+            let idp = local_stack::idp::DevIdp::load(&state.join("idp.json"))?;
+            let config = local_config(&field)?;
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            let app = App::new(config, dynamo, &secrets).await?;
+            let member = match shared::domain::OrgId::parse(&org) {
+                Ok(org_id) => app.store.get_member_id(&org_id, &subject).await?,
+                Err(_) => None,
+            };
+            if member.is_none() {
+                eprintln!("note: {subject} is not a member of {org}; add it with POST /iam/orgs/{org}/members");
+            }
+            println!("{}", idp.token(&issuer, local_stack::idp::AUDIENCE, &subject, ttl)?);
+        }
+        Command::LinkInfuseIot { org, infuse_org_id, api_key } => {
+            let config = match local_config(&field) {
+                Ok(config) => config,
+                Err(_) => Config::from_env()?,
+            };
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            admin::link_infuse_iot(&secrets, &config, &org, &infuse_org_id, &api_key).await?;
+            println!("linked {org} to Infuse IoT organisation {infuse_org_id}");
+        }
         Command::SeedSigningKeys { secret_id } => {
             admin::put_signing_keys(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await?;
             println!("wrote a new signing key set to {secret_id}");
@@ -66,9 +111,9 @@ async fn main() -> anyhow::Result<()> {
             println!("created table {table}");
         }
         Command::Bootstrap { name, direct_api_key_auth } => {
-            let config = match (field("tableName"), field("secretPrefix"), field("tokenIssuer")) {
-                (Some(table), Some(prefix), Some(issuer)) => Config::new(table, &prefix, issuer),
-                _ => Config::from_env()
+            let config = match local_config(&field) {
+                Ok(config) => config,
+                Err(_) => Config::from_env()
                     .context("no running local stack (.local/stack.json); set the service's environment")?,
             };
             let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
@@ -82,4 +127,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The running local stack's configuration, from its stack.json.
+fn local_config(field: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+    match (field("tableName"), field("secretPrefix"), field("tokenIssuer")) {
+        (Some(table), Some(prefix), Some(issuer)) => Ok(Config::new(table, &prefix, issuer)),
+        _ => anyhow::bail!("no running local stack (.local/stack.json)"),
+    }
 }

@@ -8,11 +8,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use local_stack::admin::{self, emulator_sdk_config};
+use local_stack::idp::{self, DevIdp};
 use local_stack::moto::Moto;
 use local_stack::server;
 use local_stack::template::{self, Template};
 use serde_json::json;
+use shared::auth::oidc::OidcProvider;
 use shared::{App, Config};
+
+/// The demo org's member, holding `owner`, whose token bootstrap.json carries.
+const DEMO_OWNER: &str = "demo-owner";
 
 #[derive(Parser)]
 #[command(about = "Serve the IAM service locally on the moto emulator")]
@@ -48,26 +53,38 @@ async fn main() -> anyhow::Result<()> {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let api = format!("http://127.0.0.1:{}", args.port);
-    let config = Config::new("iam-local", "iam-local", format!("{api}/iam"));
+    let mut config = Config::new("iam-local", "iam-local", format!("{api}/iam"));
+    let idp = DevIdp::generate()?;
+    idp.save(&args.state_dir.join("idp.json"))?;
+    config.oidc = Some(OidcProvider {
+        issuer: format!("{api}{}", idp::ISSUER_PATH),
+        audience: idp::AUDIENCE.into(),
+        jwks_url: format!("{api}{}", idp::JWKS_PATH),
+    });
     admin::create_table(&dynamo, &config.table_name, &template).await?;
     admin::seed_pepper(&secrets, &config.pepper_secret_id).await?;
     admin::seed_signing_keys(&secrets, &config.signing_keys_secret_id).await?;
     let app = Arc::new(App::new(config.clone(), dynamo, &secrets).await?);
     let demo = admin::bootstrap(&app, "demo", true).await?;
+    admin::add_member(&app, &demo.org_id, DEMO_OWNER, "owner").await?;
+    let made_up_key = format!("infuse-demo-admin-{}", ulid::Ulid::new().to_string().to_lowercase());
+    admin::link_infuse_iot(&secrets, &config, demo.org_id.as_str(), "infuse-demo-org-0001", &made_up_key).await?;
+    let user_token = idp.token(&format!("{api}{}", idp::ISSUER_PATH), idp::AUDIENCE, DEMO_OWNER, 12 * 3600)?;
 
     let stack = json!({
         "apiBaseUrl": api, "emulatorUrl": moto.url, "tableName": config.table_name,
         "secretPrefix": "iam-local", "tokenIssuer": config.token_issuer,
+        "oidcIssuer": format!("{api}{}", idp::ISSUER_PATH),
     });
     write_private(&args.state_dir.join("stack.json"), &serde_json::to_string_pretty(&stack)?)?;
     let bootstrap = json!({
         "apiBaseUrl": api, "orgId": demo.org_id, "principalId": demo.principal_id, "apiKey": demo.api_key,
-        "emulatorUrl": moto.url, "tableName": config.table_name,
+        "emulatorUrl": moto.url, "tableName": config.table_name, "userToken": user_token,
     });
     write_private(&args.state_dir.join("bootstrap.json"), &serde_json::to_string_pretty(&bootstrap)?)?;
     let env = format!(
-        "export IAM_URL={api}\nexport IAM_ORG={}\nexport IAM_PRINCIPAL={}\nexport IAM_KEY={}\n",
-        demo.org_id, demo.principal_id, demo.api_key
+        "export IAM_URL={api}\nexport IAM_ORG={}\nexport IAM_PRINCIPAL={}\nexport IAM_KEY={}\nexport IAM_USER_TOKEN={}\n",
+        demo.org_id, demo.principal_id, demo.api_key, user_token
     );
     write_private(&args.state_dir.join("env"), &env)?;
 
@@ -86,7 +103,8 @@ async fn main() -> anyhow::Result<()> {
         routes = routes.join("\n"),
     );
 
-    server::serve(listener, app, template, shutdown_signal()).await?;
+    let extras = server::LocalExtras { idp_jwks: Some(idp.jwks()) };
+    server::serve(listener, app, template, extras, shutdown_signal()).await?;
     moto.stop().await;
     println!("stopped");
     Ok(())

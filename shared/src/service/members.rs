@@ -1,0 +1,111 @@
+//! Members: User principals, one per identity-provider subject per org.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Validation;
+use crate::App;
+use crate::auth::resources;
+use crate::domain::{Actor, AuditEvent, Name, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
+use crate::http::{ApiError, ListParams};
+use crate::store::{Page, StoreError};
+
+/// `POST /iam/orgs/{orgId}/members`: the subject is the provider's `sub`; the issuer is the
+/// configured provider's.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddMember {
+    pub subject: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// Adds a member (409 `member_exists` when the subject already is one).
+pub async fn add(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    input: AddMember,
+    request_id: &str,
+) -> Result<Principal, ApiError> {
+    let mut v = Validation::default();
+    let subject = input.subject.trim();
+    if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
+        v.push("subject", "must be the provider's subject: 1 to 255 characters, no control characters");
+    }
+    let email = input.email.as_deref().map(str::trim);
+    if email
+        .is_some_and(|e| e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) || !e.contains('@'))
+    {
+        v.push("email", "must be an e-mail address");
+    }
+    let display_name = input.display_name.as_deref().and_then(|n| v.name("displayName", n));
+    v.finish()?;
+    let now = app.clock.now();
+    let shown = display_name
+        .or_else(|| email.and_then(|e| Name::parse(e).ok()))
+        .or_else(|| Name::parse(subject).ok())
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a validated subject is a name")))?;
+    let member = Principal {
+        id: PrincipalId::generate_user(),
+        org_id: org.clone(),
+        principal_type: PrincipalType::User,
+        display_name: shown,
+        status: PrincipalStatus::Active,
+        expires_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        subject: Some(subject.to_string()),
+        email: email.map(String::from),
+    };
+    let audit = AuditEvent::new(
+        org.clone(),
+        actor.clone(),
+        "iam:members:add",
+        resources::member(&member.id),
+        now,
+        request_id,
+        json!({"subject": member.subject, "email": member.email}),
+    );
+    match app.store.create_member(&member, &audit).await {
+        Ok(()) => Ok(member),
+        Err(StoreError::ConditionFailed) => Err(ApiError::MemberExists),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// A page of the org's members.
+pub async fn list(app: &App, org: &OrgId, params: ListParams) -> Result<Page<Principal>, ApiError> {
+    Ok(app.store.list_members(org, params.limit, params.start).await?)
+}
+
+/// Removes a member and every role assignment it holds, in one transaction.
+pub async fn remove(app: &App, actor: &Actor, org: &OrgId, id: &PrincipalId, request_id: &str) -> Result<(), ApiError> {
+    let member = app
+        .store
+        .get_principal(org, id)
+        .await?
+        .filter(|r| r.principal.principal_type == PrincipalType::User)
+        .ok_or(ApiError::NotFound("member"))?;
+    let assignments = app.store.list_assignments_of_principal(org, id, 100, None).await?.items;
+    let audit = AuditEvent::new(
+        org.clone(),
+        actor.clone(),
+        "iam:members:remove",
+        resources::member(id),
+        app.clock.now(),
+        request_id,
+        json!({"subject": member.principal.subject, "roleIds": member.role_ids}),
+    );
+    match app.store.remove_member(&member.principal, &assignments, &audit).await {
+        Ok(()) => {
+            app.forget_roles(org);
+            Ok(())
+        }
+        Err(StoreError::ConditionFailed) => Err(ApiError::NotFound("member")),
+        Err(err) => Err(err.into()),
+    }
+}

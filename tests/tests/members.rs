@@ -1,0 +1,193 @@
+//! Members: User principals authenticated by the organisation's identity provider, and the legacy
+//! developer page that only they may read.
+
+use std::sync::atomic::Ordering;
+
+use iam_tests::{IDP_AUDIENCE, IDP_ISSUER, TestApp};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_member_with_the_right_role_manages_api_keys() {
+    let app = TestApp::new().await;
+    let alice = app.add_member("alice", Some("iam-admin")).await;
+    let token = app.user_token("alice");
+    let r = app
+        .bearer_call("POST", &app.org_path("/api-keys"), &token, Some(json!({"displayName": "made by alice"})))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let events = app.audit_events(&app.org).await;
+    assert_eq!(events[0]["actor"].as_m().unwrap()["principalId"].as_s().unwrap(), &alice);
+    let members = app.bearer_call("GET", &app.org_path("/members"), &token, None).await;
+    assert_eq!(members.body["items"][0]["type"], "User");
+    assert_eq!(members.body["items"][0]["subject"], "alice");
+    let r = app.admin_call("POST", &app.org_path("/members"), Some(json!({"subject": "alice"}))).await;
+    assert_eq!((r.status, r.code()), (409, "member_exists"));
+    let r = app.bearer_call("GET", &app.org_path("/api-keys"), &app.user_token("bob"), None).await;
+    assert_eq!((r.status, r.code()), (403, "org_mismatch"), "a subject that is no member of the org");
+}
+
+#[tokio::test]
+async fn a_member_of_one_org_is_refused_on_another() {
+    let app = TestApp::new().await;
+    app.add_member("carol", Some("owner")).await;
+    let other = app.another_org(true).await;
+    let r =
+        app.bearer_call("GET", &format!("/iam/orgs/{}/api-keys", other.org_id), &app.user_token("carol"), None).await;
+    assert_eq!((r.status, r.code()), (403, "org_mismatch"));
+}
+
+#[tokio::test]
+async fn a_removed_member_is_refused_and_its_assignments_are_gone() {
+    let app = TestApp::new().await;
+    let role = app
+        .admin_call(
+            "POST",
+            &app.org_path("/roles"),
+            Some(json!({"name": "readers", "principalTypes": ["User"], "permissions": [{"action": "iam:*:list", "resource": "*"}]})),
+        )
+        .await;
+    let role_id = role.body["id"].as_str().unwrap().to_string();
+    let dave = app.add_member("dave", Some(&role_id)).await;
+    app.assign(&dave, "iam-viewer").await;
+    let token = app.user_token("dave");
+    assert_eq!(app.bearer_call("GET", &app.org_path("/api-keys"), &token, None).await.status, 200);
+    let r = app.admin_call("DELETE", &app.org_path(&format!("/members/{dave}")), None).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let r = app.bearer_call("GET", &app.org_path("/api-keys"), &token, None).await;
+    assert_eq!((r.status, r.code()), (403, "org_mismatch"));
+    let r = app.admin_call("GET", &app.org_path(&format!("/principals/{dave}/role-assignments")), None).await;
+    assert_eq!(r.status, 404, "the principal is gone");
+    let r = app.admin_call("GET", &app.org_path(&format!("/roles/{role_id}/assignments")), None).await;
+    assert_eq!(r.body["items"], json!([]));
+    assert_eq!(
+        app.admin_call("DELETE", &app.org_path(&format!("/roles/{role_id}")), None).await.status,
+        204,
+        "no longer in use"
+    );
+    let r = app.admin_call("DELETE", &app.org_path(&format!("/members/{}", app.admin)), None).await;
+    assert_eq!(r.status, 404, "an API-key principal is not a member");
+}
+
+#[tokio::test]
+async fn member_tokens_are_verified_strictly() {
+    let app = TestApp::new().await;
+    app.add_member("erin", Some("owner")).await;
+    let path = app.org_path("/api-keys");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims =
+        |iss: &str, aud: &str, exp: i64| json!({"iss": iss, "aud": aud, "sub": "erin", "iat": now, "exp": exp});
+    assert_eq!(app.bearer_call("GET", &path, &app.user_token("erin"), None).await.status, 200);
+
+    let wrong_issuer =
+        app.idp.sign(jsonwebtoken::Algorithm::ES256, &claims("https://evil.invalid", IDP_AUDIENCE, now + 600)).unwrap();
+    assert_eq!(app.bearer_call("GET", &path, &wrong_issuer, None).await.code(), "invalid_token");
+    let wrong_audience =
+        app.idp.sign(jsonwebtoken::Algorithm::ES256, &claims(IDP_ISSUER, "urn:other", now + 600)).unwrap();
+    assert_eq!(app.bearer_call("GET", &path, &wrong_audience, None).await.code(), "invalid_token");
+    let expired = app.idp.sign(jsonwebtoken::Algorithm::ES256, &claims(IDP_ISSUER, IDP_AUDIENCE, now - 120)).unwrap();
+    assert_eq!(app.bearer_call("GET", &path, &expired, None).await.code(), "token_expired");
+    // An algorithm the provider does not publish: HS256 keyed with anything at all.
+    let mut hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    hs.kid = app.idp_jwks.read().unwrap()["keys"][0]["kid"].as_str().map(String::from);
+    let hs_token = jsonwebtoken::encode(
+        &hs,
+        &claims(IDP_ISSUER, IDP_AUDIENCE, now + 600),
+        &jsonwebtoken::EncodingKey::from_secret(b"x"),
+    )
+    .unwrap();
+    assert_eq!(app.bearer_call("GET", &path, &hs_token, None).await.code(), "invalid_token");
+
+    // A key the provider has not published: one re-fetch, then 401; no second fetch within the minute.
+    let stranger = local_stack::idp::DevIdp::generate().unwrap();
+    let unknown = stranger.token(IDP_ISSUER, IDP_AUDIENCE, "erin", 600).unwrap();
+    let before = app.idp_fetches.load(Ordering::SeqCst);
+    assert_eq!(app.bearer_call("GET", &path, &unknown, None).await.code(), "invalid_token");
+    assert_eq!(app.idp_fetches.load(Ordering::SeqCst), before + 1);
+    assert_eq!(app.bearer_call("GET", &path, &unknown, None).await.code(), "invalid_token");
+    assert_eq!(app.idp_fetches.load(Ordering::SeqCst), before + 1);
+    // Once the provider publishes it (key rotation at the provider), it verifies after the minute.
+    *app.idp_jwks.write().unwrap() = stranger.jwks();
+    app.app.clock.advance(60);
+    assert_eq!(app.bearer_call("GET", &path, &unknown, None).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_developer_page_is_for_members_with_the_developer_role() {
+    let app = TestApp::new().await;
+    let link = |org: &str| {
+        let org = org.to_string();
+        let config = app.app.config.clone();
+        async move {
+            let sdk = local_stack::admin::emulator_sdk_config(&iam_tests::emulator_url()).await;
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            local_stack::admin::link_infuse_iot(&secrets, &config, &org, "infuse-org-42", "infuse-admin-key-SECRET-42")
+                .await
+                .unwrap();
+        }
+    };
+    link(app.org.as_str()).await;
+    app.add_member("frank", Some("developer")).await;
+    app.add_member("grace", Some("iam-viewer")).await;
+    let page = app.org_path("").replace("/iam/orgs/", "/admin/developer?orgId=");
+
+    let r = app.bearer_call("GET", &page, &app.user_token("frank"), None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"infuseIotOrganisationId": "infuse-org-42", "infuseIotAdminApiKey": "infuse-admin-key-SECRET-42"})
+    );
+    assert_eq!(r.header("cache-control"), "no-store");
+    let events = app.audit_events(&app.org).await;
+    assert_eq!(events[0]["action"].as_s().unwrap(), "admin:developer:read");
+    assert!(!format!("{events:?}").contains("SECRET-42"), "the audit event never holds the key");
+
+    let r = app.bearer_call("GET", &page, &app.user_token("grace"), None).await;
+    assert_eq!((r.status, r.code()), (403, "permission_denied"));
+    let r = app.admin_call("GET", &page, None).await;
+    assert_eq!((r.status, r.code()), (403, "principal_type_not_allowed"));
+    let token = app.token_for(&app.admin_key).await;
+    let r = app.bearer_call("GET", &page, &token, None).await;
+    assert_eq!((r.status, r.code()), (403, "principal_type_not_allowed"), "an IAM access token either");
+
+    let other = app.another_org(true).await;
+    let other_path = format!("/iam/orgs/{}/members", other.org_id);
+    let r = app.call("POST", &other_path, Some(&other.api_key), Some(json!({"subject": "frank"}))).await;
+    let frank_there = r.body["id"].as_str().unwrap().to_string();
+    let r = app
+        .call(
+            "PUT",
+            &format!("/iam/orgs/{}/principals/{frank_there}/role-assignments/developer", other.org_id),
+            Some(&other.api_key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = app
+        .bearer_call("GET", &format!("/admin/developer?orgId={}", other.org_id), &app.user_token("frank"), None)
+        .await;
+    assert_eq!((r.status, r.code()), (404, "not_linked"));
+    let r = app.bearer_call("GET", "/admin/developer", &app.user_token("frank"), None).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request"));
+    let r = app.bearer_call("GET", &page, &app.user_token("nobody"), None).await;
+    assert_eq!((r.status, r.code()), (403, "org_mismatch"));
+}
+
+#[tokio::test]
+async fn the_explainer_covers_members() {
+    let app = TestApp::new().await;
+    let heidi = app.add_member("heidi", Some("developer")).await;
+    let ask = |action: &str| json!({"principalId": heidi, "action": action});
+    let r = app.admin_call("POST", &app.org_path("/authorize"), Some(ask("admin:developer:read"))).await;
+    assert_eq!((r.body["decision"].as_str(), r.body["matched"]["roleId"].as_str()), (Some("Allow"), Some("developer")));
+    let r = app.admin_call("POST", &app.org_path("/authorize"), Some(ask("iam:apiKeys:create"))).await;
+    assert_eq!((r.body["decision"].as_str(), r.body["code"].as_str()), (Some("Deny"), Some("permission_denied")));
+    let r = app
+        .bearer_call(
+            "POST",
+            &app.org_path("/authorize"),
+            &app.user_token("heidi"),
+            Some(json!({"action": "admin:developer:read"})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "permission_denied"), "the developer role cannot simulate");
+}
