@@ -7,7 +7,8 @@ use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
 use crate::auth::ApiKey;
 use crate::domain::{
-    Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, PrincipalId, PrincipalStatus,
+    Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, PrincipalId,
+    PrincipalStatus, Timestamp,
 };
 use crate::http::{ApiError, ListParams};
 use crate::store::{CredentialRecord, Page, PrincipalState, StoreError};
@@ -122,25 +123,36 @@ pub async fn expire_lapsed(
     let page = app.store.list_credentials(org, principal_id, active, 100, None).await?;
     let mut expired = 0;
     for record in page.items.iter().filter(|r| r.credential.is_expired_at(now)) {
-        let mut after = record.credential.clone();
-        after.status = CredentialStatus::Expired;
-        let audit = AuditEvent::new(
-            org.clone(),
-            Actor::System { name: "expiry".into() },
-            "iam:credentials:expire",
-            resource(principal_id, &after.id),
-            now,
-            request_id,
-            json!({"name": after.name, "expiresAt": after.expires_at}),
-        );
-        let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
-        match app.store.end_credential(record, &after, retention_until, &audit).await {
-            Ok(()) => expired += 1,
-            Err(err) if lost_race(&err) => {} // revoked or expired by someone else meanwhile
-            Err(err) => return Err(err.into()),
+        if expire(app, record, now, request_id).await? {
+            expired += 1;
         }
     }
     Ok(expired)
+}
+
+/// Marks one credential `Expired`, starts its retention clock and audits it (actor
+/// `system:expiry`). `false` when it had already ended (revoked or expired meanwhile): idempotent.
+pub async fn expire(app: &App, record: &CredentialRecord, now: Timestamp, request_id: &str) -> Result<bool, ApiError> {
+    if record.credential.status != CredentialStatus::Active {
+        return Ok(false);
+    }
+    let mut after = record.credential.clone();
+    after.status = CredentialStatus::Expired;
+    let audit = AuditEvent::new(
+        record.org_id.clone(),
+        Actor::System { name: "expiry".into() },
+        "iam:credentials:expire",
+        resource(&after.principal_id, &after.id),
+        now,
+        request_id,
+        json!({"name": after.name, "expiresAt": after.expires_at}),
+    );
+    let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
+    match app.store.end_credential(record, &after, retention_until, &audit).await {
+        Ok(()) => Ok(true),
+        Err(err) if lost_race(&err) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// A page of a principal's credentials (default: Active). Never includes a secret or its hash.

@@ -9,6 +9,7 @@ pub mod principals;
 pub mod roles;
 pub mod settings;
 pub mod simulate;
+pub mod sweep;
 pub mod tokens;
 
 use crate::domain::{Name, NameError, Timestamp};

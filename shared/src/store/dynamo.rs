@@ -11,7 +11,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -28,10 +30,12 @@ use crate::domain::{
 
 type Item = HashMap<String, AttributeValue>;
 
-/// Counts (and names) the DynamoDB requests a client sends, retries included; for tests and benchmarks.
+/// Counts (and names) the DynamoDB requests a client sends, retries included, and the items their
+/// responses carry; for tests and benchmarks.
 #[derive(Clone, Debug, Default)]
 pub struct CallCounter {
     names: Arc<std::sync::Mutex<Vec<String>>>,
+    items: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl CallCounter {
@@ -45,9 +49,15 @@ impl CallCounter {
         self.names.lock().expect("counter lock").clone()
     }
 
+    /// Items the responses carried: a Query's or Scan's `Count`, a GetItem's one `Item`.
+    pub fn items(&self) -> usize {
+        self.items.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Starts counting afresh.
     pub fn reset(&self) {
         self.names.lock().expect("counter lock").clear();
+        self.items.store(0, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -66,6 +76,23 @@ impl Intercept for CallCounter {
         let target = context.request().headers().get("x-amz-target").unwrap_or_default();
         let name = target.rsplit('.').next().unwrap_or(target).to_string();
         self.names.lock().expect("counter lock").push(name);
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(bytes) = context.response().body().bytes() else { return Ok(()) };
+        let Ok(body) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Ok(()) };
+        let items = match (body.get("Count").and_then(serde_json::Value::as_u64), body.get("Item")) {
+            (Some(count), _) => count as usize,
+            (None, Some(_)) => 1,
+            _ => 0,
+        };
+        self.items.fetch_add(items, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 }
@@ -380,6 +407,7 @@ impl DynamoStore {
                     sk_name: keys::SK,
                     sk_prefix: prefix.to_string(),
                     newest_first: false,
+                    sk_upto: None,
                 }
             }
             Some(status) => QuerySpec {
@@ -389,6 +417,7 @@ impl DynamoStore {
                 sk_name: keys::GSI1SK,
                 sk_prefix: keys::principal_status_prefix(status),
                 newest_first: false,
+                sk_upto: None,
             },
         };
         let page = self.query(&query, limit, start, true).await?;
@@ -497,6 +526,7 @@ impl DynamoStore {
                 CredentialStatusFilter::All => String::new(),
             },
             newest_first: false,
+            sk_upto: None,
         };
         let page = self.query(&query, limit, start, false).await?;
         let items = page.items.into_iter().map(Self::credential_from).collect::<Result<_, _>>()?;
@@ -622,6 +652,7 @@ impl DynamoStore {
             sk_name: keys::SK,
             sk_prefix: prefix.into(),
             newest_first: false,
+            sk_upto: None,
         };
         let page = self.query(&spec, limit, start, true).await?;
         let items =
@@ -719,6 +750,7 @@ impl DynamoStore {
             sk_name: keys::SK,
             sk_prefix: "EVT#".into(),
             newest_first: true,
+            sk_upto: None,
         };
         let page = self.query(&spec, limit, start, false).await?;
         Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
@@ -773,6 +805,7 @@ impl DynamoStore {
             sk_name: keys::SK,
             sk_prefix: prefix.into(),
             newest_first: false,
+            sk_upto: None,
         };
         let mut roles = Vec::new();
         let mut start = None;
@@ -933,8 +966,15 @@ impl DynamoStore {
         start: Option<PageKey>,
     ) -> Result<Page<Assignment>, StoreError> {
         let (pk, prefix) = keys::assignments_of_principal(org, principal);
-        let spec =
-            QuerySpec { index: None, pk_name: keys::PK, pk, sk_name: keys::SK, sk_prefix: prefix, newest_first: false };
+        let spec = QuerySpec {
+            index: None,
+            pk_name: keys::PK,
+            pk,
+            sk_name: keys::SK,
+            sk_prefix: prefix,
+            newest_first: false,
+            sk_upto: None,
+        };
         let page = self.query(&spec, limit, start, true).await?;
         Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
     }
@@ -954,9 +994,87 @@ impl DynamoStore {
             sk_name: keys::GSI1SK,
             sk_prefix: String::new(),
             newest_first: false,
+            sk_upto: None,
         };
         let page = self.query(&spec, limit, start, false).await?;
         Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
+    }
+
+    // ---- the expiry sweep ----------------------------------------------------------------------------
+
+    /// The last hour (epoch hours) the sweep finished, strongly consistent.
+    pub async fn sweep_cursor(&self) -> Result<Option<i64>, StoreError> {
+        let Some(item) = self.get(keys::sweep_state(), true).await? else { return Ok(None) };
+        match item.get("sweptThroughHour") {
+            Some(AttributeValue::N(v)) => Ok(v.parse().ok()),
+            _ => Ok(None),
+        }
+    }
+
+    /// Records that every hour up to `hour` is swept; never moves backwards (two concurrent
+    /// sweeps cannot undo each other).
+    pub async fn set_sweep_cursor(&self, hour: i64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::sweep_state())))
+            .update_expression("SET sweptThroughHour = :h")
+            .condition_expression("attribute_not_exists(sweptThroughHour) OR sweptThroughHour < :h")
+            .expression_attribute_values(":h", n(hour))
+            .send()
+            .await;
+        match result.map_err(classify) {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A page of the Active credentials of one expiry-index hour whose expiry is at or before `now`
+    /// (GSI2, sparse: only Active credentials with an expiry are in it).
+    pub async fn expired_in_hour(
+        &self,
+        hour_bucket: &str,
+        now: Timestamp,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<Page<CredentialRecord>, StoreError> {
+        let spec = QuerySpec {
+            index: Some(keys::GSI2),
+            pk_name: keys::GSI2PK,
+            pk: keys::expiry_bucket(hour_bucket),
+            sk_name: keys::GSI2SK,
+            sk_prefix: String::new(),
+            newest_first: false,
+            // `~` sorts after every key-id character, so every key id of this second is included.
+            sk_upto: Some(format!("{now}#~")),
+        };
+        let page = self.query(&spec, limit, start, false).await?;
+        let items = page.items.into_iter().map(Self::credential_from).collect::<Result<_, _>>()?;
+        Ok(Page { items, next: page.next })
+    }
+
+    /// Writes credential items as given, 25 to a request, without touching their principals:
+    /// fixtures and load tests only (the service issues credentials with `issue_credential`).
+    pub async fn seed_credentials(&self, records: &[CredentialRecord]) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in records.chunks(25) {
+            let requests = chunk
+                .iter()
+                .map(|r| {
+                    let put = build(PutRequest::builder().set_item(Some(self.credential_item(r, None)?)).build())?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut pending = HashMap::from([(self.table.clone(), requests)]);
+            while !pending.is_empty() {
+                let out =
+                    self.client.batch_write_item().set_request_items(Some(pending)).send().await.map_err(classify)?;
+                pending = out.unprocessed_items.unwrap_or_default();
+                pending.retain(|_, v| !v.is_empty());
+            }
+        }
+        Ok(())
     }
 
     // ---- queries ---------------------------------------------------------------------------------
@@ -986,7 +1104,12 @@ impl DynamoStore {
             .consistent_read(consistent && spec.index.is_none())
             .scan_index_forward(!spec.newest_first)
             .set_exclusive_start_key(start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        request = if spec.sk_prefix.is_empty() {
+        request = if let Some(upto) = &spec.sk_upto {
+            request
+                .key_condition_expression("#pk = :pk AND #sk <= :upto")
+                .expression_attribute_names("#sk", spec.sk_name)
+                .expression_attribute_values(":upto", s(upto))
+        } else if spec.sk_prefix.is_empty() {
             request.key_condition_expression("#pk = :pk")
         } else {
             request
@@ -1021,6 +1144,8 @@ struct SettingsOnly<'a> {
 struct QuerySpec {
     /// Newest (highest sort key) first.
     newest_first: bool,
+    /// Sort keys up to and including this one (instead of a prefix).
+    sk_upto: Option<String>,
     index: Option<&'static str>,
     pk_name: &'static str,
     pk: String,

@@ -77,7 +77,17 @@ pub fn credential_status_prefix(status: CredentialStatus) -> String {
 
 /// GSI2 keys of an expiring credential: its expiry hour, then its expiry time.
 pub fn credential_by_expiry(expires_at: Timestamp, key_id: &KeyId) -> (String, String) {
-    (format!("EXPIRY#{}", expires_at.hour_bucket()), format!("{expires_at}#{key_id}"))
+    (expiry_bucket(&expires_at.hour_bucket()), format!("{expires_at}#{key_id}"))
+}
+
+/// GSI2 partition of one expiry hour (`2026-11-22T10`).
+pub fn expiry_bucket(hour: &str) -> String {
+    format!("EXPIRY#{hour}")
+}
+
+/// The expiry sweep's progress: `SWEEP` / `EXPIRY`, holding the last hour fully swept.
+pub fn sweep_state() -> (String, String) {
+    ("SWEEP".into(), "EXPIRY".into())
 }
 
 /// Audit event item: `AUDIT#<orgId>` / `EVT#<eventId>`; event ids are ULIDs, so newest first is a

@@ -103,6 +103,18 @@ async fn main() -> anyhow::Result<()> {
         routes = routes.join("\n"),
     );
 
+    // The expiry sweep, on the template's schedule.
+    let sweeper = app.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(15 * 60));
+        loop {
+            every.tick().await;
+            let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+            if let Err(err) = expiry_sweep::handle(&sweeper, deadline, "local-sweep").await {
+                tracing::warn!(error = %err, "expiry sweep failed");
+            }
+        }
+    });
     let extras = server::LocalExtras { idp_jwks: Some(idp.jwks()) };
     server::serve(listener, app, template, extras, shutdown_signal()).await?;
     moto.stop().await;

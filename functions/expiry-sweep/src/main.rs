@@ -1,0 +1,17 @@
+//! Lambda entry point: build the App once, then sweep on every scheduled event.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let app = shared::App::from_env().await?;
+    let app = &app;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = event.context.deadline();
+        let report = expiry_sweep::handle(app, deadline, &event.context.request_id).await.map_err(Box::new)?;
+        Ok::<_, Error>(serde_json::to_value(report)?)
+    }))
+    .await
+}

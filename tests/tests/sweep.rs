@@ -1,0 +1,134 @@
+//! The expiry sweep: reads what has expired (not the table), marks it, is idempotent and time-boxed.
+
+use std::time::{Duration, SystemTime};
+
+use iam_tests::TestApp;
+use shared::auth::ApiKey;
+use shared::domain::{Credential, CredentialStatus, Name, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
+use shared::store::{CredentialRecord, PrincipalState};
+
+fn record(app: &TestApp, principal: &str, expires_at: Option<Timestamp>, now: Timestamp) -> CredentialRecord {
+    CredentialRecord {
+        credential: Credential {
+            id: ApiKey::generate().key.key_id().clone(),
+            principal_id: PrincipalId::parse(principal).unwrap(),
+            name: Name::parse("seeded").unwrap(),
+            status: CredentialStatus::Active,
+            expires_at,
+            created_at: now.plus_seconds(-4 * 3600),
+            last_used_at: None,
+            revoked_at: None,
+        },
+        org_id: app.org.clone(),
+        // Never verified: these credentials are only swept.
+        secret_hash: "$argon2id$seeded".into(),
+        principal: PrincipalState {
+            principal_type: PrincipalType::ApiKey,
+            principal_status: PrincipalStatus::Active,
+            principal_expires_at: None,
+        },
+    }
+}
+
+fn in_a_minute() -> SystemTime {
+    SystemTime::now() + Duration::from_secs(60)
+}
+
+#[tokio::test]
+async fn the_sweep_reads_what_has_expired_not_the_table() {
+    let app = TestApp::new().await;
+    let mut principals = Vec::new();
+    for n in 0..20 {
+        principals.push(app.create_principal(&format!("fleet {n}")).await["id"].as_str().unwrap().to_string());
+    }
+    let now = app.app.clock.now();
+    let records: Vec<CredentialRecord> = (0..2000i64)
+        .map(|i| {
+            let expires_at = match i {
+                // 100 expired, over three different hours.
+                0..100 => Some(now.plus_seconds(-[600, 4200, 9000][(i % 3) as usize])),
+                // 600 expiring in the coming days, 100 in the coming minute, 1200 never.
+                100..700 => Some(now.plus_seconds(3600 + i * 240)),
+                700..800 => Some(now.plus_seconds(60)),
+                _ => None,
+            };
+            record(&app, &principals[(i % 20) as usize], expires_at, now)
+        })
+        .collect();
+    app.app.store.seed_credentials(&records).await.unwrap();
+
+    app.calls.reset();
+    let report = expiry_sweep::handle(&app.app, in_a_minute(), "sweep-1").await.unwrap();
+    assert_eq!((report.expired, report.finished), (100, true), "{report:?}");
+    let read = app.calls.items();
+    assert!(read <= 110, "the sweep read {read} items for 100 expired among 2000");
+    assert!(!app.calls.names().iter().any(|n| n == "Scan"), "never a Scan: {:?}", app.calls.names());
+
+    for r in &records[..100] {
+        let item = app
+            .dynamo
+            .get_item()
+            .table_name(&app.table)
+            .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("CRED#{}", r.credential.id)))
+            .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("CRED".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        assert_eq!(item["status"].as_s().unwrap(), "Expired");
+        let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
+        let expected = now.plus_seconds(90 * 86_400).unix();
+        assert!((ttl - expected).abs() <= 60, "purged 90 days after the sweep marked it: {ttl} vs {expected}");
+        assert!(!item.contains_key("GSI2PK"), "out of the expiry index");
+    }
+    let expirations = app.audit_events(&app.org).await;
+    assert_eq!(expirations.iter().filter(|e| e["action"].as_s().unwrap() == "iam:credentials:expire").count(), 100);
+
+    // Idempotent: a second run finds nothing and reads next to nothing.
+    app.calls.reset();
+    let again = expiry_sweep::handle(&app.app, in_a_minute(), "sweep-2").await.unwrap();
+    assert_eq!((again.expired, again.finished), (0, true));
+    assert!(app.calls.items() <= 2, "{}", app.calls.items());
+}
+
+#[tokio::test]
+async fn a_sweep_stopped_at_its_deadline_is_continued_by_the_next() {
+    let app = TestApp::new().await;
+    let principal = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
+    let now = app.app.clock.now();
+    let records: Vec<_> =
+        (0..30).map(|i| record(&app, &principal, Some(now.plus_seconds(-60 - i * 300)), now)).collect();
+    app.app.store.seed_credentials(&records).await.unwrap();
+    let stopped = expiry_sweep::handle(&app.app, SystemTime::now(), "sweep-1").await.unwrap();
+    assert_eq!((stopped.expired, stopped.finished), (0, false));
+    let next = expiry_sweep::handle(&app.app, in_a_minute(), "sweep-2").await.unwrap();
+    assert_eq!((next.expired, next.finished), (30, true));
+}
+
+#[tokio::test]
+async fn authentication_does_not_wait_for_the_sweep_and_agrees_with_it() {
+    let app = TestApp::new().await;
+    let principal = app.create_principal("ci").await;
+    let id = principal["id"].as_str().unwrap();
+    app.assign(id, "iam-viewer").await;
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(90))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = app
+        .admin_call(
+            "POST",
+            &app.org_path(&format!("/api-keys/{id}/credentials")),
+            Some(serde_json::json!({"name": "short", "expiresAt": soon})),
+        )
+        .await;
+    let key = r.body["apiKey"].as_str().unwrap().to_string();
+    app.app.clock.advance(120);
+    assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await.code(), "credential_expired");
+    let report = expiry_sweep::handle(&app.app, in_a_minute(), "sweep").await.unwrap();
+    assert_eq!(report.expired, 1);
+    assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await.code(), "credential_expired");
+    let listed =
+        app.admin_call("GET", &app.org_path(&format!("/api-keys/{id}/credentials?status=Expired")), None).await;
+    assert_eq!(listed.body["items"][0]["name"], "short");
+}
