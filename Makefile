@@ -8,7 +8,7 @@ VENV    := .venv
 PYTHON  ?= python3
 CARGO   ?= cargo
 
-.PHONY: help dev test bootstrap user-token venv toolchain bench fmt clean
+.PHONY: help dev test bootstrap user-token venv toolchain bench package fmt clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,19 @@ bench: venv toolchain ## the benchmarks of docs/benchmarks.md (criterion CPU, la
 	$(CARGO) bench -p shared --bench exchange
 	$(CARGO) bench -p local-stack --bench exchange_latency
 
+CARGO_LAMBDA_VERSION := 1.9.2
+TOOLS := .tools
+
+package: venv ## build every function for Lambda (arm64, release) with cargo-lambda and list the zip sizes
+	@test -x $(TOOLS)/bin/cargo-lambda || $(CARGO) install cargo-lambda --locked --version $(CARGO_LAMBDA_VERSION) --root $(TOOLS)
+	@$(VENV)/bin/python -c 'import ziglang' 2>/dev/null || $(VENV)/bin/pip install --quiet -r requirements-package.txt
+	@rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip \
+	  $(foreach f,$(FUNCTIONS),--bin $(f))
+	@scripts/package-sizes $(FUNCTIONS)
+
+FUNCTIONS := $(notdir $(wildcard functions/*))
+
 fmt: ## format the code
 	$(CARGO) fmt --all
 
@@ -57,4 +70,4 @@ toolchain: ## check cargo, rustfmt and clippy are present (rustup cannot downloa
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
 
 clean: ## remove build output, the venv and local state
-	rm -rf target $(VENV) .local
+	rm -rf target $(VENV) .local $(TOOLS)

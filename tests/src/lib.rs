@@ -290,8 +290,9 @@ impl TestApp {
 
     /// The signing-key secret as stored (tests forge tokens with it).
     pub async fn signing_keys(&self) -> shared::auth::tokens::StoredKeySet {
-        let text =
-            self.secrets().await.get_secret_value().secret_id(&self.app.config.signing_keys_secret_id).send().await;
+        let secrets = self.secrets().await;
+        let read = secrets.get_secret_value().secret_id(&self.app.config.signing_keys_secret_id);
+        let text = read.version_stage("AWSCURRENT").send().await;
         serde_json::from_str(&text.expect("read signing keys").secret_string.expect("string")).expect("key set JSON")
     }
 

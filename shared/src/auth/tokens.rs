@@ -241,7 +241,9 @@ impl std::fmt::Debug for TokenKeys {
 }
 
 async fn fetch(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<KeySet> {
-    let out = secrets.get_secret_value().secret_id(secret_id).send().await?;
+    // The stage is named explicitly: moto answers an unstaged read with the secret's first version
+    // even after a rotation moved AWSCURRENT (AWS answers AWSCURRENT either way).
+    let out = secrets.get_secret_value().secret_id(secret_id).version_stage("AWSCURRENT").send().await?;
     KeySet::from_secret(out.secret_string().ok_or_else(|| anyhow::anyhow!("no SecretString"))?)
 }
 

@@ -1,0 +1,16 @@
+//! Lambda entry point: Secrets Manager invokes it for each rotation step of the signing keys.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let sdk = aws_config::load_from_env().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let secrets = &secrets;
+    run(service_fn(move |event: LambdaEvent<signing_key_rotation::RotationEvent>| async move {
+        let now = shared::domain::Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp());
+        signing_key_rotation::handle(secrets, &event.payload, now).await.map_err(|e| Error::from(format!("{e:#}")))
+    }))
+    .await
+}
