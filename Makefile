@@ -20,6 +20,7 @@ dev: venv toolchain ## run the whole service locally on 127.0.0.1:3000 (IAM_LOCA
 test: venv toolchain ## every check CI runs: fmt, clippy, unit and emulator-backed integration tests
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
+	$(VENV)/bin/cfn-lint infra/template.yaml
 	@mkdir -p .local
 	scripts/with-emulator $(CARGO) test --workspace 2>&1 | tee .local/test.log
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "total: %d passed, %d failed\n", p, f}' .local/test.log

@@ -1,0 +1,99 @@
+//! The SAM template against the contract and against what cfn-lint does not check.
+
+use std::collections::BTreeSet;
+
+use local_stack::template::Template;
+use serde_norway::Value;
+
+/// Every route of `../shared/contract/API.md` (and the issues that extend it), as `METHOD /path`.
+const CONTRACT_ROUTES: &[&str] = &[
+    "POST /iam/auth/token",
+    "GET /iam/.well-known/jwks.json",
+    "POST /iam/orgs/{orgId}/api-keys",
+    "GET /iam/orgs/{orgId}/api-keys",
+    "GET /iam/orgs/{orgId}/api-keys/{principalId}",
+    "PATCH /iam/orgs/{orgId}/api-keys/{principalId}",
+    "POST /iam/orgs/{orgId}/api-keys/{principalId}/credentials",
+    "GET /iam/orgs/{orgId}/api-keys/{principalId}/credentials",
+    "POST /iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}/revoke",
+    "GET /iam/orgs/{orgId}/roles",
+    "POST /iam/orgs/{orgId}/roles",
+    "GET /iam/orgs/{orgId}/roles/{roleId}",
+    "PATCH /iam/orgs/{orgId}/roles/{roleId}",
+    "DELETE /iam/orgs/{orgId}/roles/{roleId}",
+    "GET /iam/orgs/{orgId}/roles/{roleId}/assignments",
+    "PUT /iam/orgs/{orgId}/principals/{principalId}/role-assignments/{roleId}",
+    "GET /iam/orgs/{orgId}/principals/{principalId}/role-assignments",
+    "DELETE /iam/orgs/{orgId}/principals/{principalId}/role-assignments/{roleId}",
+    "POST /iam/orgs/{orgId}/members",
+    "GET /iam/orgs/{orgId}/members",
+    "DELETE /iam/orgs/{orgId}/members/{principalId}",
+    "GET /iam/orgs/{orgId}/settings",
+    "PATCH /iam/orgs/{orgId}/settings",
+    "GET /iam/orgs/{orgId}/audit-events",
+    "POST /iam/orgs/{orgId}/authorize",
+    "GET /admin/developer",
+];
+
+/// Routes the template may hold beyond the contract (the tenant-API demo behind the authorizer).
+const EXTRA_ROUTES: &[&str] = &["GET /demo/whoami"];
+
+#[test]
+fn every_contract_route_is_in_the_template_and_nothing_else() {
+    let template = Template::load_default().unwrap();
+    let served: BTreeSet<String> = template.routes.iter().map(|r| r.key()).collect();
+    let contract: BTreeSet<String> = CONTRACT_ROUTES.iter().map(|r| r.to_string()).collect();
+    let missing: Vec<_> = contract.difference(&served).collect();
+    assert!(missing.is_empty(), "contract routes missing from the template: {missing:?}");
+    let extra: Vec<_> = served.difference(&contract).filter(|r| !EXTRA_ROUTES.contains(&r.as_str())).collect();
+    assert!(extra.is_empty(), "template routes the contract does not have: {extra:?}");
+}
+
+#[test]
+fn the_contract_document_lists_no_route_this_test_does_not_know() {
+    // When ../shared is beside the repository (CI, developers), every `/iam/...` or `/admin/...`
+    // path the contract mentions must be one of ours.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/contract/API.md");
+    let Ok(text) = std::fs::read_to_string(&path) else { return };
+    let known: Vec<String> = CONTRACT_ROUTES.iter().map(|r| r.split_once(' ').unwrap().1.to_string()).collect();
+    for word in text.split(['`', ' ', '(', ')']) {
+        let path = word.split('?').next().unwrap_or_default().trim_end_matches([',', '.', ':']);
+        if !(path.starts_with("/iam/") || path.starts_with("/admin/")) || path.contains("...") || path.ends_with('/') {
+            continue;
+        }
+        // `…/role-assignments[/{roleId}]` names two routes.
+        let (base, optional) = match path.split_once('[') {
+            Some((base, rest)) => (base.to_string(), Some(format!("{base}{}", rest.trim_end_matches(']')))),
+            None => (path.to_string(), None),
+        };
+        for candidate in std::iter::once(base).chain(optional) {
+            assert!(known.contains(&candidate), "the contract names {candidate}, which no route serves");
+        }
+    }
+}
+
+#[test]
+fn every_function_is_a_rust_lambda_for_arm64_on_al2023() {
+    let text = std::fs::read_to_string(local_stack::template::default_path()).unwrap();
+    let doc: Value = serde_norway::from_str(&text).unwrap();
+    let globals = &doc["Globals"]["Function"];
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
+    assert_eq!(globals["Handler"].as_str(), Some("bootstrap"));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut functions = 0;
+    for (name, resource) in doc["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        functions += 1;
+        let name = name.as_str().unwrap();
+        assert_eq!(resource["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name}");
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        assert!(root.join(format!("functions/{binary}/Cargo.toml")).exists(), "{name}: no crate functions/{binary}");
+        assert!(resource["Properties"].get("Runtime").is_none(), "{name}: the runtime comes from Globals");
+        assert_eq!(resource["Properties"]["CodeUri"].as_str(), Some(".."), "{name}: the workspace root");
+    }
+    let crates = std::fs::read_dir(root.join("functions")).unwrap().count();
+    assert_eq!(functions, crates, "every function crate is deployed, and only those");
+}
