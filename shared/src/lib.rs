@@ -11,6 +11,7 @@ pub mod service;
 pub mod store;
 pub mod telemetry;
 
+pub use anyhow;
 pub use app::App;
 pub use clock::Clock;
 pub use config::Config;

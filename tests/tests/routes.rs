@@ -16,6 +16,8 @@ async fn every_route_of_the_template_is_served_by_its_function() {
         let r = app.call(&route.method, &path, None, None).await;
         if route.path == "/iam/.well-known/jwks.json" {
             assert_eq!(r.status, 200);
+        } else if route.authorizer.is_some() {
+            assert_eq!((r.status, r.body["message"].as_str()), (401, Some("Unauthorized")), "{}", route.path);
         } else {
             assert_eq!((r.status, r.code()), (401, "missing_credentials"), "{} {}", route.method, route.path);
         }

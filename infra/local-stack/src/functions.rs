@@ -4,8 +4,20 @@ use lambda_http::{Body, Request, Response};
 use shared::App;
 
 /// Every function this stack can serve; a test checks it equals the template's set.
-pub const FUNCTIONS: &[&str] =
-    &["credentials", "developer", "members", "organisation", "principals", "revocation", "roles", "token-exchange"];
+pub const FUNCTIONS: &[&str] = &[
+    "credentials",
+    "developer",
+    "members",
+    "organisation",
+    "principals",
+    "revocation",
+    "roles",
+    "token-exchange",
+    "whoami",
+];
+
+/// The Lambda authorizers this stack can run in front of routes.
+pub const AUTHORIZERS: &[&str] = &["authorizer"];
 
 /// Calls function `name`'s `handle`, as its Lambda would; `None` for a function not linked here.
 /// Each future is boxed: one state machine holding all of them would be as large as the largest
@@ -20,8 +32,27 @@ pub async fn invoke(app: &App, name: &str, req: Request) -> Option<Response<Body
         "organisation" => Box::pin(organisation::handle(app, req)).await,
         "members" => Box::pin(members::handle(app, req)).await,
         "developer" => Box::pin(developer::handle(app, req)).await,
+        "whoami" => Box::pin(whoami::handle(app, req)).await,
         _ => return None,
     })
+}
+
+/// Runs authorizer `name` as API Gateway would, its route map read from the template's environment
+/// of that function; `None` for an authorizer not linked here.
+pub async fn authorize(
+    app: &App,
+    name: &str,
+    environment: Option<&std::collections::HashMap<String, String>>,
+    request: aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request,
+) -> Option<aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerSimpleResponse<serde_json::Value>> {
+    match name {
+        "authorizer" => {
+            let map = environment.and_then(|e| e.get("AUTHORIZER_ROUTE_ACTIONS")).map_or("{}", String::as_str);
+            let routes = authorizer::RouteActions::parse(map).unwrap_or_default();
+            Some(Box::pin(authorizer::handle(app, &routes, request)).await)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use lambda_http::Body;
 use shared::App;
 use tokio::net::TcpListener;
 
-use crate::event::{IncomingRequest, lambda_request};
+use crate::event::{IncomingRequest, event_json};
 use crate::functions;
 use crate::template::Template;
 
@@ -23,7 +23,14 @@ pub async fn dispatch(app: &App, template: &Template, incoming: IncomingRequest)
     let Some((route, params)) = template.route_for(&incoming.method, &incoming.path) else {
         return plain(404, r#"{"message":"Not Found"}"#);
     };
-    let request = match lambda_request(route, &params, &incoming) {
+    let mut event = event_json(route, &params, &incoming);
+    if let Some(authorizer) = &route.authorizer {
+        match run_authorizer(app, template, authorizer, &event).await {
+            Ok(context) => event["requestContext"]["authorizer"] = serde_json::json!({ "lambda": context }),
+            Err(response) => return response,
+        }
+    }
+    let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(request) => request,
         Err(err) => {
             tracing::error!(error = %err, "could not build the API Gateway event");
@@ -41,6 +48,41 @@ pub async fn dispatch(app: &App, template: &Template, incoming: IncomingRequest)
         _ => Vec::new(),
     };
     http::Response::from_parts(parts, bytes)
+}
+
+/// API Gateway's side of a REQUEST authorizer (payload 2.0, simple responses): without the
+/// identity source (the Authorization header) 401 without calling it; a deny is 403; an allow
+/// passes its context on to the route as `requestContext.authorizer.lambda`.
+async fn run_authorizer(
+    app: &App,
+    template: &Template,
+    authorizer: &str,
+    event: &serde_json::Value,
+) -> Result<serde_json::Value, http::Response<Vec<u8>>> {
+    let Some(authorization) = event["headers"].get("authorization").and_then(|v| v.as_str()) else {
+        return Err(plain(401, r#"{"message":"Unauthorized"}"#));
+    };
+    let mut request = event.clone();
+    let object = request.as_object_mut().expect("an event is an object");
+    object.remove("body");
+    object.remove("isBase64Encoded");
+    object.insert("type".into(), "REQUEST".into());
+    let route_key = event["routeKey"].as_str().unwrap_or_default().to_string();
+    object.insert("identitySource".into(), serde_json::json!([authorization, route_key]));
+    object.insert(
+        "routeArn".into(),
+        format!("arn:aws:execute-api:local:000000000000:local/$default/{}", route_key.replacen(' ', "", 1)).into(),
+    );
+    let request = serde_json::from_value(request).map_err(|err| {
+        tracing::error!(error = %err, "could not build the authorizer event");
+        plain(500, r#"{"message":"Internal Server Error"}"#)
+    })?;
+    let environment = template.environment.get(authorizer);
+    match functions::authorize(app, authorizer, environment, request).await {
+        Some(decision) if decision.is_authorized => Ok(decision.context),
+        Some(_) => Err(plain(403, r#"{"message":"Forbidden"}"#)),
+        None => Err(plain(500, r#"{"message":"Internal Server Error"}"#)),
+    }
 }
 
 fn plain(status: u16, body: &str) -> http::Response<Vec<u8>> {

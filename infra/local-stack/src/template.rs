@@ -13,6 +13,8 @@ pub struct Route {
     pub path: String,
     /// The function's binary (and crate) name, from `Metadata.BuildProperties.Binary`.
     pub function: String,
+    /// The binary of the Lambda authorizer in front of the route, if it has one.
+    pub authorizer: Option<String>,
 }
 
 impl Route {
@@ -54,6 +56,8 @@ pub struct Template {
     pub routes: Vec<Route>,
     /// The `AWS::DynamoDB::Table` resource's `Properties`, as written.
     pub table: Value,
+    /// Each function's own environment variables (string values), by binary name.
+    pub environment: std::collections::HashMap<String, std::collections::HashMap<String, String>>,
 }
 
 /// `infra/template.yaml` of this workspace.
@@ -77,12 +81,51 @@ impl Template {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let doc: Value = serde_norway::from_str(text).context("parse the template as YAML")?;
         let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or_else(|| anyhow!("no Resources"))?;
+        let binary_of = |logical: &str| {
+            resources
+                .get(logical)
+                .and_then(|r| r.get("Metadata"))
+                .and_then(|m| m.get("BuildProperties"))
+                .and_then(|b| b.get("Binary"))
+                .and_then(Value::as_str)
+                .map(String::from)
+        };
+        // Authorizer name → the binary of its function (`FunctionArn: !GetAtt <Resource>.Arn`).
+        let mut authorizers = std::collections::HashMap::new();
+        for (_, resource) in resources {
+            let declared = resource.get("Properties").and_then(|p| p.get("Auth")).and_then(|a| a.get("Authorizers"));
+            for (name, authorizer) in declared.and_then(Value::as_mapping).into_iter().flatten() {
+                let arn = match authorizer.get("FunctionArn") {
+                    Some(Value::Tagged(tagged)) => tagged.value.as_str().map(String::from),
+                    _ => None,
+                };
+                let logical = arn.as_deref().and_then(|a| a.strip_suffix(".Arn")).map(String::from);
+                if let (Some(name), Some(binary)) = (name.as_str(), logical.as_deref().and_then(binary_of)) {
+                    authorizers.insert(name.to_string(), binary);
+                }
+            }
+        }
         let mut routes = Vec::new();
         let mut table = None;
+        let mut environment = std::collections::HashMap::new();
         for (name, resource) in resources {
             let name = name.as_str().unwrap_or_default();
             match resource.get("Type").and_then(Value::as_str) {
-                Some("AWS::Serverless::Function") => routes.extend(function_routes(name, resource)?),
+                Some("AWS::Serverless::Function") => {
+                    routes.extend(function_routes(name, resource, &authorizers)?);
+                    if let Some(binary) = binary_of(name) {
+                        let vars = resource
+                            .get("Properties")
+                            .and_then(|p| p.get("Environment"))
+                            .and_then(|e| e.get("Variables"))
+                            .and_then(Value::as_mapping)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                            .collect();
+                        environment.insert(binary, vars);
+                    }
+                }
                 Some("AWS::DynamoDB::Table") => {
                     if table.is_some() {
                         bail!("the template has more than one table; the design is single-table");
@@ -101,7 +144,11 @@ impl Template {
                 bail!("route {} is declared twice", route.key());
             }
         }
-        Ok(Self { routes, table: table.ok_or_else(|| anyhow!("the template has no AWS::DynamoDB::Table"))? })
+        Ok(Self {
+            routes,
+            table: table.ok_or_else(|| anyhow!("the template has no AWS::DynamoDB::Table"))?,
+            environment,
+        })
     }
 
     /// The route serving `method path`, and its path parameters.
@@ -118,7 +165,11 @@ impl Template {
     }
 }
 
-fn function_routes(name: &str, resource: &Value) -> anyhow::Result<Vec<Route>> {
+fn function_routes(
+    name: &str,
+    resource: &Value,
+    authorizers: &std::collections::HashMap<String, String>,
+) -> anyhow::Result<Vec<Route>> {
     let binary = resource
         .get("Metadata")
         .and_then(|m| m.get("BuildProperties"))
@@ -137,10 +188,17 @@ fn function_routes(name: &str, resource: &Value) -> anyhow::Result<Vec<Route>> {
         let field = |f: &str| {
             props.get(f).and_then(Value::as_str).map(String::from).ok_or_else(|| anyhow!("{name} event without {f}"))
         };
+        let authorizer = match props.get("Auth").and_then(|a| a.get("Authorizer")).and_then(Value::as_str) {
+            None => None,
+            Some(auth) => Some(
+                authorizers.get(auth).cloned().ok_or_else(|| anyhow!("{name}: authorizer {auth} is not declared"))?,
+            ),
+        };
         routes.push(Route {
             method: field("Method")?.to_ascii_uppercase(),
             path: field("Path")?,
             function: binary.to_string(),
+            authorizer,
         });
     }
     Ok(routes)
@@ -156,6 +214,7 @@ mod tests {
             method: "GET".into(),
             path: "/iam/orgs/{orgId}/api-keys/{principalId}".into(),
             function: "p".into(),
+            authorizer: None,
         };
         assert_eq!(
             route.matches("GET", "/iam/orgs/org_1/api-keys/akp%5F2"),
@@ -171,5 +230,8 @@ mod tests {
         let t = Template::load_default().unwrap();
         assert!(t.routes.iter().any(|r| r.key() == "POST /iam/orgs/{orgId}/api-keys"));
         assert!(t.table.get("KeySchema").is_some());
+        let whoami = t.routes.iter().find(|r| r.key() == "GET /demo/whoami").unwrap();
+        assert_eq!(whoami.authorizer.as_deref(), Some("authorizer"));
+        assert!(t.environment["authorizer"]["AUTHORIZER_ROUTE_ACTIONS"].contains("demo:whoami:read"));
     }
 }

@@ -69,6 +69,7 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
     assert!(out.contains("\"decision\":\"Deny\",\"code\":\"permission_denied\""), "the explainer: {out}");
     assert!(out.contains("\"kty\":\"OKP\""), "the JWKS: {out}");
     assert!(out.contains("\"subject\":\"demo-owner\""), "the members: {out}");
+    assert!(out.contains("\"principalType\":\"ApiKey\""), "the demo tenant API behind the authorizer: {out}");
     assert!(out.contains("\"infuseIotOrganisationId\":\"infuse-demo-org-0001\""), "the developer page: {out}");
     assert_eq!(
         out.matches("\"displayName\":\"billing-sync\"").count(),

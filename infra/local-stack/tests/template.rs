@@ -97,3 +97,108 @@ fn every_function_is_a_rust_lambda_for_arm64_on_al2023() {
     let crates = std::fs::read_dir(root.join("functions")).unwrap().count();
     assert_eq!(functions, crates, "every function crate is deployed, and only those");
 }
+
+#[test]
+fn the_tenant_authorizer_keys_on_the_route_and_caches_nothing() {
+    let text = std::fs::read_to_string(local_stack::template::default_path()).unwrap();
+    let doc: Value = serde_norway::from_str(&text).unwrap();
+    let authorizer = &doc["Resources"]["HttpApi"]["Properties"]["Auth"]["Authorizers"]["TenantAuthorizer"];
+    assert_eq!(authorizer["AuthorizerPayloadFormatVersion"].as_str(), Some("2.0"));
+    assert_eq!(authorizer["EnableSimpleResponses"].as_bool(), Some(true));
+    let identity = &authorizer["Identity"];
+    assert!(identity["Context"].as_sequence().unwrap().iter().any(|c| c.as_str() == Some("routeKey")));
+    assert!(identity["Headers"].as_sequence().unwrap().iter().any(|h| h.as_str() == Some("Authorization")));
+    assert_eq!(identity["ReauthorizeEvery"].as_u64(), Some(0));
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::Tagged(tagged) => text_of(&tagged.value),
+        Value::String(s) => s.clone(),
+        Value::Sequence(items) => items.iter().map(text_of).collect::<Vec<_>>().join(","),
+        _ => String::new(),
+    }
+}
+
+fn resource_kind(value: &Value) -> String {
+    let text = text_of(value);
+    if text.contains("/index/GSI1") {
+        "GSI1".into()
+    } else if text.contains("/index/GSI2") {
+        "GSI2".into()
+    } else if text.contains("Table.Arn") {
+        "Table".into()
+    } else {
+        text
+    }
+}
+
+fn as_list(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Sequence(items) => items.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+#[test]
+fn the_policies_are_the_ones_this_table_lists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let doc = std::fs::read_to_string(root.join("docs/operations.md")).unwrap();
+    let section = doc.split("## Least privilege").nth(1).unwrap().split("\n## ").next().unwrap();
+    let mut documented = std::collections::BTreeMap::new();
+    for line in
+        section.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| function") && !l.starts_with("|---"))
+    {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let (name, actions, on, secrets) = (cells[0], cells[1], cells[2], cells[3]);
+        let mut pairs = BTreeSet::new();
+        for (group, resources) in actions.split(';').zip(on.split(';')) {
+            for action in group.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+                for resource in resources.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+                    pairs.insert(format!("dynamodb:{action} on {resource}"));
+                }
+            }
+        }
+        documented.insert(name.to_string(), (pairs, secrets.to_string()));
+    }
+
+    let text = std::fs::read_to_string(local_stack::template::default_path()).unwrap();
+    let template: Value = serde_norway::from_str(&text).unwrap();
+    let mut seen = BTreeSet::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let name = name.as_str().unwrap().to_string();
+        let (expected, secrets) = documented.get(&name).unwrap_or_else(|| panic!("{name} is not in the table"));
+        let mut pairs = BTreeSet::new();
+        let mut secret_resources = String::new();
+        for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                let actions: Vec<String> = as_list(&statement["Action"]).iter().map(text_of).collect();
+                for action in &actions {
+                    if action.starts_with("dynamodb:") {
+                        for r in as_list(&statement["Resource"]) {
+                            pairs.insert(format!("{action} on {}", resource_kind(&r)));
+                        }
+                    } else {
+                        secret_resources.push_str(&text_of(&statement["Resource"]));
+                        assert!(action.starts_with("secretsmanager:"), "{name}: unexpected action {action}");
+                    }
+                }
+            }
+        }
+        assert_eq!(&pairs, expected, "{name}: the template's DynamoDB grants differ from docs/operations.md");
+        if secrets.contains("iam/infuse-iot/*") {
+            assert!(secret_resources.contains("iam/infuse-iot/*"), "{name}: the Infuse IoT secrets");
+        } else {
+            assert!(!secret_resources.contains("infuse-iot"), "{name}: reads Infuse IoT secrets it does not list");
+        }
+        if secrets.contains("signing keys only") {
+            assert!(!secret_resources.contains("PepperSecret"), "{name}: reads the pepper");
+        }
+        seen.insert(name);
+    }
+    let listed: BTreeSet<String> = documented.keys().cloned().collect();
+    assert_eq!(seen, listed, "the table lists exactly the template's functions");
+}

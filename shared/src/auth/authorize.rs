@@ -123,10 +123,21 @@ impl App {
         resource: &str,
         ctx: &RequestCtx,
     ) -> Result<(), ApiError> {
+        self.authorize_named(caller, action.as_str(), resource, ctx).await
+    }
+
+    /// [`App::authorize`] for an action named at run time (the tenant-API authorizer's route map).
+    pub async fn authorize_named(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        ctx: &RequestCtx,
+    ) -> Result<(), ApiError> {
         let roles = self.assigned_roles(&caller.org_id, caller.principal_id.as_str()).await?;
         let question = Question {
             principal_type: caller.principal_type,
-            action: action.as_str(),
+            action,
             resource: Some(resource),
             source_ip: ctx.source_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()),
             now: self.clock.now(),
@@ -134,7 +145,7 @@ impl App {
         match evaluate(&roles, &question).outcome {
             Ok(_) => Ok(()),
             Err((denial, detail)) => {
-                tracing::info!(request_id = ctx.request_id, action = action.as_str(), code = denial.code(), "refused");
+                tracing::info!(request_id = ctx.request_id, action, code = denial.code(), "refused");
                 Err(ApiError::Forbidden { denial, detail })
             }
         }

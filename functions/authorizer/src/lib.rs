@@ -1,0 +1,83 @@
+//! The Lambda authorizer of the tenant APIs behind the same HTTP API (payload 2.0, simple
+//! responses): Bearer access tokens, member tokens and, where the org allows it, `ApiKey`; each
+//! route's action comes from configuration; the caller's identity goes to the route in `context`.
+//! IAM's own routes do not use it: they answer one precise code per failed check themselves.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
+use serde_json::{Value, json};
+use shared::App;
+use shared::http::RequestCtx;
+
+/// Route key (`GET /demo/whoami`) → the action it needs (`demo:whoami:read`).
+#[derive(Clone, Debug, Default)]
+pub struct RouteActions(HashMap<String, String>);
+
+impl RouteActions {
+    /// Parses the JSON object of `AUTHORIZER_ROUTE_ACTIONS`.
+    pub fn parse(json: &str) -> anyhow::Result<Self> {
+        Ok(Self(serde_json::from_str(json)?))
+    }
+
+    /// From the environment; a route missing from the map is never authorized.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::parse(&std::env::var("AUTHORIZER_ROUTE_ACTIONS").unwrap_or_else(|_| "{}".into()))
+    }
+}
+
+fn deny() -> ApiGatewayV2CustomAuthorizerSimpleResponse<Value> {
+    let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
+    response.is_authorized = false;
+    response.context = json!({});
+    response
+}
+
+/// Decides one request. Allowed: the caller's principal id and type, org and key id in `context`.
+/// The org is the route's `{orgId}` when it has one (members act in it), else the principal's own.
+pub async fn handle(
+    app: &App,
+    routes: &RouteActions,
+    request: ApiGatewayV2CustomAuthorizerV2Request,
+) -> ApiGatewayV2CustomAuthorizerSimpleResponse<Value> {
+    let route_key = request.route_key.clone().unwrap_or_default();
+    let ctx = RequestCtx {
+        route_key: route_key.clone(),
+        request_id: request.request_context.request_id.clone().unwrap_or_default(),
+        source_ip: request.request_context.http.source_ip.clone(),
+    };
+    let Some(action) = routes.0.get(&route_key) else {
+        tracing::warn!(route_key, "no action configured for the route: denied");
+        return deny();
+    };
+    let identity = match app.authenticate(&request.headers, &ctx.request_id).await {
+        Ok(identity) => identity,
+        Err(err) => {
+            tracing::info!(request_id = ctx.request_id, code = err.code(), "tenant API caller not authenticated");
+            return deny();
+        }
+    };
+    let org = match (request.path_parameters.get("orgId"), &identity) {
+        (Some(org), _) => org.clone(),
+        (None, shared::auth::Identity::Principal(caller)) => caller.org_id.to_string(),
+        (None, shared::auth::Identity::Member { .. }) => return deny(),
+    };
+    let caller = match app.caller_in_org(identity, &org, &ctx).await {
+        Ok(caller) => caller,
+        Err(_) => return deny(),
+    };
+    let resource = format!("route:{}", request.raw_path.clone().unwrap_or_default());
+    if let Err(err) = app.authorize_named(&caller, action, &resource, &ctx).await {
+        tracing::info!(request_id = ctx.request_id, code = err.code(), action, "tenant API call denied");
+        return deny();
+    }
+    let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
+    response.is_authorized = true;
+    response.context = json!({
+        "principalId": caller.principal_id,
+        "principalType": caller.principal_type.as_str(),
+        "orgId": caller.org_id,
+        "keyId": caller.key_id,
+    });
+    response
+}

@@ -1,0 +1,16 @@
+//! Lambda entry point: build the App and the route map once, then decide each request.
+
+use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let app = shared::App::from_env().await?;
+    let routes = authorizer::RouteActions::from_env()?;
+    let (app, routes) = (&app, &routes);
+    run(service_fn(move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
+        Ok::<_, Error>(authorizer::handle(app, routes, event.payload).await)
+    }))
+    .await
+}

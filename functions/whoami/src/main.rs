@@ -1,0 +1,11 @@
+//! Lambda entry point: build the App once, then serve requests with it.
+
+use lambda_http::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let app = shared::App::from_env().await?;
+    let app = &app;
+    run(service_fn(move |req| async move { Ok::<_, Error>(whoami::handle(app, req).await) })).await
+}
