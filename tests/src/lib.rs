@@ -198,9 +198,21 @@ impl TestApp {
 
     /// `method path` with `Authorization: ApiKey <key>` (if any) and a JSON body (if any).
     pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> TestResponse {
+        self.request(method, path, key.map(|k| format!("ApiKey {k}")), body).await
+    }
+
+    /// `method path` (query string included) with this `Authorization` and JSON body, from
+    /// 198.51.100.7.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<String>,
+        body: Option<Value>,
+    ) -> TestResponse {
         let mut headers = Vec::new();
-        if let Some(key) = key {
-            headers.push(("Authorization".to_string(), format!("ApiKey {key}")));
+        if let Some(value) = authorization {
+            headers.push(("Authorization".to_string(), value));
         }
         let body = match body {
             Some(value) => {
@@ -326,24 +338,7 @@ impl TestApp {
 
     /// `method path` with `Authorization: Bearer <token>`.
     pub async fn bearer_call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> TestResponse {
-        let mut headers = vec![("Authorization".to_string(), format!("Bearer {token}"))];
-        let body = match body {
-            Some(value) => {
-                headers.push(("Content-Type".to_string(), "application/json".to_string()));
-                value.to_string().into_bytes()
-            }
-            None => Vec::new(),
-        };
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        self.send(IncomingRequest {
-            method: method.into(),
-            path: path.into(),
-            query: query.into(),
-            headers,
-            body,
-            ..Default::default()
-        })
-        .await
+        self.request(method, path, Some(format!("Bearer {token}")), body).await
     }
 
     /// Every item of the table, for before/after comparisons (tables here are small).
