@@ -3,6 +3,7 @@
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::admin::{self, Bootstrapped, emulator_sdk_config};
@@ -15,6 +16,8 @@ use shared::auth::oidc::OidcProvider;
 use shared::domain::{OrgId, PrincipalId};
 use shared::store::CallCounter;
 use shared::{App, Config};
+
+pub mod faults;
 
 /// The emulator `make test` started (`scripts/with-emulator`).
 pub fn emulator_url() -> String {
@@ -87,6 +90,8 @@ pub struct TestApp {
     pub idp: Arc<DevIdp>,
     pub idp_jwks: Arc<RwLock<Value>>,
     pub idp_fetches: Arc<AtomicUsize>,
+    /// Fails chosen DynamoDB operations on demand (disarmed unless a test arms it).
+    pub faults: faults::Faults,
 }
 
 /// The `iss` and `aud` of the tests' identity provider.
@@ -102,6 +107,11 @@ impl TestApp {
 
     /// A fresh table and org, with the configuration adjusted first.
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::with_options(adjust, Duration::from_secs(20)).await
+    }
+
+    /// A fresh table and org; DynamoDB attempts time out after `attempt_timeout`.
+    pub async fn with_options(adjust: impl FnOnce(&mut Config), attempt_timeout: Duration) -> Self {
         let sdk = emulator_sdk_config(&emulator_url()).await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
@@ -120,8 +130,17 @@ impl TestApp {
         admin::seed_pepper(&secrets, &config.pepper_secret_id).await.expect("seed pepper");
         admin::seed_signing_keys(&secrets, &config.signing_keys_secret_id).await.expect("seed signing keys");
         let calls = CallCounter::default();
+        let faults = faults::Faults::start().await;
+        let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(attempt_timeout)
+            .operation_timeout(attempt_timeout * 3)
+            .build();
         let counted = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .interceptor(faults.clone())
+                .timeout_config(timeouts)
+                .build(),
         );
         let app = Arc::new(App::new(config.clone(), counted, &secrets).await.expect("build app"));
         let made = admin::bootstrap(&app, "test org", true).await.expect("bootstrap");
@@ -137,6 +156,7 @@ impl TestApp {
             idp,
             idp_jwks,
             idp_fetches,
+            faults,
         }
     }
 
@@ -179,6 +199,7 @@ impl TestApp {
             idp: self.idp.clone(),
             idp_jwks: self.idp_jwks.clone(),
             idp_fetches: self.idp_fetches.clone(),
+            faults: self.faults.clone(),
         }
     }
 

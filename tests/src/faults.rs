@@ -1,0 +1,136 @@
+//! Fault injection: an SDK interceptor that sends chosen DynamoDB operations to a local server
+//! answering with a chosen failure instead of the emulator, so the write never happens.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// What the failing server answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// 400 ThrottlingException.
+    Throttle,
+    /// 500 InternalServerError.
+    Internal,
+    /// No answer before the SDK's attempt timeout.
+    Timeout,
+    /// 400 TransactionCanceledException with a TransactionConflict reason.
+    Conflict,
+    /// 400 TransactionCanceledException with a ConditionalCheckFailed reason.
+    ConditionFailed,
+}
+
+impl Fault {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Throttle => "/throttle",
+            Self::Internal => "/internal",
+            Self::Timeout => "/timeout",
+            Self::Conflict => "/conflict",
+            Self::ConditionFailed => "/condition-failed",
+        }
+    }
+}
+
+/// The interceptor: `arm("TransactWriteItems", fault, n)` fails the next `n` such requests.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    server: String,
+    plan: Arc<Mutex<Option<(String, Fault, usize)>>>,
+}
+
+impl Faults {
+    /// Starts the failing server.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let server = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(serve(listener));
+        Self { server, plan: Arc::default() }
+    }
+
+    /// Fails the next `times` requests of `operation` with `fault`.
+    pub fn arm(&self, operation: &str, fault: Fault, times: usize) {
+        *self.plan.lock().unwrap() = Some((operation.to_string(), fault, times));
+    }
+
+    /// Stops failing.
+    pub fn disarm(&self) {
+        *self.plan.lock().unwrap() = None;
+    }
+
+    fn take(&self, operation: &str) -> Option<Fault> {
+        let mut plan = self.plan.lock().unwrap();
+        match plan.as_mut() {
+            Some((op, fault, left)) if op == operation && *left > 0 => {
+                *left -= 1;
+                Some(*fault)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Intercept for Faults {
+    fn name(&self) -> &'static str {
+        "Faults"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or_default().to_string();
+        let operation = target.rsplit('.').next().unwrap_or_default();
+        if let Some(fault) = self.take(operation) {
+            context.request_mut().set_uri(format!("{}{}", self.server, fault.path()))?;
+        }
+        Ok(())
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { return };
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                let (status, kind, extra) = match req.uri().path() {
+                    "/throttle" => (400, "com.amazon.coral.availability#ThrottlingException", ""),
+                    "/internal" => (500, "com.amazonaws.dynamodb.v20120810#InternalServerError", ""),
+                    "/timeout" => {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        (500, "com.amazonaws.dynamodb.v20120810#InternalServerError", "")
+                    }
+                    "/conflict" => (
+                        400,
+                        "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                        r#","CancellationReasons":[{"Code":"TransactionConflict","Message":"conflict"},{"Code":"None"},{"Code":"None"}]"#,
+                    ),
+                    _ => (
+                        400,
+                        "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                        r#","CancellationReasons":[{"Code":"ConditionalCheckFailed","Message":"failed"},{"Code":"None"},{"Code":"None"}]"#,
+                    ),
+                };
+                let body = format!(r#"{{"__type":"{kind}","message":"injected"{extra}}}"#);
+                Ok::<_, std::convert::Infallible>(
+                    http::Response::builder()
+                        .status(status)
+                        .header("content-type", "application/x-amz-json-1.0")
+                        .header("x-amzn-errortype", kind.rsplit('#').next().unwrap_or(kind))
+                        .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+                        .unwrap(),
+                )
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

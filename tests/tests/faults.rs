@@ -1,0 +1,129 @@
+//! Fault injection on every write path: DynamoDB throttling, 500s, timeouts and cancelled
+//! transactions answer 503 with Retry-After (or, for a lost condition, the decision made again),
+//! and the table holds the whole change or none of it.
+
+use std::time::Duration;
+
+use iam_tests::TestApp;
+use iam_tests::faults::Fault;
+use serde_json::{Value, json};
+
+struct Write {
+    name: &'static str,
+    method: &'static str,
+    path: String,
+    body: Option<Value>,
+}
+
+async fn writes(app: &TestApp) -> Vec<Write> {
+    let (principal, key) = app.principal_with_key("target").await;
+    let member = app.add_member("member", None).await;
+    let w = |name, method, path: String, body| Write { name, method, path, body };
+    vec![
+        w("create principal", "POST", app.org_path("/api-keys"), Some(json!({"displayName": "x"}))),
+        w(
+            "change principal",
+            "PATCH",
+            app.org_path(&format!("/api-keys/{principal}")),
+            Some(json!({"status": "Suspended"})),
+        ),
+        w(
+            "issue credential",
+            "POST",
+            app.org_path(&format!("/api-keys/{principal}/credentials")),
+            Some(json!({"name": "x"})),
+        ),
+        w(
+            "revoke credential",
+            "POST",
+            app.org_path(&format!("/api-keys/{principal}/credentials/{}/revoke", &key[3..23])),
+            None,
+        ),
+        w(
+            "create role",
+            "POST",
+            app.org_path("/roles"),
+            Some(json!({"name": "r", "principalTypes": ["ApiKey"], "permissions": [{"action": "*", "resource": "*"}]})),
+        ),
+        w("assign role", "PUT", app.org_path(&format!("/principals/{principal}/role-assignments/iam-admin")), None),
+        w("change settings", "PATCH", app.org_path("/settings"), Some(json!({"accessTokenTtlSeconds": 600}))),
+        w("add member", "POST", app.org_path("/members"), Some(json!({"subject": "newcomer"}))),
+        w("remove member", "DELETE", app.org_path(&format!("/members/{member}")), None),
+    ]
+}
+
+async fn every_write_fails_cleanly(fault: Fault) {
+    let app = TestApp::new().await;
+    let writes = writes(&app).await;
+    // Warm up: authentication's throttled lastUsedAt write is behind us.
+    assert_eq!(app.admin_call("GET", &app.org_path("/api-keys"), None).await.status, 200);
+    for write in writes {
+        let before = app.table_items().await;
+        app.faults.arm("TransactWriteItems", fault, 1000);
+        let r = app.admin_call(write.method, &write.path, write.body.clone()).await;
+        app.faults.disarm();
+        assert_eq!((r.status, r.code()), (503, "service_unavailable"), "{} under {fault:?}: {:?}", write.name, r.body);
+        assert!(!r.header("retry-after").is_empty(), "{}: Retry-After", write.name);
+        assert_eq!(app.table_items().await, before, "{} under {fault:?} wrote something", write.name);
+    }
+}
+
+#[tokio::test]
+async fn throttling_answers_503_and_writes_nothing() {
+    every_write_fails_cleanly(Fault::Throttle).await;
+}
+
+#[tokio::test]
+async fn dynamodb_500s_answer_503_and_write_nothing() {
+    every_write_fails_cleanly(Fault::Internal).await;
+}
+
+#[tokio::test]
+async fn persistent_transaction_conflicts_answer_503_and_write_nothing() {
+    every_write_fails_cleanly(Fault::Conflict).await;
+}
+
+#[tokio::test]
+async fn a_timeout_answers_503_and_writes_nothing() {
+    let app = TestApp::with_options(|_| {}, Duration::from_millis(500)).await;
+    assert_eq!(app.admin_call("GET", &app.org_path("/api-keys"), None).await.status, 200);
+    let before = app.table_items().await;
+    app.faults.arm("TransactWriteItems", Fault::Timeout, 1000);
+    let r = app.admin_call("POST", &app.org_path("/api-keys"), Some(json!({"displayName": "slow"}))).await;
+    app.faults.disarm();
+    assert_eq!((r.status, r.code()), (503, "service_unavailable"), "{:?}", r.body);
+    assert_eq!(app.table_items().await, before);
+}
+
+#[tokio::test]
+async fn a_read_that_fails_answers_503_too() {
+    let app = TestApp::new().await;
+    app.faults.arm("GetItem", Fault::Throttle, 1000);
+    let r = app.admin_call("GET", &app.org_path("/api-keys"), None).await;
+    app.faults.disarm();
+    assert_eq!((r.status, r.code()), (503, "service_unavailable"));
+}
+
+#[tokio::test]
+async fn a_lost_condition_is_decided_again_from_a_fresh_read() {
+    let app = TestApp::new().await;
+    let (principal, key) = app.principal_with_key("target").await;
+    // The first transaction's condition fails (another writer won); the retry sees the real state.
+    app.faults.arm("TransactWriteItems", Fault::ConditionFailed, 1);
+    let r = app
+        .admin_call("POST", &app.org_path(&format!("/api-keys/{principal}/credentials")), Some(json!({"name": "x"})))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let listed = app.admin_call("GET", &app.org_path(&format!("/api-keys/{principal}/credentials")), None).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 2, "exactly one new credential");
+    app.faults.arm("TransactWriteItems", Fault::ConditionFailed, 1);
+    let r = app
+        .admin_call("POST", &app.org_path(&format!("/api-keys/{principal}/credentials/{}/revoke", &key[3..23])), None)
+        .await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("Revoked")), "{:?}", r.body);
+    app.faults.arm("TransactWriteItems", Fault::ConditionFailed, 1);
+    let r = app
+        .admin_call("PATCH", &app.org_path(&format!("/api-keys/{principal}")), Some(json!({"displayName": "renamed"})))
+        .await;
+    assert_eq!((r.status, r.body["version"].as_u64()), (200, Some(2)), "{:?}", r.body);
+}
