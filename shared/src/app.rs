@@ -43,7 +43,13 @@ impl App {
     /// (`AWS_REGION`, `AWS_ENDPOINT_URL`, …), then loads the pepper.
     pub async fn from_env() -> anyhow::Result<Self> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_from_env().await;
+        // A hung call must end well inside the function's 10 s timeout, as a 503 the client can retry.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(1))
+            .operation_attempt_timeout(std::time::Duration::from_secs(2))
+            .operation_timeout(std::time::Duration::from_secs(5))
+            .build();
+        let sdk = aws_config::from_env().timeout_config(timeouts).load().await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         Self::new(config, dynamo, &secrets).await
