@@ -400,15 +400,7 @@ impl DynamoStore {
         let query = match status {
             None => {
                 let (pk, prefix) = keys::api_key_principals(org);
-                QuerySpec {
-                    index: None,
-                    pk_name: keys::PK,
-                    pk,
-                    sk_name: keys::SK,
-                    sk_prefix: prefix.to_string(),
-                    newest_first: false,
-                    sk_upto: None,
-                }
+                QuerySpec::base(pk, prefix)
             }
             Some(status) => QuerySpec {
                 index: Some(keys::GSI1),
@@ -645,15 +637,7 @@ impl DynamoStore {
         start: Option<PageKey>,
     ) -> Result<Page<Principal>, StoreError> {
         let (pk, prefix) = keys::members_of(org);
-        let spec = QuerySpec {
-            index: None,
-            pk_name: keys::PK,
-            pk,
-            sk_name: keys::SK,
-            sk_prefix: prefix.into(),
-            newest_first: false,
-            sk_upto: None,
-        };
+        let spec = QuerySpec::base(pk, prefix);
         let page = self.query(&spec, limit, start, true).await?;
         let items =
             page.items.into_iter().map(|i| Self::principal_from(i).map(|r| r.principal)).collect::<Result<_, _>>()?;
@@ -798,15 +782,7 @@ impl DynamoStore {
     /// Every custom role of an org (orgs hold at most a few hundred; read page by page).
     pub async fn list_roles(&self, org: &OrgId) -> Result<Vec<Role>, StoreError> {
         let (pk, prefix) = keys::roles_of(org);
-        let spec = QuerySpec {
-            index: None,
-            pk_name: keys::PK,
-            pk,
-            sk_name: keys::SK,
-            sk_prefix: prefix.into(),
-            newest_first: false,
-            sk_upto: None,
-        };
+        let spec = QuerySpec::base(pk, prefix);
         let mut roles = Vec::new();
         let mut start = None;
         loop {
@@ -966,15 +942,7 @@ impl DynamoStore {
         start: Option<PageKey>,
     ) -> Result<Page<Assignment>, StoreError> {
         let (pk, prefix) = keys::assignments_of_principal(org, principal);
-        let spec = QuerySpec {
-            index: None,
-            pk_name: keys::PK,
-            pk,
-            sk_name: keys::SK,
-            sk_prefix: prefix,
-            newest_first: false,
-            sk_upto: None,
-        };
+        let spec = QuerySpec::base(pk, prefix);
         let page = self.query(&spec, limit, start, true).await?;
         Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
     }
@@ -1132,6 +1100,21 @@ impl DynamoStore {
             next = Some(key);
         }
         Ok(Page { items, next })
+    }
+}
+
+impl QuerySpec {
+    /// Oldest first, on the base table: partition `pk`, sort keys beginning `prefix`.
+    fn base(pk: String, prefix: impl Into<String>) -> Self {
+        Self {
+            newest_first: false,
+            sk_upto: None,
+            index: None,
+            pk_name: keys::PK,
+            pk,
+            sk_name: keys::SK,
+            sk_prefix: prefix.into(),
+        }
     }
 }
 
