@@ -40,6 +40,7 @@ user-token: ## print a member token of the local identity provider: make user-to
 bench: venv toolchain ## the benchmarks of docs/benchmarks.md (criterion CPU, latency through the local stack)
 	$(CARGO) bench -p shared --bench auth
 	$(CARGO) bench -p shared --bench exchange
+	$(CARGO) bench -p shared --bench timing
 	$(CARGO) bench -p local-stack --bench exchange_latency
 
 CARGO_LAMBDA_VERSION := 1.9.2

@@ -1,0 +1,92 @@
+//! Shared by the benches: an App whose DynamoDB and Secrets Manager are answered from memory by the
+//! SDK's `infallible_client_fn` (request building, SigV4 and parsing still run; the network does not).
+
+#![allow(dead_code)]
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_smithy_http_client::test_util::infallible_client_fn;
+use serde_json::json;
+use shared::auth::tokens::{StoredKey, StoredKeySet};
+use shared::auth::{ApiKey, KeyHasher, Pepper};
+use shared::domain::{OrgId, PrincipalId, Timestamp};
+use shared::{App, Config};
+
+const PEPPER: &str = "bench-pepper-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS";
+
+pub fn now() -> Timestamp {
+    Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp())
+}
+
+fn response(content_type: &'static str, body: String) -> http::Response<String> {
+    http::Response::builder().status(200).header("content-type", content_type).body(body).unwrap()
+}
+
+fn body_text(req: &http::Request<aws_smithy_types::body::SdkBody>) -> String {
+    String::from_utf8_lossy(req.body().bytes().unwrap_or_default()).into_owned()
+}
+
+/// An App whose table holds one org (direct ApiKey auth on) and one credential, in memory.
+pub fn app_with_key(rt: &tokio::runtime::Runtime) -> (App, String) {
+    let generated = ApiKey::generate();
+    let key_id = generated.key.key_id().to_string();
+    let hasher = KeyHasher::new(Pepper::new(PEPPER.as_bytes().to_vec()).unwrap()).unwrap();
+    let phc = hasher.hash(&generated.key).unwrap();
+    let (org, principal, t) = (OrgId::generate(), PrincipalId::generate(), now());
+    let credential = json!({"Item": {
+        "PK": {"S": format!("CRED#{key_id}")}, "SK": {"S": "CRED"}, "id": {"S": key_id},
+        "principalId": {"S": principal.to_string()}, "name": {"S": "bench"}, "status": {"S": "Active"},
+        "createdAt": {"S": t.to_string()}, "lastUsedAt": {"S": t.to_string()}, "orgId": {"S": org.to_string()},
+        "secretHash": {"S": phc}, "principalType": {"S": "ApiKey"}, "principalStatus": {"S": "Active"}
+    }})
+    .to_string();
+    let org_item = json!({"Item": {
+        "PK": {"S": format!("ORG#{org}")}, "SK": {"S": "ORG"}, "id": {"S": org.to_string()}, "name": {"S": "bench"},
+        "createdAt": {"S": t.to_string()}, "version": {"N": "1"},
+        "settings": {"M": {"directApiKeyAuth": {"BOOL": true}, "accessTokenTtlSeconds": {"N": "900"},
+                           "maxActiveCredentialsPerPrincipal": {"N": "10"}}}
+    }})
+    .to_string();
+    let known = key_id.clone();
+    let dynamo_http = infallible_client_fn(move |req| {
+        let body = body_text(&req);
+        // The one credential; any other key id is unknown (an empty GetItem answer).
+        let answer = if body.contains(&format!("CRED#{known}")) {
+            credential.clone()
+        } else if body.contains("CRED#") {
+            "{}".to_string()
+        } else {
+            org_item.clone()
+        };
+        response("application/x-amz-json-1.0", answer)
+    });
+    let keys =
+        serde_json::to_string(&StoredKeySet { current: StoredKey::generate(t).unwrap(), previous: None }).unwrap();
+    let secrets_http = infallible_client_fn(move |req| {
+        let body = body_text(&req);
+        let value = if body.contains("signing-keys") { keys.clone() } else { PEPPER.to_string() };
+        let answer = json!({"ARN": "arn:aws:secretsmanager:us-east-1:0:secret:x", "Name": "x", "VersionId": "v",
+                            "SecretString": value, "VersionStages": ["AWSCURRENT"]});
+        response("application/x-amz-json-1.1", answer.to_string())
+    });
+    let credentials = Credentials::new("bench", "bench", None, None, "bench");
+    let dynamo = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(credentials.clone())
+            .http_client(dynamo_http)
+            .build(),
+    );
+    let secrets = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(credentials)
+            .http_client(secrets_http)
+            .build(),
+    );
+    let app = rt
+        .block_on(App::new(Config::new("bench", "bench", "https://iam.bench.invalid/iam"), dynamo, &secrets))
+        .unwrap();
+    (app, generated.full)
+}

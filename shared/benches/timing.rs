@@ -1,0 +1,65 @@
+//! Unknown key id vs wrong secret: are their latencies distinguishable? Welch's t statistic over
+//! alternating samples of `App::verify_api_key` (the whole authentication path, storage answered
+//! from memory so the network's noise does not hide a difference). Target: |t| < 4.5.
+//! Run: `make bench` (cargo bench -p shared --bench timing), samples from BENCH_N (default 4000).
+
+use std::time::Instant;
+
+use shared::auth::ApiKey;
+
+mod support;
+
+fn mean_var(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, var)
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    xs[xs.len() / 2]
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(4000);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (app, full) = support::app_with_key(&rt);
+    let known = ApiKey::parse(&full).unwrap();
+    // Same key id with another well-formed secret; and a key id nobody issued.
+    let wrong_secret = with_checksum(&format!("ik_{}.{}", known.key_id(), "Q".repeat(32)));
+    let unknown_id = with_checksum(&format!("ik_{}.{}", "z".repeat(20), "Q".repeat(32)));
+    let (wrong_secret, unknown_id) = (ApiKey::parse(&wrong_secret).unwrap(), ApiKey::parse(&unknown_id).unwrap());
+
+    let (mut a, mut b) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n + 200 {
+        let t = Instant::now();
+        assert!(rt.block_on(app.verify_api_key(&wrong_secret)).is_err());
+        let wrong = t.elapsed().as_secs_f64() * 1e6;
+        let t = Instant::now();
+        assert!(rt.block_on(app.verify_api_key(&unknown_id)).is_err());
+        let unknown = t.elapsed().as_secs_f64() * 1e6;
+        if i >= 200 {
+            a.push(wrong);
+            b.push(unknown);
+        }
+    }
+    let ((ma, va), (mb, vb)) = (mean_var(&a), mean_var(&b));
+    let t = (ma - mb) / (va / a.len() as f64 + vb / b.len() as f64).sqrt();
+    println!("N = {n} each, alternating, 200 warm-up pairs dropped");
+    println!("wrong secret: mean {ma:.1} µs, median {:.1} µs, sd {:.1} µs", median(&mut a), va.sqrt());
+    println!("unknown id:   mean {mb:.1} µs, median {:.1} µs, sd {:.1} µs", median(&mut b), vb.sqrt());
+    println!("Welch's t = {t:.2} (target |t| < 4.5)");
+}
+
+/// The key format's checksum (CRC32 in base62, six characters) appended to `body`.
+fn with_checksum(body: &str) -> String {
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut n = u64::from(crc32fast::hash(body.as_bytes()));
+    let mut out = [b'0'; 6];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    format!("{body}{}", String::from_utf8(out.to_vec()).unwrap())
+}
