@@ -14,9 +14,7 @@ pub struct Clock {
 impl Clock {
     /// Now, truncated to whole seconds (the resolution of every stored timestamp).
     pub fn now(&self) -> Timestamp {
-        let now =
-            time::OffsetDateTime::now_utc() + time::Duration::seconds(self.offset_seconds.load(Ordering::Relaxed));
-        Timestamp::from_unix(now.unix_timestamp())
+        Timestamp::now().plus_seconds(self.offset_seconds.load(Ordering::Relaxed))
     }
 
     /// Moves this clock (and every clone of it) forward; for tests.

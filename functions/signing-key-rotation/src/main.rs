@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let secrets = &secrets;
     run(service_fn(move |event: LambdaEvent<signing_key_rotation::RotationEvent>| async move {
-        let now = shared::domain::Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp());
+        let now = shared::domain::Timestamp::now();
         signing_key_rotation::handle(secrets, &event.payload, now).await.map_err(|e| Error::from(format!("{e:#}")))
     }))
     .await

@@ -118,31 +118,24 @@ pub async fn seed_pepper(secrets: &aws_sdk_secretsmanager::Client, secret_id: &s
     Ok(())
 }
 
-/// Creates the signing-keys secret with one fresh Ed25519 key.
-pub async fn seed_signing_keys(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<()> {
-    let now = shared::domain::Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp());
-    let set = StoredKeySet { current: StoredKey::generate(now)?, previous: None };
-    secrets
-        .create_secret()
-        .name(secret_id)
-        .secret_string(serde_json::to_string(&set)?)
-        .send()
-        .await
-        .with_context(|| format!("create secret {secret_id}"))?;
-    Ok(())
+/// Writes one fresh Ed25519 key set into the signing-keys secret, creating it if needed (the local
+/// stack, tests, and a deployed stack's first key set before the rotation schedule takes over).
+pub async fn write_signing_keys(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<()> {
+    let set = StoredKeySet { current: StoredKey::generate(shared::domain::Timestamp::now())?, previous: None };
+    write_secret(secrets, secret_id, &serde_json::to_string(&set)?).await
 }
 
-/// Writes a fresh key set into an existing secret (a deployed stack's, before first use).
-pub async fn put_signing_keys(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<()> {
-    let now = shared::domain::Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp());
-    let set = StoredKeySet { current: StoredKey::generate(now)?, previous: None };
-    secrets
-        .put_secret_value()
-        .secret_id(secret_id)
-        .secret_string(serde_json::to_string(&set)?)
-        .send()
-        .await
-        .with_context(|| format!("put secret {secret_id}"))?;
+/// Creates a secret, or puts a new current value into it when it exists.
+async fn write_secret(secrets: &aws_sdk_secretsmanager::Client, name: &str, value: &str) -> anyhow::Result<()> {
+    if secrets.create_secret().name(name).secret_string(value).send().await.is_err() {
+        secrets
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value)
+            .send()
+            .await
+            .with_context(|| format!("write secret {name}"))?;
+    }
     Ok(())
 }
 
@@ -165,20 +158,8 @@ pub async fn link_infuse_iot(
     infuse_org_id: &str,
     api_key: &str,
 ) -> anyhow::Result<()> {
-    let name = config.infuse_iot_secret(org);
-    let value =
-        serde_json::json!({"infuseIotOrganisationId": infuse_org_id, "infuseIotAdminApiKey": api_key}).to_string();
-    let created = secrets.create_secret().name(&name).secret_string(&value).send().await;
-    if created.is_err() {
-        secrets
-            .put_secret_value()
-            .secret_id(&name)
-            .secret_string(&value)
-            .send()
-            .await
-            .with_context(|| format!("write secret {name}"))?;
-    }
-    Ok(())
+    let value = serde_json::json!({"infuseIotOrganisationId": infuse_org_id, "infuseIotAdminApiKey": api_key});
+    write_secret(secrets, &config.infuse_iot_secret(org), &value.to_string()).await
 }
 
 /// What a bootstrap made; the API key is shown here once (no `Debug`: it would print the key).

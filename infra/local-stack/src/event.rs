@@ -1,8 +1,7 @@
-//! Builds the API Gateway HTTP API (payload 2.0) event a Lambda would receive, and parses it with
-//! `lambda_http` itself, so handlers see exactly what they see on AWS.
+//! Builds the API Gateway HTTP API (payload 2.0) event a Lambda would receive; the server parses it
+//! with `lambda_http` itself, so handlers see exactly what they see on AWS.
 
 use base64::Engine;
-use lambda_http::Request;
 use serde_json::{Map, Value, json};
 
 use crate::template::Route;
@@ -77,14 +76,4 @@ pub fn event_json(route: &Route, params: &[(String, String)], incoming: &Incomin
         "body": body,
         "isBase64Encoded": is_base64,
     })
-}
-
-/// The `lambda_http::Request` a Lambda function would be handed for `incoming` on `route`.
-pub fn lambda_request(
-    route: &Route,
-    params: &[(String, String)],
-    incoming: &IncomingRequest,
-) -> anyhow::Result<Request> {
-    let event = event_json(route, params, incoming).to_string();
-    lambda_http::request::from_str(&event).map_err(|e| anyhow::anyhow!("lambda_http refused the event: {e}"))
 }

@@ -14,7 +14,7 @@ use shared::{App, Config};
 const PEPPER: &str = "bench-pepper-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS";
 
 pub fn now() -> Timestamp {
-    Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp())
+    Timestamp::now()
 }
 
 fn response(content_type: &'static str, body: String) -> http::Response<String> {

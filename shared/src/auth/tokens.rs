@@ -335,7 +335,7 @@ mod tests {
     }
 
     fn now() -> Timestamp {
-        Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp())
+        Timestamp::now()
     }
 
     #[test]

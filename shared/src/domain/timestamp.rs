@@ -17,6 +17,11 @@ impl Timestamp {
         Self(seconds)
     }
 
+    /// The system's now (services use `Clock::now`, which tests can move).
+    pub fn now() -> Self {
+        Self(OffsetDateTime::now_utc().unix_timestamp())
+    }
+
     /// Seconds since the Unix epoch.
     pub fn unix(self) -> i64 {
         self.0

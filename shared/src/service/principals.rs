@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
+use crate::auth::resources;
 use crate::domain::{Actor, AuditEvent, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
 use crate::http::{ApiError, ListParams, Patch};
 use crate::store::{Page, StoreError};
@@ -30,11 +31,6 @@ pub struct UpdatePrincipal {
     pub status: Option<String>,
     #[serde(default)]
     pub expires_at: Patch<String>,
-}
-
-/// The resource name of a principal, for authorization and audit.
-pub fn resource(id: &PrincipalId) -> String {
-    format!("iam:api-keys/{id}")
 }
 
 /// The cursor scope of a principal list.
@@ -82,7 +78,7 @@ pub async fn create(
         org.clone(),
         actor.clone(),
         "iam:apiKeys:create",
-        resource(&principal.id),
+        resources::api_key(&principal.id),
         now,
         request_id,
         json!({"displayName": principal.display_name, "status": principal.status, "expiresAt": principal.expires_at}),
@@ -163,7 +159,7 @@ pub async fn update(
             org.clone(),
             actor.clone(),
             "iam:apiKeys:update",
-            resource(id),
+            resources::api_key(id),
             now,
             request_id,
             changes(&before.principal, &after),

@@ -103,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
             println!("linked {org} to Infuse IoT organisation {infuse_org_id}");
         }
         Command::SeedSigningKeys { secret_id } => {
-            admin::put_signing_keys(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await?;
+            admin::write_signing_keys(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await?;
             println!("wrote a new signing key set to {secret_id}");
         }
         Command::CreateTable { table, template } => {
