@@ -61,9 +61,12 @@ impl App {
         dynamo: aws_sdk_dynamodb::Client,
         secrets: &aws_sdk_secretsmanager::Client,
     ) -> anyhow::Result<Self> {
-        let pepper = load_pepper(secrets, &config.pepper_secret_id).await?;
         let clock = Clock::default();
-        let token_keys = TokenKeys::load(secrets.clone(), &config.signing_keys_secret_id, clock.now()).await?;
+        // Both reads at once: a cold start waits for one Secrets Manager round trip, not two.
+        let (pepper, token_keys) = tokio::try_join!(
+            load_pepper(secrets, &config.pepper_secret_id),
+            TokenKeys::load(secrets.clone(), &config.signing_keys_secret_id, clock.now()),
+        )?;
         Ok(Self {
             store: DynamoStore::new(dynamo, config.table_name.clone()),
             hasher: KeyHasher::new(pepper.clone())?,

@@ -7,5 +7,6 @@ pub mod event;
 pub mod functions;
 pub mod idp;
 pub mod moto;
+pub mod runtime_api;
 pub mod server;
 pub mod template;
