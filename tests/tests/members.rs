@@ -27,6 +27,23 @@ async fn a_member_with_the_right_role_manages_api_keys() {
 }
 
 #[tokio::test]
+async fn any_valid_subject_makes_a_member_with_a_name_to_show() {
+    let app = TestApp::new().await;
+    // Found in review: a subject that is valid but not a valid display name (too long for one, or
+    // holding a bidirectional control) was a 500.
+    let long = "s".repeat(200);
+    let r = app.admin_call("POST", &app.org_path("/members"), Some(json!({"subject": long}))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["displayName"].as_str().unwrap().chars().count(), 128);
+    assert_eq!(r.body["subject"], long.as_str());
+    let r = app.admin_call("POST", &app.org_path("/members"), Some(json!({"subject": "a\u{202e}b"}))).await;
+    assert_eq!((r.status, r.body["displayName"].as_str()), (201, Some("ab")), "{:?}", r.body);
+    let r = app.admin_call("POST", &app.org_path("/members"), Some(json!({"subject": "\u{202e}"}))).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request"), "nothing printable to show");
+    assert_eq!(r.body["errors"][0]["field"], "subject");
+}
+
+#[tokio::test]
 async fn a_member_of_one_org_is_refused_on_another() {
     let app = TestApp::new().await;
     app.add_member("carol", Some("owner")).await;

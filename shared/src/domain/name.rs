@@ -33,10 +33,22 @@ impl Name {
         if trimmed.chars().count() > Self::MAX_CHARS {
             return Err(NameError::TooLong);
         }
-        if trimmed.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')) {
+        if trimmed.chars().any(Self::disallowed) {
             return Err(NameError::ControlCharacter);
         }
         Ok(Self(trimmed.to_string()))
+    }
+
+    /// The closest name to `text`: its disallowed characters dropped and the rest cut to
+    /// [`Name::MAX_CHARS`]; `None` when nothing is left.
+    pub fn lossy(text: &str) -> Option<Self> {
+        let kept: String = text.trim().chars().filter(|&c| !Self::disallowed(c)).collect();
+        Self::parse(&kept.trim().chars().take(Self::MAX_CHARS).collect::<String>()).ok()
+    }
+
+    fn disallowed(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     }
 
     /// The name as text.

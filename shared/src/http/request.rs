@@ -52,14 +52,51 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters_ref().and_then(|q| q.first(name)).map(String::from)
 }
 
-/// `If-Match: <version>` (quoted or bare, weak or strong); absent is `None`.
+/// `If-Match`: `*` (any current version, RFC 9110 §13.1.1) or the version as the `ETag` gives
+/// it, `"3"`, also bare (`3`) or weak (`W/"3"`); absent or `*` is `None`. Anything else is 400.
 pub fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
     let Some(value) = req.headers().get("if-match") else {
         return Ok(None);
     };
     let text = value.to_str().unwrap_or_default().trim();
-    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse().map(Some).map_err(|_| {
-        ApiError::InvalidRequest(vec![super::FieldError::new("If-Match", "must be the object's version, e.g. \"3\"")])
-    })
+    if text == "*" {
+        return Ok(None);
+    }
+    let digits = text.strip_prefix("W/").unwrap_or(text);
+    let digits = digits.strip_prefix('"').and_then(|d| d.strip_suffix('"')).unwrap_or(digits);
+    let well_formed = (1..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    if !well_formed || (text.starts_with("W/") && !text.ends_with('"')) {
+        return Err(ApiError::InvalidRequest(vec![super::FieldError::new(
+            "If-Match",
+            "must be the object's version as its ETag gives it, e.g. \"3\", or *",
+        )]));
+    }
+    Ok(Some(digits.parse().expect("at most 19 digits fit a u64")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_if_match(value: &str) -> Request {
+        http::Request::builder().header("if-match", value).body(lambda_http::Body::Empty).unwrap()
+    }
+
+    #[test]
+    fn if_match_takes_the_etag_forms_and_star() {
+        for (value, expected) in
+            [("3", Some(3)), ("\"3\"", Some(3)), ("W/\"3\"", Some(3)), (" \"12\" ", Some(12)), ("*", None)]
+        {
+            assert_eq!(if_match(&with_if_match(value)).unwrap(), expected, "{value}");
+        }
+        assert_eq!(if_match(&http::Request::builder().body(lambda_http::Body::Empty).unwrap()).unwrap(), None);
+    }
+
+    #[test]
+    fn if_match_refuses_everything_else() {
+        for value in ["", "+3", "-3", "W/3", "\"3", "3\"", "\"\"3\"\"", "3.0", "x", "99999999999999999999", "\"*\""] {
+            let err = if_match(&with_if_match(value)).unwrap_err();
+            assert_eq!(err.code(), "invalid_request", "{value}");
+        }
+    }
 }

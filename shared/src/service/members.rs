@@ -22,6 +22,36 @@ pub struct AddMember {
     pub display_name: Option<String>,
 }
 
+impl Validation {
+    /// The checks of `POST .../members`: the trimmed subject and e-mail, and the name the member is
+    /// shown by (its `displayName`, else its e-mail, else its subject, made a valid name).
+    pub fn member(&mut self, input: &AddMember) -> Option<(String, Option<String>, Name)> {
+        let subject = input.subject.trim();
+        let subject_ok =
+            !subject.is_empty() && subject.chars().count() <= 255 && !subject.chars().any(char::is_control);
+        if !subject_ok {
+            self.push("subject", "must be the provider's subject: 1 to 255 characters, no control characters");
+        }
+        let email = input.email.as_deref().map(str::trim);
+        let email_ok = email.is_none_or(|e| {
+            e.chars().count() <= 254 && !e.chars().any(|c| c.is_whitespace() || c.is_control()) && e.contains('@')
+        });
+        if !email_ok {
+            self.push("email", "must be an e-mail address");
+        }
+        let display_name = input.display_name.as_deref().and_then(|n| self.name("displayName", n));
+        if !subject_ok || !email_ok || input.display_name.is_some() && display_name.is_none() {
+            return None;
+        }
+        let shown = display_name.or_else(|| email.and_then(|e| Name::parse(e).ok())).or_else(|| Name::lossy(subject));
+        let Some(shown) = shown else {
+            self.push("subject", "must hold a printable character when no displayName or email is given");
+            return None;
+        };
+        Some((subject.to_string(), email.map(String::from), shown))
+    }
+}
+
 /// Adds a member (409 `member_exists` when the subject already is one).
 pub async fn add(
     app: &App,
@@ -31,23 +61,11 @@ pub async fn add(
     request_id: &str,
 ) -> Result<Principal, ApiError> {
     let mut v = Validation::default();
-    let subject = input.subject.trim();
-    if subject.is_empty() || subject.len() > 255 || subject.chars().any(char::is_control) {
-        v.push("subject", "must be the provider's subject: 1 to 255 characters, no control characters");
-    }
-    let email = input.email.as_deref().map(str::trim);
-    if email
-        .is_some_and(|e| e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) || !e.contains('@'))
-    {
-        v.push("email", "must be an e-mail address");
-    }
-    let display_name = input.display_name.as_deref().and_then(|n| v.name("displayName", n));
+    let checked = v.member(&input);
     v.finish()?;
+    let (subject, email, shown) = checked.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("checked member")))?;
+    let (subject, email) = (subject.as_str(), email.as_deref());
     let now = app.clock.now();
-    let shown = display_name
-        .or_else(|| email.and_then(|e| Name::parse(e).ok()))
-        .or_else(|| Name::parse(subject).ok())
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a validated subject is a name")))?;
     let member = Principal {
         id: PrincipalId::generate_user(),
         org_id: org.clone(),

@@ -53,7 +53,7 @@ pub async fn simulate(
             }
         },
     };
-    if input.resource.as_deref().is_some_and(|r| r.is_empty() || r.len() > 512) {
+    if input.resource.as_deref().is_some_and(|r| r.is_empty() || r.chars().count() > 512) {
         errors.push(FieldError::new("resource", "must be 1 to 512 characters"));
     }
     if !errors.is_empty() {
