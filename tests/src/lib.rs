@@ -18,6 +18,7 @@ use shared::store::CallCounter;
 use shared::{App, Config};
 
 pub mod faults;
+pub mod openapi;
 
 /// The emulator `make test` started (`scripts/with-emulator`).
 pub fn emulator_url() -> String {
@@ -208,11 +209,19 @@ impl TestApp {
         admin::bootstrap(&self.app, "other org", direct_api_key_auth).await.expect("bootstrap")
     }
 
-    /// Sends a raw request through the template's routing to the function that serves it.
+    /// Sends a raw request through the template's routing to the function that serves it. Every
+    /// response of a template route must conform to the OpenAPI document (see [`openapi`]).
     pub async fn send(&self, incoming: IncomingRequest) -> TestResponse {
+        let route = self.template.route_for(&incoming.method, &incoming.path).map(|(r, _)| r.path.clone());
+        let method = incoming.method.clone();
         let response = dispatch(&self.app, &self.template, incoming).await;
         let status = response.status().as_u16();
         let (parts, raw) = response.into_parts();
+        if let Some(path) = route
+            && let Err(nonconformance) = openapi::check(&method, &path, status, &parts.headers, &raw)
+        {
+            panic!("{method} {path} does not conform to the OpenAPI document: {nonconformance}");
+        }
         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
         TestResponse { status, headers: parts.headers, raw, body }
     }

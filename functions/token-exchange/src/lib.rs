@@ -1,4 +1,5 @@
-//! Token exchange and keys: `POST /iam/auth/token`, `GET /iam/.well-known/jwks.json`.
+//! Token exchange and the public documents: `POST /iam/auth/token`,
+//! `GET /iam/.well-known/jwks.json`, `GET /iam/openapi.json`.
 //!
 //! The key arrives as JSON `{"apiKey"}`, as `Authorization: ApiKey …`, or as an OAuth 2.0
 //! client-credentials request (form body, client secret in the body or as HTTP Basic); OAuth
@@ -23,6 +24,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         }
         "POST /iam/auth/token" => exchange(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
         "GET /iam/.well-known/jwks.json" => jwks(app).await,
+        "GET /iam/openapi.json" => openapi(),
         _ => ApiError::RouteNotFound.into_response(&ctx.request_id),
     }
 }
@@ -38,7 +40,7 @@ fn media_type(req: &Request) -> String {
 }
 
 /// An OAuth token request: a form body, or HTTP Basic client authentication.
-fn is_oauth(req: &Request) -> bool {
+pub fn is_oauth(req: &Request) -> bool {
     media_type(req) == "application/x-www-form-urlencoded"
         || scheme(req).is_some_and(|(s, _)| s.eq_ignore_ascii_case("basic"))
 }
@@ -55,6 +57,18 @@ fn parse_key(text: &str) -> Result<ApiKey, ApiError> {
 
 /// JSON `{"apiKey"}` or `Authorization: ApiKey`, exactly one of them.
 async fn exchange(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let token = tokens::exchange(app, &json_client_key(req)?, &ctx.request_id).await?;
+    let body = serde_json::json!({
+        "accessToken": token.token,
+        "tokenType": "Bearer",
+        "expiresIn": token.expires_in,
+        "expiresAt": token.expires_at,
+    });
+    Ok(json_with(200, &body, &no_store()))
+}
+
+/// The key of a JSON-form exchange (no I/O): the body's `apiKey` or the `ApiKey` header, never both.
+pub fn json_client_key(req: &Request) -> Result<ApiKey, ApiError> {
     let header_key = match scheme(req) {
         Some((s, key)) if s.eq_ignore_ascii_case("apikey") && !key.is_empty() => Some(key.to_string()),
         _ => None,
@@ -71,19 +85,23 @@ async fn exchange(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response
         (None, true) => json_body::<ExchangeRequest>(req)?.api_key,
         (None, false) => return Err(AuthFailure::MissingCredentials.into()),
     };
-    let token = tokens::exchange(app, &parse_key(&text)?, &ctx.request_id).await?;
-    let body = serde_json::json!({
-        "accessToken": token.token,
-        "tokenType": "Bearer",
-        "expiresIn": token.expires_in,
-        "expiresAt": token.expires_at,
-    });
-    Ok(json_with(200, &body, &no_store()))
+    parse_key(&text)
 }
 
 /// RFC 6749 §4.4 client credentials: `grant_type=client_credentials`, `client_id=ik_<keyId>`,
 /// `client_secret=<keySecret>`, the pair in the body or as HTTP Basic (RFC 6749 §2.3.1), never both.
 async fn oauth_exchange(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let token = tokens::exchange(app, &oauth_client_key(req)?, &ctx.request_id).await?;
+    let body = serde_json::json!({
+        "access_token": token.token,
+        "token_type": "Bearer",
+        "expires_in": token.expires_in,
+    });
+    Ok(json_with(200, &body, &no_store()))
+}
+
+/// The key of an OAuth client-credentials request (no I/O).
+pub fn oauth_client_key(req: &Request) -> Result<ApiKey, ApiError> {
     let raw = request_bytes(req);
     if raw.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
@@ -121,14 +139,7 @@ async fn oauth_exchange(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Re
         },
         (None, None) => return Err(AuthFailure::MissingCredentials.into()),
     };
-    let key = parse_key(&format!("{client_id}.{client_secret}"))?;
-    let token = tokens::exchange(app, &key, &ctx.request_id).await?;
-    let body = serde_json::json!({
-        "access_token": token.token,
-        "token_type": "Bearer",
-        "expires_in": token.expires_in,
-    });
-    Ok(json_with(200, &body, &no_store()))
+    parse_key(&format!("{client_id}.{client_secret}"))
 }
 
 fn invalid(field: &str, message: &str) -> ApiError {
@@ -152,4 +163,14 @@ async fn jwks(app: &App) -> Response<Body> {
     let keys = app.token_keys.get(now).await;
     let max_age = shared::auth::tokens::JWKS_MAX_AGE_SECONDS;
     json_with(200, &keys.jwks(now), &[("cache-control", format!("public, max-age={max_age}"))])
+}
+
+/// The OpenAPI document of every route (built into the binary; no I/O).
+fn openapi() -> Response<Body> {
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .header("cache-control", "public, max-age=300")
+        .body(Body::from(shared::http::openapi::DOCUMENT))
+        .expect("valid response")
 }

@@ -35,8 +35,9 @@ const CONTRACT_ROUTES: &[&str] = &[
     "GET /admin/developer",
 ];
 
-/// Routes the template may hold beyond the contract (the tenant-API demo behind the authorizer).
-const EXTRA_ROUTES: &[&str] = &["GET /demo/whoami"];
+/// Routes the template may hold beyond the contract: the tenant-API demo behind the authorizer, and
+/// the OpenAPI document (issue #7).
+const EXTRA_ROUTES: &[&str] = &["GET /demo/whoami", "GET /iam/openapi.json"];
 
 #[test]
 fn every_contract_route_is_in_the_template_and_nothing_else() {

@@ -3,6 +3,7 @@
 pub mod body;
 pub mod cursor;
 pub mod error;
+pub mod openapi;
 pub mod request;
 pub mod response;
 

@@ -1,0 +1,90 @@
+//! The OpenAPI document against the template, and as the stack serves it. (Every response of the
+//! other integration tests is checked against it in `TestApp::send`.)
+
+use std::collections::BTreeSet;
+
+use iam_tests::TestApp;
+use iam_tests::openapi::{DOCUMENT, check};
+
+#[tokio::test]
+async fn the_document_has_every_route_of_the_template_and_no_other() {
+    let app = TestApp::new().await;
+    let routes: BTreeSet<String> = app.template.routes.iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    let mut documented = BTreeSet::new();
+    for (path, item) in DOCUMENT["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            if ["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                documented.insert(format!("{} {path}", method.to_ascii_uppercase()));
+            }
+        }
+    }
+    let missing: Vec<_> = routes.difference(&documented).collect();
+    assert!(missing.is_empty(), "template routes missing from the OpenAPI document: {missing:?}");
+    let extra: Vec<_> = documented.difference(&routes).collect();
+    assert!(extra.is_empty(), "documented routes the template does not have: {extra:?}");
+}
+
+#[tokio::test]
+async fn the_stack_serves_the_document_and_it_is_openapi_3_1() {
+    let app = TestApp::new().await;
+    let r = app.call("GET", "/iam/openapi.json", None, None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), "application/json");
+    assert_eq!(r.body, *DOCUMENT);
+    assert_eq!(r.body["openapi"], "3.1.0");
+    let schemes = &r.body["components"]["securitySchemes"];
+    assert_eq!(schemes["bearerAuth"]["scheme"], "bearer");
+    assert_eq!(
+        (schemes["apiKeyAuth"]["type"].as_str(), schemes["apiKeyAuth"]["name"].as_str()),
+        (Some("apiKey"), Some("Authorization"))
+    );
+}
+
+#[tokio::test]
+async fn every_operation_has_an_id_and_documents_its_failures() {
+    let mut ids = BTreeSet::new();
+    for (path, item) in DOCUMENT["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if !["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                continue;
+            }
+            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(ids.insert(id.to_string()), "operationId {id} is used twice");
+            let responses = op["responses"].as_object().expect("responses");
+            let public = op["security"].as_array().is_some_and(Vec::is_empty);
+            if !public {
+                assert!(responses.contains_key("401"), "{method} {path}: protected, but no 401");
+                assert!(responses.contains_key("403"), "{method} {path}: protected, but no 403");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_conformance_check_catches_what_it_should() {
+    let json = |ct: &str| {
+        let mut h = http::HeaderMap::new();
+        h.insert("content-type", ct.parse().unwrap());
+        h.insert("cache-control", "no-store".parse().unwrap());
+        h.insert("www-authenticate", "Bearer, ApiKey".parse().unwrap());
+        h
+    };
+    let path = "/iam/orgs/{orgId}/api-keys/{principalId}";
+    let problem = |code: &str, status: u16| {
+        serde_json::json!({"type": format!("urn:infuse:iam:problem:{code}"), "title": "Unauthorized", "status": status,
+            "code": code, "detail": "d", "requestId": "r"})
+        .to_string()
+    };
+    // A documented refusal conforms.
+    let ok = check("GET", path, 401, &json("application/problem+json"), problem("missing_credentials", 401).as_bytes());
+    assert_eq!(ok, Ok(()));
+    // A code the route cannot answer, an undocumented status, a wrong media type, an undocumented route.
+    let bad_code = check("GET", path, 401, &json("application/problem+json"), problem("no_such_code", 401).as_bytes());
+    assert!(bad_code.is_err(), "{bad_code:?}");
+    assert!(check("GET", path, 418, &json("application/problem+json"), b"{}").is_err());
+    assert!(check("GET", path, 401, &json("text/html"), problem("missing_credentials", 401).as_bytes()).is_err());
+    assert!(check("GET", "/iam/nowhere", 200, &json("application/json"), b"{}").is_err());
+    // A 200 with a field the principal object does not have.
+    let principal = serde_json::json!({"id": "akp_01JC0000000000000000000000", "unexpected": true}).to_string();
+    assert!(check("GET", path, 200, &json("application/json"), principal.as_bytes()).is_err());
+}
