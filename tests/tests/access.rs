@@ -158,6 +158,70 @@ async fn custom_roles_have_unique_names_and_an_assigned_one_cannot_be_deleted() 
 }
 
 #[tokio::test]
+async fn the_custom_role_cap_holds_under_concurrent_creates() {
+    // The cap is a condition on the org's role count in the create transaction (it was a count
+    // read before the write, which concurrent creates could all pass, and which read every role).
+    let app = TestApp::new().await;
+    let cap = shared::service::roles::MAX_CUSTOM_ROLES;
+    let permissions = json!([{"action": "iot:devices:read", "resource": "*"}]);
+    custom_role(&app, "role 0", &["ApiKey"], permissions.clone()).await;
+    // Two places left: the count the condition reads, as if cap - 2 roles had been created
+    // (creating them one by one through the API takes most of a minute on the emulator).
+    let (pk, sk) = shared::store::keys::org(&app.org);
+    app.dynamo
+        .update_item()
+        .table_name(&app.table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk))
+        .update_expression("SET customRoles = :n")
+        .expression_attribute_values(":n", aws_sdk_dynamodb::types::AttributeValue::N((cap - 2).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let path = app.org_path("/roles");
+    let attempts = (0..6).map(|i| {
+        let body = json!({"name": format!("late {i}"), "principalTypes": ["ApiKey"], "permissions": permissions});
+        app.admin_call("POST", &path, Some(body))
+    });
+    let results = futures::future::join_all(attempts).await;
+    let created = results.iter().filter(|r| r.status == 201).count();
+    assert_eq!(created, 2, "{:?}", results.iter().map(|r| (r.status, r.code().to_string())).collect::<Vec<_>>());
+    assert!(results.iter().filter(|r| r.status != 201).all(|r| (r.status, r.code()) == (409, "role_limit_reached")));
+    // A taken name is still told apart from the cap, and a deletion frees a place.
+    let r = app
+        .admin_call(
+            "POST",
+            &app.org_path("/roles"),
+            Some(json!({"name": "role 0", "principalTypes": ["ApiKey"], "permissions": permissions})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, "role_name_taken"));
+    let one_created = results.iter().find(|r| r.status == 201).unwrap().body["id"].as_str().unwrap().to_string();
+    let r = app.admin_call("DELETE", &app.org_path(&format!("/roles/{one_created}")), None).await;
+    assert_eq!(r.status, 204);
+    custom_role(&app, "after a deletion", &["ApiKey"], permissions).await;
+}
+
+#[tokio::test]
+async fn a_role_list_goes_on_when_the_role_its_cursor_names_is_deleted() {
+    // Found in review: the next page was empty, with no cursor, and the remaining roles were lost.
+    let app = TestApp::new().await;
+    let permissions = json!([{"action": "x:y:z", "resource": "*"}]);
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        ids.push(custom_role(&app, name, &["ApiKey"], permissions.clone()).await);
+    }
+    ids.sort(); // the list's order for custom roles
+    let first = app.admin_call("GET", &app.org_path("/roles?limit=5"), None).await;
+    assert_eq!(first.body["items"][4]["id"], ids[0].as_str(), "four built-ins, then the oldest custom role");
+    let cursor = first.body["nextCursor"].as_str().unwrap().to_string();
+    assert_eq!(app.admin_call("DELETE", &app.org_path(&format!("/roles/{}", ids[0])), None).await.status, 204);
+    let next = app.admin_call("GET", &app.org_path(&format!("/roles?limit=5&cursor={cursor}")), None).await;
+    let rest: Vec<_> = next.body["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(rest, [ids[1].as_str(), ids[2].as_str()]);
+}
+
+#[tokio::test]
 async fn role_bodies_are_validated() {
     let app = TestApp::new().await;
     let good =

@@ -44,6 +44,60 @@ async fn any_valid_subject_makes_a_member_with_a_name_to_show() {
 }
 
 #[tokio::test]
+async fn a_principal_holds_at_most_twenty_roles_and_a_member_with_all_of_them_can_be_removed() {
+    let app = TestApp::new().await;
+    let cap = shared::service::assignments::MAX_ROLES_PER_PRINCIPAL;
+    let member = app.add_member("dana", Some("owner")).await;
+    let mut roles: Vec<String> = ["iam-admin", "iam-viewer", "developer"].map(String::from).to_vec();
+    for i in 0..cap + 2 - 4 {
+        let body = json!({"name": format!("r{i}"), "principalTypes": ["User"], "permissions": [{"action": "x:y:z", "resource": "*"}]});
+        let r = app.admin_call("POST", &app.org_path("/roles"), Some(body)).await;
+        roles.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    // One role short of the cap (the owner role counts), then three at once: one fits.
+    let app_ref = &app;
+    let assign = |role: &str| {
+        let path = app_ref.org_path(&format!("/principals/{member}/role-assignments/{role}"));
+        async move { app_ref.admin_call("PUT", &path, None).await }
+    };
+    for role in &roles[..cap - 2] {
+        assert_eq!(assign(role).await.status, 201);
+    }
+    let results = futures::future::join_all(roles[cap - 2..].iter().map(|r| assign(r))).await;
+    let statuses: Vec<_> = results.iter().map(|r| (r.status, r.code().to_string())).collect();
+    assert_eq!(results.iter().filter(|r| r.status == 201).count(), 1, "{statuses:?}");
+    assert!(
+        results.iter().filter(|r| r.status != 201).all(|r| r.code() == "role_assignment_limit_reached"),
+        "{statuses:?}"
+    );
+    let held =
+        app.admin_call("GET", &app.org_path(&format!("/principals/{member}/role-assignments?limit=100")), None).await;
+    assert_eq!(held.body["items"].as_array().unwrap().len(), cap);
+    // Found in review: removing a member deletes every assignment in one transaction, which more
+    // than ~48 custom roles would have overflowed (a 500); at 20 it fits.
+    let r = app.admin_call("DELETE", &app.org_path(&format!("/members/{member}")), None).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    for role in &roles[3..] {
+        let r = app.admin_call("GET", &app.org_path(&format!("/roles/{role}/assignments")), None).await;
+        assert_eq!(r.body["items"], json!([]), "{role}");
+        assert_eq!(app.admin_call("DELETE", &app.org_path(&format!("/roles/{role}")), None).await.status, 204);
+    }
+}
+
+#[tokio::test]
+async fn members_are_not_listed_as_api_keys() {
+    // Found by Schemathesis: the by-status index of API-key principals held members too.
+    let app = TestApp::new().await;
+    app.add_member("carol", Some("iam-viewer")).await;
+    for query in ["", "?status=Active"] {
+        let r = app.admin_call("GET", &app.org_path(&format!("/api-keys{query}")), None).await;
+        assert_eq!(r.status, 200);
+        let items = r.body["items"].as_array().unwrap();
+        assert!(!items.is_empty() && items.iter().all(|p| p["type"] == "ApiKey"), "{query}: {items:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_member_of_one_org_is_refused_on_another() {
     let app = TestApp::new().await;
     app.add_member("carol", Some("owner")).await;

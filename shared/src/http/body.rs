@@ -27,6 +27,16 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     }
 }
 
+/// An optional integer as JSON (and JSON Schema) counts one: `900` or `900.0`, not `900.5`.
+pub fn json_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    number
+        .as_i64()
+        .or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9.0e15).map(|f| f as i64))
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("invalid value: {number}, expected an integer")))
+}
+
 /// The request body's bytes (API Gateway's base64 already decoded by lambda_http).
 pub fn request_bytes(req: &Request) -> &[u8] {
     bytes(req.body())
@@ -90,6 +100,25 @@ fn field_error(path: &str, message: &str) -> FieldError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Numbers {
+        #[serde(default, deserialize_with = "json_integer")]
+        n: Option<i64>,
+    }
+
+    #[test]
+    fn integers_are_what_json_schema_counts_as_integers() {
+        let n = |text: &str| serde_json::from_str::<Numbers>(text).map(|v| v.n);
+        assert_eq!(n(r#"{"n": 900}"#).unwrap(), Some(900));
+        assert_eq!(n(r#"{"n": 900.0}"#).unwrap(), Some(900), "found by Schemathesis");
+        assert_eq!(n(r#"{"n": -1e3}"#).unwrap(), Some(-1000));
+        assert_eq!(n(r#"{"n": null}"#).unwrap(), None);
+        assert_eq!(n("{}").unwrap(), None);
+        for refused in [r#"{"n": 900.5}"#, r#"{"n": 1e300}"#, r#"{"n": "900"}"#, r#"{"n": true}"#] {
+            assert!(n(refused).is_err(), "{refused}");
+        }
+    }
 
     #[test]
     fn unknown_and_missing_fields_name_the_field() {

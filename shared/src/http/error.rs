@@ -78,6 +78,12 @@ pub enum ApiError {
     /// 409 `role_name_taken`.
     #[error("a role named {0:?} already exists in this organisation")]
     RoleNameTaken(String),
+    /// 409 `role_limit_reached`.
+    #[error("the organisation already has {cap} custom roles, the limit")]
+    RoleLimitReached { cap: usize },
+    /// 409 `role_assignment_limit_reached`.
+    #[error("the principal already holds {cap} roles, the limit")]
+    RoleAssignmentLimitReached { cap: usize },
     /// 409 `role_read_only`.
     #[error("built-in roles cannot be changed or deleted")]
     RoleReadOnly,
@@ -134,7 +140,8 @@ impl ApiError {
             Self::OrgMismatch | Self::Forbidden { .. } | Self::PrincipalTypeNotAllowed => 403,
             Self::NotLinked => 404,
             Self::MemberExists => 409,
-            Self::RoleInUse(_) | Self::RoleNameTaken(_) | Self::RoleReadOnly => 409,
+            Self::RoleInUse(_) | Self::RoleNameTaken(_) | Self::RoleReadOnly | Self::RoleLimitReached { .. } => 409,
+            Self::RoleAssignmentLimitReached { .. } => 409,
             Self::RolePrincipalTypeUnsupported { .. } => 422,
             Self::InvalidRequest(_) | Self::MalformedJson(_) | Self::InvalidCursor | Self::UnsupportedGrantType => 400,
             Self::PayloadTooLarge => 413,
@@ -159,6 +166,8 @@ impl ApiError {
             Self::MemberExists => "member_exists",
             Self::RoleNameTaken(_) => "role_name_taken",
             Self::RoleReadOnly => "role_read_only",
+            Self::RoleLimitReached { .. } => "role_limit_reached",
+            Self::RoleAssignmentLimitReached { .. } => "role_assignment_limit_reached",
             Self::RolePrincipalTypeUnsupported { .. } => "role_principal_type_unsupported",
             Self::InvalidRequest(_) => "invalid_request",
             Self::MalformedJson(_) => "malformed_json",

@@ -14,6 +14,10 @@ pub fn list_scope(org: &OrgId, principal: &PrincipalId) -> String {
     format!("assignments|{org}|{principal}")
 }
 
+/// The most roles one principal may hold (AWS IAM's hard limit of managed policies per identity
+/// is 20, too). It keeps a member's removal, which deletes every assignment, one transaction.
+pub const MAX_ROLES_PER_PRINCIPAL: usize = 20;
+
 /// Assigns a role available to the org to one of its principals. Answers whether it was new
 /// (an existing assignment is answered as it is).
 pub async fn assign(
@@ -40,6 +44,9 @@ pub async fn assign(
         if principal.principal.status == PrincipalStatus::Revoked {
             return Err(ApiError::PrincipalRevoked);
         }
+        if principal.role_ids.len() >= MAX_ROLES_PER_PRINCIPAL {
+            return Err(ApiError::RoleAssignmentLimitReached { cap: MAX_ROLES_PER_PRINCIPAL });
+        }
         let assignment = Assignment {
             org_id: org.clone(),
             principal_id: principal_id.clone(),
@@ -55,7 +62,7 @@ pub async fn assign(
             request_id,
             json!({"roleId": role_id, "roleName": role.name}),
         );
-        match app.store.assign_role(&assignment, &event).await {
+        match app.store.assign_role(&assignment, &event, MAX_ROLES_PER_PRINCIPAL).await {
             Ok(()) => {
                 app.forget_roles(org);
                 return Ok((assignment, true));

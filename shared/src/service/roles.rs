@@ -7,7 +7,7 @@ use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
 use crate::auth::resources;
 use crate::domain::{Actor, AuditEvent, OrgId, Permission, PrincipalType, Role, RoleId, built_in_roles};
-use crate::http::{ApiError, FieldError, ListParams, Patch};
+use crate::http::{ApiError, ListParams, Patch};
 use crate::store::{Assignment, Page, PageKey, StoreError};
 
 /// The most permissions one role may hold.
@@ -50,7 +50,7 @@ fn valid_pattern(text: &str, allowed: impl Fn(char) -> bool) -> bool {
 }
 
 impl Validation {
-    fn role_name(&mut self, text: &str) -> Option<String> {
+    pub fn role_name(&mut self, text: &str) -> Option<String> {
         let name = self.name("name", text)?.as_str().to_string();
         if name.chars().count() > 64 {
             self.push("name", "must be at most 64 characters");
@@ -59,7 +59,7 @@ impl Validation {
         Some(name)
     }
 
-    fn description(&mut self, text: &str) -> Option<String> {
+    pub fn description(&mut self, text: &str) -> Option<String> {
         if text.chars().count() > 1024 || text.chars().any(|c| c.is_control() && c != '\n') {
             self.push("description", "must be at most 1024 characters, without control characters");
             return None;
@@ -67,7 +67,7 @@ impl Validation {
         Some(text.trim().to_string())
     }
 
-    fn principal_types(&mut self, texts: &[String]) -> Vec<PrincipalType> {
+    pub fn principal_types(&mut self, texts: &[String]) -> Vec<PrincipalType> {
         let mut types = Vec::new();
         for (i, text) in texts.iter().enumerate() {
             match PrincipalType::parse(text) {
@@ -82,7 +82,7 @@ impl Validation {
         types
     }
 
-    fn permissions(&mut self, permissions: &[Permission]) {
+    pub fn permissions(&mut self, permissions: &[Permission]) {
         if permissions.is_empty() || permissions.len() > MAX_PERMISSIONS {
             self.push("permissions", "must hold 1 to 100 permissions");
         }
@@ -158,12 +158,6 @@ pub async fn create(
     if name_taken_by_built_in(&name) {
         return Err(ApiError::RoleNameTaken(name));
     }
-    if app.store.list_roles(org).await?.len() >= MAX_CUSTOM_ROLES {
-        return Err(ApiError::InvalidRequest(vec![FieldError::new(
-            "",
-            "the organisation already has 200 custom roles",
-        )]));
-    }
     let now = app.clock.now();
     let role = Role {
         id: RoleId::generate(),
@@ -186,12 +180,16 @@ pub async fn create(
         request_id,
         json!({"name": role.name, "permissions": role.permissions}),
     );
-    match app.store.create_role(&role, &event).await {
+    match app.store.create_role(&role, &event, MAX_CUSTOM_ROLES).await {
         Ok(()) => {
             app.forget_roles(org);
             Ok(role)
         }
-        Err(StoreError::ConditionFailed) => Err(ApiError::RoleNameTaken(role.name)),
+        // The name guard or the org's role count refused the write; name the one that did.
+        Err(StoreError::ConditionFailed) if app.store.role_name_held(org, &role.name).await? => {
+            Err(ApiError::RoleNameTaken(role.name))
+        }
+        Err(StoreError::ConditionFailed) => Err(ApiError::RoleLimitReached { cap: MAX_CUSTOM_ROLES }),
         Err(err) => Err(err.into()),
     }
 }
@@ -219,7 +217,12 @@ pub async fn list(
     let roles: Vec<Role> =
         roles.into_iter().filter(|r| principal_type.is_none_or(|t| r.principal_types.contains(&t))).collect();
     let start = match params.start.as_ref().and_then(|k| k.get("after")) {
-        Some(after) => roles.iter().position(|r| r.id.as_str() == after).map_or(roles.len(), |i| i + 1),
+        Some(after) => match roles.iter().position(|r| r.id.as_str() == after) {
+            Some(i) => i + 1,
+            // The custom role the cursor names was deleted meanwhile: go on after where it stood
+            // (custom roles are in id order; built-ins cannot be deleted).
+            None => roles.iter().position(|r| !r.built_in && r.id.as_str() > after.as_str()).unwrap_or(roles.len()),
+        },
         None => 0,
     };
     let items: Vec<Role> = roles.iter().skip(start).take(params.limit).cloned().collect();

@@ -16,9 +16,9 @@ use crate::store::{OrgRecord, Page, StoreError};
 pub struct UpdateSettings {
     #[serde(default)]
     pub direct_api_key_auth: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::body::json_integer")]
     pub access_token_ttl_seconds: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::body::json_integer")]
     pub max_active_credentials_per_principal: Option<i64>,
 }
 

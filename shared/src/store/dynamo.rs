@@ -25,7 +25,7 @@ use super::{
 };
 use crate::domain::{
     AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, OrgSettings, Principal,
-    PrincipalId, PrincipalStatus, Role, RoleId, Timestamp,
+    PrincipalId, PrincipalStatus, PrincipalType, Role, RoleId, Timestamp,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -234,6 +234,9 @@ fn build<T, E: std::error::Error + Send + Sync + 'static>(built: Result<T, E>) -
     built.map_err(|e| StoreError::Other(anyhow!(e).context("build request")))
 }
 
+/// The org item's count of its custom roles (the cap's condition).
+const CUSTOM_ROLES: &str = "customRoles";
+
 impl DynamoStore {
     /// A store over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -308,9 +311,13 @@ impl DynamoStore {
     fn principal_item(&self, record: &PrincipalRecord) -> Result<Item, StoreError> {
         let p = &record.principal;
         let mut item = with_key(to_attributes(p)?, keys::principal(&p.org_id, &p.id));
-        let (gpk, gsk) = keys::principal_by_status(&p.org_id, p.status, &p.id);
-        item.insert(keys::GSI1PK.into(), s(gpk));
-        item.insert(keys::GSI1SK.into(), s(gsk));
+        // Only API-key principals are listed by status (`GET .../api-keys?status=`); members are
+        // listed by the org partition's MEMBER rows.
+        if p.principal_type == PrincipalType::ApiKey {
+            let (gpk, gsk) = keys::principal_by_status(&p.org_id, p.status, &p.id);
+            item.insert(keys::GSI1PK.into(), s(gpk));
+            item.insert(keys::GSI1SK.into(), s(gsk));
+        }
         if !record.active_key_ids.is_empty() {
             item.insert(
                 "activeKeyIds".into(),
@@ -820,14 +827,33 @@ impl DynamoStore {
     }
 
     /// Creates a custom role; refused (ConditionFailed) when its name is taken in the org.
-    pub async fn create_role(&self, role: &Role, audit: &AuditEvent) -> Result<(), StoreError> {
+    pub async fn create_role(&self, role: &Role, audit: &AuditEvent, cap: usize) -> Result<(), StoreError> {
         let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("a custom role needs an org")))?;
+        // The org item counts its custom roles; the cap is this condition, not a count read before.
+        let count = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::org(org))))
+                .update_expression("SET #n = if_not_exists(#n, :zero) + :one")
+                .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#n) OR #n < :cap)")
+                .expression_attribute_names("#n", CUSTOM_ROLES)
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":cap", n(cap as u64))
+                .build(),
+        )?;
         self.transact(vec![
             self.put_new(Self::role_item(role, 0)?)?,
             self.put_new(Self::name_item(org, role))?,
+            TransactWriteItem::builder().update(count).build(),
             self.put_new(audit_item(audit)?)?,
         ])
         .await
+    }
+
+    /// Whether a custom role of the org holds `name` (its name guard), strongly consistent.
+    pub async fn role_name_held(&self, org: &OrgId, name: &str) -> Result<bool, StoreError> {
+        Ok(self.get(keys::role_name(org, name), true).await?.is_some())
     }
 
     /// A custom role and how many principals hold it, strongly consistent.
@@ -896,9 +922,20 @@ impl DynamoStore {
         let name = build(
             Delete::builder().table_name(&self.table).set_key(Some(key_of(keys::role_name(org, &role.name)))).build(),
         )?;
+        let count = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::org(org))))
+                .update_expression("SET #n = if_not_exists(#n, :one) - :one")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_names("#n", CUSTOM_ROLES)
+                .expression_attribute_values(":one", n(1))
+                .build(),
+        )?;
         self.transact(vec![
             TransactWriteItem::builder().delete(delete).build(),
             TransactWriteItem::builder().delete(name).build(),
+            TransactWriteItem::builder().update(count).build(),
             self.put_new(audit_item(audit)?)?,
         ])
         .await
@@ -915,16 +952,21 @@ impl DynamoStore {
     /// Assigns a role: the assignment, the principal's role set, the custom role's assignment count
     /// and the audit event in one transaction. Refused (ConditionFailed) when the assignment exists,
     /// the principal is gone or revoked, or the custom role was deleted meanwhile.
-    pub async fn assign_role(&self, a: &Assignment, audit: &AuditEvent) -> Result<(), StoreError> {
+    pub async fn assign_role(&self, a: &Assignment, audit: &AuditEvent, cap: usize) -> Result<(), StoreError> {
+        // The principal holds at most `cap` roles: a condition on its role set, so that concurrent
+        // assignments cannot pass it, and a member's removal stays one transaction.
         let principal = build(
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key_of(keys::principal(&a.org_id, &a.principal_id))))
                 .update_expression("ADD roleIds :r")
-                .condition_expression("attribute_exists(PK) AND #status <> :revoked")
+                .condition_expression(
+                    "attribute_exists(PK) AND #status <> :revoked AND (attribute_not_exists(roleIds) OR size(roleIds) < :cap)",
+                )
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":r", AttributeValue::Ss(vec![a.role_id.to_string()]))
                 .expression_attribute_values(":revoked", s(PrincipalStatus::Revoked.as_str()))
+                .expression_attribute_values(":cap", n(cap as u64))
                 .build(),
         )?;
         let mut items = vec![
