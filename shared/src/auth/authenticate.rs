@@ -94,7 +94,7 @@ pub enum Identity {
 }
 
 /// The unverified `iss` of a JWT: only to choose the verifier (IAM's or the provider's).
-fn unverified_issuer(token: &str) -> Option<String> {
+pub fn unverified_issuer(token: &str) -> Option<String> {
     use base64::Engine;
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
@@ -132,12 +132,14 @@ impl VerifiedKeys {
 }
 
 /// The scheme and value of the Authorization header.
-enum Presented {
+#[derive(Debug)]
+pub enum Presented {
     ApiKey(String),
     Bearer(String),
 }
 
-fn presented(headers: &HeaderMap) -> Result<Presented, AuthFailure> {
+/// The Authorization header read as `ApiKey <value>` or `Bearer <token>` (schemes case-insensitive).
+pub fn presented(headers: &HeaderMap) -> Result<Presented, AuthFailure> {
     let value = headers.get(http::header::AUTHORIZATION).ok_or(AuthFailure::MissingCredentials)?;
     let value = value.to_str().map_err(|_| AuthFailure::MissingCredentials)?.trim();
     let (scheme, rest) = value.split_once(' ').ok_or(AuthFailure::MissingCredentials)?;

@@ -9,6 +9,6 @@ pub mod policy;
 pub mod tokens;
 
 pub use api_key::{ApiKey, GeneratedKey, MalformedKey};
-pub use authenticate::{AuthFailure, Caller, Identity, VerifiedKeys};
+pub use authenticate::{AuthFailure, Caller, Identity, Presented, VerifiedKeys, presented, unverified_issuer};
 pub use authorize::{Action, resources};
 pub use hashing::{KeyHasher, Pepper};
