@@ -8,7 +8,7 @@ VENV    := .venv
 PYTHON  ?= python3
 CARGO   ?= cargo
 
-.PHONY: help dev test bootstrap user-token venv toolchain bench package fmt clean
+.PHONY: help dev test bootstrap user-token venv toolchain bench fuzz fuzz-api package fmt clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,11 +37,46 @@ user-token: ## print a member token of the local identity provider: make user-to
 	@$(CARGO) build --quiet -p local-stack --bin iam-admin
 	@./target/debug/iam-admin user-token --org "$(ORG)" --subject "$(SUBJECT)"
 
-bench: venv toolchain ## the benchmarks of docs/benchmarks.md (criterion CPU, latency through the local stack)
+bench: venv toolchain ## the benchmarks of docs/benchmarks.md (CPU, latency, cold start, timing, sweep, sizes)
 	$(CARGO) bench -p shared --bench auth
 	$(CARGO) bench -p shared --bench exchange
 	$(CARGO) bench -p shared --bench timing
 	$(CARGO) bench -p local-stack --bench exchange_latency
+	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f))
+	$(CARGO) build --release -p local-stack --example hello_lambda
+	$(CARGO) bench -p local-stack --bench cold_start
+	scripts/with-emulator $(CARGO) test --quiet -p iam-tests --test sweep the_sweep_reads_what_has_expired_not_the_table \
+	  -- --nocapture 2>&1 | grep '^expiry sweep:'
+	@echo "binary sizes (x86_64 release, stripped; make package builds the arm64 ones for Lambda):"
+	@cd target/release && ls -l $(FUNCTIONS) | awk '{printf "  %-22s %5.2f MB\n", $$9, $$5 / 1048576}'
+
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := api_key jwt bodies
+
+fuzz: toolchain ## run each cargo-fuzz target for FUZZ_SECONDS (60) from its seeds; summary in .local/fuzz/summary.txt
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@test -x $(TOOLS)/bin/cargo-fuzz || $(CARGO) install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION) --root $(TOOLS)
+	cd fuzz && PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" cargo +nightly fuzz build
+	@mkdir -p .local/fuzz && : > .local/fuzz/summary.txt
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p .local/fuzz/corpus/$$t .local/fuzz/artifacts/$$t; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  (cd fuzz && PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" cargo +nightly fuzz run $$t ../.local/fuzz/corpus/$$t seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=../.local/fuzz/artifacts/$$t/) \
+	    > .local/fuzz/$$t.log 2>&1 || { tail -40 .local/fuzz/$$t.log; echo "fuzz target $$t failed: see .local/fuzz/$$t.log" >&2; exit 1; }; \
+	  awk -v t=$$t '/^stat::number_of_executed_units/ {n=$$2} /^Done [0-9]+ runs in/ {s=$$5} / cov: / {c=$$4} \
+	    END {printf "%-8s %10d executions in %s s, coverage %s edges, 0 crashes\n", t, n, s, c}' .local/fuzz/$$t.log \
+	    | tee -a .local/fuzz/summary.txt; \
+	done
+
+fuzz-api: venv toolchain $(VENV)/.fuzz-api-installed ## Schemathesis, every check, against a fresh local stack; summary in .local/fuzz-api/summary.txt
+	$(CARGO) build --quiet -p local-stack --bin local-stack
+	scripts/fuzz-api
+
+$(VENV)/.fuzz-api-installed: requirements-fuzz-api.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-fuzz-api.txt
+	touch $@
 
 CARGO_LAMBDA_VERSION := 1.9.2
 TOOLS := .tools
