@@ -66,7 +66,8 @@ async fn the_sweep_reads_what_has_expired_not_the_table() {
         "expiry sweep: {read} items read for 100 expired among 2000 credentials: ratio {:.2}",
         read as f64 / 100.0
     );
-    assert!(read <= 110, "the sweep read {read} items for 100 expired among 2000");
+    // At least the 100 it marks (so the counter itself is counting), at most a few more.
+    assert!((100..=110).contains(&read), "the sweep read {read} items for 100 expired among 2000");
     assert!(!app.calls.names().iter().any(|n| n == "Scan"), "never a Scan: {:?}", app.calls.names());
 
     for r in &records[..100] {

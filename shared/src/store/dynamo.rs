@@ -7,12 +7,15 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -79,18 +82,22 @@ impl Intercept for CallCounter {
         Ok(())
     }
 
-    fn read_before_deserialization(
+    fn read_after_deserialization(
         &self,
-        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(bytes) = context.response().body().bytes() else { return Ok(()) };
-        let Ok(body) = serde_json::from_slice::<serde_json::Value>(bytes) else { return Ok(()) };
-        let items = match (body.get("Count").and_then(serde_json::Value::as_u64), body.get("Item")) {
-            (Some(count), _) => count as usize,
-            (None, Some(_)) => 1,
-            _ => 0,
+        // The typed output (the response body is a stream by the time an interceptor sees it).
+        let Ok(output) = context.output_or_error() else { return Ok(()) };
+        let items = if let Some(out) = output.downcast_ref::<QueryOutput>() {
+            out.count() as usize
+        } else if let Some(out) = output.downcast_ref::<ScanOutput>() {
+            out.count() as usize
+        } else if let Some(out) = output.downcast_ref::<GetItemOutput>() {
+            usize::from(out.item().is_some())
+        } else {
+            0
         };
         self.items.fetch_add(items, std::sync::atomic::Ordering::SeqCst);
         Ok(())
