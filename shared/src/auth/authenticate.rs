@@ -178,15 +178,19 @@ impl App {
     /// the container's cache of keys it already verified), then the credential and principal.
     /// An unknown key id runs a verification against a dummy hash, so it answers like a wrong secret.
     pub async fn verify_api_key(&self, key: &ApiKey) -> Result<CredentialRecord, ApiError> {
-        let Some(record) = self.store.get_credential(key.key_id()).await? else {
+        let found = self.store.get_credential(key.key_id()).await?;
+        // An unknown key id runs the same steps as a wrong secret (decode an item, look the key up
+        // in the cache, verify against a hash), so that the two cost the same: see security.md.
+        if found.is_none() {
             self.store.decode_dummy_credential();
-            self.hasher.verify_dummy(key);
+        }
+        let phc = found.as_ref().map_or(self.hasher.dummy_hash(), |r| r.secret_hash.as_str());
+        let cached = self.verified_keys.contains(key, phc);
+        let verified = cached || self.hasher.verify(key, phc);
+        let Some(record) = found.filter(|_| verified) else {
             return Err(AuthFailure::InvalidApiKey.into());
         };
-        if !self.verified_keys.contains(key, &record.secret_hash) {
-            if !self.hasher.verify(key, &record.secret_hash) {
-                return Err(AuthFailure::InvalidApiKey.into());
-            }
+        if !cached {
             self.verified_keys.insert(key, &record.secret_hash);
         }
         let now = self.clock.now();

@@ -75,6 +75,11 @@ impl KeyHasher {
         self.argon2().verify_password(key.secret().as_bytes(), phc).is_ok()
     }
 
+    /// The PHC string an unknown key id is verified against (a hash of a random secret).
+    pub fn dummy_hash(&self) -> &str {
+        &self.dummy_hash
+    }
+
     /// Spends what a real verification spends, and fails.
     pub fn verify_dummy(&self, key: &ApiKey) -> bool {
         let _ = self.argon2().verify_password(key.secret().as_bytes(), self.dummy_hash.as_str());
