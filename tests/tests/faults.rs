@@ -18,6 +18,18 @@ struct Write {
 async fn writes(app: &TestApp) -> Vec<Write> {
     let (principal, key) = app.principal_with_key("target").await;
     let member = app.add_member("member", None).await;
+    app.assign(&principal, "iam-viewer").await;
+    let spare = app
+        .admin_call(
+            "POST",
+            &app.org_path("/roles"),
+            Some(json!({"name": "spare", "principalTypes": ["ApiKey"], "permissions": [{"action": "x:y:z", "resource": "*"}]})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let w = |name, method, path: String, body| Write { name, method, path, body };
     vec![
         w("create principal", "POST", app.org_path("/api-keys"), Some(json!({"displayName": "x"}))),
@@ -45,7 +57,15 @@ async fn writes(app: &TestApp) -> Vec<Write> {
             app.org_path("/roles"),
             Some(json!({"name": "r", "principalTypes": ["ApiKey"], "permissions": [{"action": "*", "resource": "*"}]})),
         ),
+        w("change role", "PATCH", app.org_path(&format!("/roles/{spare}")), Some(json!({"name": "renamed"}))),
+        w("delete role", "DELETE", app.org_path(&format!("/roles/{spare}")), None),
         w("assign role", "PUT", app.org_path(&format!("/principals/{principal}/role-assignments/iam-admin")), None),
+        w(
+            "remove assignment",
+            "DELETE",
+            app.org_path(&format!("/principals/{principal}/role-assignments/iam-viewer")),
+            None,
+        ),
         w("change settings", "PATCH", app.org_path("/settings"), Some(json!({"accessTokenTtlSeconds": 600}))),
         w("add member", "POST", app.org_path("/members"), Some(json!({"subject": "newcomer"}))),
         w("remove member", "DELETE", app.org_path(&format!("/members/{member}")), None),
