@@ -68,7 +68,8 @@ fn validate(kind: usize, content_type: Option<&str>, data: &[u8], now: Timestamp
             None => (None, data),
         };
         let req = request(content_type, authorization, body);
-        let key = if kind == 8 { token_exchange::json_client_key(&req)? } else { token_exchange::oauth_client_key(&req)? };
+        let key =
+            if kind == 8 { token_exchange::json_client_key(&req)? } else { token_exchange::oauth_client_key(&req)? };
         assert_eq!(key.key_id().to_string().len(), 20);
         return Ok(());
     }

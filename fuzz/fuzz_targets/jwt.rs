@@ -148,6 +148,10 @@ fuzz_target!(|data: &[u8]| {
         let header = jsonwebtoken::decode_header(&token).expect("a verified token has a header");
         assert_eq!(header.alg, Algorithm::EdDSA);
         assert_eq!(header.kid.as_deref(), Some(KEYS.kid.as_str()));
-        assert!(header.typ.is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")));
+        assert!(
+            header
+                .typ
+                .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"))
+        );
     }
 });

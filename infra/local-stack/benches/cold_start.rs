@@ -16,6 +16,8 @@
 //! - `token-exchange jwks`: `GET /iam/.well-known/jwks.json`; the function's whole initialisation
 //!   (SDK configuration, pepper and signing keys read from Secrets Manager) and a response that needs
 //!   no further I/O.
+//! - `  ... CA bundle file only`: the same with `SSL_CERT_FILE` naming the CA bundle, as Lambda's
+//!   image has it (Debian also has a directory of ~150 certificate links that is read otherwise).
 //! - `token-exchange exchange`: `POST /iam/auth/token` with a real key: initialisation, then the
 //!   credential GetItem, the argon2id verification, the org's settings and a signed token.
 //!
@@ -139,18 +141,31 @@ async fn main() -> anyhow::Result<()> {
         ("RUST_LOG".into(), "info".into()),
     ]);
 
+    // Lambda's AL2023 image keeps its CA certificates in one bundle file; Debian adds a directory of
+    // ~150 hashed links, which rustls-native-certs also reads unless SSL_CERT_FILE names the bundle.
+    let bundle = "/etc/ssl/certs/ca-certificates.crt";
+    let mut bundle_env = function_env.clone();
+    if Path::new(bundle).is_file() {
+        bundle_env.push(("SSL_CERT_FILE".into(), bundle.into()));
+    }
+
     let jwks = event(&template, "GET", "/iam/.well-known/jwks.json", &[], "");
     let body = serde_json::json!({ "apiKey": org.api_key }).to_string();
     let exchange = event(&template, "POST", "/iam/auth/token", &[("content-type", "application/json")], &body);
     let mut cases = [
         Case { name: "hello-world", binary: hello, event: jwks.clone(), samples: Vec::new() },
-        Case { name: "token-exchange jwks", binary: function.clone(), event: jwks, samples: Vec::new() },
+        Case { name: "token-exchange jwks", binary: function.clone(), event: jwks.clone(), samples: Vec::new() },
+        Case { name: "  ... CA bundle file only", binary: function.clone(), event: jwks, samples: Vec::new() },
         Case { name: "token-exchange exchange", binary: function, event: exchange, samples: Vec::new() },
     ];
     // One untimed round first: the page cache holds the binaries, moto has served each request once.
     for round in 0..=n {
         for case in &mut cases {
-            let env = if case.name == "hello-world" { &hello_env } else { &function_env };
+            let env = match case.name {
+                "hello-world" => &hello_env,
+                "  ... CA bundle file only" => &bundle_env,
+                _ => &function_env,
+            };
             let elapsed = cold_start(&case.binary, &case.event, env).await?;
             if round > 0 {
                 case.samples.push(elapsed);
