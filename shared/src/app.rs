@@ -11,7 +11,7 @@ use crate::auth::{KeyHasher, Pepper, VerifiedKeys};
 use crate::cache::TtlCache;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{OrgId, OrgSettings, PrincipalId, Role, RoleId, built_in_roles};
+use crate::domain::{OrgId, OrgSettings, PrincipalId, Role, RoleId, Timestamp, built_in_roles};
 use crate::http::{ApiError, CursorKey};
 use crate::store::DynamoStore;
 
@@ -20,11 +20,9 @@ use crate::store::DynamoStore;
 pub struct App {
     pub config: Config,
     pub store: DynamoStore,
-    pub hasher: KeyHasher,
-    pub cursors: CursorKey,
     pub clock: Clock,
-    /// The token signing and verification keys.
-    pub token_keys: TokenKeys,
+    /// Read from Secrets Manager at start, or by the first request that needs them: see [`App::keys`].
+    keys: tokio::sync::OnceCell<Keys>,
     /// The identity provider's verifier, when one is configured.
     pub oidc: Option<OidcVerifier>,
     /// Secrets Manager, for the legacy Infuse IoT credentials of each org.
@@ -33,6 +31,16 @@ pub struct App {
     settings: TtlCache<OrgId, OrgSettings>,
     principal_roles: TtlCache<(OrgId, String), Vec<RoleId>>,
     org_roles: TtlCache<OrgId, Arc<Vec<Role>>>,
+}
+
+/// What the container reads from Secrets Manager: the pepper (and the cursor key derived from it)
+/// and the token signing keys.
+#[derive(Debug)]
+pub struct Keys {
+    pub hasher: KeyHasher,
+    pub cursors: CursorKey,
+    /// The token signing and verification keys (re-read every five minutes by `TokenKeys`).
+    pub token_keys: TokenKeys,
 }
 
 /// Role definitions and a principal's role ids are served from the container for at most this long.
@@ -61,18 +69,10 @@ impl App {
         dynamo: aws_sdk_dynamodb::Client,
         secrets: &aws_sdk_secretsmanager::Client,
     ) -> anyhow::Result<Self> {
-        let clock = Clock::default();
-        // Both reads at once: a cold start waits for one Secrets Manager round trip, not two.
-        let (pepper, token_keys) = tokio::try_join!(
-            load_pepper(secrets, &config.pepper_secret_id),
-            TokenKeys::load(secrets.clone(), &config.signing_keys_secret_id, clock.now()),
-        )?;
-        Ok(Self {
+        let app = Self {
             store: DynamoStore::new(dynamo, config.table_name.clone()),
-            hasher: KeyHasher::new(pepper.clone())?,
-            cursors: CursorKey::derive(&pepper),
-            clock,
-            token_keys,
+            clock: Clock::default(),
+            keys: tokio::sync::OnceCell::new(),
             oidc: config.oidc.clone().map(OidcVerifier::new),
             secrets: secrets.clone(),
             verified_keys: VerifiedKeys::default(),
@@ -80,7 +80,25 @@ impl App {
             principal_roles: TtlCache::new(ROLE_CACHE_SECONDS),
             org_roles: TtlCache::new(ROLE_CACHE_SECONDS),
             config,
-        })
+        };
+        // Read the keys now, during the container's initialisation. If Secrets Manager fails
+        // (a throttle, a timeout), start anyway: the first request that needs them reads again and
+        // answers 503 with Retry-After meanwhile, instead of the whole container failing to start.
+        if let Err(ApiError::ServiceUnavailable(source)) = app.keys().await {
+            tracing::warn!(
+                error = format!("{source:#}"),
+                "keys not read at start; the next request that needs them reads again"
+            );
+        }
+        Ok(app)
+    }
+
+    /// The container's keys: read once (normally at start); while they cannot be read, 503.
+    pub async fn keys(&self) -> Result<&Keys, ApiError> {
+        self.keys
+            .get_or_try_init(|| load_keys(&self.secrets, &self.config, self.clock.now()))
+            .await
+            .map_err(ApiError::ServiceUnavailable)
     }
 
     /// The org's settings, from the container's cache when younger than the configured TTL (≤ 60 s).
@@ -140,6 +158,15 @@ impl App {
         let roles = self.org_roles(org).await?;
         Ok(roles.iter().filter(|r| ids.contains(&r.id)).cloned().collect())
     }
+}
+
+/// Both reads at once: a cold start waits for one Secrets Manager round trip, not two.
+async fn load_keys(secrets: &aws_sdk_secretsmanager::Client, config: &Config, now: Timestamp) -> anyhow::Result<Keys> {
+    let (pepper, token_keys) = tokio::try_join!(
+        load_pepper(secrets, &config.pepper_secret_id),
+        TokenKeys::load(secrets.clone(), &config.signing_keys_secret_id, now),
+    )?;
+    Ok(Keys { hasher: KeyHasher::new(pepper.clone())?, cursors: CursorKey::derive(&pepper), token_keys })
 }
 
 /// The pepper is the secret's string, at least 32 bytes (the template generates 64 random

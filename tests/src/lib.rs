@@ -181,13 +181,20 @@ impl TestApp {
     /// Another container of the same service: its own App (and caches) over the same table and
     /// secrets, with its own clock.
     pub async fn second_container(&self) -> TestApp {
+        self.container_with(|_| {}).await
+    }
+
+    /// Another container, its configuration adjusted first.
+    pub async fn container_with(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let sdk = emulator_sdk_config(&emulator_url()).await;
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let calls = CallCounter::default();
         let counted = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
         );
-        let app = Arc::new(App::new(self.app.config.clone(), counted, &secrets).await.expect("build app"));
+        let mut config = self.app.config.clone();
+        adjust(&mut config);
+        let app = Arc::new(App::new(config, counted, &secrets).await.expect("build app"));
         TestApp {
             app,
             template: self.template.clone(),
@@ -350,7 +357,8 @@ impl TestApp {
             .expect("put signing keys");
     }
 
-    async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+    /// A Secrets Manager client of the emulator (for the test's own reads and writes).
+    pub async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::Client::new(&emulator_sdk_config(&emulator_url()).await)
     }
 

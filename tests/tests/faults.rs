@@ -116,6 +116,26 @@ async fn a_timeout_answers_503_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn a_container_that_cannot_read_its_secrets_at_start_answers_503_until_it_can() {
+    let app = TestApp::new().await;
+    // A container starting while its pepper cannot be read (here: not there yet) still starts...
+    let late_id = format!("{}-late", app.app.config.pepper_secret_id);
+    let late = app.container_with(|c| c.pepper_secret_id = late_id.clone()).await;
+    let path = app.org_path("/api-keys");
+    for (method, route) in [("GET", path.as_str()), ("GET", "/iam/.well-known/jwks.json")] {
+        let r = late.admin_call(method, route, None).await;
+        // ...and answers 503 with Retry-After (not a failed start, which API Gateway shows as a 500).
+        assert_eq!((r.status, r.code()), (503, "service_unavailable"), "{route}: {:?}", r.body);
+        assert!(!r.header("retry-after").is_empty());
+    }
+    // Requests that need no secret are served meanwhile.
+    assert_eq!(late.call("GET", "/iam/openapi.json", None, None).await.status, 200);
+    // Once the secret can be read, the next request reads it and is served.
+    app.secrets().await.create_secret().name(&late_id).secret_string(app.pepper().await).send().await.unwrap();
+    assert_eq!(late.admin_call("GET", &path, None).await.status, 200);
+}
+
+#[tokio::test]
 async fn a_read_that_fails_answers_503_too() {
     let app = TestApp::new().await;
     app.faults.arm("GetItem", Fault::Throttle, 1000);

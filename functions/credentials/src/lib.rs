@@ -44,8 +44,9 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
         })?,
     };
     let scope = credentials::list_scope(&caller.org_id, &id, filter);
-    let params = ListParams::from_request(req, &app.cursors, &scope)?;
+    let cursors = &app.keys().await?.cursors;
+    let params = ListParams::from_request(req, cursors, &scope)?;
     let page = credentials::list(app, &caller.org_id, &id, filter, params).await?;
-    let next = page.next.map(|k| app.cursors.seal(&scope, &k));
+    let next = page.next.map(|k| cursors.seal(&scope, &k));
     Ok(json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
 }

@@ -35,9 +35,10 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
     let caller = app.caller_in_path_org(req, ctx).await?;
     app.authorize(&caller, Action::MEMBERS_LIST, resources::MEMBERS, ctx).await?;
     let scope = format!("members|{}", caller.org_id);
-    let params = ListParams::from_request(req, &app.cursors, &scope)?;
+    let cursors = &app.keys().await?.cursors;
+    let params = ListParams::from_request(req, cursors, &scope)?;
     let page = members::list(app, &caller.org_id, params).await?;
-    let next = page.next.map(|k| app.cursors.seal(&scope, &k));
+    let next = page.next.map(|k| cursors.seal(&scope, &k));
     Ok(json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
 }
 

@@ -43,9 +43,10 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
         })?),
     };
     let scope = principals::list_scope(&caller.org_id, status);
-    let params = ListParams::from_request(req, &app.cursors, &scope)?;
+    let cursors = &app.keys().await?.cursors;
+    let params = ListParams::from_request(req, cursors, &scope)?;
     let page = principals::list(app, &caller.org_id, status, params).await?;
-    let next = page.next.map(|k| app.cursors.seal(&scope, &k));
+    let next = page.next.map(|k| cursors.seal(&scope, &k));
     Ok(json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
 }
 

@@ -23,7 +23,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
             oauth_exchange(app, &ctx, &req).await.unwrap_or_else(|e| e.into_oauth_response(&ctx.request_id, used_basic))
         }
         "POST /iam/auth/token" => exchange(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
-        "GET /iam/.well-known/jwks.json" => jwks(app).await,
+        "GET /iam/.well-known/jwks.json" => jwks(app).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
         "GET /iam/openapi.json" => openapi(),
         _ => ApiError::RouteNotFound.into_response(&ctx.request_id),
     }
@@ -158,11 +158,11 @@ fn decode_basic(encoded: &str) -> Result<(String, String), ApiError> {
 }
 
 /// Every public key that may still verify a live token; verifiers may cache it for five minutes.
-async fn jwks(app: &App) -> Response<Body> {
+async fn jwks(app: &App) -> Result<Response<Body>, ApiError> {
     let now = app.clock.now();
-    let keys = app.token_keys.get(now).await;
+    let keys = app.keys().await?.token_keys.get(now).await;
     let max_age = shared::auth::tokens::JWKS_MAX_AGE_SECONDS;
-    json_with(200, &keys.jwks(now), &[("cache-control", format!("public, max-age={max_age}"))])
+    Ok(json_with(200, &keys.jwks(now), &[("cache-control", format!("public, max-age={max_age}"))]))
 }
 
 /// The OpenAPI document of every route (built into the binary; no I/O).

@@ -184,9 +184,10 @@ impl App {
         if found.is_none() {
             self.store.decode_dummy_credential();
         }
-        let phc = found.as_ref().map_or(self.hasher.dummy_hash(), |r| r.secret_hash.as_str());
+        let hasher = &self.keys().await?.hasher;
+        let phc = found.as_ref().map_or(hasher.dummy_hash(), |r| r.secret_hash.as_str());
         let cached = self.verified_keys.contains(key, phc);
-        let verified = cached || self.hasher.verify(key, phc);
+        let verified = cached || hasher.verify(key, phc);
         let Some(record) = found.filter(|_| verified) else {
             return Err(AuthFailure::InvalidApiKey.into());
         };
@@ -236,7 +237,7 @@ impl App {
     pub async fn verify_bearer(&self, token: &str) -> Result<Caller, ApiError> {
         let now = self.clock.now();
         let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid).ok_or(AuthFailure::InvalidToken)?;
-        let keys = self.token_keys.get_for(&kid, now).await;
+        let keys = self.keys().await?.token_keys.get_for(&kid, now).await;
         let claims = keys.verify(token, &self.config.token_issuer, &self.config.token_audience, now)?;
         let invalid = |_| AuthFailure::InvalidToken;
         if claims.principal_type != "ApiKey" {

@@ -55,7 +55,7 @@ pub async fn issue(
     v.finish()?;
     let name = name.expect("validated");
     let generated = ApiKey::generate();
-    let secret_hash = app.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
+    let secret_hash = app.keys().await?.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
     let cap = app.org_settings(org).await?.credential_cap();
 
     let mut expired_lapsed = false;

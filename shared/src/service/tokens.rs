@@ -36,7 +36,7 @@ pub async fn exchange(app: &App, key: &ApiKey, request_id: &str) -> Result<Acces
         exp: expires_at.unix(),
         jti: format!("at_{}", ulid::Ulid::new()),
     };
-    let keys = app.token_keys.get(now).await;
+    let keys = app.keys().await?.token_keys.get(now).await;
     let token = keys.sign(&claims).map_err(ApiError::Internal)?;
     Ok(AccessToken { token, expires_in: ttl, expires_at })
 }
