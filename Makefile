@@ -37,18 +37,19 @@ user-token: ## print a member token of the local identity provider: make user-to
 	@$(CARGO) build --quiet -p local-stack --bin iam-admin
 	@./target/debug/iam-admin user-token --org "$(ORG)" --subject "$(SUBJECT)"
 
-bench: venv toolchain ## the benchmarks of docs/benchmarks.md (CPU, latency, cold start, timing, sweep, sizes)
-	$(CARGO) bench -p shared --bench auth
-	$(CARGO) bench -p shared --bench exchange
-	$(CARGO) bench -p shared --bench timing
-	$(CARGO) bench -p local-stack --bench exchange_latency
+bench: venv toolchain ## the benchmarks of docs/benchmarks.md (CPU, latency, cold start, timing, sweep, sizes); output in .local/bench.txt
+	@mkdir -p .local && : > .local/bench.txt
+	$(CARGO) bench -p shared --bench auth 2>&1 | tee -a .local/bench.txt
+	$(CARGO) bench -p shared --bench exchange 2>&1 | tee -a .local/bench.txt
+	$(CARGO) bench -p shared --bench timing 2>&1 | tee -a .local/bench.txt
+	$(CARGO) bench -p local-stack --bench exchange_latency 2>&1 | tee -a .local/bench.txt
 	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f))
 	$(CARGO) build --release -p local-stack --example hello_lambda
-	$(CARGO) bench -p local-stack --bench cold_start
+	$(CARGO) bench -p local-stack --bench cold_start 2>&1 | tee -a .local/bench.txt
 	scripts/with-emulator $(CARGO) test --quiet -p iam-tests --test sweep the_sweep_reads_what_has_expired_not_the_table \
-	  -- --nocapture 2>&1 | grep '^expiry sweep:'
-	@echo "binary sizes (x86_64 release, stripped; make package builds the arm64 ones for Lambda):"
-	@cd target/release && ls -l $(FUNCTIONS) | awk '{printf "  %-22s %5.2f MB\n", $$9, $$5 / 1048576}'
+	  -- --nocapture 2>&1 | grep '^expiry sweep:' | tee -a .local/bench.txt
+	@echo "binary sizes (x86_64 release, stripped; make package builds the arm64 ones for Lambda):" | tee -a .local/bench.txt
+	@cd target/release && ls -l $(FUNCTIONS) | awk '{printf "  %-22s %5.2f MB\n", $$9, $$5 / 1048576}' | tee -a ../../.local/bench.txt
 
 CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECONDS ?= 60
