@@ -23,6 +23,8 @@ pub struct App {
     pub clock: Clock,
     /// Read from Secrets Manager at start, or by the first request that needs them: see [`App::keys`].
     keys: tokio::sync::OnceCell<Keys>,
+    /// When reading them last failed: they are not read again for [`KEYS_RETRY_SECONDS`].
+    keys_failed_at: std::sync::Mutex<Option<Timestamp>>,
     /// The identity provider's verifier, when one is configured.
     pub oidc: Option<OidcVerifier>,
     /// Secrets Manager, for the legacy Infuse IoT credentials of each org.
@@ -42,6 +44,9 @@ pub struct Keys {
     /// The token signing and verification keys (re-read every five minutes by `TokenKeys`).
     pub token_keys: TokenKeys,
 }
+
+/// After a failed read of the keys, the next is attempted this much later.
+pub const KEYS_RETRY_SECONDS: i64 = 5;
 
 /// Role definitions and a principal's role ids are served from the container for at most this long.
 pub const ROLE_CACHE_SECONDS: i64 = 30;
@@ -73,6 +78,7 @@ impl App {
             store: DynamoStore::new(dynamo, config.table_name.clone()),
             clock: Clock::default(),
             keys: tokio::sync::OnceCell::new(),
+            keys_failed_at: std::sync::Mutex::new(None),
             oidc: config.oidc.clone().map(OidcVerifier::new),
             secrets: secrets.clone(),
             verified_keys: VerifiedKeys::default(),
@@ -93,12 +99,23 @@ impl App {
         Ok(app)
     }
 
-    /// The container's keys: read once (normally at start); while they cannot be read, 503.
+    /// The container's keys: read once (normally at start); while they cannot be read, 503. After
+    /// a failed read the next is attempted [`KEYS_RETRY_SECONDS`] later, not by every request, so
+    /// that a throttled Secrets Manager is not asked again by each of them.
     pub async fn keys(&self) -> Result<&Keys, ApiError> {
-        self.keys
-            .get_or_try_init(|| load_keys(&self.secrets, &self.config, self.clock.now()))
-            .await
-            .map_err(ApiError::ServiceUnavailable)
+        if let Some(keys) = self.keys.get() {
+            return Ok(keys);
+        }
+        let now = self.clock.now();
+        let failed_at = *self.keys_failed_at.lock().expect("keys lock");
+        if let Some(at) = failed_at.filter(|at| now.unix() - at.unix() < KEYS_RETRY_SECONDS) {
+            return Err(ApiError::ServiceUnavailable(anyhow::anyhow!("the keys could not be read at {at}")));
+        }
+        let loaded = self.keys.get_or_try_init(|| load_keys(&self.secrets, &self.config, now)).await;
+        loaded.map_err(|err| {
+            *self.keys_failed_at.lock().expect("keys lock") = Some(now);
+            ApiError::ServiceUnavailable(err)
+        })
     }
 
     /// The org's settings, from the container's cache when younger than the configured TTL (≤ 60 s).

@@ -71,5 +71,5 @@ async fn a_route_without_a_configured_action_is_never_authorized() {
     request.route_key = Some("GET /unmapped".into());
     request.headers.insert("authorization", format!("ApiKey {}", app.admin_key).parse().unwrap());
     let routes = authorizer::RouteActions::parse(r#"{"GET /demo/whoami": "demo:whoami:read"}"#).unwrap();
-    assert!(!authorizer::handle(&app.app, &routes, request).await.is_authorized);
+    assert!(!authorizer::handle(&app.app, &routes, request).await.unwrap().is_authorized);
 }

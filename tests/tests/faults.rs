@@ -128,10 +128,16 @@ async fn a_container_that_cannot_read_its_secrets_at_start_answers_503_until_it_
         assert_eq!((r.status, r.code()), (503, "service_unavailable"), "{route}: {:?}", r.body);
         assert!(!r.header("retry-after").is_empty());
     }
+    // Behind the tenant authorizer, the failure is API Gateway's 500 (the authorizer failed), not a 403.
+    let r = late.admin_call("GET", "/demo/whoami", None).await;
+    assert_eq!((r.status, r.body["message"].as_str()), (500, Some("Internal Server Error")), "{:?}", r.body);
     // Requests that need no secret are served meanwhile.
     assert_eq!(late.call("GET", "/iam/openapi.json", None, None).await.status, 200);
-    // Once the secret can be read, the next request reads it and is served.
+    // Once the secret can be read, the next request after the retry interval reads it and is served
+    // (within the interval the container does not ask Secrets Manager again).
     app.secrets().await.create_secret().name(&late_id).secret_string(app.pepper().await).send().await.unwrap();
+    assert_eq!(late.admin_call("GET", &path, None).await.status, 503);
+    late.app.clock.advance(shared::app::KEYS_RETRY_SECONDS);
     assert_eq!(late.admin_call("GET", &path, None).await.status, 200);
 }
 

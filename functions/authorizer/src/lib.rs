@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
 use serde_json::{Value, json};
 use shared::App;
-use shared::http::RequestCtx;
+use shared::http::{ApiError, RequestCtx};
 
 /// Route key (`GET /demo/whoami`) → the action it needs (`demo:whoami:read`).
 #[derive(Clone, Debug, Default)]
@@ -35,11 +35,13 @@ fn deny() -> ApiGatewayV2CustomAuthorizerSimpleResponse<Value> {
 
 /// Decides one request. Allowed: the caller's principal id and type, org and key id in `context`.
 /// The org is the route's `{orgId}` when it has one (members act in it), else the principal's own.
+/// A dependency that fails (DynamoDB, Secrets Manager) is an error, not a denial: API Gateway then
+/// answers 500, which the API's 5xx alarm sees, instead of a 403 that says "not allowed".
 pub async fn handle(
     app: &App,
     routes: &RouteActions,
     request: ApiGatewayV2CustomAuthorizerV2Request,
-) -> ApiGatewayV2CustomAuthorizerSimpleResponse<Value> {
+) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse<Value>, ApiError> {
     let route_key = request.route_key.clone().unwrap_or_default();
     let ctx = RequestCtx {
         route_key: route_key.clone(),
@@ -48,28 +50,34 @@ pub async fn handle(
     };
     let Some(action) = routes.0.get(&route_key) else {
         tracing::warn!(route_key, "no action configured for the route: denied");
-        return deny();
+        return Ok(deny());
     };
     let identity = match app.authenticate(&request.headers, &ctx.request_id).await {
         Ok(identity) => identity,
+        Err(err) if err.status() >= 500 => return Err(err),
         Err(err) => {
             tracing::info!(request_id = ctx.request_id, code = err.code(), "tenant API caller not authenticated");
-            return deny();
+            return Ok(deny());
         }
     };
     let org = match (request.path_parameters.get("orgId"), &identity) {
         (Some(org), _) => org.clone(),
         (None, shared::auth::Identity::Principal(caller)) => caller.org_id.to_string(),
-        (None, shared::auth::Identity::Member { .. }) => return deny(),
+        (None, shared::auth::Identity::Member { .. }) => return Ok(deny()),
     };
     let caller = match app.caller_in_org(identity, &org, &ctx).await {
         Ok(caller) => caller,
-        Err(_) => return deny(),
+        Err(err) if err.status() >= 500 => return Err(err),
+        Err(_) => return Ok(deny()),
     };
     let resource = format!("route:{}", request.raw_path.clone().unwrap_or_default());
-    if let Err(err) = app.authorize_named(&caller, action, &resource, &ctx).await {
-        tracing::info!(request_id = ctx.request_id, code = err.code(), action, "tenant API call denied");
-        return deny();
+    match app.authorize_named(&caller, action, &resource, &ctx).await {
+        Ok(_) => {}
+        Err(err) if err.status() >= 500 => return Err(err),
+        Err(err) => {
+            tracing::info!(request_id = ctx.request_id, code = err.code(), action, "tenant API call denied");
+            return Ok(deny());
+        }
     }
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
     response.is_authorized = true;
@@ -79,5 +87,5 @@ pub async fn handle(
         "orgId": caller.org_id,
         "keyId": caller.key_id,
     });
-    response
+    Ok(response)
 }

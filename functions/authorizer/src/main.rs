@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let routes = authorizer::RouteActions::from_env()?;
     let (app, routes) = (&app, &routes);
     run(service_fn(move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
-        Ok::<_, Error>(authorizer::handle(app, routes, event.payload).await)
+        authorizer::handle(app, routes, event.payload).await.map_err(|err| Error::from(err.to_string()))
     }))
     .await
 }

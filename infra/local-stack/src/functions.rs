@@ -44,7 +44,12 @@ pub async fn authorize(
     name: &str,
     environment: Option<&std::collections::HashMap<String, String>>,
     request: aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request,
-) -> Option<aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerSimpleResponse<serde_json::Value>> {
+) -> Option<
+    Result<
+        aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerSimpleResponse<serde_json::Value>,
+        shared::http::ApiError,
+    >,
+> {
     match name {
         "authorizer" => {
             let map = environment.and_then(|e| e.get("AUTHORIZER_ROUTE_ACTIONS")).map_or("{}", String::as_str);

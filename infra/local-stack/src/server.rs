@@ -79,8 +79,13 @@ async fn run_authorizer(
     })?;
     let environment = template.environment.get(authorizer);
     match functions::authorize(app, authorizer, environment, request).await {
-        Some(decision) if decision.is_authorized => Ok(decision.context),
-        Some(_) => Err(plain(403, r#"{"message":"Forbidden"}"#)),
+        Some(Ok(decision)) if decision.is_authorized => Ok(decision.context),
+        Some(Ok(_)) => Err(plain(403, r#"{"message":"Forbidden"}"#)),
+        // An authorizer that fails (rather than denies) is API Gateway's 500.
+        Some(Err(err)) => {
+            tracing::warn!(error = %err, "the authorizer failed");
+            Err(plain(500, r#"{"message":"Internal Server Error"}"#))
+        }
         None => Err(plain(500, r#"{"message":"Internal Server Error"}"#)),
     }
 }

@@ -180,18 +180,24 @@ pub async fn create(
         request_id,
         json!({"name": role.name, "permissions": role.permissions}),
     );
-    match app.store.create_role(&role, &event, MAX_CUSTOM_ROLES).await {
-        Ok(()) => {
-            app.forget_roles(org);
-            Ok(role)
+    // Every create and delete updates the org item's role count, so concurrent ones can cancel
+    // each other (TransactionConflict): those are retried.
+    for attempt in 0..WRITE_ATTEMPTS {
+        match app.store.create_role(&role, &event, MAX_CUSTOM_ROLES).await {
+            Ok(()) => {
+                app.forget_roles(org);
+                return Ok(role);
+            }
+            // The name guard or the org's role count refused the write; name the one that did.
+            Err(StoreError::ConditionFailed) if app.store.role_name_held(org, &role.name).await? => {
+                return Err(ApiError::RoleNameTaken(role.name));
+            }
+            Err(StoreError::ConditionFailed) => return Err(ApiError::RoleLimitReached { cap: MAX_CUSTOM_ROLES }),
+            Err(StoreError::Contention) => back_off(attempt).await,
+            Err(err) => return Err(err.into()),
         }
-        // The name guard or the org's role count refused the write; name the one that did.
-        Err(StoreError::ConditionFailed) if app.store.role_name_held(org, &role.name).await? => {
-            Err(ApiError::RoleNameTaken(role.name))
-        }
-        Err(StoreError::ConditionFailed) => Err(ApiError::RoleLimitReached { cap: MAX_CUSTOM_ROLES }),
-        Err(err) => Err(err.into()),
     }
+    Err(StoreError::Contention.into())
 }
 
 /// A built-in or one of the org's custom roles.
@@ -315,17 +321,24 @@ pub async fn delete(app: &App, actor: &Actor, org: &OrgId, id: &RoleId, request_
         return Err(ApiError::RoleInUse(count));
     }
     let event = audit(app, actor, org, "iam:roles:delete", &role, request_id, json!({"name": role.name}));
-    match app.store.delete_role(&role, &event).await {
-        Ok(()) => {
-            app.forget_roles(org);
-            Ok(())
+    for attempt in 0..WRITE_ATTEMPTS {
+        match app.store.delete_role(&role, &event).await {
+            Ok(()) => {
+                app.forget_roles(org);
+                return Ok(());
+            }
+            Err(StoreError::ConditionFailed) => {
+                return match app.store.get_role(org, id).await? {
+                    Some((_, count)) => Err(ApiError::RoleInUse(count)),
+                    None => Err(ApiError::NotFound("role")),
+                };
+            }
+            // The org's role count is shared with concurrent creates and deletes: retry.
+            Err(StoreError::Contention) => back_off(attempt).await,
+            Err(err) => return Err(err.into()),
         }
-        Err(StoreError::ConditionFailed) => match app.store.get_role(org, id).await? {
-            Some((_, count)) => Err(ApiError::RoleInUse(count)),
-            None => Err(ApiError::NotFound("role")),
-        },
-        Err(err) => Err(err.into()),
     }
+    Err(StoreError::Contention.into())
 }
 
 /// A page of the principals holding a role.
