@@ -127,13 +127,12 @@ fn validate(kind: usize, content_type: Option<&str>, data: &[u8], now: Timestamp
             v.member(&b);
         }
         6 => {
-            let _: UpdateSettings = json_body(&req)?;
+            let b: UpdateSettings = json_body(&req)?;
+            b.check()?;
         }
         _ => {
             let b: Simulate = json_body(&req)?;
-            if let Some(ip) = &b.source_ip {
-                let _ = ip.parse::<std::net::IpAddr>();
-            }
+            b.check(Some("198.51.100.7"))?;
         }
     }
     v.finish()

@@ -95,7 +95,7 @@ def before_call(context, case, kwargs):
     if case.method.upper() == "GET":
         return
     params = case.path_parameters or {}
-    if params.get("principalId") in OWN:
+    if isinstance(params.get("principalId"), str) and params["principalId"] in OWN:
         params["principalId"] = UNKNOWN[params["principalId"][:3]]
-    if params.get("roleId") == TENANT_ROLE and "principalId" not in params:
+    if isinstance(params.get("roleId"), str) and params["roleId"] == TENANT_ROLE and "principalId" not in params:
         params["roleId"] = "role_00000000000000000000000000"

@@ -59,8 +59,18 @@ pub fn check(method: &str, path: &str, status: u16, headers: &http::HeaderMap, b
         .ok_or_else(|| format!("status {status} is not documented"))?;
     for (name, header) in response.get("headers").and_then(Value::as_object).into_iter().flatten() {
         let header = resolve(header);
-        if header["required"] == true && !headers.contains_key(name.as_str()) {
-            return Err(format!("status {status}: required header {name} is missing"));
+        match headers.get(name.as_str()).map(|v| v.to_str().unwrap_or_default()) {
+            None if header["required"] == true => {
+                return Err(format!("status {status}: required header {name} is missing"));
+            }
+            None => {}
+            Some(value) => {
+                let Some(schema) = header.get("schema") else { continue };
+                let key = format!("{method} {path} {status} header {name}");
+                if let Some(e) = validator(&key, schema).iter_errors(&Value::String(value.into())).next() {
+                    return Err(format!("status {status}: header {name}: {value:?} does not match its schema: {e}"));
+                }
+            }
         }
     }
     let content = response.get("content").and_then(Value::as_object);

@@ -66,7 +66,7 @@ fn the_conformance_check_catches_what_it_should() {
         let mut h = http::HeaderMap::new();
         h.insert("content-type", ct.parse().unwrap());
         h.insert("cache-control", "no-store".parse().unwrap());
-        h.insert("www-authenticate", "Bearer, ApiKey".parse().unwrap());
+        h.insert("www-authenticate", r#"Bearer realm="iam", ApiKey realm="iam""#.parse().unwrap());
         h
     };
     let path = "/iam/orgs/{orgId}/api-keys/{principalId}";
@@ -84,7 +84,18 @@ fn the_conformance_check_catches_what_it_should() {
     assert!(check("GET", path, 418, &json("application/problem+json"), b"{}").is_err());
     assert!(check("GET", path, 401, &json("text/html"), problem("missing_credentials", 401).as_bytes()).is_err());
     assert!(check("GET", "/iam/nowhere", 200, &json("application/json"), b"{}").is_err());
-    // A 200 with a field the principal object does not have.
-    let principal = serde_json::json!({"id": "akp_01JC0000000000000000000000", "unexpected": true}).to_string();
-    assert!(check("GET", path, 200, &json("application/json"), principal.as_bytes()).is_err());
+    // A whole principal conforms; the same with a field the principal object does not have does not.
+    let mut headers = json("application/json");
+    headers.insert("etag", "\"1\"".parse().unwrap());
+    let mut principal = serde_json::json!({"id": "akp_01JC0000000000000000000000",
+        "orgId": "org_01JC0000000000000000000000", "type": "ApiKey", "displayName": "ci", "status": "Active",
+        "expiresAt": null, "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z", "version": 1});
+    let whole = check("GET", path, 200, &headers, principal.to_string().as_bytes());
+    assert_eq!(whole, Ok(()));
+    principal["unexpected"] = true.into();
+    assert!(check("GET", path, 200, &headers, principal.to_string().as_bytes()).is_err());
+    // A documented header whose value does not match its schema.
+    headers.insert("etag", "W/1".parse().unwrap());
+    principal.as_object_mut().unwrap().remove("unexpected");
+    assert!(check("GET", path, 200, &headers, principal.to_string().as_bytes()).is_err());
 }

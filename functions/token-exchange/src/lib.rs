@@ -40,7 +40,7 @@ fn media_type(req: &Request) -> String {
 }
 
 /// An OAuth token request: a form body, or HTTP Basic client authentication.
-pub fn is_oauth(req: &Request) -> bool {
+fn is_oauth(req: &Request) -> bool {
     media_type(req) == "application/x-www-form-urlencoded"
         || scheme(req).is_some_and(|(s, _)| s.eq_ignore_ascii_case("basic"))
 }

@@ -34,7 +34,7 @@ pub fn json_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::E
         .as_i64()
         .or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9.0e15).map(|f| f as i64))
         .map(Some)
-        .ok_or_else(|| serde::de::Error::custom(format!("invalid value: {number}, expected an integer")))
+        .ok_or_else(|| serde::de::Error::custom(format!("invalid value: {number}, expected an integer in range")))
 }
 
 /// The request body's bytes (API Gateway's base64 already decoded by lambda_http).

@@ -27,10 +27,16 @@ impl Validation {
     /// shown by (its `displayName`, else its e-mail, else its subject, made a valid name).
     pub fn member(&mut self, input: &AddMember) -> Option<(String, Option<String>, Name)> {
         let subject = input.subject.trim();
-        let subject_ok =
-            !subject.is_empty() && subject.chars().count() <= 255 && !subject.chars().any(char::is_control);
+        // At most 1,000 bytes too: the subject is part of its guard item's sort key (DynamoDB: 1,024).
+        let subject_ok = !subject.is_empty()
+            && subject.chars().count() <= 255
+            && subject.len() <= 1000
+            && !subject.chars().any(char::is_control);
         if !subject_ok {
-            self.push("subject", "must be the provider's subject: 1 to 255 characters, no control characters");
+            self.push(
+                "subject",
+                "must be the provider's subject: 1 to 255 characters (at most 1,000 bytes), no control characters",
+            );
         }
         let email = input.email.as_deref().map(str::trim);
         let email_ok = email.is_none_or(|e| {

@@ -22,6 +22,22 @@ pub struct UpdateSettings {
     pub max_active_credentials_per_principal: Option<i64>,
 }
 
+impl UpdateSettings {
+    /// The ranges of the settings (no I/O).
+    pub fn check(&self) -> Result<(), ApiError> {
+        let mut v = Validation::default();
+        let ttl = OrgSettings::TOKEN_TTL_RANGE;
+        if self.access_token_ttl_seconds.is_some_and(|t| !ttl.contains(&t)) {
+            v.push("accessTokenTtlSeconds", &format!("must be from {} to {}", ttl.start(), ttl.end()));
+        }
+        let cap = OrgSettings::CREDENTIAL_CAP_RANGE;
+        if self.max_active_credentials_per_principal.is_some_and(|c| !cap.contains(&c)) {
+            v.push("maxActiveCredentialsPerPrincipal", &format!("must be from {} to {}", cap.start(), cap.end()));
+        }
+        v.finish()
+    }
+}
+
 /// The org's record (settings and version), read strongly consistently.
 pub async fn get(app: &App, org: &OrgId) -> Result<OrgRecord, ApiError> {
     app.store.get_org_consistent(org).await?.ok_or(ApiError::NotFound("organisation"))
@@ -36,16 +52,7 @@ pub async fn update(
     if_match: Option<u64>,
     request_id: &str,
 ) -> Result<OrgRecord, ApiError> {
-    let mut v = Validation::default();
-    let ttl = OrgSettings::TOKEN_TTL_RANGE;
-    if input.access_token_ttl_seconds.is_some_and(|t| !ttl.contains(&t)) {
-        v.push("accessTokenTtlSeconds", &format!("must be from {} to {}", ttl.start(), ttl.end()));
-    }
-    let cap = OrgSettings::CREDENTIAL_CAP_RANGE;
-    if input.max_active_credentials_per_principal.is_some_and(|c| !cap.contains(&c)) {
-        v.push("maxActiveCredentialsPerPrincipal", &format!("must be from {} to {}", cap.start(), cap.end()));
-    }
-    v.finish()?;
+    input.check()?;
     for attempt in 0..WRITE_ATTEMPTS {
         let before = get(app, org).await?;
         if if_match.is_some_and(|expected| expected != before.version) {

@@ -30,6 +30,33 @@ fn check(check: &'static str, passed: bool, detail: String) -> (Check, Option<&'
     (Check { check, passed, detail }, None)
 }
 
+impl Simulate {
+    /// The body's checks (no I/O): one action without wildcards, an address, a resource's length.
+    /// Answers the source address to evaluate with (the body's, else the request's).
+    pub fn check(&self, request_source_ip: Option<&str>) -> Result<Option<IpAddr>, ApiError> {
+        let mut errors = Vec::new();
+        let action_ok =
+            self.action.split(':').count() == 3 && self.action.split(':').all(|s| !s.is_empty() && !s.contains('*'));
+        if !action_ok {
+            errors.push(FieldError::new("action", "must be one action, service:resourceType:verb, without wildcards"));
+        }
+        let source_ip = match self.source_ip.as_deref().or(request_source_ip) {
+            None => None,
+            Some(text) => match text.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    errors.push(FieldError::new("sourceIp", "must be an IPv4 or IPv6 address"));
+                    None
+                }
+            },
+        };
+        if self.resource.as_deref().is_some_and(|r| r.is_empty() || r.chars().count() > 512) {
+            errors.push(FieldError::new("resource", "must be 1 to 512 characters"));
+        }
+        if errors.is_empty() { Ok(source_ip) } else { Err(ApiError::InvalidRequest(errors)) }
+    }
+}
+
 /// Answers `{decision, code, checks, matched}`; `request_source_ip` stands in when none is given.
 pub async fn simulate(
     app: &App,
@@ -37,28 +64,7 @@ pub async fn simulate(
     request_source_ip: Option<&str>,
     input: Simulate,
 ) -> Result<Value, ApiError> {
-    let mut errors = Vec::new();
-    let action_ok =
-        input.action.split(':').count() == 3 && input.action.split(':').all(|s| !s.is_empty() && !s.contains('*'));
-    if !action_ok {
-        errors.push(FieldError::new("action", "must be one action, service:resourceType:verb, without wildcards"));
-    }
-    let source_ip = match input.source_ip.as_deref().or(request_source_ip) {
-        None => None,
-        Some(text) => match text.parse::<IpAddr>() {
-            Ok(ip) => Some(ip),
-            Err(_) => {
-                errors.push(FieldError::new("sourceIp", "must be an IPv4 or IPv6 address"));
-                None
-            }
-        },
-    };
-    if input.resource.as_deref().is_some_and(|r| r.is_empty() || r.chars().count() > 512) {
-        errors.push(FieldError::new("resource", "must be 1 to 512 characters"));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::InvalidRequest(errors));
-    }
+    let source_ip = input.check(request_source_ip)?;
 
     let now = app.clock.now();
     let org = &caller.org_id;
