@@ -127,9 +127,7 @@ impl TestApp {
         config.oidc = Some(OidcProvider { issuer: IDP_ISSUER.into(), audience: IDP_AUDIENCE.into(), jwks_url });
         adjust(&mut config);
         let template = Arc::new(Template::load_default().expect("the template reads"));
-        admin::create_table(&dynamo, &config.table_name, &template).await.expect("create table");
-        admin::seed_pepper(&secrets, &config.pepper_secret_id).await.expect("seed pepper");
-        admin::write_signing_keys(&secrets, &config.signing_keys_secret_id).await.expect("seed signing keys");
+        admin::provision(&dynamo, &secrets, &config, &template).await.expect("table and secrets");
         let calls = CallCounter::default();
         let faults = faults::Faults::start().await;
         let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()

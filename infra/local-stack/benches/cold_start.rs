@@ -109,9 +109,7 @@ async fn main() -> anyhow::Result<()> {
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let template = Arc::new(Template::load_default()?);
     let config = Config::new("iam-cold", "iam-cold", "https://iam.example.test/iam".to_string());
-    admin::create_table(&dynamo, &config.table_name, &template).await?;
-    admin::seed_pepper(&secrets, &config.pepper_secret_id).await?;
-    admin::write_signing_keys(&secrets, &config.signing_keys_secret_id).await?;
+    admin::provision(&dynamo, &secrets, &config, &template).await?;
     let app = App::new(config.clone(), dynamo, &secrets).await?;
     let org = admin::bootstrap(&app, "cold start", false).await?;
 

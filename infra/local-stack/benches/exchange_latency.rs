@@ -37,9 +37,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let config = Config::new("iam-bench", "iam-bench", format!("http://127.0.0.1:{port}/iam"));
-    admin::create_table(&dynamo, &config.table_name, &template).await?;
-    admin::seed_pepper(&secrets, &config.pepper_secret_id).await?;
-    admin::write_signing_keys(&secrets, &config.signing_keys_secret_id).await?;
+    admin::provision(&dynamo, &secrets, &config, &template).await?;
     let app = Arc::new(App::new(config.clone(), dynamo.clone(), &secrets).await?);
     let org = admin::bootstrap(&app, "bench", false).await?;
     tokio::spawn(server::serve(

@@ -45,6 +45,19 @@ fn key_schema(value: &Value) -> anyhow::Result<Vec<KeySchemaElement>> {
         .collect()
 }
 
+/// Everything a stack needs before its App starts: the table (from the template), the pepper and
+/// the signing keys, under `config`'s names.
+pub async fn provision(
+    dynamo: &aws_sdk_dynamodb::Client,
+    secrets: &aws_sdk_secretsmanager::Client,
+    config: &shared::Config,
+    template: &Template,
+) -> anyhow::Result<()> {
+    create_table(dynamo, &config.table_name, template).await?;
+    seed_pepper(secrets, &config.pepper_secret_id).await?;
+    write_signing_keys(secrets, &config.signing_keys_secret_id).await
+}
+
 /// Creates `table_name` exactly as the template's table resource defines it (keys, GSIs, TTL).
 pub async fn create_table(
     client: &aws_sdk_dynamodb::Client,

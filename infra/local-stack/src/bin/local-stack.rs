@@ -61,9 +61,7 @@ async fn main() -> anyhow::Result<()> {
         audience: idp::AUDIENCE.into(),
         jwks_url: format!("{api}{}", idp::JWKS_PATH),
     });
-    admin::create_table(&dynamo, &config.table_name, &template).await?;
-    admin::seed_pepper(&secrets, &config.pepper_secret_id).await?;
-    admin::write_signing_keys(&secrets, &config.signing_keys_secret_id).await?;
+    admin::provision(&dynamo, &secrets, &config, &template).await?;
     let app = Arc::new(App::new(config.clone(), dynamo, &secrets).await?);
     let demo = admin::bootstrap(&app, "demo", true).await?;
     admin::add_member(&app, &demo.org_id, DEMO_OWNER, "owner").await?;
