@@ -355,6 +355,22 @@ impl TestApp {
             .expect("put signing keys");
     }
 
+    /// Sets one attribute of the org's own item directly (`SET <path> = :v`), as tests that need a
+    /// state the API would take long to reach do.
+    pub async fn set_org_attribute(&self, path: &str, value: AttributeValue) {
+        let (pk, sk) = shared::store::keys::org(&self.org);
+        self.dynamo
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(pk))
+            .key("SK", AttributeValue::S(sk))
+            .update_expression(format!("SET {path} = :v"))
+            .expression_attribute_values(":v", value)
+            .send()
+            .await
+            .expect("update the org item");
+    }
+
     /// A Secrets Manager client of the emulator (for the test's own reads and writes).
     pub async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::Client::new(&emulator_sdk_config(&emulator_url()).await)

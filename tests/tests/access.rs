@@ -167,17 +167,7 @@ async fn the_custom_role_cap_holds_under_concurrent_creates() {
     custom_role(&app, "role 0", &["ApiKey"], permissions.clone()).await;
     // Two places left: the count the condition reads, as if cap - 2 roles had been created
     // (creating them one by one through the API takes most of a minute on the emulator).
-    let (pk, sk) = shared::store::keys::org(&app.org);
-    app.dynamo
-        .update_item()
-        .table_name(&app.table)
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(pk))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk))
-        .update_expression("SET customRoles = :n")
-        .expression_attribute_values(":n", aws_sdk_dynamodb::types::AttributeValue::N((cap - 2).to_string()))
-        .send()
-        .await
-        .unwrap();
+    app.set_org_attribute("customRoles", aws_sdk_dynamodb::types::AttributeValue::N((cap - 2).to_string())).await;
     let path = app.org_path("/roles");
     let attempts = (0..6).map(|i| {
         let body = json!({"name": format!("late {i}"), "principalTypes": ["ApiKey"], "permissions": permissions});

@@ -277,17 +277,8 @@ async fn revoking_stops_new_exchanges_at_once_and_issued_tokens_live_until_exp()
 #[tokio::test]
 async fn the_token_lifetime_follows_the_org_setting() {
     let app = TestApp::new().await;
-    let (pk, sk) = shared::store::keys::org(&app.org);
-    app.dynamo
-        .update_item()
-        .table_name(&app.table)
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(pk))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk))
-        .update_expression("SET settings.accessTokenTtlSeconds = :t")
-        .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::N("120".into()))
-        .send()
-        .await
-        .unwrap();
+    app.set_org_attribute("settings.accessTokenTtlSeconds", aws_sdk_dynamodb::types::AttributeValue::N("120".into()))
+        .await;
     // The container's settings cache holds the old value for at most a minute.
     assert_eq!(app.exchange(&app.admin_key).await.body["expiresIn"], 900);
     app.app.clock.advance(60);

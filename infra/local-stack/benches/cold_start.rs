@@ -30,7 +30,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use local_stack::admin::{self, emulator_sdk_config};
+use local_stack::admin;
 use local_stack::event::{IncomingRequest, event_json};
 use local_stack::moto::Moto;
 use local_stack::runtime_api::RuntimeApi;
@@ -101,10 +101,7 @@ async fn main() -> anyhow::Result<()> {
     let hello = release_binary(&target, "examples/hello_lambda")?;
     let function = release_binary(&target, "token-exchange")?;
 
-    let state = std::env::temp_dir().join(format!("iam-cold-{}", std::process::id()));
-    std::fs::create_dir_all(&state)?;
-    let moto = Moto::start(&repo.join(".venv/bin/python"), &state.join("moto.log")).await?;
-    let sdk = emulator_sdk_config(&moto.url).await;
+    let (moto, sdk, state) = Moto::for_bench("iam-cold").await?;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let template = Arc::new(Template::load_default()?);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use local_stack::admin::{self, emulator_sdk_config};
+use local_stack::admin;
 use local_stack::moto::Moto;
 use local_stack::server;
 use local_stack::template::Template;
@@ -26,11 +26,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let state = std::env::temp_dir().join(format!("iam-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&state)?;
-    let moto = Moto::start(&repo.join(".venv/bin/python"), &state.join("moto.log")).await?;
-    let sdk = emulator_sdk_config(&moto.url).await;
+    let (moto, sdk, state) = Moto::for_bench("iam-bench").await?;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let template = Arc::new(Template::load_default()?);

@@ -49,6 +49,18 @@ impl Moto {
         Ok(Self { child, url: format!("http://127.0.0.1:{port}") })
     }
 
+    /// The serialised moto of this workspace's venv, its log in a fresh temporary directory named
+    /// after `tag` and this process (returned too), and SDK settings pointing at it: what each
+    /// benchmark that needs an emulator starts with.
+    pub async fn for_bench(tag: &str) -> anyhow::Result<(Self, aws_config::SdkConfig, std::path::PathBuf)> {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let state = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&state)?;
+        let moto = Self::start(&repo.join(".venv/bin/python"), &state.join("moto.log")).await?;
+        let sdk = crate::admin::emulator_sdk_config(&moto.url).await;
+        Ok((moto, sdk, state))
+    }
+
     /// Stops the server and waits for it to exit.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
