@@ -5,7 +5,7 @@ use shared::App;
 use shared::auth::{Action, resources};
 use shared::domain::{CredentialStatus, CredentialStatusFilter};
 use shared::http::request::{principal_id, query_param};
-use shared::http::{ApiError, FieldError, ListParams, RequestCtx, json, json_body, json_with, no_store};
+use shared::http::{ApiError, FieldError, RequestCtx, json_body, json_with, no_store};
 use shared::service::credentials;
 
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
@@ -44,9 +44,5 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
         })?,
     };
     let scope = credentials::list_scope(&caller.org_id, &id, filter);
-    let cursors = &app.keys().await?.cursors;
-    let params = ListParams::from_request(req, cursors, &scope)?;
-    let page = credentials::list(app, &caller.org_id, &id, filter, params).await?;
-    let next = page.next.map(|k| cursors.seal(&scope, &k));
-    Ok(json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
+    app.list_page(req, &scope, |params| credentials::list(app, &caller.org_id, &id, filter, params)).await
 }

@@ -5,7 +5,7 @@ use shared::App;
 use shared::auth::{Action, resources};
 use shared::domain::PrincipalId;
 use shared::http::request::path_param;
-use shared::http::{ApiError, ListParams, RequestCtx, json, json_body, json_with, no_content};
+use shared::http::{ApiError, RequestCtx, json_body, json_with, no_content};
 use shared::service::members;
 
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
@@ -35,11 +35,7 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
     let caller = app.caller_in_path_org(req, ctx).await?;
     app.authorize(&caller, Action::MEMBERS_LIST, resources::MEMBERS, ctx).await?;
     let scope = format!("members|{}", caller.org_id);
-    let cursors = &app.keys().await?.cursors;
-    let params = ListParams::from_request(req, cursors, &scope)?;
-    let page = members::list(app, &caller.org_id, params).await?;
-    let next = page.next.map(|k| cursors.seal(&scope, &k));
-    Ok(json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
+    app.list_page(req, &scope, |params| members::list(app, &caller.org_id, params)).await
 }
 
 async fn remove(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use shared::App;
 use shared::auth::{Action, resources};
 use shared::http::request::if_match;
-use shared::http::{ApiError, ListParams, RequestCtx, etag, json, json_body, json_with};
+use shared::http::{ApiError, RequestCtx, etag, json, json_body, json_with};
 use shared::service::{settings, simulate};
 use shared::store::OrgRecord;
 
@@ -55,11 +55,7 @@ async fn audit_events(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Resp
     let caller = app.caller_in_path_org(req, ctx).await?;
     app.authorize(&caller, Action::AUDIT_READ, resources::AUDIT, ctx).await?;
     let scope = format!("audit|{}", caller.org_id);
-    let cursors = &app.keys().await?.cursors;
-    let params = ListParams::from_request(req, cursors, &scope)?;
-    let page = settings::audit_events(app, &caller.org_id, params).await?;
-    let next = page.next.map(|k| cursors.seal(&scope, &k));
-    Ok(json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
+    app.list_page(req, &scope, |params| settings::audit_events(app, &caller.org_id, params)).await
 }
 
 async fn authorize(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {

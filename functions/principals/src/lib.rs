@@ -5,7 +5,7 @@ use shared::App;
 use shared::auth::{Action, resources};
 use shared::domain::PrincipalStatus;
 use shared::http::request::{if_match, principal_id, query_param};
-use shared::http::{ApiError, FieldError, ListParams, RequestCtx, etag, json, json_body, json_with};
+use shared::http::{ApiError, FieldError, RequestCtx, etag, json_body, json_with};
 use shared::service::principals;
 
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
@@ -43,11 +43,7 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
         })?),
     };
     let scope = principals::list_scope(&caller.org_id, status);
-    let cursors = &app.keys().await?.cursors;
-    let params = ListParams::from_request(req, cursors, &scope)?;
-    let page = principals::list(app, &caller.org_id, status, params).await?;
-    let next = page.next.map(|k| cursors.seal(&scope, &k));
-    Ok(json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
+    app.list_page(req, &scope, |params| principals::list(app, &caller.org_id, status, params)).await
 }
 
 async fn get(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -6,11 +6,8 @@ use shared::App;
 use shared::auth::{Action, resources};
 use shared::domain::{PrincipalId, PrincipalType, RoleId};
 use shared::http::request::{if_match, path_param, query_param};
-use shared::http::{
-    ApiError, CursorKey, FieldError, ListParams, RequestCtx, etag, json, json_body, json_with, no_content,
-};
+use shared::http::{ApiError, FieldError, RequestCtx, etag, json, json_body, json_with, no_content};
 use shared::service::{assignments, roles};
-use shared::store::Page;
 
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -41,11 +38,6 @@ fn principal_id(req: &Request) -> Result<PrincipalId, ApiError> {
     path_param(req, "principalId", "principal", |t| PrincipalId::parse(t).ok())
 }
 
-fn page<T: serde::Serialize>(cursors: &CursorKey, scope: &str, page: Page<T>) -> Response<Body> {
-    let next = page.next.map(|k| cursors.seal(scope, &k));
-    json(200, &serde_json::json!({"items": page.items, "nextCursor": next}))
-}
-
 async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
     app.authorize(&caller, Action::ROLES_LIST, resources::ROLES, ctx).await?;
@@ -56,9 +48,7 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
         })?),
     };
     let scope = roles::list_scope(&caller.org_id, principal_type);
-    let cursors = &app.keys().await?.cursors;
-    let params = ListParams::from_request(req, cursors, &scope)?;
-    Ok(page(cursors, &scope, roles::list(app, &caller.org_id, principal_type, params).await?))
+    app.list_page(req, &scope, |params| roles::list(app, &caller.org_id, principal_type, params)).await
 }
 
 async fn create(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -100,9 +90,7 @@ async fn role_assignments(app: &App, ctx: &RequestCtx, req: &Request) -> Result<
     let id = role_id(req)?;
     app.authorize(&caller, Action::ROLE_ASSIGNMENTS_LIST, &resources::role(&id), ctx).await?;
     let scope = format!("role-assignments|{}|{id}", caller.org_id);
-    let cursors = &app.keys().await?.cursors;
-    let params = ListParams::from_request(req, cursors, &scope)?;
-    Ok(page(cursors, &scope, roles::assignments(app, &caller.org_id, &id, params).await?))
+    app.list_page(req, &scope, |params| roles::assignments(app, &caller.org_id, &id, params)).await
 }
 
 async fn assign(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -120,9 +108,7 @@ async fn principal_assignments(app: &App, ctx: &RequestCtx, req: &Request) -> Re
     let principal = principal_id(req)?;
     app.authorize(&caller, Action::ROLE_ASSIGNMENTS_LIST, &resources::principal(principal.as_str()), ctx).await?;
     let scope = assignments::list_scope(&caller.org_id, &principal);
-    let cursors = &app.keys().await?.cursors;
-    let params = ListParams::from_request(req, cursors, &scope)?;
-    Ok(page(cursors, &scope, assignments::list(app, &caller.org_id, &principal, params).await?))
+    app.list_page(req, &scope, |params| assignments::list(app, &caller.org_id, &principal, params)).await
 }
 
 async fn unassign(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
