@@ -22,8 +22,11 @@ test: venv toolchain ## every check CI runs: fmt, clippy, unit and emulator-back
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	@mkdir -p .local
-	scripts/with-emulator $(CARGO) test --workspace 2>&1 | tee .local/test.log
-	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "total: %d passed, %d failed\n", p, f}' .local/test.log
+	@# Every test binary runs even when one fails; the exit status is still cargo's, and the
+	@# summary line comes last either way.
+	scripts/with-emulator $(CARGO) test --workspace --no-fail-fast 2>&1 | tee .local/test.log || status=$$?; \
+	  awk '/^test result:/ {p += $$4; f += $$6} END {printf "total: %d passed, %d failed\n", p, f}' .local/test.log; \
+	  exit $${status:-0}
 
 bootstrap: ## create another org on the running stack: make bootstrap NAME=acme
 	@test -n "$(NAME)" || { echo "usage: make bootstrap NAME=<org name>" >&2; exit 2; }
@@ -46,7 +49,7 @@ bench: venv toolchain ## the benchmarks of docs/benchmarks.md (CPU, latency, col
 	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f))
 	$(CARGO) build --release -p local-stack --example hello_lambda
 	$(CARGO) bench -p local-stack --bench cold_start 2>&1 | tee -a .local/bench.txt
-	scripts/with-emulator $(CARGO) test --quiet -p iam-tests --test sweep the_sweep_reads_what_has_expired_not_the_table \
+	scripts/with-emulator $(CARGO) test --quiet -p iam-tests --test api sweep::the_sweep_reads_what_has_expired_not_the_table \
 	  -- --nocapture 2>&1 | grep '^expiry sweep:' | tee -a .local/bench.txt
 	@echo "binary sizes (x86_64 release, stripped; make package builds the arm64 ones for Lambda):" | tee -a .local/bench.txt
 	@cd target/release && ls -l $(FUNCTIONS) | awk '{printf "  %-22s %5.2f MB\n", $$9, $$5 / 1048576}' | tee -a ../../.local/bench.txt

@@ -68,15 +68,25 @@ impl App {
         Self::new(config, dynamo, &secrets).await
     }
 
-    /// Builds an App over the given clients (tests pass clients with interceptors).
+    /// Builds an App over the given clients (tests pass clients with interceptors), on the system clock.
     pub async fn new(
         config: Config,
         dynamo: aws_sdk_dynamodb::Client,
         secrets: &aws_sdk_secretsmanager::Client,
     ) -> anyhow::Result<Self> {
+        Self::with_clock(config, dynamo, secrets, Clock::system()).await
+    }
+
+    /// Builds an App reading time from `clock` (tests pass one they set and move).
+    pub async fn with_clock(
+        config: Config,
+        dynamo: aws_sdk_dynamodb::Client,
+        secrets: &aws_sdk_secretsmanager::Client,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let app = Self {
             store: DynamoStore::new(dynamo, config.table_name.clone()),
-            clock: Clock::default(),
+            clock,
             keys: tokio::sync::OnceCell::new(),
             keys_failed_at: std::sync::Mutex::new(None),
             oidc: config.oidc.clone().map(OidcVerifier::new),

@@ -2,7 +2,6 @@
 //! answering with a chosen failure instead of the emulator, so the write never happens.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -17,7 +16,7 @@ pub enum Fault {
     Throttle,
     /// 500 InternalServerError.
     Internal,
-    /// No answer before the SDK's attempt timeout.
+    /// No answer, ever: the SDK's attempt timeout ends the call.
     Timeout,
     /// 400 TransactionCanceledException with a TransactionConflict reason.
     Conflict,
@@ -103,10 +102,7 @@ async fn serve(listener: tokio::net::TcpListener) {
                 let (status, kind, extra) = match req.uri().path() {
                     "/throttle" => (400, "com.amazon.coral.availability#ThrottlingException", ""),
                     "/internal" => (500, "com.amazonaws.dynamodb.v20120810#InternalServerError", ""),
-                    "/timeout" => {
-                        tokio::time::sleep(Duration::from_secs(30)).await;
-                        (500, "com.amazonaws.dynamodb.v20120810#InternalServerError", "")
-                    }
+                    "/timeout" => std::future::pending().await,
                     "/conflict" => (
                         400,
                         "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",

@@ -13,9 +13,9 @@ use local_stack::server::dispatch;
 use local_stack::template::Template;
 use serde_json::Value;
 use shared::auth::oidc::OidcProvider;
-use shared::domain::{OrgId, PrincipalId};
+use shared::domain::{OrgId, PrincipalId, Timestamp};
 use shared::store::CallCounter;
-use shared::{App, Config};
+use shared::{App, Clock, Config};
 
 pub mod faults;
 pub mod openapi;
@@ -108,11 +108,8 @@ impl TestApp {
 
     /// A fresh table and org, with the configuration adjusted first.
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
-        Self::with_options(adjust, Duration::from_secs(20)).await
-    }
-
-    /// A fresh table and org; DynamoDB attempts time out after `attempt_timeout`.
-    pub async fn with_options(adjust: impl FnOnce(&mut Config), attempt_timeout: Duration) -> Self {
+        // Generous: a loaded machine's emulator is slow, and a test must not fail for that.
+        let attempt_timeout = Duration::from_secs(20);
         let sdk = emulator_sdk_config(&emulator_url()).await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
@@ -141,7 +138,8 @@ impl TestApp {
                 .timeout_config(timeouts)
                 .build(),
         );
-        let app = Arc::new(App::new(config.clone(), counted, &secrets).await.expect("build app"));
+        let clock = Clock::manual(Timestamp::now());
+        let app = Arc::new(App::with_clock(config.clone(), counted, &secrets, clock).await.expect("build app"));
         let made = admin::bootstrap(&app, "test org", true).await.expect("bootstrap");
         Self {
             app,
@@ -161,7 +159,7 @@ impl TestApp {
 
     /// A member token of the tests' provider for `subject`.
     pub fn user_token(&self, subject: &str) -> String {
-        self.idp.token(IDP_ISSUER, IDP_AUDIENCE, subject, 3600).expect("sign a user token")
+        self.idp.token(IDP_ISSUER, IDP_AUDIENCE, subject, self.app.clock.now().unix(), 3600).expect("sign a user token")
     }
 
     /// Adds `subject` as a member holding `role` (if any); returns the member's id.
@@ -177,22 +175,41 @@ impl TestApp {
     }
 
     /// Another container of the same service: its own App (and caches) over the same table and
-    /// secrets, with its own clock.
+    /// secrets, with its own clock (standing where this one's stands now).
     pub async fn second_container(&self) -> TestApp {
         self.container_with(|_| {}).await
     }
 
     /// Another container, its configuration adjusted first.
     pub async fn container_with(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        self.container(adjust, Duration::from_secs(20)).await
+    }
+
+    /// Another container whose DynamoDB attempts time out after `attempt_timeout`, sharing this
+    /// one's fault injection (for a test of what a hung call answers).
+    pub async fn container_with_attempt_timeout(&self, attempt_timeout: Duration) -> TestApp {
+        self.container(|_| {}, attempt_timeout).await
+    }
+
+    async fn container(&self, adjust: impl FnOnce(&mut Config), attempt_timeout: Duration) -> TestApp {
         let sdk = emulator_sdk_config(&emulator_url()).await;
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let calls = CallCounter::default();
+        let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(attempt_timeout)
+            .operation_timeout(attempt_timeout * 3)
+            .build();
         let counted = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .interceptor(self.faults.clone())
+                .timeout_config(timeouts)
+                .build(),
         );
         let mut config = self.app.config.clone();
         adjust(&mut config);
-        let app = Arc::new(App::new(config, counted, &secrets).await.expect("build app"));
+        let clock = Clock::manual(self.app.clock.now());
+        let app = Arc::new(App::with_clock(config, counted, &secrets, clock).await.expect("build app"));
         TestApp {
             app,
             template: self.template.clone(),
@@ -271,6 +288,11 @@ impl TestApp {
     /// As the org's administrator.
     pub async fn admin_call(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
         self.call(method, path, Some(&self.admin_key.clone()), body).await
+    }
+
+    /// The service clock's now plus `offset_seconds`, as RFC 3339 (for `expiresAt` and time windows).
+    pub fn at(&self, offset_seconds: i64) -> String {
+        self.app.clock.now().plus_seconds(offset_seconds).to_string()
     }
 
     /// `/iam/orgs/<this org>` + `rest`.

@@ -2,6 +2,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
+use shared::service::sweep::InvocationDeadline;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -9,8 +10,8 @@ async fn main() -> Result<(), Error> {
     let app = shared::App::from_env().await?;
     let app = &app;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = event.context.deadline();
-        let report = expiry_sweep::handle(app, deadline, &event.context.request_id).await.map_err(Box::new)?;
+        let deadline = InvocationDeadline(event.context.deadline());
+        let report = expiry_sweep::handle(app, &deadline, &event.context.request_id).await.map_err(Box::new)?;
         Ok::<_, Error>(serde_json::to_value(report)?)
     }))
     .await

@@ -66,10 +66,18 @@ impl DevIdp {
         }]})
     }
 
-    /// A member token for `subject`, valid for `ttl_seconds`.
-    pub fn token(&self, issuer: &str, audience: &str, subject: &str, ttl_seconds: i64) -> anyhow::Result<String> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let claims = json!({"iss": issuer, "aud": audience, "sub": subject, "iat": now, "exp": now + ttl_seconds});
+    /// A member token for `subject`, issued at `now` (unix seconds) and valid for `ttl_seconds`.
+    pub fn token(
+        &self,
+        issuer: &str,
+        audience: &str,
+        subject: &str,
+        now: i64,
+        ttl_seconds: i64,
+    ) -> anyhow::Result<String> {
+        let claims = json!({
+            "iss": issuer, "aud": audience, "sub": subject, "iat": now, "nbf": now, "exp": now + ttl_seconds,
+        });
         self.sign(jsonwebtoken::Algorithm::ES256, &claims)
     }
 

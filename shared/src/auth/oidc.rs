@@ -31,6 +31,9 @@ pub struct UserClaims {
     pub iss: String,
     pub sub: String,
     pub exp: i64,
+    /// Not valid before (optional in OIDC ID tokens, checked when present).
+    #[serde(default)]
+    pub nbf: Option<i64>,
 }
 
 struct Keys {
@@ -132,7 +135,9 @@ impl OidcVerifier {
             return Err(AuthFailure::InvalidToken);
         }
         let mut validation = Validation::new(alg);
-        validation.leeway = LEEWAY_SECONDS as u64;
+        // Times are checked below against the service's clock, never the system's.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_issuer(&[&self.provider.issuer]);
         validation.set_audience(&[&self.provider.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -142,6 +147,10 @@ impl OidcVerifier {
         })?;
         if data.claims.exp + LEEWAY_SECONDS <= now.unix() {
             return Err(AuthFailure::TokenExpired);
+        }
+        // A token that is not valid yet is no token at all (the same leeway as for `exp`).
+        if data.claims.nbf.is_some_and(|nbf| nbf > now.unix() + LEEWAY_SECONDS) {
+            return Err(AuthFailure::InvalidToken);
         }
         if data.claims.sub.is_empty() || data.claims.sub.len() > 255 {
             return Err(AuthFailure::InvalidToken);

@@ -4,17 +4,40 @@
 
 use std::time::{Duration, SystemTime};
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use serde::Serialize;
 
 use super::credentials;
 use crate::App;
 use crate::domain::Timestamp;
 use crate::http::ApiError;
+use crate::store::CredentialRecord;
 
 /// The first sweep of a table looks back this many hours (later ones continue where the last stopped).
 pub const FIRST_LOOKBACK_HOURS: i64 = 48;
 /// The sweep stops this long before its deadline, so it never outlives its invocation.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// Expiries in flight at once (each one `TransactWriteItems`): a fixed bound, never one task per item.
+pub const CONCURRENCY: usize = 8;
+
+/// When a run must stop starting work. The scheduled function passes its invocation's deadline;
+/// tests pass rules of their own, so that no test depends on how fast the machine runs it.
+pub trait Deadline: Send + Sync {
+    /// `true` once no new page or expiry may start.
+    fn reached(&self) -> bool;
+}
+
+/// The Lambda invocation's deadline, less [`DEADLINE_MARGIN`], on the wall clock (the clock
+/// Lambda itself enforces).
+#[derive(Clone, Copy, Debug)]
+pub struct InvocationDeadline(pub SystemTime);
+
+impl Deadline for InvocationDeadline {
+    fn reached(&self) -> bool {
+        SystemTime::now() + DEADLINE_MARGIN >= self.0
+    }
+}
 
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -31,10 +54,11 @@ pub struct SweepReport {
 }
 
 /// Sweeps every expiry hour from the one after the last finished (or `FIRST_LOOKBACK_HOURS` ago)
-/// to the current one, stopping before `deadline`. The current hour is swept up to now but not
-/// recorded as finished; a stopped run leaves its hour to be read again (already expired
-/// credentials have left the index, so nothing is read twice).
-pub async fn run(app: &App, deadline: SystemTime, request_id: &str) -> Result<SweepReport, ApiError> {
+/// to the current one, [`CONCURRENCY`] expiries at a time, starting nothing once `deadline` is
+/// reached. The current hour is swept up to now but not recorded as finished; a stopped run leaves
+/// its hour to be read again (already expired credentials have left the index, so nothing is read
+/// twice).
+pub async fn run(app: &App, deadline: &dyn Deadline, request_id: &str) -> Result<SweepReport, ApiError> {
     let now = app.clock.now();
     let current = now.unix().div_euclid(3600);
     let first = match app.store.sweep_cursor().await? {
@@ -42,20 +66,19 @@ pub async fn run(app: &App, deadline: SystemTime, request_id: &str) -> Result<Sw
         None => current - FIRST_LOOKBACK_HOURS,
     };
     let mut report = SweepReport::default();
-    let out_of_time = || SystemTime::now() + DEADLINE_MARGIN >= deadline;
     for hour in first..=current {
         let bucket = Timestamp::from_unix(hour * 3600).hour_bucket();
         let mut start = None;
         loop {
-            if out_of_time() {
+            if deadline.reached() {
                 return Ok(report);
             }
             let page = app.store.expired_in_hour(&bucket, now, 100, start).await?;
             report.items_read += page.items.len();
-            for record in &page.items {
-                if credentials::expire(app, record, now, request_id).await? {
-                    report.expired += 1;
-                }
+            let (started, marked) = expire_all(app, &page.items, now, deadline, request_id).await?;
+            report.expired += marked;
+            if started < page.items.len() {
+                return Ok(report);
             }
             match page.next {
                 Some(next) => start = Some(next),
@@ -70,4 +93,32 @@ pub async fn run(app: &App, deadline: SystemTime, request_id: &str) -> Result<Sw
     report.finished = true;
     tracing::info!(request_id, ?report, "expiry sweep");
     Ok(report)
+}
+
+/// Expires `records`, at most [`CONCURRENCY`] at a time, checking `deadline` before starting each;
+/// what has started always finishes. Returns how many started and how many were marked.
+async fn expire_all(
+    app: &App,
+    records: &[CredentialRecord],
+    now: Timestamp,
+    deadline: &dyn Deadline,
+    request_id: &str,
+) -> Result<(usize, usize), ApiError> {
+    let mut waiting = records.iter().peekable();
+    let mut in_flight = FuturesUnordered::new();
+    let (mut started, mut marked, mut stopped) = (0, 0, false);
+    loop {
+        while !stopped && in_flight.len() < CONCURRENCY && waiting.peek().is_some() {
+            if deadline.reached() {
+                stopped = true;
+            } else if let Some(record) = waiting.next() {
+                in_flight.push(credentials::expire(app, record, now, request_id));
+                started += 1;
+            }
+        }
+        match in_flight.next().await {
+            Some(outcome) => marked += usize::from(outcome?),
+            None => return Ok((started, marked)),
+        }
+    }
 }

@@ -91,7 +91,10 @@ async fn main() -> anyhow::Result<()> {
             if member.is_none() {
                 eprintln!("note: {subject} is not a member of {org}; add it with POST /iam/orgs/{org}/members");
             }
-            println!("{}", idp.token(&issuer, local_stack::idp::AUDIENCE, &subject, ttl)?);
+            println!(
+                "{}",
+                idp.token(&issuer, local_stack::idp::AUDIENCE, &subject, shared::domain::Timestamp::now().unix(), ttl)?
+            );
         }
         Command::LinkInfuseIot { org, infuse_org_id, api_key } => {
             let config = match local_config(&field) {

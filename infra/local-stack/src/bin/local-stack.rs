@@ -14,6 +14,7 @@ use local_stack::server;
 use local_stack::template::{self, Template};
 use serde_json::json;
 use shared::auth::oidc::OidcProvider;
+use shared::service::sweep::InvocationDeadline;
 use shared::{App, Config};
 
 /// The demo org's member, holding `owner`, whose token bootstrap.json carries.
@@ -67,7 +68,8 @@ async fn main() -> anyhow::Result<()> {
     admin::add_member(&app, &demo.org_id, DEMO_OWNER, "owner").await?;
     let made_up_key = format!("infuse-demo-admin-{}", ulid::Ulid::new().to_string().to_lowercase());
     admin::link_infuse_iot(&secrets, &config, demo.org_id.as_str(), "infuse-demo-org-0001", &made_up_key).await?;
-    let user_token = idp.token(&format!("{api}{}", idp::ISSUER_PATH), idp::AUDIENCE, DEMO_OWNER, 12 * 3600)?;
+    let user_token =
+        idp.token(&format!("{api}{}", idp::ISSUER_PATH), idp::AUDIENCE, DEMO_OWNER, app.clock.now().unix(), 12 * 3600)?;
 
     let stack = json!({
         "apiBaseUrl": api, "emulatorUrl": moto.url, "tableName": config.table_name,
@@ -107,8 +109,8 @@ async fn main() -> anyhow::Result<()> {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(15 * 60));
         loop {
             every.tick().await;
-            let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
-            if let Err(err) = expiry_sweep::handle(&sweeper, deadline, "local-sweep").await {
+            let deadline = InvocationDeadline(std::time::SystemTime::now() + std::time::Duration::from_secs(60));
+            if let Err(err) = expiry_sweep::handle(&sweeper, &deadline, "local-sweep").await {
                 tracing::warn!(error = %err, "expiry sweep failed");
             }
         }

@@ -164,9 +164,7 @@ async fn expired_credentials_free_their_places_under_the_cap() {
     let app = TestApp::new().await;
     let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let path = app.org_path(&format!("/api-keys/{id}/credentials"));
-    let soon = (time::OffsetDateTime::now_utc() + time::Duration::minutes(5))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let soon = app.at(300);
     for n in 0..10 {
         let r = app.admin_call("POST", &path, Some(json!({"name": format!("k{n}"), "expiresAt": soon}))).await;
         assert_eq!(r.status, 201);

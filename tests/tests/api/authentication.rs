@@ -88,8 +88,7 @@ async fn a_credential_past_its_expiry_is_credential_expired_without_the_sweep() 
     let app = TestApp::new().await;
     let principal = app.create_principal("ci").await;
     app.assign(principal["id"].as_str().unwrap(), "iam-viewer").await;
-    let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
-    let expires = expires.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let expires = app.at(3600);
     let path = app.org_path(&format!("/api-keys/{}/credentials", principal["id"].as_str().unwrap()));
     let r = app.admin_call("POST", &path, Some(json!({"name": "short", "expiresAt": expires}))).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
@@ -111,9 +110,7 @@ async fn principal_states_are_checked_after_the_credential() {
     let r = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
     assert_eq!((r.status, r.code()), (401, "principal_suspended"));
 
-    let expires = (time::OffsetDateTime::now_utc() + time::Duration::minutes(10))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let expires = app.at(600);
     let r = app.admin_call("PATCH", &path, Some(json!({"status": "Active", "expiresAt": expires}))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await.status, 200);

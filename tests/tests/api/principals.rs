@@ -4,12 +4,6 @@ use iam_tests::TestApp;
 use local_stack::event::IncomingRequest;
 use serde_json::{Value, json};
 
-fn in_an_hour() -> String {
-    (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_created_principal_reads_back_as_the_contract_shapes_it() {
     let app = TestApp::new().await;
@@ -105,7 +99,7 @@ async fn expiry_can_be_set_and_cleared_with_null() {
     let app = TestApp::new().await;
     let id = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let path = app.org_path(&format!("/api-keys/{id}"));
-    let at = in_an_hour();
+    let at = app.at(3600);
     let r = app.admin_call("PATCH", &path, Some(json!({"expiresAt": at}))).await;
     assert_eq!(r.status, 200);
     assert!(r.body["expiresAt"].is_string());

@@ -144,7 +144,7 @@ async fn member_tokens_are_verified_strictly() {
     let app = TestApp::new().await;
     app.add_member("erin", Some("owner")).await;
     let path = app.org_path("/api-keys");
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = app.app.clock.now().unix();
     let claims =
         |iss: &str, aud: &str, exp: i64| json!({"iss": iss, "aud": aud, "sub": "erin", "iat": now, "exp": exp});
     assert_eq!(app.bearer_call("GET", &path, &app.user_token("erin"), None).await.status, 200);
@@ -170,7 +170,7 @@ async fn member_tokens_are_verified_strictly() {
 
     // A key the provider has not published: one re-fetch, then 401; no second fetch within the minute.
     let stranger = local_stack::idp::DevIdp::generate().unwrap();
-    let unknown = stranger.token(IDP_ISSUER, IDP_AUDIENCE, "erin", 600).unwrap();
+    let unknown = stranger.token(IDP_ISSUER, IDP_AUDIENCE, "erin", now, 600).unwrap();
     let before = app.idp_fetches.load(Ordering::SeqCst);
     assert_eq!(app.bearer_call("GET", &path, &unknown, None).await.code(), "invalid_token");
     assert_eq!(app.idp_fetches.load(Ordering::SeqCst), before + 1);

@@ -72,12 +72,6 @@ fn assert_refused(r: &TestResponse, form: Form, code: &str) {
     }
 }
 
-fn in_an_hour() -> String {
-    (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
-
 #[tokio::test]
 async fn every_form_exchanges_a_key_for_a_token_that_works_on_the_org_routes() {
     let app = TestApp::new().await;
@@ -149,7 +143,7 @@ async fn every_401_of_the_exchange_in_every_form() {
         .admin_call(
             "POST",
             &app.org_path(&format!("/api-keys/{}/credentials", short["id"].as_str().unwrap())),
-            Some(json!({"name": "short", "expiresAt": in_an_hour()})),
+            Some(json!({"name": "short", "expiresAt": app.at(3600)})),
         )
         .await;
     let expiring = r.body["apiKey"].as_str().unwrap().to_string();
@@ -163,7 +157,7 @@ async fn every_401_of_the_exchange_in_every_form() {
     app.admin_call(
         "PATCH",
         &app.org_path(&format!("/api-keys/{expiring_p}")),
-        Some(json!({"expiresAt": in_an_hour()})),
+        Some(json!({"expiresAt": app.at(3600)})),
     )
     .await;
     let wrong_secret = format!("{}{}", &app.admin_key[..24], "0".repeat(38));

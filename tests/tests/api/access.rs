@@ -4,12 +4,6 @@
 use iam_tests::TestApp;
 use serde_json::{Value, json};
 
-fn at(offset_seconds: i64) -> String {
-    (time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_seconds))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
-
 async fn custom_role(app: &TestApp, name: &str, types: &[&str], permissions: Value) -> String {
     let r = app
         .admin_call(
@@ -63,7 +57,7 @@ async fn each_403_of_the_contract_in_order() {
     let r = app.call("GET", &read_target, Some(&outside_key), None).await;
     assert_eq!((r.status, r.code()), (403, "condition_not_met"));
 
-    let window = custom_role(&app, "later", &["ApiKey"], json!([{"action": "iam:apiKeys:read", "resource": "*", "condition": {"notBefore": at(3600), "notAfter": at(7200)}}])).await;
+    let window = custom_role(&app, "later", &["ApiKey"], json!([{"action": "iam:apiKeys:read", "resource": "*", "condition": {"notBefore": app.at(3600), "notAfter": app.at(7200)}}])).await;
     let (_, later_key) = app.principal_with_role("later", Some(&window)).await;
     let r = app.call("GET", &read_target, Some(&later_key), None).await;
     assert_eq!((r.status, r.code()), (403, "condition_not_met"));
@@ -228,7 +222,7 @@ async fn role_bodies_are_validated() {
             "permissions[0].condition.sourceIp[0]",
         ),
         (
-            json!({"permissions": [{"action": "iam:*", "resource": "*", "condition": {"notBefore": at(100), "notAfter": at(0)}}]}),
+            json!({"permissions": [{"action": "iam:*", "resource": "*", "condition": {"notBefore": app.at(100), "notAfter": app.at(0)}}]}),
             "permissions[0].condition",
         ),
         (
@@ -388,8 +382,8 @@ async fn the_explainer_agrees_with_the_real_routes_on_generated_cases() {
         Value::Null,
         json!({"sourceIp": ["198.51.100.0/24"]}),
         json!({"sourceIp": ["203.0.113.0/24"]}),
-        json!({"notBefore": at(3600)}),
-        json!({"notAfter": at(-3600)}),
+        json!({"notBefore": app.at(3600)}),
+        json!({"notAfter": app.at(-3600)}),
     ];
     let types = [json!(["ApiKey"]), json!(["ApiKey", "User"]), json!(["User"])];
     let statuses = ["Active", "Active", "Active", "Suspended"];

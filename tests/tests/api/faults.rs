@@ -105,11 +105,15 @@ async fn persistent_transaction_conflicts_answer_503_and_write_nothing() {
 
 #[tokio::test]
 async fn a_timeout_answers_503_and_writes_nothing() {
-    let app = TestApp::with_options(|_| {}, Duration::from_millis(500)).await;
-    assert_eq!(app.admin_call("GET", &app.org_path("/api-keys"), None).await.status, 200);
+    let app = TestApp::new().await;
+    // The container under test gives up on a DynamoDB attempt after 2 s; the failing server never
+    // answers the write, so the timeout fires however fast or slow the machine is. (Were a read to
+    // time out first on a loaded machine, the answer and the table would be the same.)
+    let hasty = app.container_with_attempt_timeout(Duration::from_secs(2)).await;
+    assert_eq!(hasty.admin_call("GET", &app.org_path("/api-keys"), None).await.status, 200);
     let before = app.table_items().await;
     app.faults.arm("TransactWriteItems", Fault::Timeout, 1000);
-    let r = app.admin_call("POST", &app.org_path("/api-keys"), Some(json!({"displayName": "slow"}))).await;
+    let r = hasty.admin_call("POST", &app.org_path("/api-keys"), Some(json!({"displayName": "slow"}))).await;
     app.faults.disarm();
     assert_eq!((r.status, r.code()), (503, "service_unavailable"), "{:?}", r.body);
     assert_eq!(app.table_items().await, before);

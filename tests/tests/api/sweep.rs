@@ -1,10 +1,11 @@
 //! The expiry sweep: reads what has expired (not the table), marks it, is idempotent and time-boxed.
 
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use iam_tests::TestApp;
 use shared::auth::ApiKey;
 use shared::domain::{Credential, CredentialStatus, Name, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
+use shared::service::sweep::Deadline;
 use shared::store::{CredentialRecord, PrincipalState};
 
 fn record(app: &TestApp, principal: &str, expires_at: Option<Timestamp>, now: Timestamp) -> CredentialRecord {
@@ -30,8 +31,31 @@ fn record(app: &TestApp, principal: &str, expires_at: Option<Timestamp>, now: Ti
     }
 }
 
-fn in_a_minute() -> SystemTime {
-    SystemTime::now() + Duration::from_secs(60)
+/// A deadline that is never reached: the run's length is not the test's business.
+struct Unbounded;
+
+impl Deadline for Unbounded {
+    fn reached(&self) -> bool {
+        false
+    }
+}
+
+/// A deadline reached after `n` checks, however long they took: the sweep checks before each page
+/// and each expiry, so this stops it part-way through, at the same place on any machine.
+struct AfterChecks {
+    left: AtomicUsize,
+}
+
+impl AfterChecks {
+    fn new(n: usize) -> Self {
+        Self { left: AtomicUsize::new(n) }
+    }
+}
+
+impl Deadline for AfterChecks {
+    fn reached(&self) -> bool {
+        self.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_err()
+    }
 }
 
 #[tokio::test]
@@ -58,7 +82,7 @@ async fn the_sweep_reads_what_has_expired_not_the_table() {
     app.app.store.seed_credentials(&records).await.unwrap();
 
     app.calls.reset();
-    let report = expiry_sweep::handle(&app.app, in_a_minute(), "sweep-1").await.unwrap();
+    let report = expiry_sweep::handle(&app.app, &Unbounded, "sweep-1").await.unwrap();
     assert_eq!((report.expired, report.finished), (100, true), "{report:?}");
     let read = app.calls.items();
     // The figure of docs/benchmarks.md (make bench prints it).
@@ -93,7 +117,7 @@ async fn the_sweep_reads_what_has_expired_not_the_table() {
 
     // Idempotent: a second run finds nothing and reads next to nothing.
     app.calls.reset();
-    let again = expiry_sweep::handle(&app.app, in_a_minute(), "sweep-2").await.unwrap();
+    let again = expiry_sweep::handle(&app.app, &Unbounded, "sweep-2").await.unwrap();
     assert_eq!((again.expired, again.finished), (0, true));
     assert!(app.calls.items() <= 2, "{}", app.calls.items());
 }
@@ -102,14 +126,27 @@ async fn the_sweep_reads_what_has_expired_not_the_table() {
 async fn a_sweep_stopped_at_its_deadline_is_continued_by_the_next() {
     let app = TestApp::new().await;
     let principal = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
+    // Forty minutes into an hour, with every earlier hour already swept: what follows is one page.
+    let into_hour = app.app.clock.now().unix().rem_euclid(3600);
+    app.app.clock.advance(3600 - into_hour + 40 * 60);
+    assert_eq!(expiry_sweep::handle(&app.app, &Unbounded, "sweep-0").await.unwrap().expired, 0);
     let now = app.app.clock.now();
     let records: Vec<_> =
-        (0..30).map(|i| record(&app, &principal, Some(now.plus_seconds(-60 - i * 300)), now)).collect();
+        (0..30).map(|i| record(&app, &principal, Some(now.plus_seconds(-60 - i * 60)), now)).collect();
     app.app.store.seed_credentials(&records).await.unwrap();
-    let stopped = expiry_sweep::handle(&app.app, SystemTime::now(), "sweep-1").await.unwrap();
+
+    // A deadline already reached: nothing starts.
+    let stopped = expiry_sweep::handle(&app.app, &AfterChecks::new(0), "sweep-1").await.unwrap();
     assert_eq!((stopped.expired, stopped.finished), (0, false));
-    let next = expiry_sweep::handle(&app.app, in_a_minute(), "sweep-2").await.unwrap();
-    assert_eq!((next.expired, next.finished), (30, true));
+    // Reached part-way through (one check for the page, then one before each expiry): the twelve
+    // started finish, nothing more starts, and the run says it did not finish.
+    let partial = expiry_sweep::handle(&app.app, &AfterChecks::new(13), "sweep-2").await.unwrap();
+    assert_eq!((partial.expired, partial.finished), (12, false), "{partial:?}");
+    // The next run continues where it stopped and finishes the rest, none twice.
+    let next = expiry_sweep::handle(&app.app, &Unbounded, "sweep-3").await.unwrap();
+    assert_eq!((next.expired, next.finished), (18, true), "{next:?}");
+    let expirations = app.audit_events(&app.org).await;
+    assert_eq!(expirations.iter().filter(|e| e["action"].as_s().unwrap() == "iam:credentials:expire").count(), 30);
 }
 
 #[tokio::test]
@@ -118,9 +155,7 @@ async fn authentication_does_not_wait_for_the_sweep_and_agrees_with_it() {
     let principal = app.create_principal("ci").await;
     let id = principal["id"].as_str().unwrap();
     app.assign(id, "iam-viewer").await;
-    let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(90))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let soon = app.at(90);
     let r = app
         .admin_call(
             "POST",
@@ -131,7 +166,7 @@ async fn authentication_does_not_wait_for_the_sweep_and_agrees_with_it() {
     let key = r.body["apiKey"].as_str().unwrap().to_string();
     app.app.clock.advance(120);
     assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await.code(), "credential_expired");
-    let report = expiry_sweep::handle(&app.app, in_a_minute(), "sweep").await.unwrap();
+    let report = expiry_sweep::handle(&app.app, &Unbounded, "sweep").await.unwrap();
     assert_eq!(report.expired, 1);
     assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await.code(), "credential_expired");
     let listed =

@@ -1,0 +1,17 @@
+//! The integration tests, one binary: the real handlers, routed by the real template, against the
+//! moto emulator. One module per area of the product; each test its own table and org.
+
+mod access;
+mod authentication;
+mod authorizer;
+mod credentials;
+mod faults;
+mod isolation;
+mod logs;
+mod members;
+mod openapi;
+mod principals;
+mod rotation;
+mod routes;
+mod sweep;
+mod tokens;
