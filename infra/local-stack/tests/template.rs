@@ -50,13 +50,22 @@ fn every_contract_route_is_in_the_template_and_nothing_else() {
     assert!(extra.is_empty(), "template routes the contract does not have: {extra:?}");
 }
 
+/// Paths the contract's "Added after the first build" names whose issue is still open: each
+/// leaves this list when its route is built (and joins `CONTRACT_ROUTES`).
+const NOT_BUILT_YET: &[(&str, &str)] = &[
+    ("/iam/secret-scanning/reports", "issue 15, leaked-key reports"),
+    ("/iam/.well-known/oauth-authorization-server", "issue 16, RFC 8414 metadata"),
+];
+
 #[test]
 fn the_contract_document_lists_no_route_this_test_does_not_know() {
     // When ../shared is beside the repository (CI, developers), every `/iam/...` or `/admin/...`
     // path the contract mentions must be one of ours.
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/contract/API.md");
     let Ok(text) = std::fs::read_to_string(&path) else { return };
-    let known: Vec<String> = CONTRACT_ROUTES.iter().map(|r| r.split_once(' ').unwrap().1.to_string()).collect();
+    let mut known: Vec<String> =
+        CONTRACT_ROUTES.iter().map(|r| r.split_once(' ').unwrap().1.to_string()).collect();
+    known.extend(NOT_BUILT_YET.iter().map(|(path, _)| path.to_string()));
     for word in text.split(['`', ' ', '(', ')']) {
         let path = word.split('?').next().unwrap_or_default().trim_end_matches([',', '.', ':']);
         if !(path.starts_with("/iam/") || path.starts_with("/admin/")) || path.contains("...") || path.ends_with('/') {
