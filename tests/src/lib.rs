@@ -95,6 +95,9 @@ pub struct TestApp {
     pub faults: faults::Faults,
 }
 
+/// The subject of the member holding `owner` in every test org (assigned by the operator).
+pub const OWNER_SUBJECT: &str = "test-owner";
+
 /// The `iss` and `aud` of the tests' identity provider.
 pub const IDP_ISSUER: &str = "https://idp.test.invalid";
 /// The audience the tests' provider issues tokens for.
@@ -141,6 +144,7 @@ impl TestApp {
         let clock = Clock::manual(Timestamp::now());
         let app = Arc::new(App::with_clock(config.clone(), counted, &secrets, clock).await.expect("build app"));
         let made = admin::bootstrap(&app, "test org", true).await.expect("bootstrap");
+        admin::add_member(&app, &made.org_id, OWNER_SUBJECT, "owner").await.expect("the org's owner");
         Self {
             app,
             template,
@@ -337,10 +341,16 @@ impl TestApp {
         (id, key)
     }
 
-    /// Assigns `role` to `principal` as the administrator.
+    /// As the org's owner (a member holding `owner`, who may grant any role).
+    pub async fn owner_call(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
+        self.bearer_call(method, path, &self.user_token(OWNER_SUBJECT), body).await
+    }
+
+    /// Assigns `role` to `principal` as the owner (the administrator's `iam-admin` may grant only
+    /// what it holds: IAM actions).
     pub async fn assign(&self, principal: &str, role: &str) {
         let path = self.org_path(&format!("/principals/{principal}/role-assignments/{role}"));
-        let r = self.admin_call("PUT", &path, None).await;
+        let r = self.owner_call("PUT", &path, None).await;
         assert!(r.status == 201 || r.status == 200, "{:?}", r.body);
     }
 

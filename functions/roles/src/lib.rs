@@ -54,7 +54,7 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
 async fn create(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = app.caller_in_path_org(req, ctx).await?;
     app.authorize(&caller, Action::ROLES_CREATE, resources::ROLES, ctx).await?;
-    let role = roles::create(app, &caller.actor(), &caller.org_id, json_body(req)?, &ctx.request_id).await?;
+    let role = roles::create(app, &caller, json_body(req)?, &ctx.request_id).await?;
     let location = format!("/iam/orgs/{}/roles/{}", caller.org_id, role.id);
     Ok(json_with(201, &role, &[("location", location), etag(role.version)]))
 }
@@ -73,7 +73,7 @@ async fn update(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
     app.authorize(&caller, Action::ROLES_UPDATE, &resources::role(&id), ctx).await?;
     let expected = if_match(req)?;
     let input = json_body(req)?;
-    let role = roles::update(app, &caller.actor(), &caller.org_id, &id, input, expected, &ctx.request_id).await?;
+    let role = roles::update(app, &caller, &id, input, expected, &ctx.request_id).await?;
     Ok(json_with(200, &role, &[etag(role.version)]))
 }
 
@@ -98,8 +98,7 @@ async fn assign(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
     let principal = principal_id(req)?;
     let role = role_id(req)?;
     app.authorize(&caller, Action::ROLE_ASSIGNMENTS_ASSIGN, &resources::principal(principal.as_str()), ctx).await?;
-    let (assignment, created) =
-        assignments::assign(app, &caller.actor(), &caller.org_id, &principal, &role, &ctx.request_id).await?;
+    let (assignment, created) = assignments::assign(app, &caller, &principal, &role, &ctx.request_id).await?;
     Ok(json(if created { 201 } else { 200 }, &assignment))
 }
 

@@ -159,7 +159,9 @@ pub async fn add_member(app: &App, org: &OrgId, subject: &str, role: &str) -> an
     let input = members::AddMember { subject: subject.into(), email: None, display_name: None };
     let member = members::add(app, &actor, org, input, &request_id).await.map_err(|e| anyhow!("add member: {e}"))?;
     let role = shared::domain::RoleId::parse(role).ok_or_else(|| anyhow!("no role {role}"))?;
-    assignments::assign(app, &actor, org, &member.id, &role, &request_id).await.map_err(|e| anyhow!("assign: {e}"))?;
+    assignments::assign_as_operator(app, &actor, org, &member.id, &role, &request_id)
+        .await
+        .map_err(|e| anyhow!("assign: {e}"))?;
     Ok(member.id)
 }
 
@@ -201,7 +203,7 @@ pub async fn bootstrap(app: &App, name: &str, direct_api_key_auth: bool) -> anyh
     .await
     .map_err(|e| anyhow!("create principal: {e}"))?;
     let iam_admin = shared::domain::RoleId::parse("iam-admin").expect("a built-in");
-    assignments::assign(app, &actor, &org.id, &principal.id, &iam_admin, &request_id)
+    assignments::assign_as_operator(app, &actor, &org.id, &principal.id, &iam_admin, &request_id)
         .await
         .map_err(|e| anyhow!("assign iam-admin: {e}"))?;
     let issued = credentials::issue(

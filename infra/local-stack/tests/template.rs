@@ -63,8 +63,7 @@ fn the_contract_document_lists_no_route_this_test_does_not_know() {
     // path the contract mentions must be one of ours.
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/contract/API.md");
     let Ok(text) = std::fs::read_to_string(&path) else { return };
-    let mut known: Vec<String> =
-        CONTRACT_ROUTES.iter().map(|r| r.split_once(' ').unwrap().1.to_string()).collect();
+    let mut known: Vec<String> = CONTRACT_ROUTES.iter().map(|r| r.split_once(' ').unwrap().1.to_string()).collect();
     known.extend(NOT_BUILT_YET.iter().map(|(path, _)| path.to_string()));
     for word in text.split(['`', ' ', '(', ')']) {
         let path = word.split('?').next().unwrap_or_default().trim_end_matches([',', '.', ':']);

@@ -4,10 +4,10 @@
 
 use std::net::IpAddr;
 
-use super::policy::{Question, evaluate};
+use super::policy::{Denial, Question, describe, evaluate, first_not_held};
 use super::{Caller, Identity};
 use crate::App;
-use crate::domain::{OrgId, PrincipalType};
+use crate::domain::{OrgId, Permission, PrincipalType};
 use crate::http::{ApiError, RequestCtx};
 
 /// An IAM action, `service:resourceType:verb`.
@@ -124,6 +124,29 @@ impl App {
         ctx: &RequestCtx,
     ) -> Result<(), ApiError> {
         self.authorize_named(caller, action.as_str(), resource, ctx).await
+    }
+
+    /// The grant rule: `caller` may assign a role, or create or widen one, only if it holds every
+    /// permission in it itself (through its own roles, as cached for authorization); otherwise
+    /// 403 `escalation_denied` naming the first permission it does not hold. No route checks this
+    /// on its own: the services that grant call it.
+    pub async fn authorize_grant(
+        &self,
+        caller: &Caller,
+        role: &str,
+        permissions: &[Permission],
+    ) -> Result<(), ApiError> {
+        let held = self.assigned_roles(&caller.org_id, caller.principal_id.as_str()).await?;
+        match first_not_held(&held, caller.principal_type, permissions) {
+            None => Ok(()),
+            Some(missing) => {
+                tracing::info!(principal = %caller.principal_id, role, code = "escalation_denied", "refused");
+                Err(ApiError::Forbidden {
+                    denial: Denial::EscalationDenied,
+                    detail: format!("granting {role} needs {}, which the caller does not hold", describe(missing)),
+                })
+            }
+        }
     }
 
     /// [`App::authorize`] for an action named at run time (the tenant-API authorizer's route map).

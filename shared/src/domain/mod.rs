@@ -14,6 +14,6 @@ pub use credential::{Credential, CredentialStatus, CredentialStatusFilter};
 pub use ids::{IdError, KeyId, OrgId, PrincipalId};
 pub use name::{Name, NameError};
 pub use principal::{Principal, PrincipalStatus, PrincipalType, TransitionError};
-pub use role::{Condition, IAM_READ_ACTIONS, Permission, Role, RoleId, built_in_roles};
+pub use role::{Condition, IAM_READ_ACTIONS, Permission, Role, RoleId, built_in_roles, role_name_skeleton};
 pub use settings::OrgSettings;
 pub use timestamp::Timestamp;

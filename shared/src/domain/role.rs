@@ -83,6 +83,15 @@ pub struct Role {
     pub updated_at: Option<Timestamp>,
 }
 
+/// The form under which role names are unique in an org: NFKC, lower case, then the UTS #39
+/// confusable skeleton (lower-cased again), so that `ownеr` (a Cyrillic `е`), `OWNER` and
+/// `ｏｗｎｅｒ` are all the name `owner`. Compared, never shown.
+pub fn role_name_skeleton(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let folded = name.nfkc().collect::<String>().to_lowercase();
+    unicode_security::skeleton(&folded).collect::<String>().to_lowercase()
+}
+
 /// IAM's read and list actions: what `iam-viewer` grants.
 pub const IAM_READ_ACTIONS: [&str; 9] = [
     "iam:apiKeys:read",
@@ -123,4 +132,19 @@ pub fn built_in_roles() -> Vec<Role> {
         built_in("iam-viewer", "iam-viewer", "IAM read and list actions.", &[User, ApiKey], &IAM_READ_ACTIONS),
         built_in("developer", "developer", "The legacy developer key page.", &[User], &["admin:developer:read"]),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_look_alike_have_one_skeleton() {
+        let owner = role_name_skeleton("owner");
+        for alike in ["OWNER", "Owner", "ownеr", "ｏｗｎｅｒ", "оwnеr"] {
+            assert_eq!(role_name_skeleton(alike), owner, "{alike}");
+        }
+        assert_ne!(role_name_skeleton("owners"), owner);
+        assert_ne!(role_name_skeleton("billing sync"), role_name_skeleton("billing-sync"));
+    }
 }

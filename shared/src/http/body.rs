@@ -68,8 +68,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         return Err(ApiError::MalformedJson("the body is empty; send a JSON object".into()));
     }
     // Syntax first, so that malformed JSON is never reported as a field error.
-    let value: serde_json::Value = serde_json::from_slice(raw)
-        .map_err(|e| ApiError::MalformedJson(format!("line {} column {}", e.line(), e.column())))?;
+    let value = strict_json(raw).map_err(|e| match e.classify() {
+        // A duplicate key: its message names the key.
+        serde_json::error::Category::Data => ApiError::MalformedJson(e.to_string()),
+        _ => ApiError::MalformedJson(format!("line {} column {}", e.line(), e.column())),
+    })?;
     if !value.is_object() {
         return Err(ApiError::InvalidRequest(vec![FieldError::new("", "the body must be a JSON object")]));
     }
@@ -78,6 +81,70 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         let message = err.inner().to_string();
         ApiError::InvalidRequest(vec![field_error(&path, &message)])
     })
+}
+
+/// Parses JSON refusing duplicate object keys (at any depth). serde_json keeps the last of
+/// duplicates, while a proxy, a WAF or a log may read the first: the same request would then mean
+/// two different things (RFC 8259 §4 leaves it open; RFC 7493 I-JSON forbids them).
+pub fn strict_json(raw: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::from_slice::<Strict>(raw).map(|s| s.0)
+}
+
+struct Strict(serde_json::Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
+    }
 }
 
 /// Names the offending field: serde reports unknown and missing fields in the message, and the
@@ -118,6 +185,16 @@ mod tests {
         for refused in [r#"{"n": 900.5}"#, r#"{"n": 1e300}"#, r#"{"n": "900"}"#, r#"{"n": true}"#] {
             assert!(n(refused).is_err(), "{refused}");
         }
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth_and_named() {
+        let err = strict_json(br#"{"status":"Suspended","status":"Active"}"#).unwrap_err();
+        assert!(err.to_string().starts_with(r#"duplicate key "status""#), "{err}");
+        assert!(strict_json(br#"{"a":[{"b":1,"b":2}]}"#).is_err());
+        assert!(strict_json(br#"{"a":{"b":1},"c":{"b":2}}"#).is_ok(), "the same key in two objects is fine");
+        let same = br#"{"n":[1,-2,3.5,1e3,null,true,"x\u00e9"],"o":{}}"#;
+        assert_eq!(strict_json(same).unwrap(), serde_json::from_slice::<serde_json::Value>(same).unwrap());
     }
 
     #[test]

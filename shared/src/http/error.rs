@@ -63,6 +63,9 @@ pub enum ApiError {
     /// 409 `principal_revoked`: revoked principals are final.
     #[error("the principal is revoked; revocation is final")]
     PrincipalRevoked,
+    /// 409 `principal_expired`: the principal is past its expiry, so a credential could never work.
+    #[error("the principal is past its expiry; extend or clear its expiresAt first")]
+    PrincipalExpired,
     /// 403 `principal_type_not_allowed`.
     #[error("IAM API-key principals cannot use this route: IAM credentials are not Infuse IoT credentials")]
     PrincipalTypeNotAllowed,
@@ -148,7 +151,7 @@ impl ApiError {
             Self::UnsupportedMediaType => 415,
             Self::NotFound(_) | Self::RouteNotFound => 404,
             Self::VersionMismatch { .. } => 412,
-            Self::PrincipalRevoked | Self::CredentialLimitReached { .. } => 409,
+            Self::PrincipalRevoked | Self::PrincipalExpired | Self::CredentialLimitReached { .. } => 409,
             Self::ServiceUnavailable(_) => 503,
             Self::Internal(_) => 500,
         }
@@ -179,6 +182,7 @@ impl ApiError {
             Self::RouteNotFound => "route_not_found",
             Self::VersionMismatch { .. } => "version_mismatch",
             Self::PrincipalRevoked => "principal_revoked",
+            Self::PrincipalExpired => "principal_expired",
             Self::CredentialLimitReached { .. } => "credential_limit_reached",
             Self::ServiceUnavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{WRITE_ATTEMPTS, back_off, lost_race, roles};
 use crate::App;
-use crate::auth::resources;
+use crate::auth::{Caller, resources};
 use crate::domain::{Actor, AuditEvent, OrgId, PrincipalId, PrincipalStatus, RoleId};
 use crate::http::{ApiError, ListParams};
 use crate::store::{Assignment, Page, StoreError};
@@ -18,14 +18,46 @@ pub fn list_scope(org: &OrgId, principal: &PrincipalId) -> String {
 /// is 20, too). It keeps a member's removal, which deletes every assignment, one transaction.
 pub const MAX_ROLES_PER_PRINCIPAL: usize = 20;
 
-/// Assigns a role available to the org to one of its principals. Answers whether it was new
-/// (an existing assignment is answered as it is).
+/// Assigns a role available to the caller's org to one of its principals, if the caller holds
+/// every permission in it (the grant rule; itself included as the assignee). Answers whether it
+/// was new (an existing assignment is answered as it is).
 pub async fn assign(
+    app: &App,
+    caller: &Caller,
+    principal_id: &PrincipalId,
+    role_id: &RoleId,
+    request_id: &str,
+) -> Result<(Assignment, bool), ApiError> {
+    let grant = Grant::By(caller);
+    record(app, &caller.actor(), &caller.org_id, principal_id, role_id, grant, request_id).await
+}
+
+/// The operator's assignment of an org's first role (bootstrap, with direct access to the table):
+/// no caller exists yet whose permissions could bound it.
+pub async fn assign_as_operator(
     app: &App,
     actor: &Actor,
     org: &OrgId,
     principal_id: &PrincipalId,
     role_id: &RoleId,
+    request_id: &str,
+) -> Result<(Assignment, bool), ApiError> {
+    record(app, actor, org, principal_id, role_id, Grant::Operator, request_id).await
+}
+
+/// Who grants: a caller bound by the grant rule, or the operator.
+enum Grant<'a> {
+    By(&'a Caller),
+    Operator,
+}
+
+async fn record(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    role_id: &RoleId,
+    grant: Grant<'_>,
     request_id: &str,
 ) -> Result<(Assignment, bool), ApiError> {
     for attempt in 0..WRITE_ATTEMPTS {
@@ -37,6 +69,9 @@ pub async fn assign(
                 role: role.id.to_string(),
                 principal_type: kind.as_str(),
             });
+        }
+        if let Grant::By(caller) = grant {
+            app.authorize_grant(caller, role.id.as_str(), &role.permissions).await?;
         }
         if let Some(existing) = app.store.get_assignment(org, principal_id, role_id).await? {
             return Ok((existing, false));

@@ -65,6 +65,12 @@ pub async fn issue(
         if principal.principal.status == PrincipalStatus::Revoked {
             return Err(ApiError::PrincipalRevoked);
         }
+        // A credential of an expired principal could never authenticate, yet would hold a place
+        // under the cap. (The write is conditioned on the principal's version, so an expiry
+        // changed meanwhile is decided again.)
+        if principal.principal.is_expired_at(now) {
+            return Err(ApiError::PrincipalExpired);
+        }
         if principal.active_key_ids.len() >= cap as usize {
             // Credentials past their expiry hold a place until marked Expired: mark them now
             // (what the sweep does) and decide again, once.

@@ -5,8 +5,11 @@ use serde_json::json;
 
 use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
-use crate::auth::resources;
-use crate::domain::{Actor, AuditEvent, OrgId, Permission, PrincipalType, Role, RoleId, built_in_roles};
+use crate::auth::policy::widens;
+use crate::auth::{Caller, resources};
+use crate::domain::{
+    Actor, AuditEvent, OrgId, Permission, PrincipalType, Role, RoleId, built_in_roles, role_name_skeleton,
+};
 use crate::http::{ApiError, ListParams, Patch};
 use crate::store::{Assignment, Page, PageKey, StoreError};
 
@@ -125,7 +128,8 @@ impl Validation {
 }
 
 fn name_taken_by_built_in(name: &str) -> bool {
-    built_in_roles().iter().any(|r| r.name.eq_ignore_ascii_case(name))
+    let skeleton = role_name_skeleton(name);
+    built_in_roles().iter().any(|r| role_name_skeleton(&r.name) == skeleton)
 }
 
 fn audit(
@@ -141,13 +145,8 @@ fn audit(
 }
 
 /// Creates a custom role; its name must be unique in the org (built-in names included).
-pub async fn create(
-    app: &App,
-    actor: &Actor,
-    org: &OrgId,
-    input: CreateRole,
-    request_id: &str,
-) -> Result<Role, ApiError> {
+pub async fn create(app: &App, caller: &Caller, input: CreateRole, request_id: &str) -> Result<Role, ApiError> {
+    let (actor, org) = (&caller.actor(), &caller.org_id);
     let mut v = Validation::default();
     let name = v.role_name(&input.name);
     let description = input.description.as_deref().and_then(|d| v.description(d));
@@ -158,6 +157,7 @@ pub async fn create(
     if name_taken_by_built_in(&name) {
         return Err(ApiError::RoleNameTaken(name));
     }
+    app.authorize_grant(caller, &format!("the role {name:?}"), &input.permissions).await?;
     let now = app.clock.now();
     let role = Role {
         id: RoleId::generate(),
@@ -241,13 +241,13 @@ pub async fn list(
 /// Changes a custom role (412 on a stale `If-Match`; built-ins are read-only).
 pub async fn update(
     app: &App,
-    actor: &Actor,
-    org: &OrgId,
+    caller: &Caller,
     id: &RoleId,
     input: UpdateRole,
     if_match: Option<u64>,
     request_id: &str,
 ) -> Result<Role, ApiError> {
+    let (actor, org) = (&caller.actor(), &caller.org_id);
     if id.is_built_in() {
         return Err(ApiError::RoleReadOnly);
     }
@@ -286,6 +286,11 @@ pub async fn update(
         }
         if after == before {
             return Ok(after);
+        }
+        // Widening a role grants its new permissions to everyone who holds it: the caller must
+        // hold all of them. Narrowing and renaming are never escalation.
+        if widens(&before, &after) {
+            app.authorize_grant(caller, id.as_str(), &after.permissions).await?;
         }
         after.version += 1;
         after.updated_at = Some(app.clock.now());

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::App;
-use crate::auth::Caller;
-use crate::auth::policy::{Check, Question, evaluate};
-use crate::domain::{PrincipalId, PrincipalStatus};
+use crate::auth::policy::{Check, Denial, Question, describe, evaluate, first_not_held};
+use crate::auth::{Action, Caller};
+use crate::domain::{PrincipalId, PrincipalStatus, RoleId};
 use crate::http::{ApiError, FieldError};
 
 /// The question.
@@ -24,6 +24,10 @@ pub struct Simulate {
     pub resource: Option<String>,
     #[serde(default)]
     pub source_ip: Option<String>,
+    /// The role the principal would grant (with `iam:roleAssignments:assign`): the grant rule is
+    /// then checked too.
+    #[serde(default)]
+    pub role_id: Option<String>,
 }
 
 fn check(check: &'static str, passed: bool, detail: String) -> (Check, Option<&'static str>) {
@@ -52,6 +56,13 @@ impl Simulate {
         };
         if self.resource.as_deref().is_some_and(|r| r.is_empty() || r.chars().count() > 512) {
             errors.push(FieldError::new("resource", "must be 1 to 512 characters"));
+        }
+        if let Some(role) = &self.role_id {
+            if RoleId::parse(role).is_none() {
+                errors.push(FieldError::new("roleId", "must be a built-in role name or role_<ULID>"));
+            } else if self.action != Action::ROLE_ASSIGNMENTS_ASSIGN.as_str() {
+                errors.push(FieldError::new("roleId", "is only asked with action iam:roleAssignments:assign"));
+            }
         }
         if errors.is_empty() { Ok(source_ip) } else { Err(ApiError::InvalidRequest(errors)) }
     }
@@ -110,7 +121,23 @@ pub async fn simulate(
     let roles = app.assigned_roles(org, principal_id.as_str()).await?;
     let question =
         Question { principal_type, action: &input.action, resource: input.resource.as_deref(), source_ip, now };
-    let evaluation = evaluate(&roles, &question);
+    let mut evaluation = evaluate(&roles, &question);
+    if let Some(role_id) = input.role_id.as_deref().and_then(RoleId::parse) {
+        let role = super::roles::get(app, org, &role_id).await?;
+        let (passed, detail) = match first_not_held(&roles, principal_type, &role.permissions) {
+            None => (true, format!("the principal holds every permission of {role_id}")),
+            Some(missing) => {
+                (false, format!("granting {role_id} needs {}, which the principal does not hold", describe(missing)))
+            }
+        };
+        // Run only once the action itself is allowed, as the route runs it.
+        if evaluation.outcome.is_ok() {
+            evaluation.checks.push(Check { check: "grant", passed, detail: detail.clone() });
+            if !passed {
+                evaluation.outcome = Err((Denial::EscalationDenied, detail));
+            }
+        }
+    }
     let denial_code = evaluation.outcome.as_ref().err().map(|(d, _)| d.code());
     let authentication_code = checks.iter().find(|(c, _)| !c.passed).and_then(|(_, code)| *code);
     let code = authentication_code.or(denial_code);

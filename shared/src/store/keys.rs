@@ -1,7 +1,9 @@
 //! The single-table layout: every partition key, sort key and index key is built here and nowhere
 //! else. docs/data-model.md lists the access patterns these keys serve.
 
-use crate::domain::{CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, RoleId, Timestamp};
+use crate::domain::{
+    CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, RoleId, Timestamp, role_name_skeleton,
+};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -106,9 +108,21 @@ pub fn roles_of(org: &OrgId) -> (String, &'static str) {
     (org_pk(org), "ROLE#")
 }
 
-/// The uniqueness guard of a role name within an org (case-insensitive): `ROLENAME#<name>`.
+/// The uniqueness guard of a role name within an org: `ROLENAME#<skeleton>` (see
+/// [`role_name_skeleton`]: case and look-alikes do not make another name), or the skeleton's
+/// SHA-256 where NFKC made it too long for a sort key.
 pub fn role_name(org: &OrgId, name: &str) -> (String, String) {
-    (org_pk(org), format!("ROLENAME#{}", name.to_lowercase()))
+    let skeleton = role_name_skeleton(name);
+    let guard = if skeleton.len() <= 256 {
+        skeleton
+    } else {
+        use sha2::Digest;
+        format!(
+            "sha256:{}",
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sha2::Sha256::digest(&skeleton))
+        )
+    };
+    (org_pk(org), format!("ROLENAME#{guard}"))
 }
 
 /// Assignment item: `ORG#<orgId>` / `ASSIGN#<principalId>#<roleId>`.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 async fn custom_role(app: &TestApp, name: &str, types: &[&str], permissions: Value) -> String {
     let r = app
-        .admin_call(
+        .owner_call(
             "POST",
             &app.org_path("/roles"),
             Some(json!({"name": name, "principalTypes": types, "permissions": permissions})),
@@ -131,7 +131,7 @@ async fn custom_roles_have_unique_names_and_an_assigned_one_cannot_be_deleted() 
     let id = custom_role(&app, "Deployers", &["ApiKey"], json!([{"action": "iam:apiKeys:*", "resource": "*"}])).await;
     for name in ["deployers", "IAM-ADMIN"] {
         let r = app
-            .admin_call("POST", &app.org_path("/roles"), Some(json!({"name": name, "principalTypes": ["ApiKey"], "permissions": [{"action": "*", "resource": "*"}]})))
+            .owner_call("POST", &app.org_path("/roles"), Some(json!({"name": name, "principalTypes": ["ApiKey"], "permissions": [{"action": "*", "resource": "*"}]})))
             .await;
         assert_eq!((r.status, r.code()), (409, "role_name_taken"), "{name}");
     }
@@ -165,7 +165,7 @@ async fn the_custom_role_cap_holds_under_concurrent_creates() {
     let path = app.org_path("/roles");
     let attempts = (0..6).map(|i| {
         let body = json!({"name": format!("late {i}"), "principalTypes": ["ApiKey"], "permissions": permissions});
-        app.admin_call("POST", &path, Some(body))
+        app.owner_call("POST", &path, Some(body))
     });
     let results = futures::future::join_all(attempts).await;
     let created = results.iter().filter(|r| r.status == 201).count();
@@ -173,7 +173,7 @@ async fn the_custom_role_cap_holds_under_concurrent_creates() {
     assert!(results.iter().filter(|r| r.status != 201).all(|r| (r.status, r.code()) == (409, "role_limit_reached")));
     // A taken name is still told apart from the cap, and a deletion frees a place.
     let r = app
-        .admin_call(
+        .owner_call(
             "POST",
             &app.org_path("/roles"),
             Some(json!({"name": "role 0", "principalTypes": ["ApiKey"], "permissions": permissions})),
@@ -316,6 +316,9 @@ async fn the_audit_log_lists_every_change_newest_first_without_secrets() {
             "iam:credentials:issue",
             "iam:roleAssignments:assign",
             "iam:apiKeys:create",
+            // The test org's owner member, then its administrator key, as the operator made them.
+            "iam:roleAssignments:assign",
+            "iam:members:add",
             "iam:credentials:issue",
             "iam:roleAssignments:assign",
             "iam:apiKeys:create",

@@ -5,7 +5,7 @@ use serde_json::json;
 
 async fn demo_reader(app: &TestApp) -> String {
     let r = app
-        .admin_call(
+        .owner_call(
             "POST",
             &app.org_path("/roles"),
             Some(json!({"name": "demo reader", "principalTypes": ["ApiKey", "User"], "permissions": [{"action": "demo:whoami:read", "resource": "route:/demo/*"}]})),

@@ -20,7 +20,7 @@ async fn writes(app: &TestApp) -> Vec<Write> {
     let member = app.add_member("member", None).await;
     app.assign(&principal, "iam-viewer").await;
     let spare = app
-        .admin_call(
+        .owner_call(
             "POST",
             &app.org_path("/roles"),
             Some(json!({"name": "spare", "principalTypes": ["ApiKey"], "permissions": [{"action": "x:y:z", "resource": "*"}]})),
@@ -55,7 +55,9 @@ async fn writes(app: &TestApp) -> Vec<Write> {
             "create role",
             "POST",
             app.org_path("/roles"),
-            Some(json!({"name": "r", "principalTypes": ["ApiKey"], "permissions": [{"action": "*", "resource": "*"}]})),
+            Some(
+                json!({"name": "r", "principalTypes": ["ApiKey"], "permissions": [{"action": "iam:apiKeys:read", "resource": "*"}]}),
+            ),
         ),
         w("change role", "PATCH", app.org_path(&format!("/roles/{spare}")), Some(json!({"name": "renamed"}))),
         w("delete role", "DELETE", app.org_path(&format!("/roles/{spare}")), None),

@@ -9,7 +9,7 @@ async fn a_caller_from_another_org_is_refused_on_every_route_and_changes_nothing
     let (principal, key) = app.principal_with_key("victim").await;
     let key_id = key[3..23].to_string();
     let role = app
-        .admin_call(
+        .owner_call(
             "POST",
             &app.org_path("/roles"),
             Some(json!({"name": "victim role", "principalTypes": ["ApiKey"], "permissions": [{"action": "*", "resource": "*"}]})),

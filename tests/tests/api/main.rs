@@ -6,6 +6,7 @@ mod authentication;
 mod authorizer;
 mod credentials;
 mod faults;
+mod grants;
 mod isolation;
 mod logs;
 mod members;
