@@ -46,6 +46,7 @@ bench: venv toolchain ## the benchmarks of docs/benchmarks.md (CPU, latency, col
 	$(CARGO) bench -p shared --bench exchange 2>&1 | tee -a .local/bench.txt
 	$(CARGO) bench -p shared --bench timing 2>&1 | tee -a .local/bench.txt
 	$(CARGO) bench -p local-stack --bench exchange_latency 2>&1 | tee -a .local/bench.txt
+	$(CARGO) bench -p local-stack --bench sweep_throughput 2>&1 | tee -a .local/bench.txt
 	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f))
 	$(CARGO) build --release -p local-stack --example hello_lambda
 	$(CARGO) bench -p local-stack --bench cold_start 2>&1 | tee -a .local/bench.txt

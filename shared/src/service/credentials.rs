@@ -138,6 +138,7 @@ pub async fn expire_lapsed(
 
 /// Marks one credential `Expired`, starts its retention clock and audits it (actor
 /// `system:expiry`). `false` when it had already ended (revoked or expired meanwhile): idempotent.
+/// A transaction conflict (another write to its principal) is retried: it decides nothing.
 pub async fn expire(app: &App, record: &CredentialRecord, now: Timestamp, request_id: &str) -> Result<bool, ApiError> {
     if record.credential.status != CredentialStatus::Active {
         return Ok(false);
@@ -154,11 +155,16 @@ pub async fn expire(app: &App, record: &CredentialRecord, now: Timestamp, reques
         json!({"name": after.name, "expiresAt": after.expires_at}),
     );
     let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
-    match app.store.end_credential(record, &after, retention_until, &audit).await {
-        Ok(()) => Ok(true),
-        Err(err) if lost_race(&err) => Ok(false),
-        Err(err) => Err(err.into()),
+    for attempt in 0..WRITE_ATTEMPTS {
+        match app.store.end_credential(record, &after, retention_until, &audit).await {
+            Ok(()) => return Ok(true),
+            // The status is no longer the one read: it ended meanwhile.
+            Err(StoreError::ConditionFailed) => return Ok(false),
+            Err(StoreError::Contention) => back_off(attempt).await,
+            Err(err) => return Err(err.into()),
+        }
     }
+    Err(StoreError::Contention.into())
 }
 
 /// A page of a principal's credentials (default: Active). Never includes a secret or its hash.

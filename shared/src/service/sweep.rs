@@ -2,6 +2,7 @@
 //! started), reading only the expiry index's hours since the last sweep, so what it reads is
 //! proportional to what has expired, never to the table. Authentication never depends on it.
 
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
@@ -10,7 +11,7 @@ use serde::Serialize;
 
 use super::credentials;
 use crate::App;
-use crate::domain::Timestamp;
+use crate::domain::{PrincipalId, Timestamp};
 use crate::http::ApiError;
 use crate::store::CredentialRecord;
 
@@ -95,8 +96,9 @@ pub async fn run(app: &App, deadline: &dyn Deadline, request_id: &str) -> Result
     Ok(report)
 }
 
-/// Expires `records`, at most [`CONCURRENCY`] at a time, checking `deadline` before starting each;
-/// what has started always finishes. Returns how many started and how many were marked.
+/// Expires `records`, at most [`CONCURRENCY`] at a time and never two of one principal at once
+/// (each expiry updates its principal's item: two would conflict), checking `deadline` before
+/// starting each; what has started always finishes. Returns how many started and were marked.
 async fn expire_all(
     app: &App,
     records: &[CredentialRecord],
@@ -104,20 +106,28 @@ async fn expire_all(
     deadline: &dyn Deadline,
     request_id: &str,
 ) -> Result<(usize, usize), ApiError> {
-    let mut waiting = records.iter().peekable();
+    let mut waiting: VecDeque<&CredentialRecord> = records.iter().collect();
+    let mut busy: HashSet<&PrincipalId> = HashSet::new();
     let mut in_flight = FuturesUnordered::new();
     let (mut started, mut marked, mut stopped) = (0, 0, false);
     loop {
-        while !stopped && in_flight.len() < CONCURRENCY && waiting.peek().is_some() {
+        while !stopped && in_flight.len() < CONCURRENCY {
+            let Some(next) = waiting.iter().position(|r| !busy.contains(&r.credential.principal_id)) else { break };
             if deadline.reached() {
                 stopped = true;
-            } else if let Some(record) = waiting.next() {
-                in_flight.push(credentials::expire(app, record, now, request_id));
-                started += 1;
+                break;
             }
+            let record = waiting.remove(next).expect("a position of waiting");
+            busy.insert(&record.credential.principal_id);
+            let principal = &record.credential.principal_id;
+            in_flight.push(async move { (principal, credentials::expire(app, record, now, request_id).await) });
+            started += 1;
         }
         match in_flight.next().await {
-            Some(outcome) => marked += usize::from(outcome?),
+            Some((principal, outcome)) => {
+                busy.remove(principal);
+                marked += usize::from(outcome?);
+            }
             None => return Ok((started, marked)),
         }
     }

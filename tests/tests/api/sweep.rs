@@ -173,3 +173,18 @@ async fn authentication_does_not_wait_for_the_sweep_and_agrees_with_it() {
         app.admin_call("GET", &app.org_path(&format!("/api-keys/{id}/credentials?status=Expired")), None).await;
     assert_eq!(listed.body["items"][0]["name"], "short");
 }
+
+#[tokio::test]
+async fn a_transaction_conflict_does_not_make_the_sweep_skip_a_credential() {
+    // On DynamoDB two writes to one principal's item conflict (TransactionConflict); the sweep
+    // must retry the expiry, not count it as ended by someone else.
+    let app = TestApp::new().await;
+    let principal = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
+    let now = app.app.clock.now();
+    let records: Vec<_> = (0..5).map(|i| record(&app, &principal, Some(now.plus_seconds(-60 - i)), now)).collect();
+    app.app.store.seed_credentials(&records).await.unwrap();
+    app.faults.arm("TransactWriteItems", iam_tests::faults::Fault::Conflict, 3);
+    let report = expiry_sweep::handle(&app.app, &Unbounded, "sweep").await.unwrap();
+    app.faults.disarm();
+    assert_eq!((report.expired, report.finished), (5, true), "{report:?}");
+}
