@@ -343,7 +343,7 @@ mod tests {
         assert!(resource_matches("*/akp_1", "iam:api-keys/akp_1"));
     }
 
-    fn role(id: &str, types: &[PrincipalType], permissions: Vec<Permission>) -> Role {
+    pub(super) fn role(id: &str, types: &[PrincipalType], permissions: Vec<Permission>) -> Role {
         let id = if id == "r" { crate::domain::RoleId::generate() } else { crate::domain::RoleId::parse(id).unwrap() };
         Role {
             name: id.to_string(),
@@ -359,7 +359,7 @@ mod tests {
         }
     }
 
-    fn grant(action: &str, resource: &str, condition: Option<Condition>) -> Permission {
+    pub(super) fn grant(action: &str, resource: &str, condition: Option<Condition>) -> Permission {
         Permission { action: action.into(), resource: resource.into(), condition }
     }
 
@@ -444,25 +444,13 @@ mod grant_tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::domain::RoleId;
 
     fn role(types: &[PrincipalType], permissions: Vec<Permission>) -> Role {
-        Role {
-            id: RoleId::generate(),
-            org_id: None,
-            name: "r".into(),
-            description: None,
-            principal_types: types.to_vec(),
-            permissions,
-            built_in: false,
-            version: 1,
-            created_at: None,
-            updated_at: None,
-        }
+        super::tests::role("r", types, permissions)
     }
 
     fn grant(action: &str, resource: &str) -> Permission {
-        Permission { action: action.into(), resource: resource.into(), condition: None }
+        super::tests::grant(action, resource, None)
     }
 
     #[test]
