@@ -21,6 +21,7 @@ test: venv toolchain ## every check CI runs: fmt, clippy, unit and emulator-back
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
+	scripts/check-layers
 	@mkdir -p .local
 	@# Every test binary runs even when one fails; the exit status is still cargo's, and the
 	@# summary line comes last either way.

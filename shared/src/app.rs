@@ -53,8 +53,17 @@ pub const ROLE_CACHE_SECONDS: i64 = 30;
 
 impl App {
     /// Reads the configuration from the environment and the SDK settings the usual way
-    /// (`AWS_REGION`, `AWS_ENDPOINT_URL`, …), then loads the pepper.
+    /// (`AWS_REGION`, `AWS_ENDPOINT_URL`, …), then the keys (see [`App::with_clock`]).
     pub async fn from_env() -> anyhow::Result<Self> {
+        let app = Self::from_env_without_keys().await?;
+        app.read_keys_at_start().await;
+        Ok(app)
+    }
+
+    /// [`App::from_env`] for a function that never needs the keys (a tenant API behind the
+    /// authorizer): its cold start makes no Secrets Manager call. Were the keys asked for after
+    /// all, the first request that needs them would read them.
+    pub async fn from_env_without_keys() -> anyhow::Result<Self> {
         let config = Config::from_env()?;
         // A hung call must end well inside the function's 10 s timeout, as a 503 the client can retry.
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
@@ -65,7 +74,7 @@ impl App {
         let sdk = aws_config::from_env().timeout_config(timeouts).load().await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-        Self::new(config, dynamo, &secrets).await
+        Ok(Self::build(config, dynamo, &secrets, Clock::system()))
     }
 
     /// Builds an App over the given clients (tests pass clients with interceptors), on the system clock.
@@ -77,14 +86,26 @@ impl App {
         Self::with_clock(config, dynamo, secrets, Clock::system()).await
     }
 
-    /// Builds an App reading time from `clock` (tests pass one they set and move).
+    /// Builds an App reading time from `clock` (tests pass one they set and move), and reads the
+    /// keys during the container's initialisation.
     pub async fn with_clock(
         config: Config,
         dynamo: aws_sdk_dynamodb::Client,
         secrets: &aws_sdk_secretsmanager::Client,
         clock: Clock,
     ) -> anyhow::Result<Self> {
-        let app = Self {
+        let app = Self::build(config, dynamo, secrets, clock);
+        app.read_keys_at_start().await;
+        Ok(app)
+    }
+
+    fn build(
+        config: Config,
+        dynamo: aws_sdk_dynamodb::Client,
+        secrets: &aws_sdk_secretsmanager::Client,
+        clock: Clock,
+    ) -> Self {
+        Self {
             store: DynamoStore::new(dynamo, config.table_name.clone()),
             clock,
             keys: tokio::sync::OnceCell::new(),
@@ -96,17 +117,19 @@ impl App {
             principal_roles: TtlCache::new(ROLE_CACHE_SECONDS),
             org_roles: TtlCache::new(ROLE_CACHE_SECONDS),
             config,
-        };
-        // Read the keys now, during the container's initialisation. If Secrets Manager fails
-        // (a throttle, a timeout), start anyway: the first request that needs them reads again and
-        // answers 503 with Retry-After meanwhile, instead of the whole container failing to start.
-        if let Err(ApiError::ServiceUnavailable(source)) = app.keys().await {
+        }
+    }
+
+    /// If Secrets Manager fails at start (a throttle, a timeout), the container starts anyway: the
+    /// first request that needs the keys reads again and answers 503 with Retry-After meanwhile,
+    /// instead of the whole container failing to start.
+    async fn read_keys_at_start(&self) {
+        if let Err(ApiError::ServiceUnavailable(source)) = self.keys().await {
             tracing::warn!(
                 error = format!("{source:#}"),
                 "keys not read at start; the next request that needs them reads again"
             );
         }
-        Ok(app)
     }
 
     /// A list route's answer: opens the request's `limit` and `cursor` for `scope`, reads the page

@@ -26,6 +26,17 @@ impl RouteActions {
     }
 }
 
+/// The authorizer could not decide: a dependency (DynamoDB, Secrets Manager) failed. API Gateway
+/// answers 500, never the 403 of a denial; the cause is kept for the one log line.
+#[derive(Debug, thiserror::Error)]
+#[error("the authorizer could not decide")]
+pub struct CouldNotDecide(#[source] pub anyhow::Error);
+
+/// A refusal, to be answered with a denial; a failure, to be returned as [`CouldNotDecide`].
+fn refusal(err: ApiError) -> Result<ApiError, CouldNotDecide> {
+    err.into_failure().map(CouldNotDecide).map_or_else(Ok, Err)
+}
+
 fn deny() -> ApiGatewayV2CustomAuthorizerSimpleResponse<Value> {
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
     response.is_authorized = false;
@@ -41,7 +52,7 @@ pub async fn handle(
     app: &App,
     routes: &RouteActions,
     request: ApiGatewayV2CustomAuthorizerV2Request,
-) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse<Value>, ApiError> {
+) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse<Value>, CouldNotDecide> {
     let route_key = request.route_key.clone().unwrap_or_default();
     let ctx = RequestCtx {
         route_key: route_key.clone(),
@@ -54,9 +65,9 @@ pub async fn handle(
     };
     let identity = match app.authenticate(&request.headers, &ctx.request_id).await {
         Ok(identity) => identity,
-        Err(err) if err.status() >= 500 => return Err(err),
         Err(err) => {
-            tracing::info!(request_id = ctx.request_id, code = err.code(), "tenant API caller not authenticated");
+            let refused = refusal(err)?;
+            tracing::info!(request_id = ctx.request_id, code = refused.code(), "tenant API caller not authenticated");
             return Ok(deny());
         }
     };
@@ -67,15 +78,17 @@ pub async fn handle(
     };
     let caller = match app.caller_in_org(identity, &org, &ctx).await {
         Ok(caller) => caller,
-        Err(err) if err.status() >= 500 => return Err(err),
-        Err(_) => return Ok(deny()),
+        Err(err) => {
+            refusal(err)?;
+            return Ok(deny());
+        }
     };
     let resource = format!("route:{}", request.raw_path.clone().unwrap_or_default());
     match app.authorize_named(&caller, action, &resource, &ctx).await {
         Ok(_) => {}
-        Err(err) if err.status() >= 500 => return Err(err),
         Err(err) => {
-            tracing::info!(request_id = ctx.request_id, code = err.code(), action, "tenant API call denied");
+            let refused = refusal(err)?;
+            tracing::info!(request_id = ctx.request_id, code = refused.code(), action, "tenant API call denied");
             return Ok(deny());
         }
     }

@@ -10,7 +10,12 @@ async fn main() -> Result<(), Error> {
     let routes = authorizer::RouteActions::from_env()?;
     let (app, routes) = (&app, &routes);
     run(service_fn(move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
-        authorizer::handle(app, routes, event.payload).await.map_err(|err| Error::from(err.to_string()))
+        authorizer::handle(app, routes, event.payload).await.map_err(|err| {
+            // Logged once, with its cause; Lambda records the same text as the invocation's error.
+            let text = format!("{:#}", anyhow::Error::new(err));
+            tracing::error!(request_id = event.context.request_id, error = text, "authorizer failed");
+            Error::from(text)
+        })
     }))
     .await
 }

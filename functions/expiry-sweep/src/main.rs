@@ -11,7 +11,12 @@ async fn main() -> Result<(), Error> {
     let app = &app;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = InvocationDeadline(event.context.deadline());
-        let report = expiry_sweep::handle(app, &deadline, &event.context.request_id).await.map_err(Box::new)?;
+        let report = expiry_sweep::handle(app, &deadline, &event.context.request_id).await.map_err(|err| {
+            // Logged once, with its cause (`internal error: …: the SDK's reason`), not just its title.
+            let text = format!("{:#}", shared::anyhow::Error::new(err));
+            tracing::error!(request_id = event.context.request_id, error = text, "expiry sweep failed");
+            Error::from(text)
+        })?;
         Ok::<_, Error>(serde_json::to_value(report)?)
     }))
     .await

@@ -4,18 +4,11 @@
 
 use anyhow::{Context, bail};
 use aws_sdk_secretsmanager::Client;
-use serde::Deserialize;
 use shared::auth::tokens::{AccessClaims, KeySet, RETIRED_KEY_LIFETIME_SECONDS, StoredKey, StoredKeySet};
 use shared::domain::Timestamp;
 
 /// The event Secrets Manager sends a rotation function.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RotationEvent {
-    pub secret_id: String,
-    pub client_request_token: String,
-    pub step: String,
-}
+pub use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent as RotationEvent;
 
 const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";

@@ -47,7 +47,7 @@ pub async fn authorize(
 ) -> Option<
     Result<
         aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerSimpleResponse<serde_json::Value>,
-        shared::http::ApiError,
+        authorizer::CouldNotDecide,
     >,
 > {
     match name {

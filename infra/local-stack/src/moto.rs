@@ -41,8 +41,8 @@ impl Moto {
             .with_context(|| format!("start moto with {} (run `make venv` first)", python.display()))?;
         let started = Instant::now();
         while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            if started.elapsed() > Duration::from_secs(30) {
-                bail!("moto did not listen on port {port} within 30 s; see {}", log.display());
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!("moto did not listen on port {port} within 120 s (hung?); see {}", log.display());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -83,7 +83,7 @@ async fn run_authorizer(
         Some(Ok(_)) => Err(plain(403, r#"{"message":"Forbidden"}"#)),
         // An authorizer that fails (rather than denies) is API Gateway's 500.
         Some(Err(err)) => {
-            tracing::warn!(error = %err, "the authorizer failed");
+            tracing::warn!(error = format!("{:#}", anyhow::Error::new(err)), "the authorizer failed");
             Err(plain(500, r#"{"message":"Internal Server Error"}"#))
         }
         None => Err(plain(500, r#"{"message":"Internal Server Error"}"#)),

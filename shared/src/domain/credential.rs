@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{KeyId, Name, PrincipalId, Timestamp};
 
 /// A credential is Active until revoked (final) or past its expiry (marked by the sweep).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::EnumString, strum::IntoStaticStr)]
 pub enum CredentialStatus {
     Active,
     Revoked,
@@ -15,11 +15,7 @@ pub enum CredentialStatus {
 impl CredentialStatus {
     /// The wire spelling.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "Active",
-            Self::Revoked => "Revoked",
-            Self::Expired => "Expired",
-        }
+        self.into()
     }
 }
 
@@ -34,11 +30,8 @@ impl CredentialStatusFilter {
     /// Parses `Active`, `Revoked`, `Expired` or `all`.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
-            "Active" => Some(Self::Only(CredentialStatus::Active)),
-            "Revoked" => Some(Self::Only(CredentialStatus::Revoked)),
-            "Expired" => Some(Self::Only(CredentialStatus::Expired)),
             "all" => Some(Self::All),
-            _ => None,
+            status => status.parse().ok().map(Self::Only),
         }
     }
 

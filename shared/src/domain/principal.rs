@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{Name, OrgId, PrincipalId, Timestamp};
 
 /// The kinds of principal: machine identities (`ApiKey`) and members of an org (`User`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumString, strum::IntoStaticStr)]
 pub enum PrincipalType {
     ApiKey,
     User,
@@ -14,24 +14,17 @@ pub enum PrincipalType {
 impl PrincipalType {
     /// The wire spelling.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ApiKey => "ApiKey",
-            Self::User => "User",
-        }
+        self.into()
     }
 
-    /// Parses the wire spelling.
+    /// Parses the wire spelling (exactly: case matters).
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "ApiKey" => Some(Self::ApiKey),
-            "User" => Some(Self::User),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 
 /// Active ↔ Suspended; anything → Revoked; Revoked is final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::EnumString, strum::IntoStaticStr)]
 pub enum PrincipalStatus {
     Active,
     Suspended,
@@ -41,21 +34,12 @@ pub enum PrincipalStatus {
 impl PrincipalStatus {
     /// Parses the exact spelling used on the wire.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "Active" => Some(Self::Active),
-            "Suspended" => Some(Self::Suspended),
-            "Revoked" => Some(Self::Revoked),
-            _ => None,
-        }
+        text.parse().ok()
     }
 
     /// The wire spelling.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "Active",
-            Self::Suspended => "Suspended",
-            Self::Revoked => "Revoked",
-        }
+        self.into()
     }
 }
 

@@ -206,6 +206,16 @@ impl ApiError {
     }
 
     /// The problem+json response. Server-side failures are logged here, once, with the request id.
+    /// A failure to answer (a dependency, or a bug) rather than a refusal: its cause. A refusal
+    /// (any 4xx) comes back as it was. Callers that are not HTTP routes tell the two apart by this,
+    /// never by the status.
+    pub fn into_failure(self) -> Result<anyhow::Error, Self> {
+        match self {
+            Self::ServiceUnavailable(cause) | Self::Internal(cause) => Ok(cause),
+            refusal => Err(refusal),
+        }
+    }
+
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         self.render(request_id, None)
     }

@@ -5,7 +5,9 @@ pub mod keys;
 
 use std::collections::BTreeMap;
 
-pub use dynamo::{CallCounter, DynamoStore};
+#[cfg(feature = "test-util")]
+pub use dynamo::CallCounter;
+pub use dynamo::DynamoStore;
 
 use crate::domain::{
     Credential, CredentialStatus, KeyId, OrgId, OrgSettings, Principal, PrincipalId, PrincipalStatus, PrincipalType,

@@ -4,7 +4,10 @@ use iam_tests::TestApp;
 use signing_key_rotation::{RotationEvent, handle};
 
 fn event(secret_id: &str, token: &str, step: &str) -> RotationEvent {
-    RotationEvent { secret_id: secret_id.into(), client_request_token: token.into(), step: step.into() }
+    // The event type is `#[non_exhaustive]`: built from its default, as Lambda's JSON would fill it.
+    let mut event = RotationEvent::default();
+    (event.secret_id, event.client_request_token, event.step) = (secret_id.into(), token.into(), step.into());
+    event
 }
 
 async fn secrets() -> aws_sdk_secretsmanager::Client {
