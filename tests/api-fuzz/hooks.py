@@ -19,13 +19,22 @@ BOOTSTRAP = json.load(open(os.environ["IAM_BOOTSTRAP"], encoding="utf-8"))
 PUBLIC_ROUTES = {"/iam/auth/token", "/iam/.well-known/jwks.json", "/iam/openapi.json"}
 # The route API keys may not use (the legacy developer page): called as the org's owner member.
 MEMBER_ROUTES = {"/admin/developer"}
+# The routes that grant: called as the owner too, who holds every permission a generated role may
+# name (the administrator's iam-admin may grant only IAM actions: 403 escalation_denied otherwise).
+GRANT_ROUTES = {
+    ("POST", "/iam/orgs/{orgId}/roles"),
+    ("PATCH", "/iam/orgs/{orgId}/roles/{roleId}"),
+    ("PUT", "/iam/orgs/{orgId}/principals/{principalId}/role-assignments/{roleId}"),
+}
 
 
 def _grant_tenant_api_access():
     """The demo tenant API (GET /demo/whoami) needs `demo:whoami:read`, which the administrator's
-    iam-admin role does not grant: give it a custom role that does, through the API itself."""
+    iam-admin role does not grant: give it a custom role that does, through the API itself. The
+    org's owner member makes and assigns it (no principal grants what it does not hold: the
+    iam-admin key may not)."""
     base = f"{BOOTSTRAP['apiBaseUrl']}/iam/orgs/{BOOTSTRAP['orgId']}"
-    headers = {"Authorization": f"ApiKey {BOOTSTRAP['apiKey']}"}
+    headers = {"Authorization": f"Bearer {BOOTSTRAP['userToken']}"}
     role = requests.post(
         f"{base}/roles",
         headers=headers,
@@ -63,7 +72,7 @@ class BootstrappedAdministrator:
 
     def set(self, case, data, ctx):
         case.headers = case.headers or {}
-        if case.operation.path in MEMBER_ROUTES:
+        if case.operation.path in MEMBER_ROUTES or (case.method.upper(), case.operation.path) in GRANT_ROUTES:
             # Member-only routes: the demo org's owner, a member of its identity provider.
             case.headers["Authorization"] = f"Bearer {BOOTSTRAP['userToken']}"
         elif case.operation.path not in PUBLIC_ROUTES:
