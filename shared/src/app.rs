@@ -5,14 +5,15 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::auth::CursorKey;
 use crate::auth::oidc::OidcVerifier;
 use crate::auth::tokens::TokenKeys;
 use crate::auth::{KeyHasher, Pepper, VerifiedKeys};
 use crate::cache::TtlCache;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::ApiError;
 use crate::domain::{OrgId, OrgSettings, PrincipalId, Role, RoleId, Timestamp, built_in_roles};
-use crate::http::{ApiError, CursorKey, ListParams};
 use crate::store::DynamoStore;
 
 /// Everything a handler borrows.
@@ -130,25 +131,6 @@ impl App {
                 "keys not read at start; the next request that needs them reads again"
             );
         }
-    }
-
-    /// A list route's answer: opens the request's `limit` and `cursor` for `scope`, reads the page
-    /// with `read`, and answers `{items, nextCursor}`, the next cursor sealed for the same scope.
-    pub async fn list_page<T, F, Fut>(
-        &self,
-        req: &lambda_http::Request,
-        scope: &str,
-        read: F,
-    ) -> Result<lambda_http::Response<lambda_http::Body>, ApiError>
-    where
-        T: serde::Serialize,
-        F: FnOnce(ListParams) -> Fut,
-        Fut: std::future::Future<Output = Result<crate::store::Page<T>, ApiError>>,
-    {
-        let cursors = &self.keys().await?.cursors;
-        let page = read(ListParams::from_request(req, cursors, scope)?).await?;
-        let next = page.next.map(|k| cursors.seal(scope, &k));
-        Ok(crate::http::json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
     }
 
     /// The container's keys: read once (normally at start); while they cannot be read, 503. After

@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::auth::oidc::OidcProvider;
-
 /// Everything a function needs to know about where it runs.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -87,4 +85,12 @@ impl Config {
             retention_days: 90,
         }
     }
+}
+
+/// The trusted provider.
+#[derive(Clone, Debug)]
+pub struct OidcProvider {
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_url: String,
 }

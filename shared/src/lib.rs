@@ -15,4 +15,4 @@ pub use anyhow;
 pub use app::App;
 pub use clock::Clock;
 pub use config::Config;
-pub use http::error::ApiError;
+pub use domain::ApiError;

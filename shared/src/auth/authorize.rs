@@ -4,11 +4,12 @@
 
 use std::net::IpAddr;
 
+use super::RequestCtx;
 use super::policy::{Denial, Question, describe, evaluate, first_not_held};
 use super::{Caller, Identity};
 use crate::App;
+use crate::domain::ApiError;
 use crate::domain::{OrgId, Permission, PrincipalType};
-use crate::http::{ApiError, RequestCtx};
 
 /// An IAM action, `service:resourceType:verb`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,12 +3,17 @@
 mod api_key;
 mod authenticate;
 mod authorize;
+mod context;
+pub mod cursor_key;
 mod hashing;
 pub mod oidc;
 pub mod policy;
 pub mod tokens;
 
+pub use crate::domain::AuthFailure;
 pub use api_key::{ApiKey, GeneratedKey, MalformedKey};
-pub use authenticate::{AuthFailure, Caller, Identity, Presented, VerifiedKeys, presented, unverified_issuer};
+pub use authenticate::{Caller, Identity, Presented, VerifiedKeys, presented, unverified_issuer};
 pub use authorize::{Action, resources};
+pub use context::RequestCtx;
+pub use cursor_key::CursorKey;
 pub use hashing::{KeyHasher, Pepper};

@@ -12,18 +12,11 @@ use serde::Deserialize;
 
 use super::AuthFailure;
 use super::tokens::LEEWAY_SECONDS;
+pub use crate::config::OidcProvider;
 use crate::domain::Timestamp;
 
 /// An unknown `kid` makes the container re-fetch the provider's JWKS at most this often.
 pub const JWKS_REFETCH_SECONDS: i64 = 60;
-
-/// The trusted provider.
-#[derive(Clone, Debug)]
-pub struct OidcProvider {
-    pub issuer: String,
-    pub audience: String,
-    pub jwks_url: String,
-}
 
 /// The claims a member token must carry.
 #[derive(Debug, Deserialize)]

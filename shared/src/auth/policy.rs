@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+pub use crate::domain::Denial;
 use crate::domain::{Condition, Permission, PrincipalType, Role, Timestamp};
 
 /// Does `pattern` match `text`, `*` standing for any run of characters (none included)?
@@ -172,30 +173,6 @@ pub struct Question<'a> {
     pub resource: Option<&'a str>,
     pub source_ip: Option<IpAddr>,
     pub now: Timestamp,
-}
-
-/// Why a request was refused; each is a 403 with its own code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Denial {
-    NoRoleAssignment,
-    PermissionDenied,
-    ScopeMismatch,
-    ConditionNotMet,
-    /// The caller would grant a permission it does not hold itself (the grant rule).
-    EscalationDenied,
-}
-
-impl Denial {
-    /// The stable code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::NoRoleAssignment => "no_role_assignment",
-            Self::PermissionDenied => "permission_denied",
-            Self::ScopeMismatch => "scope_mismatch",
-            Self::ConditionNotMet => "condition_not_met",
-            Self::EscalationDenied => "escalation_denied",
-        }
-    }
 }
 
 /// One check of the troubleshooting table, as `/authorize` reports it.

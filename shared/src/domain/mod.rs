@@ -2,18 +2,24 @@
 
 mod audit;
 mod credential;
+mod error;
 mod ids;
 mod name;
 mod principal;
+mod refusal;
 mod role;
 mod settings;
 mod timestamp;
+mod wire;
 
 pub use audit::{Actor, AuditEvent};
 pub use credential::{Credential, CredentialStatus, CredentialStatusFilter};
+pub use error::{ApiError, FieldError};
 pub use ids::{IdError, KeyId, OrgId, PrincipalId};
 pub use name::{Name, NameError};
 pub use principal::{Principal, PrincipalStatus, PrincipalType, TransitionError};
+pub use refusal::{AuthFailure, Denial};
 pub use role::{Condition, IAM_READ_ACTIONS, Permission, Role, RoleId, built_in_roles, role_name_skeleton};
 pub use settings::OrgSettings;
 pub use timestamp::Timestamp;
+pub use wire::{Patch, json_integer};

@@ -5,37 +5,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
 use super::{ApiError, FieldError};
+pub use crate::domain::{Patch, json_integer};
 
 /// Bodies above this are refused before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// A PATCH field: absent (leave it), `null` (clear it) or a value (set it).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub enum Patch<T> {
-    #[default]
-    Absent,
-    Null,
-    Value(T),
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Option::<T>::deserialize(d)? {
-            None => Self::Null,
-            Some(v) => Self::Value(v),
-        })
-    }
-}
-
-/// An optional integer as JSON (and JSON Schema) counts one: `900` or `900.0`, not `900.5`.
-pub fn json_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
-    number
-        .as_i64()
-        .or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9.0e15).map(|f| f as i64))
-        .map(Some)
-        .ok_or_else(|| serde::de::Error::custom(format!("invalid value: {number}, expected an integer in range")))
-}
 
 /// The request body's bytes (API Gateway's base64 already decoded by lambda_http).
 pub fn request_bytes(req: &Request) -> &[u8] {

@@ -1,124 +1,9 @@
-//! One error type owns every status and `code`; handlers never build an error body themselves.
+//! Rendering the one error: status, stable `code`, problem+json. Handlers never build an error body.
 
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use crate::auth::AuthFailure;
-use crate::auth::policy::Denial;
-use crate::store::StoreError;
-
-/// One field that failed validation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    /// `field` failed with `message`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
-
-/// Every way a request can fail, with its status and stable `code`.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// 401: the caller is not recognised.
-    #[error("{0}")]
-    Unauthenticated(AuthFailure),
-    /// 403 `org_mismatch`.
-    #[error("the caller belongs to another organisation")]
-    OrgMismatch,
-    /// 403 `no_role_assignment`, `permission_denied`, `scope_mismatch` or `condition_not_met`.
-    #[error("{detail}")]
-    Forbidden { denial: Denial, detail: String },
-    /// 400 `invalid_request`.
-    #[error("the request is invalid")]
-    InvalidRequest(Vec<FieldError>),
-    /// 400 `malformed_json`.
-    #[error("the body is not valid JSON: {0}")]
-    MalformedJson(String),
-    /// 400 `unsupported_grant_type` (OAuth 2.0 token requests).
-    #[error("only grant_type=client_credentials is supported")]
-    UnsupportedGrantType,
-    /// 400 `invalid_cursor`.
-    #[error("the cursor is not one this query issued")]
-    InvalidCursor,
-    /// 413 `payload_too_large`.
-    #[error("the body is larger than 64 KiB")]
-    PayloadTooLarge,
-    /// 415 `unsupported_media_type`.
-    #[error("the body must be application/json")]
-    UnsupportedMediaType,
-    /// 404 `not_found`.
-    #[error("no such {0} in this organisation")]
-    NotFound(&'static str),
-    /// 404 `route_not_found`: the function was invoked for a route it does not serve.
-    #[error("no such route")]
-    RouteNotFound,
-    /// 412 `version_mismatch`.
-    #[error("the object has changed: its version is {current}")]
-    VersionMismatch { current: u64 },
-    /// 409 `principal_revoked`: revoked principals are final.
-    #[error("the principal is revoked; revocation is final")]
-    PrincipalRevoked,
-    /// 409 `principal_expired`: the principal is past its expiry, so a credential could never work.
-    #[error("the principal is past its expiry; extend or clear its expiresAt first")]
-    PrincipalExpired,
-    /// 403 `principal_type_not_allowed`.
-    #[error("IAM API-key principals cannot use this route: IAM credentials are not Infuse IoT credentials")]
-    PrincipalTypeNotAllowed,
-    /// 404 `not_linked`.
-    #[error("the organisation has no linked Infuse IoT organisation")]
-    NotLinked,
-    /// 409 `member_exists`.
-    #[error("the subject is already a member of this organisation")]
-    MemberExists,
-    /// 409 `role_in_use`.
-    #[error("the role is assigned to {0} principal(s); remove the assignments first")]
-    RoleInUse(u64),
-    /// 409 `role_name_taken`.
-    #[error("a role named {0:?} already exists in this organisation")]
-    RoleNameTaken(String),
-    /// 409 `role_limit_reached`.
-    #[error("the organisation already has {cap} custom roles, the limit")]
-    RoleLimitReached { cap: usize },
-    /// 409 `role_assignment_limit_reached`.
-    #[error("the principal already holds {cap} roles, the limit")]
-    RoleAssignmentLimitReached { cap: usize },
-    /// 409 `role_read_only`.
-    #[error("built-in roles cannot be changed or deleted")]
-    RoleReadOnly,
-    /// 422 `role_principal_type_unsupported`.
-    #[error("role {role} does not support {principal_type} principals")]
-    RolePrincipalTypeUnsupported { role: String, principal_type: &'static str },
-    /// 409 `credential_limit_reached`.
-    #[error("the principal already has {cap} active credentials, the organisation's limit")]
-    CredentialLimitReached { cap: u32 },
-    /// 503 `service_unavailable`, with `Retry-After`.
-    #[error("a dependency is unavailable; retry shortly")]
-    ServiceUnavailable(#[source] anyhow::Error),
-    /// 500 `internal_error`: logged with the request id, never described to the client.
-    #[error("internal error")]
-    Internal(#[source] anyhow::Error),
-}
-
-impl From<AuthFailure> for ApiError {
-    fn from(failure: AuthFailure) -> Self {
-        Self::Unauthenticated(failure)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Unavailable(source) => Self::ServiceUnavailable(source),
-            StoreError::Contention => Self::ServiceUnavailable(anyhow::anyhow!("write contention persisted")),
-            other => Self::Internal(anyhow::Error::new(other)),
-        }
-    }
-}
+pub use crate::domain::{ApiError, FieldError};
 
 /// The RFC 9457 body.
 #[derive(Serialize)]
@@ -206,16 +91,6 @@ impl ApiError {
     }
 
     /// The problem+json response. Server-side failures are logged here, once, with the request id.
-    /// A failure to answer (a dependency, or a bug) rather than a refusal: its cause. A refusal
-    /// (any 4xx) comes back as it was. Callers that are not HTTP routes tell the two apart by this,
-    /// never by the status.
-    pub fn into_failure(self) -> Result<anyhow::Error, Self> {
-        match self {
-            Self::ServiceUnavailable(cause) | Self::Internal(cause) => Ok(cause),
-            refusal => Err(refusal),
-        }
-    }
-
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         self.render(request_id, None)
     }

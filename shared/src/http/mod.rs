@@ -3,12 +3,14 @@
 pub mod body;
 pub mod cursor;
 pub mod error;
+mod list;
 pub mod openapi;
 pub mod request;
 pub mod response;
 
+pub use crate::auth::CursorKey;
+pub use crate::auth::RequestCtx;
 pub use body::{Patch, json_body};
-pub use cursor::{CursorKey, ListParams};
+pub use cursor::ListParams;
 pub use error::{ApiError, FieldError};
-pub use request::RequestCtx;
 pub use response::{etag, json, json_with, no_content, no_store};

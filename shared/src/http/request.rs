@@ -4,17 +4,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 use super::ApiError;
-
-/// The request's route, id, source address and parameters.
-#[derive(Clone, Debug)]
-pub struct RequestCtx {
-    /// API Gateway's route key, e.g. `POST /iam/orgs/{orgId}/api-keys`.
-    pub route_key: String,
-    /// API Gateway's request id: in every problem body, audit event and log line.
-    pub request_id: String,
-    /// The client address API Gateway saw (never a client-supplied header).
-    pub source_ip: Option<String>,
-}
+use crate::auth::RequestCtx;
 
 impl RequestCtx {
     /// Reads the API Gateway context; a request without one (not from API Gateway) gets a fresh id.

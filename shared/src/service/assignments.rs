@@ -5,8 +5,9 @@ use serde_json::json;
 use super::{WRITE_ATTEMPTS, back_off, lost_race, roles};
 use crate::App;
 use crate::auth::{Caller, resources};
+use crate::domain::ApiError;
 use crate::domain::{Actor, AuditEvent, OrgId, PrincipalId, PrincipalStatus, RoleId};
-use crate::http::{ApiError, ListParams};
+use crate::store::ListParams;
 use crate::store::{Assignment, Page, StoreError};
 
 /// The cursor scope of a principal's assignment list.

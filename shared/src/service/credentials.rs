@@ -6,11 +6,12 @@ use serde_json::json;
 use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
 use crate::auth::ApiKey;
+use crate::domain::ApiError;
 use crate::domain::{
     Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, PrincipalId,
     PrincipalStatus, Timestamp,
 };
-use crate::http::{ApiError, ListParams};
+use crate::store::ListParams;
 use crate::store::{CredentialRecord, Page, PrincipalState, StoreError};
 
 /// `POST .../credentials`.

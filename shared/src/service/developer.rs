@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::App;
 use crate::auth::{Caller, resources};
+use crate::domain::ApiError;
 use crate::domain::AuditEvent;
-use crate::http::ApiError;
 
 /// The secret's content (and the response's).
 #[derive(Serialize, Deserialize)]

@@ -6,8 +6,9 @@ use serde_json::json;
 use super::Validation;
 use crate::App;
 use crate::auth::resources;
+use crate::domain::ApiError;
 use crate::domain::{Actor, AuditEvent, Name, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
-use crate::http::{ApiError, ListParams};
+use crate::store::ListParams;
 use crate::store::{Page, StoreError};
 
 /// `POST /iam/orgs/{orgId}/members`: the subject is the provider's `sub`; the issuer is the

@@ -12,8 +12,8 @@ pub mod simulate;
 pub mod sweep;
 pub mod tokens;
 
+use crate::domain::FieldError;
 use crate::domain::{Name, NameError, Timestamp};
-use crate::http::FieldError;
 use crate::store::StoreError;
 
 /// How many times a write is retried when it lost a race that does not concern the client
@@ -70,7 +70,7 @@ impl Validation {
         self.0.push(FieldError::new(field, message));
     }
 
-    pub fn finish(self) -> Result<(), crate::ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(crate::ApiError::InvalidRequest(self.0)) }
+    pub fn finish(self) -> Result<(), crate::domain::ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(crate::domain::ApiError::InvalidRequest(self.0)) }
     }
 }

@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use crate::App;
+use crate::domain::ApiError;
 use crate::domain::{Actor, AuditEvent, OrgId, OrgSettings};
-use crate::http::ApiError;
 use crate::store::OrgRecord;
 
 /// Creates an organisation with the given settings.

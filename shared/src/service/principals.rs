@@ -7,7 +7,8 @@ use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
 use crate::auth::resources;
 use crate::domain::{Actor, AuditEvent, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
-use crate::http::{ApiError, ListParams, Patch};
+use crate::domain::{ApiError, Patch};
+use crate::store::ListParams;
 use crate::store::{Page, StoreError};
 
 /// `POST /iam/orgs/{orgId}/api-keys`.

@@ -10,7 +10,8 @@ use crate::auth::{Caller, resources};
 use crate::domain::{
     Actor, AuditEvent, OrgId, Permission, PrincipalType, Role, RoleId, built_in_roles, role_name_skeleton,
 };
-use crate::http::{ApiError, ListParams, Patch};
+use crate::domain::{ApiError, Patch};
+use crate::store::ListParams;
 use crate::store::{Assignment, Page, PageKey, StoreError};
 
 /// The most permissions one role may hold.

@@ -6,8 +6,9 @@ use serde_json::json;
 use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
 use crate::auth::resources;
+use crate::domain::ApiError;
 use crate::domain::{Actor, AuditEvent, AuditEvent as Event, OrgId, OrgSettings};
-use crate::http::{ApiError, ListParams};
+use crate::store::ListParams;
 use crate::store::{OrgRecord, Page, StoreError};
 
 /// `PATCH /iam/orgs/{orgId}/settings`.
@@ -16,9 +17,9 @@ use crate::store::{OrgRecord, Page, StoreError};
 pub struct UpdateSettings {
     #[serde(default)]
     pub direct_api_key_auth: Option<bool>,
-    #[serde(default, deserialize_with = "crate::http::body::json_integer")]
+    #[serde(default, deserialize_with = "crate::domain::json_integer")]
     pub access_token_ttl_seconds: Option<i64>,
-    #[serde(default, deserialize_with = "crate::http::body::json_integer")]
+    #[serde(default, deserialize_with = "crate::domain::json_integer")]
     pub max_active_credentials_per_principal: Option<i64>,
 }
 

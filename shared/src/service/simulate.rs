@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::auth::policy::{Check, Denial, Question, describe, evaluate, first_not_held};
 use crate::auth::{Action, Caller};
+use crate::domain::{ApiError, FieldError};
 use crate::domain::{PrincipalId, PrincipalStatus, RoleId};
-use crate::http::{ApiError, FieldError};
 
 /// The question.
 #[derive(Debug, Deserialize)]

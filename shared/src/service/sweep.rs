@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::credentials;
 use crate::App;
+use crate::domain::ApiError;
 use crate::domain::{PrincipalId, Timestamp};
-use crate::http::ApiError;
 use crate::store::CredentialRecord;
 
 /// The first sweep of a table looks back this many hours (later ones continue where the last stopped).

@@ -3,8 +3,8 @@
 use crate::App;
 use crate::auth::ApiKey;
 use crate::auth::tokens::AccessClaims;
+use crate::domain::ApiError;
 use crate::domain::Timestamp;
-use crate::http::ApiError;
 
 /// An issued access token (deliberately without `Debug`: the token is a bearer credential).
 pub struct AccessToken {

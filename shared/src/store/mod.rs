@@ -128,3 +128,21 @@ impl CredentialRecord {
         c
     }
 }
+
+/// Every store failure is the service's: unavailable (503) or internal (500).
+impl From<StoreError> for crate::domain::ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(source) => Self::ServiceUnavailable(source),
+            StoreError::Contention => Self::ServiceUnavailable(anyhow::anyhow!("write contention persisted")),
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+/// `?limit=` and `?cursor=` of a list route.
+#[derive(Debug)]
+pub struct ListParams {
+    pub limit: usize,
+    pub start: Option<PageKey>,
+}
