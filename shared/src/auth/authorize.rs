@@ -5,7 +5,8 @@
 use std::net::IpAddr;
 
 use super::RequestCtx;
-use super::policy::{Denial, Question, describe, evaluate, first_not_held};
+use super::grants::{describe, first_not_held};
+use super::policy::{Denial, Question, evaluate};
 use super::{Caller, Identity};
 use crate::App;
 use crate::domain::ApiError;

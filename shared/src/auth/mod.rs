@@ -5,6 +5,7 @@ mod authenticate;
 mod authorize;
 mod context;
 pub mod cursor_key;
+pub mod grants;
 mod hashing;
 pub mod oidc;
 pub mod policy;

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
 use crate::App;
-use crate::auth::policy::widens;
+use crate::auth::grants::widens;
 use crate::auth::{Caller, resources};
 use crate::domain::{
     Actor, AuditEvent, OrgId, Permission, PrincipalType, Role, RoleId, built_in_roles, role_name_skeleton,

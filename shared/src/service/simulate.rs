@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::App;
-use crate::auth::policy::{Check, Denial, Question, describe, evaluate, first_not_held};
+use crate::auth::grants::{describe, first_not_held};
+use crate::auth::policy::{Check, Denial, Question, evaluate};
 use crate::auth::{Action, Caller};
 use crate::domain::{ApiError, FieldError};
 use crate::domain::{PrincipalId, PrincipalStatus, RoleId};

@@ -1,0 +1,83 @@
+//! Members: User principals with a subject guard, added and removed with their assignments.
+
+use super::*;
+
+impl DynamoStore {
+    /// Adds a member: its principal, its subject guard (refused when the subject is already a
+    /// member) and the audit event.
+    pub async fn create_member(&self, principal: &Principal, audit: &AuditEvent) -> Result<(), StoreError> {
+        let subject =
+            principal.subject.as_deref().ok_or_else(|| StoreError::Other(anyhow!("a member has a subject")))?;
+        let record = PrincipalRecord {
+            principal: principal.clone(),
+            active_key_ids: Vec::new(),
+            credentials_version: 0,
+            role_ids: Vec::new(),
+        };
+        let mut guard = key_of(keys::member_subject(&principal.org_id, subject));
+        guard.insert("principalId".into(), s(principal.id.as_str()));
+        self.transact(vec![
+            self.put_new(self.principal_item(&record)?)?,
+            self.put_new(guard)?,
+            self.put_new(audit_item(audit)?)?,
+        ])
+        .await
+    }
+
+    /// The principal id of `subject`'s membership in `org`, strongly consistent.
+    pub async fn get_member_id(&self, org: &OrgId, subject: &str) -> Result<Option<PrincipalId>, StoreError> {
+        let Some(item) = self.get(keys::member_subject(org, subject), true).await? else { return Ok(None) };
+        match item.get("principalId") {
+            Some(AttributeValue::S(id)) => Ok(PrincipalId::parse(id).ok()),
+            _ => Ok(None),
+        }
+    }
+
+    /// A page of an org's members (base table, strongly consistent, oldest first).
+    pub async fn list_members(
+        &self,
+        org: &OrgId,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<Page<Principal>, StoreError> {
+        let (pk, prefix) = keys::members_of(org);
+        let spec = QuerySpec::base(pk, prefix);
+        let page = self.query(&spec, limit, start, true).await?;
+        let items =
+            page.items.into_iter().map(|i| Self::principal_from(i).map(|r| r.principal)).collect::<Result<_, _>>()?;
+        Ok(Page { items, next: page.next })
+    }
+
+    /// Removes a member: its principal, its subject guard and each of its role assignments (with
+    /// the custom roles' counts), and the audit event, in one transaction.
+    pub async fn remove_member(
+        &self,
+        member: &Principal,
+        assignments: &[Assignment],
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let subject = member.subject.as_deref().ok_or_else(|| StoreError::Other(anyhow!("a member has a subject")))?;
+        let delete = |key: (String, String), condition: Option<&str>| {
+            build(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_of(key)))
+                    .set_condition_expression(condition.map(String::from))
+                    .build(),
+            )
+            .map(|d| TransactWriteItem::builder().delete(d).build())
+        };
+        let mut items = vec![
+            delete(keys::principal(&member.org_id, &member.id), Some("attribute_exists(PK)"))?,
+            delete(keys::member_subject(&member.org_id, subject), None)?,
+            self.put_new(audit_item(audit)?)?,
+        ];
+        for a in assignments {
+            items.push(delete(keys::assignment(&a.org_id, &a.principal_id, &a.role_id), None)?);
+            if !a.role_id.is_built_in() {
+                items.push(TransactWriteItem::builder().update(self.count_assignments(a, -1)?).build());
+            }
+        }
+        self.transact(items).await
+    }
+}

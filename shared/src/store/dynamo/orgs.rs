@@ -1,0 +1,77 @@
+//! Organisations: their record and settings, and the audit log.
+
+use super::*;
+
+impl DynamoStore {
+    /// Creates an org (never overwrites one), with its audit event.
+    pub async fn create_org(&self, org: &OrgRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+        let item = with_key(to_attributes(org)?, keys::org(&org.id));
+        self.transact(vec![self.put_new(item)?, self.put_new(audit_item(audit)?)?]).await
+    }
+
+    /// The org's record; eventually consistent (settings are cached for up to a minute anyway).
+    pub async fn get_org(&self, org: &OrgId) -> Result<Option<OrgRecord>, StoreError> {
+        self.get(keys::org(org), false).await?.map(from_attributes).transpose()
+    }
+
+    /// Writes one audit event on its own (a read that must be audited, not a change).
+    pub async fn put_audit(&self, audit: &AuditEvent) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(audit_item(audit)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// The org's record, strongly consistent (for reads that precede a write).
+    pub async fn get_org_consistent(&self, org: &OrgId) -> Result<Option<OrgRecord>, StoreError> {
+        self.get(keys::org(org), true).await?.map(from_attributes).transpose()
+    }
+
+    /// Replaces the org's settings if its version is still `before.version`, with the audit event.
+    pub async fn update_settings(
+        &self,
+        before: &OrgRecord,
+        settings: &OrgSettings,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let set = HashMap::from([
+            ("settings".to_string(), to_attributes(&SettingsOnly { settings })?.remove("settings").unwrap_or(n(0))),
+            ("version".to_string(), n(before.version + 1)),
+        ]);
+        let update = self.set_and_remove(
+            keys::org(&before.id),
+            &set,
+            &[],
+            "#ver = :v",
+            HashMap::from([("#ver".into(), "version".into())]),
+            HashMap::from([(":v".into(), n(before.version))]),
+        )?;
+        self.transact(vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?])
+            .await
+    }
+
+    /// A page of the org's audit events, newest first.
+    pub async fn list_audit_events(
+        &self,
+        org: &OrgId,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        let spec = QuerySpec {
+            index: None,
+            pk_name: keys::PK,
+            pk: keys::audit_pk(org),
+            sk_name: keys::SK,
+            sk_prefix: "EVT#".into(),
+            newest_first: true,
+            sk_upto: None,
+        };
+        let page = self.query(&spec, limit, start, false).await?;
+        Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
+    }
+}

@@ -1,0 +1,266 @@
+//! Custom roles with their name guard and count, and role assignments.
+
+use super::*;
+
+impl DynamoStore {
+    pub(super) fn role_item(role: &Role, assignment_count: u64) -> Result<Item, StoreError> {
+        let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
+        let mut item = with_key(to_attributes(role)?, keys::role(org, &role.id));
+        item.insert("assignmentCount".into(), n(assignment_count));
+        Ok(item)
+    }
+
+    pub(super) fn name_item(org: &OrgId, role: &Role) -> Item {
+        let mut item = key_of(keys::role_name(org, &role.name));
+        item.insert("roleId".into(), s(role.id.as_str()));
+        item
+    }
+
+    pub(super) fn role_from(mut item: Item) -> Result<(Role, u64), StoreError> {
+        let count = match item.remove("assignmentCount") {
+            Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
+            _ => 0,
+        };
+        Ok((from_attributes(item)?, count))
+    }
+
+    /// Creates a custom role; refused (ConditionFailed) when its name is taken in the org.
+    pub async fn create_role(&self, role: &Role, audit: &AuditEvent, cap: usize) -> Result<(), StoreError> {
+        let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("a custom role needs an org")))?;
+        // The org item counts its custom roles; the cap is this condition, not a count read before.
+        let count = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::org(org))))
+                .update_expression("SET #n = if_not_exists(#n, :zero) + :one")
+                .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#n) OR #n < :cap)")
+                .expression_attribute_names("#n", CUSTOM_ROLES)
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":cap", n(cap as u64))
+                .build(),
+        )?;
+        self.transact(vec![
+            self.put_new(Self::role_item(role, 0)?)?,
+            self.put_new(Self::name_item(org, role))?,
+            TransactWriteItem::builder().update(count).build(),
+            self.put_new(audit_item(audit)?)?,
+        ])
+        .await
+    }
+
+    /// Whether a custom role of the org holds `name` (its name guard), strongly consistent.
+    pub async fn role_name_held(&self, org: &OrgId, name: &str) -> Result<bool, StoreError> {
+        Ok(self.get(keys::role_name(org, name), true).await?.is_some())
+    }
+
+    /// A custom role and how many principals hold it, strongly consistent.
+    pub async fn get_role(&self, org: &OrgId, id: &RoleId) -> Result<Option<(Role, u64)>, StoreError> {
+        self.get(keys::role(org, id), true).await?.map(Self::role_from).transpose()
+    }
+
+    /// Every custom role of an org (orgs hold at most a few hundred; read page by page).
+    pub async fn list_roles(&self, org: &OrgId) -> Result<Vec<Role>, StoreError> {
+        let (pk, prefix) = keys::roles_of(org);
+        let spec = QuerySpec::base(pk, prefix);
+        let mut roles = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.query(&spec, 100, start, false).await?;
+            for item in page.items {
+                roles.push(Self::role_from(item)?.0);
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(roles),
+            }
+        }
+    }
+
+    /// Replaces a custom role at `before.version`; a rename moves its name guard in the same
+    /// transaction (refused when the new name is taken).
+    pub async fn update_role(&self, before: &Role, after: &Role, audit: &AuditEvent) -> Result<(), StoreError> {
+        let org = after.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
+        let mut fields = to_attributes(after)?;
+        fields.remove("orgId");
+        let remove: &[&str] = if after.description.is_none() { &["description"] } else { &[] };
+        let update = self.set_and_remove(
+            keys::role(org, &after.id),
+            &fields,
+            remove,
+            "#ver = :v",
+            HashMap::from([("#ver".into(), "version".into())]),
+            HashMap::from([(":v".into(), n(before.version))]),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
+        if before.name.to_lowercase() != after.name.to_lowercase() {
+            items.push(self.put_new(Self::name_item(org, after))?);
+            let delete = build(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_of(keys::role_name(org, &before.name))))
+                    .build(),
+            )?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        self.transact(items).await
+    }
+
+    /// Deletes a custom role that no principal holds (ConditionFailed otherwise), and its name guard.
+    pub async fn delete_role(&self, role: &Role, audit: &AuditEvent) -> Result<(), StoreError> {
+        let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
+        let delete = build(
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::role(org, &role.id))))
+                .condition_expression("attribute_exists(PK) AND assignmentCount = :zero")
+                .expression_attribute_values(":zero", n(0))
+                .build(),
+        )?;
+        let name = build(
+            Delete::builder().table_name(&self.table).set_key(Some(key_of(keys::role_name(org, &role.name)))).build(),
+        )?;
+        let count = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::org(org))))
+                .update_expression("SET #n = if_not_exists(#n, :one) - :one")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_names("#n", CUSTOM_ROLES)
+                .expression_attribute_values(":one", n(1))
+                .build(),
+        )?;
+        self.transact(vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().delete(name).build(),
+            TransactWriteItem::builder().update(count).build(),
+            self.put_new(audit_item(audit)?)?,
+        ])
+        .await
+    }
+
+    pub(super) fn assignment_item(a: &Assignment) -> Result<Item, StoreError> {
+        let mut item = with_key(to_attributes(a)?, keys::assignment(&a.org_id, &a.principal_id, &a.role_id));
+        let (gpk, gsk) = keys::assignment_by_role(&a.org_id, &a.role_id, &a.principal_id);
+        item.insert(keys::GSI1PK.into(), s(gpk));
+        item.insert(keys::GSI1SK.into(), s(gsk));
+        Ok(item)
+    }
+
+    /// Assigns a role: the assignment, the principal's role set, the custom role's assignment count
+    /// and the audit event in one transaction. Refused (ConditionFailed) when the assignment exists,
+    /// the principal is gone or revoked, or the custom role was deleted meanwhile.
+    pub async fn assign_role(&self, a: &Assignment, audit: &AuditEvent, cap: usize) -> Result<(), StoreError> {
+        // The principal holds at most `cap` roles: a condition on its role set, so that concurrent
+        // assignments cannot pass it, and a member's removal stays one transaction.
+        let principal = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::principal(&a.org_id, &a.principal_id))))
+                .update_expression("ADD roleIds :r")
+                .condition_expression(
+                    "attribute_exists(PK) AND #status <> :revoked AND (attribute_not_exists(roleIds) OR size(roleIds) < :cap)",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":r", AttributeValue::Ss(vec![a.role_id.to_string()]))
+                .expression_attribute_values(":revoked", s(PrincipalStatus::Revoked.as_str()))
+                .expression_attribute_values(":cap", n(cap as u64))
+                .build(),
+        )?;
+        let mut items = vec![
+            self.put_new(Self::assignment_item(a)?)?,
+            TransactWriteItem::builder().update(principal).build(),
+            self.put_new(audit_item(audit)?)?,
+        ];
+        if !a.role_id.is_built_in() {
+            items.push(TransactWriteItem::builder().update(self.count_assignments(a, 1)?).build());
+        }
+        self.transact(items).await
+    }
+
+    pub(super) fn count_assignments(&self, a: &Assignment, delta: i64) -> Result<Update, StoreError> {
+        build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::role(&a.org_id, &a.role_id))))
+                .update_expression("ADD assignmentCount :d")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":d", n(delta))
+                .build(),
+        )
+    }
+
+    /// Removes an assignment, the role from the principal's set and one from the role's count.
+    pub async fn unassign_role(&self, a: &Assignment, audit: &AuditEvent) -> Result<(), StoreError> {
+        let delete = build(
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::assignment(&a.org_id, &a.principal_id, &a.role_id))))
+                .condition_expression("attribute_exists(PK)")
+                .build(),
+        )?;
+        let principal = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::principal(&a.org_id, &a.principal_id))))
+                .update_expression("DELETE roleIds :r")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":r", AttributeValue::Ss(vec![a.role_id.to_string()]))
+                .build(),
+        )?;
+        let mut items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().update(principal).build(),
+            self.put_new(audit_item(audit)?)?,
+        ];
+        if !a.role_id.is_built_in() {
+            items.push(TransactWriteItem::builder().update(self.count_assignments(a, -1)?).build());
+        }
+        self.transact(items).await
+    }
+
+    /// One assignment, strongly consistent.
+    pub async fn get_assignment(
+        &self,
+        org: &OrgId,
+        principal: &PrincipalId,
+        role: &RoleId,
+    ) -> Result<Option<Assignment>, StoreError> {
+        self.get(keys::assignment(org, principal, role), true).await?.map(from_attributes).transpose()
+    }
+
+    /// A page of a principal's assignments (base table, strongly consistent).
+    pub async fn list_assignments_of_principal(
+        &self,
+        org: &OrgId,
+        principal: &PrincipalId,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<Page<Assignment>, StoreError> {
+        let (pk, prefix) = keys::assignments_of_principal(org, principal);
+        let spec = QuerySpec::base(pk, prefix);
+        let page = self.query(&spec, limit, start, true).await?;
+        Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
+    }
+
+    /// A page of a role's assignments (GSI1).
+    pub async fn list_assignments_of_role(
+        &self,
+        org: &OrgId,
+        role: &RoleId,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<Page<Assignment>, StoreError> {
+        let spec = QuerySpec {
+            index: Some(keys::GSI1),
+            pk_name: keys::GSI1PK,
+            pk: keys::assignments_of_role_pk(org, role),
+            sk_name: keys::GSI1SK,
+            sk_prefix: String::new(),
+            newest_first: false,
+            sk_upto: None,
+        };
+        let page = self.query(&spec, limit, start, false).await?;
+        Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
+    }
+}
