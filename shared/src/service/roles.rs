@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::domain::{ApiError, Patch};
 use crate::store::ListParams;
-use crate::store::{Assignment, Page, PageKey, StoreError};
+use crate::store::{Assignment, Invariant, Page, PageKey, StoreError};
 
 /// The most permissions one role may hold.
 pub const MAX_PERMISSIONS: usize = 100;
@@ -189,11 +189,11 @@ pub async fn create(app: &App, caller: &Caller, input: CreateRole, request_id: &
                 app.forget_roles(org);
                 return Ok(role);
             }
-            // The name guard or the org's role count refused the write; name the one that did.
-            Err(StoreError::ConditionFailed) if app.store.role_name_held(org, &role.name).await? => {
-                return Err(ApiError::RoleNameTaken(role.name));
+            // The write names the invariant that refused it: no second read to guess which.
+            Err(StoreError::Violated(Invariant::RoleNameTaken)) => return Err(ApiError::RoleNameTaken(role.name)),
+            Err(StoreError::Violated(Invariant::RoleLimitReached)) => {
+                return Err(ApiError::RoleLimitReached { cap: MAX_CUSTOM_ROLES });
             }
-            Err(StoreError::ConditionFailed) => return Err(ApiError::RoleLimitReached { cap: MAX_CUSTOM_ROLES }),
             Err(StoreError::Contention) => back_off(attempt).await,
             Err(err) => return Err(err.into()),
         }
@@ -302,14 +302,9 @@ pub async fn update(
                 app.forget_roles(org);
                 return Ok(after);
             }
-            Err(StoreError::ConditionFailed) => {
-                // The version moved (retry, or 412 under If-Match) or the new name is taken.
-                let (current, _) = app.store.get_role(org, id).await?.ok_or(ApiError::NotFound("role"))?;
-                if current.version == before.version {
-                    return Err(ApiError::RoleNameTaken(after.name));
-                }
-                back_off(attempt).await;
-            }
+            Err(StoreError::Violated(Invariant::RoleNameTaken)) => return Err(ApiError::RoleNameTaken(after.name)),
+            // The version moved: decide again from a fresh read (412 there under If-Match).
+            Err(StoreError::Violated(Invariant::VersionMoved)) => back_off(attempt).await,
             Err(err) if lost_race(&err) => back_off(attempt).await,
             Err(err) => return Err(err.into()),
         }
@@ -333,12 +328,8 @@ pub async fn delete(app: &App, actor: &Actor, org: &OrgId, id: &RoleId, request_
                 app.forget_roles(org);
                 return Ok(());
             }
-            Err(StoreError::ConditionFailed) => {
-                return match app.store.get_role(org, id).await? {
-                    Some((_, count)) => Err(ApiError::RoleInUse(count)),
-                    None => Err(ApiError::NotFound("role")),
-                };
-            }
+            Err(StoreError::Violated(Invariant::RoleInUse(count))) => return Err(ApiError::RoleInUse(count)),
+            Err(StoreError::Violated(Invariant::Gone)) => return Err(ApiError::NotFound("role")),
             // The org's role count is shared with concurrent creates and deletes: retry.
             Err(StoreError::Contention) => back_off(attempt).await,
             Err(err) => return Err(err.into()),

@@ -13,7 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Assignment, CredentialRecord, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState, StoreError, keys,
+    Assignment, CredentialRecord, Invariant, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState, StoreError,
+    keys,
 };
 use crate::domain::{
     AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, OrgSettings, Principal,
@@ -206,14 +207,31 @@ impl DynamoStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        self.transact_naming(items, |_, _| None).await
+    }
+
+    /// [`Self::transact`], naming the invariant a refused write broke: `name` gets the position of
+    /// the first item whose condition failed, and the item as it was where the write asked for it
+    /// (`ReturnValuesOnConditionCheckFailure`).
+    async fn transact_naming(
+        &self,
+        items: Vec<TransactWriteItem>,
+        name: impl Fn(usize, Option<&Item>) -> Option<Invariant>,
+    ) -> Result<(), StoreError> {
         debug_assert!(items.len() <= 100, "TransactWriteItems takes at most 100 actions");
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(classify_transaction)?;
-        Ok(())
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let Err(err) = result else { return Ok(()) };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
+            let failed = cancelled
+                .cancellation_reasons()
+                .iter()
+                .enumerate()
+                .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"));
+            if let Some(invariant) = failed.and_then(|(i, reason)| name(i, reason.item())) {
+                return Err(StoreError::Violated(invariant));
+            }
+        }
+        Err(classify_transaction(err))
     }
 
     async fn get(&self, key: (String, String), consistent: bool) -> Result<Option<Item>, StoreError> {

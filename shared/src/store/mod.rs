@@ -20,6 +20,10 @@ pub enum StoreError {
     /// A condition expression did not hold (a stale version, a cap, a state that moved on).
     #[error("a write condition did not hold")]
     ConditionFailed,
+    /// A condition did not hold, and the write said which invariant that was (read off the
+    /// position of the transaction's cancellation reason): no second read to guess.
+    #[error("the write would break an invariant: {0:?}")]
+    Violated(Invariant),
     /// Another transaction touched the same items at the same moment; safe to retry.
     #[error("the write conflicted with a concurrent transaction")]
     Contention,
@@ -29,6 +33,21 @@ pub enum StoreError {
     /// Anything else: a bug or a misconfiguration.
     #[error("store failure")]
     Other(#[source] anyhow::Error),
+}
+
+/// The invariants a refused write names (see [`StoreError::Violated`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invariant {
+    /// The name, or a look-alike of it, is another role's in the org.
+    RoleNameTaken,
+    /// The org already holds its cap of custom roles.
+    RoleLimitReached,
+    /// The record is no longer at the version that was read (or is gone): decide again.
+    VersionMoved,
+    /// The role is assigned to this many principals.
+    RoleInUse(u64),
+    /// The record is gone.
+    Gone,
 }
 
 /// The key of the last item of a page, all string attributes; sealed into a cursor by `http::cursor`.

@@ -278,10 +278,21 @@ async fn role_names_that_look_alike_are_taken() {
             role_as(&app, &format!("ApiKey {}", app.admin_key), name, &["ApiKey"], permissions.clone()).await;
         assert_eq!((status, body["code"].as_str()), (409, Some("role_name_taken")), "{name}: {body:?}");
     }
-    let (status, _) =
-        role_as(&app, &format!("ApiKey {}", app.admin_key), "deployers", &["ApiKey"], permissions.clone()).await;
+    let admin = format!("ApiKey {}", app.admin_key);
+    let (status, deployers) = role_as(&app, &admin, "deployers", &["ApiKey"], permissions.clone()).await;
     assert_eq!(status, 201);
-    let (status, body) =
-        role_as(&app, &format!("ApiKey {}", app.admin_key), "d\u{0435}pl\u{043E}yers", &["ApiKey"], permissions).await;
+    let (status, body) = role_as(&app, &admin, "d\u{0435}pl\u{043E}yers", &["ApiKey"], permissions.clone()).await;
     assert_eq!((status, body["code"].as_str()), (409, Some("role_name_taken")), "{body:?}");
+    // Renamed to a look-alike of its own name, a role keeps its name guard; to another's, it is refused.
+    let path = app.org_path(&format!("/roles/{}", deployers["id"].as_str().unwrap()));
+    let r = app.admin_call("PATCH", &path, Some(json!({"name": "Depl\u{043E}yers"}))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (_, auditors) = role_as(&app, &admin, "auditors", &["ApiKey"], permissions).await;
+    let other = app.org_path(&format!("/roles/{}", auditors["id"].as_str().unwrap()));
+    let r = app.admin_call("PATCH", &other, Some(json!({"name": "DEPLOYERS"}))).await;
+    assert_eq!((r.status, r.code()), (409, "role_name_taken"), "{:?}", r.body);
+    let r = app.admin_call("DELETE", &other, None).await;
+    assert_eq!(r.status, 204);
+    let r = app.admin_call("DELETE", &other, None).await;
+    assert_eq!((r.status, r.code()), (404, "not_found"), "deleting it again");
 }

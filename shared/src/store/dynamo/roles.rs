@@ -1,5 +1,7 @@
 //! Custom roles with their name guard and count, and role assignments.
 
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+
 use super::*;
 
 impl DynamoStore {
@@ -24,7 +26,8 @@ impl DynamoStore {
         Ok((from_attributes(item)?, count))
     }
 
-    /// Creates a custom role; refused (ConditionFailed) when its name is taken in the org.
+    /// Creates a custom role; refused when its name is taken in the org (`RoleNameTaken`) or the org
+    /// holds its cap (`RoleLimitReached`).
     pub async fn create_role(&self, role: &Role, audit: &AuditEvent, cap: usize) -> Result<(), StoreError> {
         let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("a custom role needs an org")))?;
         // The org item counts its custom roles; the cap is this condition, not a count read before.
@@ -40,18 +43,18 @@ impl DynamoStore {
                 .expression_attribute_values(":cap", n(cap as u64))
                 .build(),
         )?;
-        self.transact(vec![
+        let items = vec![
             self.put_new(Self::role_item(role, 0)?)?,
             self.put_new(Self::name_item(org, role))?,
             TransactWriteItem::builder().update(count).build(),
             self.put_new(audit_item(audit)?)?,
-        ])
+        ];
+        self.transact_naming(items, |position, _| match position {
+            1 => Some(Invariant::RoleNameTaken),
+            2 => Some(Invariant::RoleLimitReached),
+            _ => None,
+        })
         .await
-    }
-
-    /// Whether a custom role of the org holds `name` (its name guard), strongly consistent.
-    pub async fn role_name_held(&self, org: &OrgId, name: &str) -> Result<bool, StoreError> {
-        Ok(self.get(keys::role_name(org, name), true).await?.is_some())
     }
 
     /// A custom role and how many principals hold it, strongly consistent.
@@ -77,8 +80,8 @@ impl DynamoStore {
         }
     }
 
-    /// Replaces a custom role at `before.version`; a rename moves its name guard in the same
-    /// transaction (refused when the new name is taken).
+    /// Replaces a custom role at `before.version` (else `VersionMoved`); a rename moves its name
+    /// guard in the same transaction (`RoleNameTaken` when the new name is taken).
     pub async fn update_role(&self, before: &Role, after: &Role, audit: &AuditEvent) -> Result<(), StoreError> {
         let org = after.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
         let mut fields = to_attributes(after)?;
@@ -93,7 +96,9 @@ impl DynamoStore {
             HashMap::from([(":v".into(), n(before.version))]),
         )?;
         let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
-        if before.name.to_lowercase() != after.name.to_lowercase() {
+        // The guard moves only when the name's skeleton does (a change of case or a look-alike
+        // keeps it; putting it again would find itself there).
+        if keys::role_name(org, &before.name) != keys::role_name(org, &after.name) {
             items.push(self.put_new(Self::name_item(org, after))?);
             let delete = build(
                 Delete::builder()
@@ -103,10 +108,16 @@ impl DynamoStore {
             )?;
             items.push(TransactWriteItem::builder().delete(delete).build());
         }
-        self.transact(items).await
+        self.transact_naming(items, |position, _| match position {
+            0 => Some(Invariant::VersionMoved),
+            2 => Some(Invariant::RoleNameTaken),
+            _ => None,
+        })
+        .await
     }
 
-    /// Deletes a custom role that no principal holds (ConditionFailed otherwise), and its name guard.
+    /// Deletes a custom role that no principal holds (`RoleInUse` otherwise, `Gone` when it is),
+    /// and its name guard.
     pub async fn delete_role(&self, role: &Role, audit: &AuditEvent) -> Result<(), StoreError> {
         let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
         let delete = build(
@@ -115,6 +126,7 @@ impl DynamoStore {
                 .set_key(Some(key_of(keys::role(org, &role.id))))
                 .condition_expression("attribute_exists(PK) AND assignmentCount = :zero")
                 .expression_attribute_values(":zero", n(0))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .build(),
         )?;
         let name = build(
@@ -130,12 +142,21 @@ impl DynamoStore {
                 .expression_attribute_values(":one", n(1))
                 .build(),
         )?;
-        self.transact(vec![
+        let items = vec![
             TransactWriteItem::builder().delete(delete).build(),
             TransactWriteItem::builder().delete(name).build(),
             TransactWriteItem::builder().update(count).build(),
             self.put_new(audit_item(audit)?)?,
-        ])
+        ];
+        // The role's condition failed: it is assigned (the item as it was says to how many), or gone.
+        self.transact_naming(items, |position, old| match (position, old) {
+            (0, Some(role)) => Some(Invariant::RoleInUse(match role.get("assignmentCount") {
+                Some(AttributeValue::N(count)) => count.parse().unwrap_or(0),
+                _ => 0,
+            })),
+            (0, None) => Some(Invariant::Gone),
+            _ => None,
+        })
         .await
     }
 
