@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::ApiError;
 use crate::domain::{OrgId, OrgSettings, PrincipalId, Role, RoleId, Timestamp, built_in_roles};
-use crate::store::DynamoStore;
+use crate::store::{DynamoStore, SecretStore};
 
 /// Everything a handler borrows.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ pub struct App {
     /// The identity provider's verifier, when one is configured.
     pub oidc: Option<OidcVerifier>,
     /// Secrets Manager, for the legacy Infuse IoT credentials of each org.
-    pub secrets: aws_sdk_secretsmanager::Client,
+    pub secrets: SecretStore,
     pub(crate) verified_keys: VerifiedKeys,
     settings: TtlCache<OrgId, OrgSettings>,
     principal_roles: TtlCache<(OrgId, String), Vec<RoleId>>,
@@ -112,7 +112,7 @@ impl App {
             keys: tokio::sync::OnceCell::new(),
             keys_failed_at: std::sync::Mutex::new(None),
             oidc: config.oidc.clone().map(OidcVerifier::new),
-            secrets: secrets.clone(),
+            secrets: SecretStore::new(secrets.clone()),
             verified_keys: VerifiedKeys::default(),
             settings: TtlCache::new(config.settings_cache_ttl.as_secs() as i64),
             principal_roles: TtlCache::new(ROLE_CACHE_SECONDS),
@@ -212,7 +212,7 @@ impl App {
 }
 
 /// Both reads at once: a cold start waits for one Secrets Manager round trip, not two.
-async fn load_keys(secrets: &aws_sdk_secretsmanager::Client, config: &Config, now: Timestamp) -> anyhow::Result<Keys> {
+async fn load_keys(secrets: &SecretStore, config: &Config, now: Timestamp) -> anyhow::Result<Keys> {
     let (pepper, token_keys) = tokio::try_join!(
         load_pepper(secrets, &config.pepper_secret_id),
         TokenKeys::load(secrets.clone(), &config.signing_keys_secret_id, now),
@@ -222,13 +222,7 @@ async fn load_keys(secrets: &aws_sdk_secretsmanager::Client, config: &Config, no
 
 /// The pepper is the secret's string, at least 32 bytes (the template generates 64 random
 /// alphanumerics, ~380 bits).
-async fn load_pepper(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<Pepper> {
-    let out = secrets
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .with_context(|| format!("read the pepper secret {secret_id}"))?;
-    let text = out.secret_string().context("the pepper secret has no SecretString")?;
-    Pepper::new(text.as_bytes().to_vec())
+async fn load_pepper(secrets: &SecretStore, secret_id: &str) -> anyhow::Result<Pepper> {
+    let text = secrets.read(secret_id, None).await.context("read the pepper")?;
+    Pepper::new(text.into_bytes())
 }

@@ -1,6 +1,7 @@
 //! Access tokens: RFC 9068 JWTs signed with Ed25519 (EdDSA), keys held in one Secrets Manager
 //! secret (current and previous), verified without any network call.
 
+use crate::store::SecretStore;
 use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::rand::SystemRandom;
@@ -222,7 +223,7 @@ impl KeySet {
 /// The key set of this container: loaded at start, re-read at most every five minutes, or sooner
 /// (at most once a minute) when a token names a `kid` the container does not know yet.
 pub struct TokenKeys {
-    secrets: aws_sdk_secretsmanager::Client,
+    secrets: SecretStore,
     secret_id: String,
     state: RwLock<KeyState>,
 }
@@ -241,20 +242,15 @@ impl std::fmt::Debug for TokenKeys {
     }
 }
 
-async fn fetch(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<KeySet> {
+async fn fetch(secrets: &SecretStore, secret_id: &str) -> anyhow::Result<KeySet> {
     // The stage is named explicitly: moto answers an unstaged read with the secret's first version
     // even after a rotation moved AWSCURRENT (AWS answers AWSCURRENT either way).
-    let out = secrets.get_secret_value().secret_id(secret_id).version_stage("AWSCURRENT").send().await?;
-    KeySet::from_secret(out.secret_string().ok_or_else(|| anyhow::anyhow!("no SecretString"))?)
+    KeySet::from_secret(&secrets.read(secret_id, Some("AWSCURRENT")).await?)
 }
 
 impl TokenKeys {
     /// Loads the key set once (container start).
-    pub async fn load(
-        secrets: aws_sdk_secretsmanager::Client,
-        secret_id: &str,
-        now: Timestamp,
-    ) -> anyhow::Result<Self> {
+    pub async fn load(secrets: SecretStore, secret_id: &str, now: Timestamp) -> anyhow::Result<Self> {
         let set = fetch(&secrets, secret_id).await.map_err(|e| e.context(format!("load signing keys {secret_id}")))?;
         let state = KeyState { set: Arc::new(set), loaded_at: now, forced_at: None };
         Ok(Self { secrets, secret_id: secret_id.to_string(), state: RwLock::new(state) })

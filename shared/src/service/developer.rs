@@ -8,6 +8,7 @@ use crate::App;
 use crate::auth::{Caller, resources};
 use crate::domain::ApiError;
 use crate::domain::AuditEvent;
+use crate::store::SecretError;
 
 /// The secret's content (and the response's).
 #[derive(Serialize, Deserialize)]
@@ -20,19 +21,13 @@ pub struct InfuseIotLink {
 /// Reads the caller's org's link; 404 `not_linked` when there is none. Audited (without the key).
 pub async fn read(app: &App, caller: &Caller, request_id: &str) -> Result<InfuseIotLink, ApiError> {
     let name = app.config.infuse_iot_secret(caller.org_id.as_str());
-    let out = match app.secrets.get_secret_value().secret_id(&name).send().await {
-        Ok(out) => out,
-        Err(err) => {
-            use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
-            return Err(match err.as_service_error() {
-                Some(GetSecretValueError::ResourceNotFoundException(_)) => ApiError::NotLinked,
-                _ => {
-                    ApiError::ServiceUnavailable(anyhow::anyhow!("read the Infuse IoT link: {}", err.code_or_unknown()))
-                }
-            });
-        }
+    let text = match app.secrets.read(&name, None).await {
+        Ok(text) => text,
+        Err(SecretError::NotFound(_)) => return Err(ApiError::NotLinked),
+        // Throttled or down: 503; refused (AccessDenied, KMS): 500. Either way the cause is logged.
+        Err(err) => return Err(err.into()),
     };
-    let link: InfuseIotLink = serde_json::from_str(out.secret_string().unwrap_or_default()).map_err(|_| {
+    let link: InfuseIotLink = serde_json::from_str(&text).map_err(|_| {
         ApiError::Internal(anyhow::anyhow!("the Infuse IoT link secret {name} is not the expected JSON"))
     })?;
     let audit = AuditEvent::new(
@@ -46,19 +41,4 @@ pub async fn read(app: &App, caller: &Caller, request_id: &str) -> Result<Infuse
     );
     app.store.put_audit(&audit).await?;
     Ok(link)
-}
-
-trait CodeOrUnknown {
-    fn code_or_unknown(&self) -> String;
-}
-
-impl<E: aws_sdk_secretsmanager::error::ProvideErrorMetadata, R> CodeOrUnknown
-    for aws_sdk_secretsmanager::error::SdkError<E, R>
-{
-    fn code_or_unknown(&self) -> String {
-        match self.as_service_error() {
-            Some(e) => e.code().unwrap_or("unknown").to_string(),
-            None => "no response".to_string(),
-        }
-    }
 }

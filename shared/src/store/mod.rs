@@ -2,12 +2,14 @@
 
 mod dynamo;
 pub mod keys;
+mod secrets;
 
 use std::collections::BTreeMap;
 
 #[cfg(feature = "test-util")]
 pub use dynamo::CallCounter;
 pub use dynamo::DynamoStore;
+pub use secrets::{SecretError, SecretStore};
 
 use crate::domain::{
     Credential, CredentialStatus, KeyId, OrgId, OrgSettings, Principal, PrincipalId, PrincipalStatus, PrincipalType,
