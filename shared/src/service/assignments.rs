@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{WRITE_ATTEMPTS, back_off, lost_race, roles};
+use super::{Written, lost_race, roles, until_written};
 use crate::App;
 use crate::auth::{Caller, resources};
 use crate::domain::ApiError;
@@ -47,6 +47,7 @@ pub async fn assign_as_operator(
 }
 
 /// Who grants: a caller bound by the grant rule, or the operator.
+#[derive(Clone, Copy)]
 enum Grant<'a> {
     By(&'a Caller),
     Operator,
@@ -61,7 +62,7 @@ async fn record(
     grant: Grant<'_>,
     request_id: &str,
 ) -> Result<(Assignment, bool), ApiError> {
-    for attempt in 0..WRITE_ATTEMPTS {
+    until_written(|| async move {
         let principal = app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("principal"))?;
         let role = roles::get(app, org, role_id).await?;
         let kind = principal.principal.principal_type;
@@ -75,7 +76,7 @@ async fn record(
             app.authorize_grant(caller, role.id.as_str(), &role.permissions).await?;
         }
         if let Some(existing) = app.store.get_assignment(org, principal_id, role_id).await? {
-            return Ok((existing, false));
+            return Ok(Written::Done((existing, false)));
         }
         if principal.principal.status == PrincipalStatus::Revoked {
             return Err(ApiError::PrincipalRevoked);
@@ -101,13 +102,13 @@ async fn record(
         match app.store.assign_role(&assignment, &event, MAX_ROLES_PER_PRINCIPAL).await {
             Ok(()) => {
                 app.forget_roles(org);
-                return Ok((assignment, true));
+                Ok(Written::Done((assignment, true)))
             }
-            Err(err) if lost_race(&err) => back_off(attempt).await,
-            Err(err) => return Err(err.into()),
+            Err(err) if lost_race(&err) => Ok(Written::Retry),
+            Err(err) => Err(err.into()),
         }
-    }
-    Err(StoreError::Contention.into())
+    })
+    .await
 }
 
 /// A page of a principal's assignments.

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
+use super::{Validation, Written, lost_race, until_written};
 use crate::App;
 use crate::auth::ApiKey;
 use crate::domain::ApiError;
@@ -59,8 +59,11 @@ pub async fn issue(
     let secret_hash = app.keys().await?.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
     let cap = app.org_settings(org).await?.credential_cap();
 
-    let mut expired_lapsed = false;
-    for attempt in 0..WRITE_ATTEMPTS {
+    // Each attempt reads these; one marks lapsed credentials at most once (an atomic: the
+    // attempts' futures are Send).
+    let (name, generated, secret_hash) = (&name, &generated, &secret_hash);
+    let expired_lapsed = &std::sync::atomic::AtomicBool::new(false);
+    until_written(|| async move {
         let principal =
             app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
         if principal.principal.status == PrincipalStatus::Revoked {
@@ -75,9 +78,11 @@ pub async fn issue(
         if principal.active_key_ids.len() >= cap as usize {
             // Credentials past their expiry hold a place until marked Expired: mark them now
             // (what the sweep does) and decide again, once.
-            if !expired_lapsed && expire_lapsed(app, org, principal_id, request_id).await? > 0 {
-                expired_lapsed = true;
-                continue;
+            if !expired_lapsed.load(std::sync::atomic::Ordering::Relaxed)
+                && expire_lapsed(app, org, principal_id, request_id).await? > 0
+            {
+                expired_lapsed.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Ok(Written::Retry);
             }
             return Err(ApiError::CredentialLimitReached { cap });
         }
@@ -106,15 +111,13 @@ pub async fn issue(
             json!({"name": record.credential.name, "expiresAt": expires_at}),
         );
         match app.store.issue_credential(&record, &principal, cap, &audit).await {
-            Ok(()) => {
-                return Ok(Issued { credential: record.credential, api_key: generated.full });
-            }
+            Ok(()) => Ok(Written::Done(Issued { credential: record.credential, api_key: generated.full.clone() })),
             // The principal changed, was revoked, or reached the cap meanwhile: decide again from a fresh read.
-            Err(err) if lost_race(&err) => back_off(attempt).await,
-            Err(err) => return Err(err.into()),
+            Err(err) if lost_race(&err) => Ok(Written::Retry),
+            Err(err) => Err(err.into()),
         }
-    }
-    Err(StoreError::Contention.into())
+    })
+    .await
 }
 
 /// Marks the principal's Active credentials that are past their expiry `Expired` (each with its
@@ -156,16 +159,17 @@ pub async fn expire(app: &App, record: &CredentialRecord, now: Timestamp, reques
         json!({"name": after.name, "expiresAt": after.expires_at}),
     );
     let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
-    for attempt in 0..WRITE_ATTEMPTS {
-        match app.store.end_credential(record, &after, retention_until, &audit).await {
-            Ok(()) => return Ok(true),
+    let (after, audit) = (&after, &audit);
+    until_written(|| async move {
+        match app.store.end_credential(record, after, retention_until, audit).await {
+            Ok(()) => Ok(Written::Done(true)),
             // The status is no longer the one read: it ended meanwhile.
-            Err(StoreError::ConditionFailed) => return Ok(false),
-            Err(StoreError::Contention) => back_off(attempt).await,
-            Err(err) => return Err(err.into()),
+            Err(StoreError::ConditionFailed) => Ok(Written::Done(false)),
+            Err(StoreError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(err.into()),
         }
-    }
-    Err(StoreError::Contention.into())
+    })
+    .await
 }
 
 /// A page of a principal's credentials (default: Active). Never includes a secret or its hash.
@@ -195,7 +199,7 @@ pub async fn revoke(
     key_id: &KeyId,
     request_id: &str,
 ) -> Result<Credential, ApiError> {
-    for attempt in 0..WRITE_ATTEMPTS {
+    until_written(|| async move {
         let now = app.clock.now();
         let record = app
             .store
@@ -204,7 +208,7 @@ pub async fn revoke(
             .filter(|r| &r.org_id == org && &r.credential.principal_id == principal_id)
             .ok_or(ApiError::NotFound("credential"))?;
         if record.credential.status == CredentialStatus::Revoked {
-            return Ok(record.view(now));
+            return Ok(Written::Done(record.view(now)));
         }
         let mut after = record.credential.clone();
         after.status = CredentialStatus::Revoked;
@@ -220,10 +224,10 @@ pub async fn revoke(
         );
         let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
         match app.store.end_credential(&record, &after, retention_until, &audit).await {
-            Ok(()) => return Ok(after),
-            Err(err) if lost_race(&err) => back_off(attempt).await,
-            Err(err) => return Err(err.into()),
+            Ok(()) => Ok(Written::Done(after)),
+            Err(err) if lost_race(&err) => Ok(Written::Retry),
+            Err(err) => Err(err.into()),
         }
-    }
-    Err(StoreError::Contention.into())
+    })
+    .await
 }

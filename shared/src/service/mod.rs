@@ -12,7 +12,7 @@ pub mod simulate;
 pub mod sweep;
 pub mod tokens;
 
-use crate::domain::FieldError;
+use crate::domain::{ApiError, FieldError};
 use crate::domain::{Name, NameError, Timestamp};
 use crate::store::StoreError;
 
@@ -28,6 +28,31 @@ async fn back_off(attempt: usize) {
     let base = 10u64 << attempt.min(5);
     let millis = base + base * u64::from(byte[0]) / 255;
     tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
+
+/// What one attempt of a read-decide-write decided.
+enum Written<T> {
+    /// Done: the answer (the write happened, or there was nothing to write).
+    Done(T),
+    /// The write lost a race that does not concern the client: read and decide again.
+    Retry,
+}
+
+/// Runs `attempt` (read, decide, write one transaction) until it is done, backing off between
+/// attempts; a write that still loses its race after [`WRITE_ATTEMPTS`] is 503 (contention). Every
+/// read-decide-write of the services goes through here. (`attempt` is a closure returning a
+/// future, not an async closure: the futures of those are not yet provably `Send`.)
+async fn until_written<T, Attempt>(mut attempt: impl FnMut() -> Attempt) -> Result<T, ApiError>
+where
+    Attempt: std::future::Future<Output = Result<Written<T>, ApiError>>,
+{
+    for n in 0..WRITE_ATTEMPTS {
+        match attempt().await? {
+            Written::Done(answer) => return Ok(answer),
+            Written::Retry => back_off(n).await,
+        }
+    }
+    Err(StoreError::Contention.into())
 }
 
 /// A retryable store outcome: the write lost a race and should be re-decided from a fresh read.

@@ -3,13 +3,13 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
+use super::{Validation, Written, lost_race, until_written};
 use crate::App;
 use crate::auth::resources;
 use crate::domain::{Actor, AuditEvent, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
 use crate::domain::{ApiError, Patch};
 use crate::store::ListParams;
-use crate::store::{Page, StoreError};
+use crate::store::Page;
 
 /// `POST /iam/orgs/{orgId}/api-keys`.
 #[derive(Debug, Deserialize)]
@@ -135,7 +135,8 @@ pub async fn update(
     };
     v.finish()?;
 
-    for attempt in 0..WRITE_ATTEMPTS {
+    let display_name = &display_name;
+    until_written(|| async move {
         let before = app.store.get_principal(org, id).await?.ok_or(ApiError::NotFound(WHAT))?;
         if if_match.is_some_and(|expected| expected != before.principal.version) {
             return Err(ApiError::VersionMismatch { current: before.principal.version });
@@ -152,7 +153,7 @@ pub async fn update(
             after.expires_at = expires_at;
         }
         if after == before.principal {
-            return Ok(after);
+            return Ok(Written::Done(after));
         }
         after.version += 1;
         after.updated_at = now;
@@ -166,12 +167,12 @@ pub async fn update(
             changes(&before.principal, &after),
         );
         match app.store.update_principal(&before, &after, &audit).await {
-            Ok(()) => return Ok(after),
-            Err(err) if lost_race(&err) => back_off(attempt).await,
-            Err(err) => return Err(err.into()),
+            Ok(()) => Ok(Written::Done(after)),
+            Err(err) if lost_race(&err) => Ok(Written::Retry),
+            Err(err) => Err(err.into()),
         }
-    }
-    Err(StoreError::Contention.into())
+    })
+    .await
 }
 
 fn changes(before: &Principal, after: &Principal) -> serde_json::Value {

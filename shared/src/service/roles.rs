@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
+use super::{Validation, Written, lost_race, until_written};
 use crate::App;
 use crate::auth::grants::widens;
 use crate::auth::{Caller, resources};
@@ -183,22 +183,23 @@ pub async fn create(app: &App, caller: &Caller, input: CreateRole, request_id: &
     );
     // Every create and delete updates the org item's role count, so concurrent ones can cancel
     // each other (TransactionConflict): those are retried.
-    for attempt in 0..WRITE_ATTEMPTS {
-        match app.store.create_role(&role, &event, MAX_CUSTOM_ROLES).await {
+    let (role, event) = (&role, &event);
+    until_written(|| async move {
+        match app.store.create_role(role, event, MAX_CUSTOM_ROLES).await {
             Ok(()) => {
                 app.forget_roles(org);
-                return Ok(role);
+                Ok(Written::Done(role.clone()))
             }
             // The write names the invariant that refused it: no second read to guess which.
-            Err(StoreError::Violated(Invariant::RoleNameTaken)) => return Err(ApiError::RoleNameTaken(role.name)),
+            Err(StoreError::Violated(Invariant::RoleNameTaken)) => Err(ApiError::RoleNameTaken(role.name.clone())),
             Err(StoreError::Violated(Invariant::RoleLimitReached)) => {
-                return Err(ApiError::RoleLimitReached { cap: MAX_CUSTOM_ROLES });
+                Err(ApiError::RoleLimitReached { cap: MAX_CUSTOM_ROLES })
             }
-            Err(StoreError::Contention) => back_off(attempt).await,
-            Err(err) => return Err(err.into()),
+            Err(StoreError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(err.into()),
         }
-    }
-    Err(StoreError::Contention.into())
+    })
+    .await
 }
 
 /// A built-in or one of the org's custom roles.
@@ -267,7 +268,8 @@ pub async fn update(
     if name.as_deref().is_some_and(name_taken_by_built_in) {
         return Err(ApiError::RoleNameTaken(name.unwrap_or_default()));
     }
-    for attempt in 0..WRITE_ATTEMPTS {
+    let (name, description, principal_types, permissions) = (&name, &description, &principal_types, &input.permissions);
+    until_written(|| async move {
         let (before, _) = app.store.get_role(org, id).await?.ok_or(ApiError::NotFound("role"))?;
         if if_match.is_some_and(|expected| expected != before.version) {
             return Err(ApiError::VersionMismatch { current: before.version });
@@ -282,11 +284,11 @@ pub async fn update(
         if let Some(types) = &principal_types {
             after.principal_types = types.clone();
         }
-        if let Some(permissions) = &input.permissions {
+        if let Some(permissions) = permissions {
             after.permissions = permissions.clone();
         }
         if after == before {
-            return Ok(after);
+            return Ok(Written::Done(after));
         }
         // Widening a role grants its new permissions to everyone who holds it: the caller must
         // hold all of them. Narrowing and renaming are never escalation.
@@ -300,16 +302,16 @@ pub async fn update(
         match app.store.update_role(&before, &after, &event).await {
             Ok(()) => {
                 app.forget_roles(org);
-                return Ok(after);
+                Ok(Written::Done(after))
             }
-            Err(StoreError::Violated(Invariant::RoleNameTaken)) => return Err(ApiError::RoleNameTaken(after.name)),
+            Err(StoreError::Violated(Invariant::RoleNameTaken)) => Err(ApiError::RoleNameTaken(after.name)),
             // The version moved: decide again from a fresh read (412 there under If-Match).
-            Err(StoreError::Violated(Invariant::VersionMoved)) => back_off(attempt).await,
-            Err(err) if lost_race(&err) => back_off(attempt).await,
-            Err(err) => return Err(err.into()),
+            Err(StoreError::Violated(Invariant::VersionMoved)) => Ok(Written::Retry),
+            Err(err) if lost_race(&err) => Ok(Written::Retry),
+            Err(err) => Err(err.into()),
         }
-    }
-    Err(StoreError::Contention.into())
+    })
+    .await
 }
 
 /// Deletes a custom role no principal holds (409 `role_in_use` otherwise).
@@ -322,20 +324,21 @@ pub async fn delete(app: &App, actor: &Actor, org: &OrgId, id: &RoleId, request_
         return Err(ApiError::RoleInUse(count));
     }
     let event = audit(app, actor, org, "iam:roles:delete", &role, request_id, json!({"name": role.name}));
-    for attempt in 0..WRITE_ATTEMPTS {
-        match app.store.delete_role(&role, &event).await {
+    let (role, event) = (&role, &event);
+    until_written(|| async move {
+        match app.store.delete_role(role, event).await {
             Ok(()) => {
                 app.forget_roles(org);
-                return Ok(());
+                Ok(Written::Done(()))
             }
-            Err(StoreError::Violated(Invariant::RoleInUse(count))) => return Err(ApiError::RoleInUse(count)),
-            Err(StoreError::Violated(Invariant::Gone)) => return Err(ApiError::NotFound("role")),
+            Err(StoreError::Violated(Invariant::RoleInUse(count))) => Err(ApiError::RoleInUse(count)),
+            Err(StoreError::Violated(Invariant::Gone)) => Err(ApiError::NotFound("role")),
             // The org's role count is shared with concurrent creates and deletes: retry.
-            Err(StoreError::Contention) => back_off(attempt).await,
-            Err(err) => return Err(err.into()),
+            Err(StoreError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(err.into()),
         }
-    }
-    Err(StoreError::Contention.into())
+    })
+    .await
 }
 
 /// A page of the principals holding a role.

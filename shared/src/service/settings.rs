@@ -3,13 +3,13 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Validation, WRITE_ATTEMPTS, back_off, lost_race};
+use super::{Validation, Written, lost_race, until_written};
 use crate::App;
 use crate::auth::resources;
 use crate::domain::ApiError;
 use crate::domain::{Actor, AuditEvent, AuditEvent as Event, OrgId, OrgSettings};
 use crate::store::ListParams;
-use crate::store::{OrgRecord, Page, StoreError};
+use crate::store::{OrgRecord, Page};
 
 /// `PATCH /iam/orgs/{orgId}/settings`.
 #[derive(Debug, Default, Deserialize)]
@@ -54,7 +54,7 @@ pub async fn update(
     request_id: &str,
 ) -> Result<OrgRecord, ApiError> {
     input.check()?;
-    for attempt in 0..WRITE_ATTEMPTS {
+    until_written(|| async move {
         let before = get(app, org).await?;
         if if_match.is_some_and(|expected| expected != before.version) {
             return Err(ApiError::VersionMismatch { current: before.version });
@@ -70,7 +70,7 @@ pub async fn update(
             settings.max_active_credentials_per_principal = cap as u32;
         }
         if settings == before.settings {
-            return Ok(before);
+            return Ok(Written::Done(before));
         }
         let event = AuditEvent::new(
             org.clone(),
@@ -84,13 +84,13 @@ pub async fn update(
         match app.store.update_settings(&before, &settings, &event).await {
             Ok(()) => {
                 app.forget_settings(org);
-                return Ok(OrgRecord { settings, version: before.version + 1, ..before });
+                Ok(Written::Done(OrgRecord { settings, version: before.version + 1, ..before }))
             }
-            Err(err) if lost_race(&err) => back_off(attempt).await,
-            Err(err) => return Err(err.into()),
+            Err(err) if lost_race(&err) => Ok(Written::Retry),
+            Err(err) => Err(err.into()),
         }
-    }
-    Err(StoreError::Contention.into())
+    })
+    .await
 }
 
 /// A page of the org's audit events, newest first.
