@@ -51,6 +51,27 @@ pub fn forged_key(key_id: &str) -> String {
     with_checksum(&format!("ik_{key_id}.{}", "Q".repeat(32)))
 }
 
+/// The DynamoDB client the handlers get: counted, with fault injection, and attempts that time out
+/// after `attempt_timeout`.
+fn handlers_client(
+    sdk: &aws_config::SdkConfig,
+    calls: &CallCounter,
+    faults: &faults::Faults,
+    attempt_timeout: Duration,
+) -> aws_sdk_dynamodb::Client {
+    let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(attempt_timeout)
+        .operation_timeout(attempt_timeout * 3)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(calls.clone())
+            .interceptor(faults.clone())
+            .timeout_config(timeouts)
+            .build(),
+    )
+}
+
 /// The `iss` of the tests' tokens.
 pub const ISSUER: &str = "https://iam.test.invalid/iam";
 
@@ -130,17 +151,7 @@ impl TestApp {
         admin::provision(&dynamo, &secrets, &config, &template).await.expect("table and secrets");
         let calls = CallCounter::default();
         let faults = faults::Faults::start().await;
-        let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
-            .operation_attempt_timeout(attempt_timeout)
-            .operation_timeout(attempt_timeout * 3)
-            .build();
-        let counted = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .interceptor(faults.clone())
-                .timeout_config(timeouts)
-                .build(),
-        );
+        let counted = handlers_client(&sdk, &calls, &faults, attempt_timeout);
         let clock = Clock::manual(Timestamp::now());
         let app = Arc::new(App::with_clock(config.clone(), counted, &secrets, clock).await.expect("build app"));
         let made = admin::bootstrap(&app, "test org", true).await.expect("bootstrap");
@@ -199,17 +210,7 @@ impl TestApp {
         let sdk = emulator_sdk_config(&emulator_url()).await;
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let calls = CallCounter::default();
-        let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
-            .operation_attempt_timeout(attempt_timeout)
-            .operation_timeout(attempt_timeout * 3)
-            .build();
-        let counted = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .interceptor(self.faults.clone())
-                .timeout_config(timeouts)
-                .build(),
-        );
+        let counted = handlers_client(&sdk, &calls, &self.faults, attempt_timeout);
         let mut config = self.app.config.clone();
         adjust(&mut config);
         let clock = Clock::manual(self.app.clock.now());
@@ -344,6 +345,14 @@ impl TestApp {
     /// As the org's owner (a member holding `owner`, who may grant any role).
     pub async fn owner_call(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
         self.bearer_call(method, path, &self.user_token(OWNER_SUBJECT), body).await
+    }
+
+    /// A custom role made by the owner (who may grant anything); its id.
+    pub async fn custom_role(&self, name: &str, types: &[&str], permissions: Value) -> String {
+        let body = serde_json::json!({"name": name, "principalTypes": types, "permissions": permissions});
+        let r = self.owner_call("POST", &self.org_path("/roles"), Some(body)).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
     }
 
     /// Assigns `role` to `principal` as the owner (the administrator's `iam-admin` may grant only

@@ -27,15 +27,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use local_stack::admin;
 use local_stack::event::{IncomingRequest, event_json};
-use local_stack::moto::Moto;
+use local_stack::moto::BenchStack;
 use local_stack::runtime_api::RuntimeApi;
 use local_stack::template::Template;
-use shared::{App, Config};
 use tokio::process::Command;
 
 struct Case {
@@ -101,14 +98,8 @@ async fn main() -> anyhow::Result<()> {
     let hello = release_binary(&target, "examples/hello_lambda")?;
     let function = release_binary(&target, "token-exchange")?;
 
-    let (moto, sdk, state) = Moto::for_bench("iam-cold").await?;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let template = Arc::new(Template::load_default()?);
-    let config = Config::new("iam-cold", "iam-cold", "https://iam.example.test/iam".to_string());
-    admin::provision(&dynamo, &secrets, &config, &template).await?;
-    let app = App::new(config.clone(), dynamo, &secrets).await?;
-    let org = admin::bootstrap(&app, "cold start", false).await?;
+    let stack = BenchStack::start("iam-cold", "https://iam.example.test/iam").await?;
+    let (config, template, org) = (&stack.config, &stack.template, &stack.org);
 
     let lambda_env = |name: &str| {
         vec![
@@ -127,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
     let hello_env = lambda_env("hello-world");
     let mut function_env = lambda_env("token-exchange");
     function_env.extend([
-        ("AWS_ENDPOINT_URL".to_string(), moto.url.clone()),
+        ("AWS_ENDPOINT_URL".to_string(), stack.moto.url.clone()),
         ("TABLE_NAME".into(), config.table_name.clone()),
         ("PEPPER_SECRET_ID".into(), config.pepper_secret_id.clone()),
         ("SIGNING_KEYS_SECRET_ID".into(), config.signing_keys_secret_id.clone()),
@@ -144,9 +135,9 @@ async fn main() -> anyhow::Result<()> {
         bundle_env.push(("SSL_CERT_FILE".into(), bundle.into()));
     }
 
-    let jwks = event(&template, "GET", "/iam/.well-known/jwks.json", &[], "");
+    let jwks = event(template, "GET", "/iam/.well-known/jwks.json", &[], "");
     let body = serde_json::json!({ "apiKey": org.api_key }).to_string();
-    let exchange = event(&template, "POST", "/iam/auth/token", &[("content-type", "application/json")], &body);
+    let exchange = event(template, "POST", "/iam/auth/token", &[("content-type", "application/json")], &body);
     let mut cases = [
         Case { name: "hello-world", binary: hello, event: jwks.clone(), samples: Vec::new() },
         Case { name: "token-exchange jwks", binary: function.clone(), event: jwks.clone(), samples: Vec::new() },
@@ -167,8 +158,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    moto.stop().await;
-    let _ = std::fs::remove_dir_all(&state);
+    stack.stop().await;
 
     println!("cold start, process spawn → first response; N = {n} per case, alternating, after 1 warm-up round");
     let baseline = {

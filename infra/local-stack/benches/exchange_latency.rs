@@ -8,16 +8,12 @@
 //! sequential exchanges per second and the ratio of medians.
 //! Run: `make bench` (or `cargo bench -p local-stack --bench exchange_latency`), N from BENCH_N (300).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use local_stack::admin;
-use local_stack::moto::Moto;
+use local_stack::moto::BenchStack;
 use local_stack::server;
-use local_stack::template::Template;
-use shared::{App, Config};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -26,16 +22,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let (moto, sdk, state) = Moto::for_bench("iam-bench").await?;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let template = Arc::new(Template::load_default()?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
-    let config = Config::new("iam-bench", "iam-bench", format!("http://127.0.0.1:{port}/iam"));
-    admin::provision(&dynamo, &secrets, &config, &template).await?;
-    let app = Arc::new(App::new(config.clone(), dynamo.clone(), &secrets).await?);
-    let org = admin::bootstrap(&app, "bench", false).await?;
+    let stack = BenchStack::start("iam-bench", &format!("http://127.0.0.1:{port}/iam")).await?;
+    let (app, template, org, dynamo, config) =
+        (stack.app.clone(), stack.template.clone(), &stack.org, &stack.dynamo, &stack.config);
     tokio::spawn(server::serve(
         listener,
         app.clone(),
@@ -90,7 +81,6 @@ async fn main() -> anyhow::Result<()> {
     println!("token exchange (HTTP):     median {ex50:?}, p90 {:?}", percentile(&exchanges, 0.9));
     println!("sequential exchanges/s: {:.0}", n as f64 / total.as_secs_f64());
     println!("ratio of medians (exchange / GetItem): {:.2}", ex50.as_secs_f64() / rd50.as_secs_f64());
-    moto.stop().await;
-    let _ = std::fs::remove_dir_all(&state);
+    stack.stop().await;
     Ok(())
 }

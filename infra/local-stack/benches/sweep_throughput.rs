@@ -9,17 +9,13 @@
 //! docs/operations.md carries it over to DynamoDB.
 //! Run: `make bench` (or `cargo bench -p local-stack --bench sweep_throughput`).
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use local_stack::admin;
-use local_stack::moto::Moto;
-use local_stack::template::Template;
+use local_stack::moto::BenchStack;
 use shared::auth::ApiKey;
 use shared::domain::{Credential, CredentialStatus, Name, PrincipalStatus, PrincipalType, Timestamp};
 use shared::service::sweep::{self, Deadline};
 use shared::store::{CredentialRecord, PrincipalState};
-use shared::{App, Config};
 
 struct Unbounded;
 
@@ -32,14 +28,8 @@ impl Deadline for Unbounded {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let n: i64 = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let (moto, sdk, state) = Moto::for_bench("iam-sweep-bench").await?;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let template = Arc::new(Template::load_default()?);
-    let config = Config::new("iam-sweep-bench", "iam-sweep-bench", "https://iam.bench.invalid/iam");
-    admin::provision(&dynamo, &secrets, &config, &template).await?;
-    let app = App::new(config, dynamo, &secrets).await?;
-    let org = admin::bootstrap(&app, "sweep bench", false).await?;
+    let stack = BenchStack::start("iam-sweep-bench", "https://iam.bench.invalid/iam").await?;
+    let (app, org) = (&stack.app, &stack.org);
     let mut principals = Vec::new();
     for i in 0..50 {
         let input = shared::service::principals::CreatePrincipal {
@@ -48,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
             expires_at: None,
         };
         let actor = shared::domain::Actor::System { name: "bench".into() };
-        principals.push(shared::service::principals::create(&app, &actor, &org.org_id, input, "bench").await?.id);
+        principals.push(shared::service::principals::create(app, &actor, &org.org_id, input, "bench").await?.id);
     }
     let now = app.clock.now();
     let records: Vec<CredentialRecord> = (0..2 * n)
@@ -78,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
     app.store.seed_credentials(&records).await?;
 
     let started = Instant::now();
-    let report = sweep::run(&app, &Unbounded, "bench").await?;
+    let report = sweep::run(app, &Unbounded, "bench").await?;
     let took = started.elapsed();
     anyhow::ensure!(report.finished && report.expired as i64 == n, "the sweep marked {report:?}");
     println!(
@@ -92,7 +82,6 @@ async fn main() -> anyhow::Result<()> {
         took.as_secs_f64() * 1000.0 / report.expired as f64,
         sweep::CONCURRENCY,
     );
-    moto.stop().await;
-    let _ = std::fs::remove_dir_all(&state);
+    stack.stop().await;
     Ok(())
 }

@@ -66,3 +66,37 @@ impl Moto {
         let _ = self.child.kill().await;
     }
 }
+
+/// What each benchmark that needs the emulator starts with: the serialised moto (its log in a
+/// fresh temporary directory), a table and secrets provisioned for `config`, an App over them and
+/// a bootstrapped org (direct ApiKey auth off).
+pub struct BenchStack {
+    pub moto: Moto,
+    pub state: std::path::PathBuf,
+    pub config: shared::Config,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub template: std::sync::Arc<crate::template::Template>,
+    pub app: std::sync::Arc<shared::App>,
+    pub org: crate::admin::Bootstrapped,
+}
+
+impl BenchStack {
+    /// Starts it; `tag` names the table, the secrets, the temporary directory and the org.
+    pub async fn start(tag: &str, issuer: &str) -> anyhow::Result<Self> {
+        let (moto, sdk, state) = Moto::for_bench(tag).await?;
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let template = std::sync::Arc::new(crate::template::Template::load_default()?);
+        let config = shared::Config::new(tag, tag, issuer);
+        crate::admin::provision(&dynamo, &secrets, &config, &template).await?;
+        let app = std::sync::Arc::new(shared::App::new(config.clone(), dynamo.clone(), &secrets).await?);
+        let org = crate::admin::bootstrap(&app, tag, false).await?;
+        Ok(Self { moto, state, config, dynamo, template, app, org })
+    }
+
+    /// Stops the emulator and removes the temporary directory.
+    pub async fn stop(self) {
+        self.moto.stop().await;
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}

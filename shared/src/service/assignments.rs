@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{Written, lost_race, roles, until_written};
+use super::{Written, roles, until_written};
 use crate::App;
 use crate::auth::{Caller, resources};
 use crate::domain::ApiError;
@@ -99,14 +99,11 @@ async fn record(
             request_id,
             json!({"roleId": role_id, "roleName": role.name}),
         );
-        match app.store.assign_role(&assignment, &event, MAX_ROLES_PER_PRINCIPAL).await {
-            Ok(()) => {
-                app.forget_roles(org);
-                Ok(Written::Done((assignment, true)))
-            }
-            Err(err) if lost_race(&err) => Ok(Written::Retry),
-            Err(err) => Err(err.into()),
+        let written = app.store.assign_role(&assignment, &event, MAX_ROLES_PER_PRINCIPAL).await;
+        if written.is_ok() {
+            app.forget_roles(org);
         }
+        Written::of(written, (assignment, true))
     })
     .await
 }

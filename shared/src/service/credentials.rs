@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Validation, Written, lost_race, until_written};
+use super::{Validation, Written, until_written};
 use crate::App;
 use crate::auth::ApiKey;
 use crate::domain::ApiError;
@@ -110,12 +110,11 @@ pub async fn issue(
             request_id,
             json!({"name": record.credential.name, "expiresAt": expires_at}),
         );
-        match app.store.issue_credential(&record, &principal, cap, &audit).await {
-            Ok(()) => Ok(Written::Done(Issued { credential: record.credential, api_key: generated.full.clone() })),
-            // The principal changed, was revoked, or reached the cap meanwhile: decide again from a fresh read.
-            Err(err) if lost_race(&err) => Ok(Written::Retry),
-            Err(err) => Err(err.into()),
-        }
+        // The principal changed, was revoked, or reached the cap meanwhile: decide again from a fresh read.
+        Written::of(
+            app.store.issue_credential(&record, &principal, cap, &audit).await,
+            Issued { credential: record.credential, api_key: generated.full.clone() },
+        )
     })
     .await
 }
@@ -223,11 +222,7 @@ pub async fn revoke(
             json!({"name": after.name, "previousStatus": record.credential.status}),
         );
         let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
-        match app.store.end_credential(&record, &after, retention_until, &audit).await {
-            Ok(()) => Ok(Written::Done(after)),
-            Err(err) if lost_race(&err) => Ok(Written::Retry),
-            Err(err) => Err(err.into()),
-        }
+        Written::of(app.store.end_credential(&record, &after, retention_until, &audit).await, after)
     })
     .await
 }

@@ -38,6 +38,18 @@ enum Written<T> {
     Retry,
 }
 
+impl<T> Written<T> {
+    /// An attempt's write: `Done(answer)` when it happened, `Retry` when it lost a race, the
+    /// failure otherwise.
+    fn of(write: Result<(), StoreError>, answer: T) -> Result<Self, ApiError> {
+        match write {
+            Ok(()) => Ok(Self::Done(answer)),
+            Err(err) if lost_race(&err) => Ok(Self::Retry),
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
 /// Runs `attempt` (read, decide, write one transaction) until it is done, backing off between
 /// attempts; a write that still loses its race after [`WRITE_ATTEMPTS`] is 503 (contention). Every
 /// read-decide-write of the services goes through here. (`attempt` is a closure returning a

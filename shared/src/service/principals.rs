@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Validation, Written, lost_race, until_written};
+use super::{Validation, Written, until_written};
 use crate::App;
 use crate::auth::resources;
 use crate::domain::{Actor, AuditEvent, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
@@ -166,11 +166,7 @@ pub async fn update(
             request_id,
             changes(&before.principal, &after),
         );
-        match app.store.update_principal(&before, &after, &audit).await {
-            Ok(()) => Ok(Written::Done(after)),
-            Err(err) if lost_race(&err) => Ok(Written::Retry),
-            Err(err) => Err(err.into()),
-        }
+        Written::of(app.store.update_principal(&before, &after, &audit).await, after)
     })
     .await
 }

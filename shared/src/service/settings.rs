@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Validation, Written, lost_race, until_written};
+use super::{Validation, Written, until_written};
 use crate::App;
 use crate::auth::resources;
 use crate::domain::ApiError;
@@ -81,14 +81,11 @@ pub async fn update(
             request_id,
             json!({"before": before.settings, "after": settings}),
         );
-        match app.store.update_settings(&before, &settings, &event).await {
-            Ok(()) => {
-                app.forget_settings(org);
-                Ok(Written::Done(OrgRecord { settings, version: before.version + 1, ..before }))
-            }
-            Err(err) if lost_race(&err) => Ok(Written::Retry),
-            Err(err) => Err(err.into()),
+        let written = app.store.update_settings(&before, &settings, &event).await;
+        if written.is_ok() {
+            app.forget_settings(org);
         }
+        Written::of(written, OrgRecord { settings, version: before.version + 1, ..before })
     })
     .await
 }

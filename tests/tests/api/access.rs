@@ -4,18 +4,6 @@
 use iam_tests::TestApp;
 use serde_json::{Value, json};
 
-async fn custom_role(app: &TestApp, name: &str, types: &[&str], permissions: Value) -> String {
-    let r = app
-        .owner_call(
-            "POST",
-            &app.org_path("/roles"),
-            Some(json!({"name": name, "principalTypes": types, "permissions": permissions})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["id"].as_str().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn each_403_of_the_contract_in_order() {
     let app = TestApp::new().await;
@@ -31,33 +19,33 @@ async fn each_403_of_the_contract_in_order() {
     assert_eq!((r.status, r.code()), (403, "permission_denied"));
     assert!(r.body["detail"].as_str().unwrap().contains("iam:apiKeys:create"), "detail names the action");
 
-    let elsewhere = custom_role(
-        &app,
-        "reads another key",
-        &["ApiKey"],
-        json!([{"action": "iam:apiKeys:read", "resource": "iam:api-keys/akp_01J00000000000000000000000"}]),
-    )
-    .await;
+    let elsewhere = app
+        .custom_role(
+            "reads another key",
+            &["ApiKey"],
+            json!([{"action": "iam:apiKeys:read", "resource": "iam:api-keys/akp_01J00000000000000000000000"}]),
+        )
+        .await;
     let (_, scoped) = app.principal_with_role("scoped", Some(&elsewhere)).await;
     let r = app.call("GET", &read_target, Some(&scoped), None).await;
     assert_eq!((r.status, r.code()), (403, "scope_mismatch"));
 
     // The test requests come from 198.51.100.7.
-    let inside = custom_role(&app, "inside", &["ApiKey"], json!([{"action": "iam:apiKeys:read", "resource": "*", "condition": {"sourceIp": ["198.51.100.0/24", "2001:db8::/32"]}}])).await;
-    let outside = custom_role(
-        &app,
-        "outside",
-        &["ApiKey"],
-        json!([{"action": "iam:apiKeys:read", "resource": "*", "condition": {"sourceIp": ["10.0.0.0/8"]}}]),
-    )
-    .await;
+    let inside = app.custom_role("inside", &["ApiKey"], json!([{"action": "iam:apiKeys:read", "resource": "*", "condition": {"sourceIp": ["198.51.100.0/24", "2001:db8::/32"]}}])).await;
+    let outside = app
+        .custom_role(
+            "outside",
+            &["ApiKey"],
+            json!([{"action": "iam:apiKeys:read", "resource": "*", "condition": {"sourceIp": ["10.0.0.0/8"]}}]),
+        )
+        .await;
     let (_, inside_key) = app.principal_with_role("inside", Some(&inside)).await;
     let (_, outside_key) = app.principal_with_role("outside", Some(&outside)).await;
     assert_eq!(app.call("GET", &read_target, Some(&inside_key), None).await.status, 200);
     let r = app.call("GET", &read_target, Some(&outside_key), None).await;
     assert_eq!((r.status, r.code()), (403, "condition_not_met"));
 
-    let window = custom_role(&app, "later", &["ApiKey"], json!([{"action": "iam:apiKeys:read", "resource": "*", "condition": {"notBefore": app.at(3600), "notAfter": app.at(7200)}}])).await;
+    let window = app.custom_role("later", &["ApiKey"], json!([{"action": "iam:apiKeys:read", "resource": "*", "condition": {"notBefore": app.at(3600), "notAfter": app.at(7200)}}])).await;
     let (_, later_key) = app.principal_with_role("later", Some(&window)).await;
     let r = app.call("GET", &read_target, Some(&later_key), None).await;
     assert_eq!((r.status, r.code()), (403, "condition_not_met"));
@@ -77,14 +65,14 @@ async fn a_role_that_does_not_support_api_keys_is_refused_and_grants_nothing() {
             .await;
         assert_eq!((r.status, r.code()), (422, "role_principal_type_unsupported"), "{role}");
     }
-    let users_only = custom_role(&app, "users only", &["User"], json!([{"action": "*", "resource": "*"}])).await;
+    let users_only = app.custom_role("users only", &["User"], json!([{"action": "*", "resource": "*"}])).await;
     let r = app
         .admin_call("PUT", &app.org_path(&format!("/principals/{principal}/role-assignments/{users_only}")), None)
         .await;
     assert_eq!(r.code(), "role_principal_type_unsupported");
     // A role that stops supporting ApiKey after assignment grants nothing any more.
     let both =
-        custom_role(&app, "both", &["ApiKey", "User"], json!([{"action": "iam:apiKeys:list", "resource": "*"}])).await;
+        app.custom_role("both", &["ApiKey", "User"], json!([{"action": "iam:apiKeys:list", "resource": "*"}])).await;
     app.assign(&principal, &both).await;
     assert_eq!(app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await.status, 200);
     let r = app
@@ -128,7 +116,7 @@ async fn built_in_roles_are_listed_and_read_only() {
 #[tokio::test]
 async fn custom_roles_have_unique_names_and_an_assigned_one_cannot_be_deleted() {
     let app = TestApp::new().await;
-    let id = custom_role(&app, "Deployers", &["ApiKey"], json!([{"action": "iam:apiKeys:*", "resource": "*"}])).await;
+    let id = app.custom_role("Deployers", &["ApiKey"], json!([{"action": "iam:apiKeys:*", "resource": "*"}])).await;
     for name in ["deployers", "IAM-ADMIN"] {
         let r = app
             .owner_call("POST", &app.org_path("/roles"), Some(json!({"name": name, "principalTypes": ["ApiKey"], "permissions": [{"action": "*", "resource": "*"}]})))
@@ -148,7 +136,7 @@ async fn custom_roles_have_unique_names_and_an_assigned_one_cannot_be_deleted() 
     assert_eq!(app.admin_call("DELETE", &app.org_path(&format!("/roles/{id}")), None).await.status, 204);
     assert_eq!(app.admin_call("GET", &app.org_path(&format!("/roles/{id}")), None).await.status, 404);
     // The freed name can be used again.
-    custom_role(&app, "deployers", &["ApiKey"], json!([{"action": "*", "resource": "*"}])).await;
+    app.custom_role("deployers", &["ApiKey"], json!([{"action": "*", "resource": "*"}])).await;
 }
 
 #[tokio::test]
@@ -158,7 +146,7 @@ async fn the_custom_role_cap_holds_under_concurrent_creates() {
     let app = TestApp::new().await;
     let cap = shared::service::roles::MAX_CUSTOM_ROLES;
     let permissions = json!([{"action": "iot:devices:read", "resource": "*"}]);
-    custom_role(&app, "role 0", &["ApiKey"], permissions.clone()).await;
+    app.custom_role("role 0", &["ApiKey"], permissions.clone()).await;
     // Two places left: the count the condition reads, as if cap - 2 roles had been created
     // (creating them one by one through the API takes most of a minute on the emulator).
     app.set_org_attribute("customRoles", aws_sdk_dynamodb::types::AttributeValue::N((cap - 2).to_string())).await;
@@ -183,7 +171,7 @@ async fn the_custom_role_cap_holds_under_concurrent_creates() {
     let one_created = results.iter().find(|r| r.status == 201).unwrap().body["id"].as_str().unwrap().to_string();
     let r = app.admin_call("DELETE", &app.org_path(&format!("/roles/{one_created}")), None).await;
     assert_eq!(r.status, 204);
-    custom_role(&app, "after a deletion", &["ApiKey"], permissions).await;
+    app.custom_role("after a deletion", &["ApiKey"], permissions).await;
 }
 
 #[tokio::test]
@@ -193,7 +181,7 @@ async fn a_role_list_goes_on_when_the_role_its_cursor_names_is_deleted() {
     let permissions = json!([{"action": "x:y:z", "resource": "*"}]);
     let mut ids = Vec::new();
     for name in ["a", "b", "c"] {
-        ids.push(custom_role(&app, name, &["ApiKey"], permissions.clone()).await);
+        ids.push(app.custom_role(name, &["ApiKey"], permissions.clone()).await);
     }
     ids.sort(); // the list's order for custom roles
     let first = app.admin_call("GET", &app.org_path("/roles?limit=5"), None).await;
@@ -408,7 +396,7 @@ async fn the_explainer_agrees_with_the_real_routes_on_generated_cases() {
                 let chosen = types_as_strs(rng.pick(&types));
                 let user_only = chosen == ["User"];
                 let initial = if user_only { vec!["ApiKey", "User"] } else { chosen };
-                let role = custom_role(&app, &format!("role {case}"), &initial, json!([permission])).await;
+                let role = app.custom_role(&format!("role {case}"), &initial, json!([permission])).await;
                 app.assign(&principal, &role).await;
                 if user_only {
                     let path = app.org_path(&format!("/roles/{role}"));

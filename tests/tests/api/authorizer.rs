@@ -4,15 +4,8 @@ use iam_tests::TestApp;
 use serde_json::json;
 
 async fn demo_reader(app: &TestApp) -> String {
-    let r = app
-        .owner_call(
-            "POST",
-            &app.org_path("/roles"),
-            Some(json!({"name": "demo reader", "principalTypes": ["ApiKey", "User"], "permissions": [{"action": "demo:whoami:read", "resource": "route:/demo/*"}]})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["id"].as_str().unwrap().to_string()
+    let permissions = json!([{"action": "demo:whoami:read", "resource": "route:/demo/*"}]);
+    app.custom_role("demo reader", &["ApiKey", "User"], permissions).await
 }
 
 #[tokio::test]

@@ -8,14 +8,7 @@ async fn a_caller_from_another_org_is_refused_on_every_route_and_changes_nothing
     let app = TestApp::new().await;
     let (principal, key) = app.principal_with_key("victim").await;
     let key_id = key[3..23].to_string();
-    let role = app
-        .owner_call(
-            "POST",
-            &app.org_path("/roles"),
-            Some(json!({"name": "victim role", "principalTypes": ["ApiKey"], "permissions": [{"action": "*", "resource": "*"}]})),
-        )
-        .await;
-    let role_id = role.body["id"].as_str().unwrap().to_string();
+    let role_id = app.custom_role("victim role", &["ApiKey"], json!([{"action": "*", "resource": "*"}])).await;
     let intruder = app.another_org(true).await;
     // Warm the intruder's and the admin's lastUsedAt so the snapshot below is stable.
     app.call("GET", &format!("/iam/orgs/{}/api-keys", intruder.org_id), Some(&intruder.api_key), None).await;

@@ -110,14 +110,7 @@ async fn a_member_of_one_org_is_refused_on_another() {
 #[tokio::test]
 async fn a_removed_member_is_refused_and_its_assignments_are_gone() {
     let app = TestApp::new().await;
-    let role = app
-        .owner_call(
-            "POST",
-            &app.org_path("/roles"),
-            Some(json!({"name": "readers", "principalTypes": ["User"], "permissions": [{"action": "iam:*:list", "resource": "*"}]})),
-        )
-        .await;
-    let role_id = role.body["id"].as_str().unwrap().to_string();
+    let role_id = app.custom_role("readers", &["User"], json!([{"action": "iam:*:list", "resource": "*"}])).await;
     let dave = app.add_member("dave", Some(&role_id)).await;
     app.assign(&dave, "iam-viewer").await;
     let token = app.user_token("dave");

@@ -191,6 +191,11 @@ async fn a_cursor_altered_or_used_on_another_query_is_invalid() {
     }
     let r = app.admin_call("GET", &app.org_path("/api-keys?limit=1"), None).await;
     let cursor = r.body["nextCursor"].as_str().unwrap().to_string();
+    // Encrypted: it shows nothing of the table's keys (it used to be readable base64 JSON).
+    let decoded = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &cursor).unwrap();
+    for shown in ["ORG#", "PRINCIPAL#", app.org.as_str(), "akp_"] {
+        assert!(!String::from_utf8_lossy(&decoded).contains(shown), "{shown} shows in the cursor");
+    }
 
     let mut altered = cursor.clone().into_bytes();
     altered[5] = if altered[5] == b'A' { b'B' } else { b'A' };
