@@ -191,6 +191,15 @@ impl App {
         Ok(roles)
     }
 
+    /// The roles assigned to a principal as they are now (no cache): what grant decisions read, so
+    /// that a permission lost in another container cannot be granted on from a stale cache.
+    pub async fn roles_now(&self, org: &OrgId, principal: &PrincipalId) -> Result<Vec<Role>, ApiError> {
+        let ids = self.store.get_principal(org, principal).await?.map(|p| p.role_ids).unwrap_or_default();
+        let mut roles = built_in_roles();
+        roles.extend(self.store.list_roles(org).await?);
+        Ok(roles.into_iter().filter(|r| ids.contains(&r.id)).collect())
+    }
+
     /// The roles assigned to a principal (ids cached ≤ 30 s), resolved against the org's roles.
     pub async fn assigned_roles(&self, org: &OrgId, principal: &str) -> Result<Vec<Role>, ApiError> {
         let now = self.clock.now();

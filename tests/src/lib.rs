@@ -313,10 +313,12 @@ impl TestApp {
         r.body
     }
 
-    /// Issues a credential to `principal`; returns the credential JSON and the key.
+    /// Issues a credential to `principal` as the owner (a key is everything its principal may do,
+    /// which the administrator's iam-admin may not hand out beyond IAM actions); returns the
+    /// credential JSON and the key.
     pub async fn issue(&self, principal: &str, name: &str) -> (Value, String) {
         let r = self
-            .admin_call(
+            .owner_call(
                 "POST",
                 &self.org_path(&format!("/api-keys/{principal}/credentials")),
                 Some(serde_json::json!({"name": name})),

@@ -27,6 +27,8 @@ async fn issue(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
     let id = principal_id(req)?;
     app.authorize(&caller, Action::CREDENTIALS_ISSUE, &resources::api_key(&id), ctx).await?;
     let input = json_body(req)?;
+    // A key of that principal is everything it may do: no more than the caller holds.
+    app.authorize_acting_as(&caller, &id).await?;
     let issued = credentials::issue(app, &caller.actor(), &caller.org_id, &id, input, &ctx.request_id).await?;
     let body = serde_json::json!({"credential": issued.credential, "apiKey": issued.api_key});
     // The key is in this body and nowhere else: no cache may keep it.

@@ -59,7 +59,11 @@ async fn update(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
     let id = principal_id(req)?;
     app.authorize(&caller, Action::API_KEYS_UPDATE, &resources::api_key(&id), ctx).await?;
     let expected = if_match(req)?;
-    let input = json_body(req)?;
+    let input: principals::UpdatePrincipal = json_body(req)?;
+    // Making a principal Active again hands its keys back everything it may do.
+    if input.status.as_deref() == Some("Active") {
+        app.authorize_acting_as(&caller, &id).await?;
+    }
     let principal =
         principals::update(app, &caller.actor(), &caller.org_id, &id, input, expected, &ctx.request_id).await?;
     Ok(json_with(200, &principal, &[etag(principal.version)]))

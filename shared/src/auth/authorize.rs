@@ -10,7 +10,7 @@ use super::policy::{Denial, Question, evaluate};
 use super::{Caller, Identity};
 use crate::App;
 use crate::domain::ApiError;
-use crate::domain::{OrgId, Permission, PrincipalType};
+use crate::domain::{OrgId, Permission, PrincipalId, PrincipalType};
 
 /// An IAM action, `service:resourceType:verb`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,7 +129,7 @@ impl App {
     }
 
     /// The grant rule: `caller` may assign a role, or create or widen one, only if it holds every
-    /// permission in it itself (through its own roles, as cached for authorization); otherwise
+    /// permission in it itself (through its own roles, read now, not from the caches); otherwise
     /// 403 `escalation_denied` naming the first permission it does not hold. No route checks this
     /// on its own: the services that grant call it.
     pub async fn authorize_grant(
@@ -138,7 +138,7 @@ impl App {
         role: &str,
         permissions: &[Permission],
     ) -> Result<(), ApiError> {
-        let held = self.assigned_roles(&caller.org_id, caller.principal_id.as_str()).await?;
+        let held = self.roles_now(&caller.org_id, &caller.principal_id).await?;
         match first_not_held(&held, caller.principal_type, permissions) {
             None => Ok(()),
             Some(missing) => {
@@ -149,6 +149,18 @@ impl App {
                 })
             }
         }
+    }
+
+    /// Issuing a credential to an API-key principal, or making it Active again, hands the caller
+    /// everything that principal may do: the grant rule applies to all of its roles' permissions.
+    pub async fn authorize_acting_as(&self, caller: &Caller, target: &PrincipalId) -> Result<(), ApiError> {
+        let roles = self.roles_now(&caller.org_id, target).await?;
+        let permissions: Vec<Permission> = roles
+            .into_iter()
+            .filter(|r| r.principal_types.contains(&PrincipalType::ApiKey))
+            .flat_map(|r| r.permissions)
+            .collect();
+        self.authorize_grant(caller, &format!("a key of {target}"), &permissions).await
     }
 
     /// [`App::authorize`] for an action named at run time (the tenant-API authorizer's route map).

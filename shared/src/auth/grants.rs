@@ -65,7 +65,18 @@ pub fn first_not_held<'a>(
 ) -> Option<&'a Permission> {
     let mine: Vec<&Permission> =
         held.iter().filter(|r| r.principal_types.contains(&holder_type)).flat_map(|r| &r.permissions).collect();
-    wanted.iter().find(|w| !mine.iter().any(|h| permission_covers(h, w)))
+    wanted.iter().find(|w| {
+        (holder_type == PrincipalType::ApiKey && member_only(w)) || !mine.iter().any(|h| permission_covers(h, w))
+    })
+}
+
+/// Actions only members may use: the legacy developer page refuses API keys whatever they hold.
+pub const MEMBER_ONLY_ACTIONS: [&str; 1] = ["admin:developer:read"];
+
+/// Does `permission` grant a member-only action? An API key never grants one, even holding `*`:
+/// it could otherwise give it to a member whose identity-provider subject it controls.
+fn member_only(permission: &Permission) -> bool {
+    MEMBER_ONLY_ACTIONS.iter().any(|a| super::policy::action_matches(&permission.action, a))
 }
 
 /// Does `after` give anything `before` did not: a principal type more, or a permission that no
@@ -325,7 +336,13 @@ mod tests {
         #[test]
         fn a_holder_may_always_grant_what_it_holds(held in held_role(), pick in 0usize..3) {
             let holder = held.principal_types[0];
-            let some: Vec<Permission> = held.permissions.iter().skip(pick % held.permissions.len()).cloned().collect();
+            let some: Vec<Permission> = held
+                .permissions
+                .iter()
+                .skip(pick % held.permissions.len())
+                .filter(|p| holder == PrincipalType::User || !member_only(p))
+                .cloned()
+                .collect();
             prop_assert_eq!(first_not_held(std::slice::from_ref(&held), holder, &some), None);
         }
     }

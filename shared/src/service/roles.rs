@@ -195,7 +195,8 @@ pub async fn create(app: &App, caller: &Caller, input: CreateRole, request_id: &
             Err(StoreError::Violated(Invariant::RoleLimitReached)) => {
                 Err(ApiError::RoleLimitReached { cap: MAX_CUSTOM_ROLES })
             }
-            Err(StoreError::Contention) => Ok(Written::Retry),
+            // Any other refusal or a conflict: decide again.
+            Err(err) if lost_race(&err) => Ok(Written::Retry),
             Err(err) => Err(err.into()),
         }
     })

@@ -110,6 +110,8 @@ async fn expire_all(
     let mut busy: HashSet<&PrincipalId> = HashSet::new();
     let mut in_flight = FuturesUnordered::new();
     let (mut started, mut marked, mut stopped) = (0, 0, false);
+    // The first failure stops new starts; what is in flight still finishes, then it is returned.
+    let mut failure = None;
     loop {
         while !stopped && in_flight.len() < CONCURRENCY {
             let Some(next) = waiting.iter().position(|r| !busy.contains(&r.credential.principal_id)) else { break };
@@ -126,9 +128,15 @@ async fn expire_all(
         match in_flight.next().await {
             Some((principal, outcome)) => {
                 busy.remove(principal);
-                marked += usize::from(outcome?);
+                match outcome {
+                    Ok(expired) => marked += usize::from(expired),
+                    Err(err) => {
+                        stopped = true;
+                        failure.get_or_insert(err);
+                    }
+                }
             }
-            None => return Ok((started, marked)),
+            None => return failure.map_or(Ok((started, marked)), Err),
         }
     }
 }

@@ -112,7 +112,8 @@ async fn a_timeout_answers_503_and_writes_nothing() {
     // answers the write, so the timeout fires however fast or slow the machine is. (Were a read to
     // time out first on a loaded machine, the answer and the table would be the same.)
     let hasty = app.container_with_attempt_timeout(Duration::from_secs(2)).await;
-    assert_eq!(hasty.admin_call("GET", &app.org_path("/api-keys"), None).await.status, 200);
+    // Warmed through the patient container: the credential's throttled lastUsedAt is written now.
+    assert_eq!(app.admin_call("GET", &app.org_path("/api-keys"), None).await.status, 200);
     let before = app.table_items().await;
     app.faults.arm("TransactWriteItems", Fault::Timeout, 1000);
     let r = hasty.admin_call("POST", &app.org_path("/api-keys"), Some(json!({"displayName": "slow"}))).await;

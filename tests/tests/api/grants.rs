@@ -273,3 +273,44 @@ async fn role_names_that_look_alike_are_taken() {
     let r = app.admin_call("DELETE", &other, None).await;
     assert_eq!((r.status, r.code()), (404, "not_found"), "deleting it again");
 }
+
+#[tokio::test]
+async fn a_key_of_a_principal_is_everything_it_may_do_so_issuing_one_is_a_grant() {
+    let app = TestApp::new().await;
+    let role = app.custom_role("demo operator", &["ApiKey"], json!([{"action": "demo:*", "resource": "*"}])).await;
+    let (operator, _) = app.principal_with_role("demo operator", Some(&role)).await;
+    let credentials = app.org_path(&format!("/api-keys/{operator}/credentials"));
+    // The iam-admin key may not mint a key that can do demo:* (it does not hold it)...
+    let r = app.admin_call("POST", &credentials, Some(json!({"name": "stolen"}))).await;
+    assert_eq!((r.status, r.code()), (403, "escalation_denied"), "{:?}", r.body);
+    assert!(r.body["detail"].as_str().unwrap().contains("demo:* on *"), "{:?}", r.body);
+    // ...nor make such a principal Active again once it is suspended; the owner may do both.
+    let principal = app.org_path(&format!("/api-keys/{operator}"));
+    assert_eq!(app.owner_call("PATCH", &principal, Some(json!({"status": "Suspended"}))).await.status, 200);
+    let r = app.admin_call("PATCH", &principal, Some(json!({"status": "Active"}))).await;
+    assert_eq!((r.status, r.code()), (403, "escalation_denied"), "{:?}", r.body);
+    assert_eq!(app.owner_call("PATCH", &principal, Some(json!({"status": "Active"}))).await.status, 200);
+    assert_eq!(app.owner_call("POST", &credentials, Some(json!({"name": "rightful"}))).await.status, 201);
+    // A principal of IAM roles only: the iam-admin key issues its keys as before.
+    let (viewer, _) = app.principal_with_key("viewer").await;
+    let r = app
+        .admin_call("POST", &app.org_path(&format!("/api-keys/{viewer}/credentials")), Some(json!({"name": "ok"})))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn an_api_key_never_grants_the_member_only_developer_page_even_holding_everything() {
+    let app = TestApp::new().await;
+    let everything = app.custom_role("everything", &["ApiKey"], json!([{"action": "*", "resource": "*"}])).await;
+    let (_, key) = app.principal_with_role("almighty key", Some(&everything)).await;
+    let r = app.call("POST", &app.org_path("/members"), Some(&key), Some(json!({"subject": "puppet"}))).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let puppet = r.body["id"].as_str().unwrap().to_string();
+    let r = app.call("PUT", &assignment(&app, &puppet, "developer"), Some(&key), None).await;
+    assert_eq!((r.status, r.code()), (403, "escalation_denied"), "{:?}", r.body);
+    let r = app.call("PUT", &assignment(&app, &puppet, "owner"), Some(&key), None).await;
+    assert_eq!((r.status, r.code()), (403, "escalation_denied"), "{:?}", r.body);
+    // The owner, a member, may.
+    assert_eq!(app.owner_call("PUT", &assignment(&app, &puppet, "developer"), None).await.status, 201);
+}
