@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use arbitrary::Arbitrary;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
@@ -32,7 +32,7 @@ static KEYS: LazyLock<Keys> = LazyLock::new(|| {
     // A fixed kid, so that the seeds (fuzz/seeds/jwt) can name it.
     current.kid = "fuzz-kid".into();
     let stored = StoredKeySet { current, previous: None };
-    let der = STANDARD.decode(&stored.current.private_key_pkcs8).expect("base64 key");
+    let der = stored.current.pkcs8_der().expect("base64 key");
     Keys {
         set: KeySet::from_secret(&serde_json::to_string(&stored).expect("json")).expect("key set"),
         signer: EncodingKey::from_ed_der(&der),

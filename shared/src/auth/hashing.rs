@@ -3,32 +3,26 @@
 //! The key secret has ~190 bits of entropy, so the hash guards a leaked table, not a guessable
 //! password: cheap parameters (see docs/security.md) keep verification under a millisecond.
 
-use std::fmt;
-
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+
+use secrecy::{ExposeSecret, SecretSlice};
 
 use super::ApiKey;
 
-/// The pepper, loaded from Secrets Manager once per container; never printed.
-#[derive(Clone)]
-pub struct Pepper(Vec<u8>);
+/// The pepper, loaded from Secrets Manager once per container; never printed, zeroed when dropped.
+#[derive(Clone, Debug)]
+pub struct Pepper(SecretSlice<u8>);
 
 impl Pepper {
     /// At least 32 bytes; argon2 accepts secrets up to 2^32 − 1 bytes.
     pub fn new(bytes: Vec<u8>) -> anyhow::Result<Self> {
         anyhow::ensure!(bytes.len() >= 32, "the pepper must be at least 32 bytes");
-        Ok(Self(bytes))
+        Ok(Self(bytes.into()))
     }
 
     /// The bytes, for keyed derivations (the cursor MAC key).
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Pepper {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Pepper(<redacted>)")
+        self.0.expose_secret()
     }
 }
 
@@ -60,7 +54,7 @@ impl KeyHasher {
     }
 
     fn argon2(&self) -> Argon2<'_> {
-        Argon2::new_with_secret(&self.pepper.0, Algorithm::Argon2id, Version::V0x13, self.params.clone())
+        Argon2::new_with_secret(self.pepper.bytes(), Algorithm::Argon2id, Version::V0x13, self.params.clone())
             .expect("a pepper is far below argon2's secret limit")
     }
 
@@ -112,7 +106,7 @@ mod tests {
         let h = hasher(3);
         let key = ApiKey::generate().key;
         let strong = Argon2::new_with_secret(
-            &h.pepper.0,
+            h.pepper.bytes(),
             Algorithm::Argon2id,
             Version::V0x13,
             Params::new(4096, 2, 1, None).unwrap(),

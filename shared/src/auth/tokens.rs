@@ -9,6 +9,7 @@ use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::AuthFailure;
@@ -33,28 +34,22 @@ pub const UNKNOWN_KID_REFRESH_SECONDS: i64 = 60;
 pub const RETIRED_KEY_LIFETIME_SECONDS: i64 =
     KEY_REFRESH_SECONDS + MAX_TOKEN_TTL_SECONDS + LEEWAY_SECONDS + JWKS_MAX_AGE_SECONDS;
 
-/// One key as the secret stores it. Its `Debug` never prints the private key.
-#[derive(Clone, Serialize, Deserialize)]
+/// One key as the secret stores it. Its `Debug` never prints the private key (`secrecy`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredKey {
     pub kid: String,
     /// PKCS#8 v2 DER of the Ed25519 key pair, base64.
-    pub private_key_pkcs8: String,
+    #[serde(serialize_with = "expose_secret_string")]
+    pub private_key_pkcs8: SecretString,
     pub created_at: Timestamp,
     /// When it stopped signing (set on the previous key by rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<Timestamp>,
 }
 
-impl std::fmt::Debug for StoredKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredKey")
-            .field("kid", &self.kid)
-            .field("private_key_pkcs8", &"<redacted>")
-            .field("created_at", &self.created_at)
-            .field("retired_at", &self.retired_at)
-            .finish()
-    }
+fn expose_secret_string<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
 }
 
 /// The signing-keys secret: the key that signs now and the one before it.
@@ -67,6 +62,11 @@ pub struct StoredKeySet {
 }
 
 impl StoredKey {
+    /// The key pair's PKCS#8 DER, decoded from the secret.
+    pub fn pkcs8_der(&self) -> anyhow::Result<Vec<u8>> {
+        Ok(STANDARD.decode(self.private_key_pkcs8.expose_secret())?)
+    }
+
     /// A new Ed25519 key from aws-lc-rs's CSPRNG, with a random `kid`.
     pub fn generate(now: Timestamp) -> anyhow::Result<Self> {
         let pkcs8 =
@@ -75,7 +75,7 @@ impl StoredKey {
         getrandom::fill(&mut kid)?;
         Ok(Self {
             kid: format!("ed25519-{}", URL_SAFE_NO_PAD.encode(kid)),
-            private_key_pkcs8: STANDARD.encode(pkcs8.as_ref()),
+            private_key_pkcs8: STANDARD.encode(pkcs8.as_ref()).into(),
             created_at: now,
             retired_at: None,
         })
@@ -94,7 +94,7 @@ struct LoadedKey {
 
 impl LoadedKey {
     fn load(stored: &StoredKey) -> anyhow::Result<Self> {
-        let der = STANDARD.decode(&stored.private_key_pkcs8)?;
+        let der = stored.pkcs8_der()?;
         let pair = Ed25519KeyPair::from_pkcs8(&der)
             .map_err(|_| anyhow::anyhow!("key {} is not Ed25519 PKCS#8", stored.kid))?;
         let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());

@@ -296,7 +296,7 @@ async fn genuine_claims(app: &TestApp) -> (String, Value, Value) {
 
 /// Signs `claims` with our real current key but with `header` as given (alg EdDSA).
 fn sign_with(stored: &StoredKey, header: Header, claims: &Value) -> String {
-    let der = STANDARD.decode(&stored.private_key_pkcs8).unwrap();
+    let der = stored.pkcs8_der().unwrap();
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&der)).unwrap()
 }
 
@@ -327,7 +327,7 @@ async fn forged_and_altered_tokens_are_refused() {
     assert_eq!(refused_with(&app, &format!("{}.{}.", b64(&none), b64(&claims))).await, "invalid_token");
 
     // HS256 keyed with the public key's bytes (the classic key-confusion attack).
-    let der = STANDARD.decode(&keys.current.private_key_pkcs8).unwrap();
+    let der = keys.current.pkcs8_der().unwrap();
     let pair = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(&der).unwrap();
     let public = aws_lc_rs::signature::KeyPair::public_key(&pair).as_ref().to_vec();
     let mut hs = Header::new(Algorithm::HS256);
