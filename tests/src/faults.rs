@@ -20,18 +20,19 @@ pub enum Fault {
     Timeout,
     /// 400 TransactionCanceledException with a TransactionConflict reason.
     Conflict,
-    /// 400 TransactionCanceledException with a ConditionalCheckFailed reason.
-    ConditionFailed,
+    /// 400 TransactionCanceledException whose item at this position failed its condition (the
+    /// service names the invariant by the position, as it does for DynamoDB's answer).
+    ConditionFailed(usize),
 }
 
 impl Fault {
-    fn path(self) -> &'static str {
+    fn path(self) -> String {
         match self {
-            Self::Throttle => "/throttle",
-            Self::Internal => "/internal",
-            Self::Timeout => "/timeout",
-            Self::Conflict => "/conflict",
-            Self::ConditionFailed => "/condition-failed",
+            Self::Throttle => "/throttle".into(),
+            Self::Internal => "/internal".into(),
+            Self::Timeout => "/timeout".into(),
+            Self::Conflict => "/conflict".into(),
+            Self::ConditionFailed(position) => format!("/condition-failed/{position}"),
         }
     }
 }
@@ -99,20 +100,26 @@ async fn serve(listener: tokio::net::TcpListener) {
         let Ok((stream, _)) = listener.accept().await else { return };
         tokio::spawn(async move {
             let service = hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                let (status, kind, extra) = match req.uri().path() {
-                    "/throttle" => (400, "com.amazon.coral.availability#ThrottlingException", ""),
-                    "/internal" => (500, "com.amazonaws.dynamodb.v20120810#InternalServerError", ""),
+                let path = req.uri().path();
+                let (status, kind, extra) = match path {
+                    "/throttle" => (400, "com.amazon.coral.availability#ThrottlingException", String::new()),
+                    "/internal" => (500, "com.amazonaws.dynamodb.v20120810#InternalServerError", String::new()),
                     "/timeout" => std::future::pending().await,
                     "/conflict" => (
                         400,
                         "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-                        r#","CancellationReasons":[{"Code":"TransactionConflict","Message":"conflict"},{"Code":"None"},{"Code":"None"}]"#,
+                        r#","CancellationReasons":[{"Code":"TransactionConflict","Message":"conflict"},{"Code":"None"},{"Code":"None"}]"#.into(),
                     ),
-                    _ => (
-                        400,
-                        "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-                        r#","CancellationReasons":[{"Code":"ConditionalCheckFailed","Message":"failed"},{"Code":"None"},{"Code":"None"}]"#,
-                    ),
+                    _ => {
+                        let position: usize = path.rsplit('/').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+                        let mut reasons = vec![r#"{"Code":"None"}"#; position.max(2) + 1];
+                        reasons[position] = r#"{"Code":"ConditionalCheckFailed","Message":"failed"}"#;
+                        (
+                            400,
+                            "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                            format!(r#","CancellationReasons":[{}]"#, reasons.join(",")),
+                        )
+                    }
                 };
                 let body = format!(r#"{{"__type":"{kind}","message":"injected"{extra}}}"#);
                 Ok::<_, std::convert::Infallible>(

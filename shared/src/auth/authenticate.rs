@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use http::HeaderMap;
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use super::ApiKey;
@@ -137,14 +138,14 @@ impl App {
             self.store.decode_dummy_credential();
         }
         let hasher = &self.keys().await?.hasher;
-        let phc = found.as_ref().map_or(hasher.dummy_hash(), |r| r.secret_hash.as_str());
+        let phc = found.as_ref().map_or(hasher.dummy_hash(), |r| r.secret_hash.expose_secret());
         let cached = self.verified_keys.contains(key, phc);
         let verified = cached || hasher.verify(key, phc);
         let Some(record) = found.filter(|_| verified) else {
             return Err(AuthFailure::InvalidApiKey.into());
         };
         if !cached {
-            self.verified_keys.insert(key, &record.secret_hash);
+            self.verified_keys.insert(key, record.secret_hash.expose_secret());
         }
         let now = self.clock.now();
         check_standing(&record, now)?;
@@ -237,7 +238,7 @@ mod tests {
                 revoked_at: None,
             },
             org_id: OrgId::generate(),
-            secret_hash: String::new(),
+            secret_hash: secrecy::SecretString::default(),
             principal: PrincipalState {
                 principal_type: PrincipalType::ApiKey,
                 principal_status,

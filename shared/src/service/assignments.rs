@@ -8,7 +8,7 @@ use crate::auth::{Caller, resources};
 use crate::domain::ApiError;
 use crate::domain::{Actor, AuditEvent, OrgId, PrincipalId, PrincipalStatus, RoleId};
 use crate::store::ListParams;
-use crate::store::{Assignment, Page, StoreError};
+use crate::store::{Assignment, Invariant, Page, StoreError};
 
 /// The cursor scope of a principal's assignment list.
 pub fn list_scope(org: &OrgId, principal: &PrincipalId) -> String {
@@ -103,7 +103,12 @@ async fn record(
         if written.is_ok() {
             app.forget_roles(org);
         }
-        Written::of(written, (assignment, true))
+        match written {
+            // Assigned meanwhile (the next read answers it), or the role was deleted meanwhile
+            // (the next read says 404).
+            Err(StoreError::Violated(Invariant::AssignmentExists | Invariant::Gone)) => Ok(Written::Retry),
+            written => Written::of(written, (assignment, true)),
+        }
     })
     .await
 }
@@ -144,7 +149,7 @@ pub async fn remove(
             app.forget_roles(org);
             Ok(())
         }
-        Err(StoreError::ConditionFailed) => Err(ApiError::NotFound("role assignment")),
+        Err(StoreError::Violated(Invariant::Gone)) => Err(ApiError::NotFound("role assignment")),
         Err(err) => Err(err.into()),
     }
 }

@@ -12,7 +12,7 @@ use crate::domain::{
     PrincipalStatus, Timestamp,
 };
 use crate::store::ListParams;
-use crate::store::{CredentialRecord, Page, PrincipalState, StoreError};
+use crate::store::{CredentialRecord, Invariant, Page, PrincipalState, StoreError};
 
 /// `POST .../credentials`.
 #[derive(Debug, Deserialize)]
@@ -98,7 +98,7 @@ pub async fn issue(
                 revoked_at: None,
             },
             org_id: org.clone(),
-            secret_hash: secret_hash.clone(),
+            secret_hash: secret_hash.as_str().into(),
             principal: PrincipalState::of(&principal.principal),
         };
         let audit = AuditEvent::new(
@@ -163,7 +163,7 @@ pub async fn expire(app: &App, record: &CredentialRecord, now: Timestamp, reques
         match app.store.end_credential(record, after, retention_until, audit).await {
             Ok(()) => Ok(Written::Done(true)),
             // The status is no longer the one read: it ended meanwhile.
-            Err(StoreError::ConditionFailed) => Ok(Written::Done(false)),
+            Err(StoreError::Violated(Invariant::VersionMoved)) => Ok(Written::Done(false)),
             Err(StoreError::Contention) => Ok(Written::Retry),
             Err(err) => Err(err.into()),
         }

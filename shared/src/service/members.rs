@@ -9,7 +9,7 @@ use crate::auth::resources;
 use crate::domain::ApiError;
 use crate::domain::{Actor, AuditEvent, Name, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
 use crate::store::ListParams;
-use crate::store::{Page, StoreError};
+use crate::store::{Invariant, Page, StoreError};
 
 /// `POST /iam/orgs/{orgId}/members`: the subject is the provider's `sub`; the issuer is the
 /// configured provider's.
@@ -97,7 +97,7 @@ pub async fn add(
     );
     match app.store.create_member(&member, &audit).await {
         Ok(()) => Ok(member),
-        Err(StoreError::ConditionFailed) => Err(ApiError::MemberExists),
+        Err(StoreError::Violated(Invariant::MemberExists)) => Err(ApiError::MemberExists),
         Err(err) => Err(err.into()),
     }
 }
@@ -130,7 +130,7 @@ pub async fn remove(app: &App, actor: &Actor, org: &OrgId, id: &PrincipalId, req
             app.forget_roles(org);
             Ok(())
         }
-        Err(StoreError::ConditionFailed) => Err(ApiError::NotFound("member")),
+        Err(StoreError::Violated(Invariant::Gone)) => Err(ApiError::NotFound("member")),
         Err(err) => Err(err.into()),
     }
 }

@@ -14,7 +14,7 @@ pub mod tokens;
 
 use crate::domain::{ApiError, FieldError};
 use crate::domain::{Name, NameError, Timestamp};
-use crate::store::StoreError;
+use crate::store::{Invariant, StoreError};
 
 /// How many times a write is retried when it lost a race that does not concern the client
 /// (a concurrent issuance changed the credential set, or a transaction conflict).
@@ -69,7 +69,7 @@ where
 
 /// A retryable store outcome: the write lost a race and should be re-decided from a fresh read.
 fn lost_race(err: &StoreError) -> bool {
-    matches!(err, StoreError::ConditionFailed | StoreError::Contention)
+    matches!(err, StoreError::Violated(Invariant::VersionMoved) | StoreError::Contention)
 }
 
 /// Collects field errors so one response names every problem of a body. Public (with its checks)

@@ -12,6 +12,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use self::items::{MemberSubjectGuard, RoleNameGuard, RoleRecord, Stored, SweepState};
+use super::keys::attr;
 use super::{
     Assignment, CredentialRecord, Invariant, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState, StoreError,
     keys,
@@ -22,6 +24,7 @@ use crate::domain::{
 };
 
 mod credentials;
+mod items;
 mod members;
 mod orgs;
 mod principals;
@@ -66,18 +69,12 @@ fn from_attributes<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Other(anyhow!("deserialise item: {e}")))
 }
 
-fn with_key(mut item: Item, (pk, sk): (String, String)) -> Item {
-    item.insert(keys::PK.into(), s(pk));
-    item.insert(keys::SK.into(), s(sk));
-    item
-}
-
 fn key_of((pk, sk): (String, String)) -> Item {
     HashMap::from([(keys::PK.to_string(), s(pk)), (keys::SK.to_string(), s(sk))])
 }
 
 fn audit_item(event: &AuditEvent) -> Result<Item, StoreError> {
-    Ok(with_key(to_attributes(event)?, keys::audit_event(&event.org_id, &event.id)))
+    Stored::new(keys::audit_event(&event.org_id, &event.id), event).item()
 }
 
 /// An item in DynamoDB's JSON wire form (the attribute types this service stores).
@@ -110,8 +107,9 @@ fn dummy_record() -> CredentialRecord {
             revoked_at: None,
         },
         org_id: OrgId::generate(),
-        secret_hash:
-            "$argon2id$v=19$m=1024,t=1,p=1$ZHVtbXlzYWx0ZHVtbXlzYWx0$ZHVtbXloYXNoZHVtbXloYXNoZHVtbXloYXNoZHVtbXk".into(),
+        secret_hash: secrecy::SecretString::from(
+            "$argon2id$v=19$m=1024,t=1,p=1$ZHVtbXlzYWx0ZHVtbXlzYWx0$ZHVtbXloYXNoZHVtbXloYXNoZHVtbXloYXNoZHVtbXk",
+        ),
         principal: PrincipalState {
             principal_type: crate::domain::PrincipalType::ApiKey,
             principal_status: PrincipalStatus::Active,
@@ -170,9 +168,6 @@ fn classify_transaction(err: SdkError<TransactWriteItemsError, HttpResponse>) ->
 fn build<T, E: std::error::Error + Send + Sync + 'static>(built: Result<T, E>) -> Result<T, StoreError> {
     built.map_err(|e| StoreError::Other(anyhow!(e).context("build request")))
 }
-
-/// The org item's count of its custom roles (the cap's condition).
-const CUSTOM_ROLES: &str = "customRoles";
 
 impl DynamoStore {
     /// A store over `table`.
@@ -318,12 +313,6 @@ impl QuerySpec {
             sk_prefix: prefix.into(),
         }
     }
-}
-
-/// Serialises settings under their attribute name.
-#[derive(serde::Serialize)]
-struct SettingsOnly<'a> {
-    settings: &'a OrgSettings,
 }
 
 struct QuerySpec {

@@ -17,6 +17,32 @@ pub const GSI2SK: &str = "GSI2SK";
 /// Epoch seconds after which DynamoDB may purge an ended (revoked or expired) record.
 pub const TTL: &str = "ttl";
 
+/// The attribute names that expressions and hand-built items use. The records of
+/// `store::dynamo::items` carry the same names as their serde names; a test holds the two together.
+pub mod attr {
+    pub const VERSION: &str = "version";
+    pub const STATUS: &str = "status";
+    pub const EXPIRES_AT: &str = "expiresAt";
+    pub const DESCRIPTION: &str = "description";
+    pub const ORG_ID: &str = "orgId";
+    /// A principal's set of Active credential key ids (its credential cap's condition).
+    pub const ACTIVE_KEY_IDS: &str = "activeKeyIds";
+    /// Bumped whenever `activeKeyIds` changes.
+    pub const CREDENTIALS_VERSION: &str = "credentialsVersion";
+    /// A principal's set of role ids (its role cap's condition).
+    pub const ROLE_IDS: &str = "roleIds";
+    pub const PRINCIPAL_EXPIRES_AT: &str = "principalExpiresAt";
+    pub const LAST_USED_AT: &str = "lastUsedAt";
+    pub const REVOKED_AT: &str = "revokedAt";
+    /// How many principals hold a custom role (its deletion's condition).
+    pub const ASSIGNMENT_COUNT: &str = "assignmentCount";
+    /// The org item's count of its custom roles (the role cap's condition).
+    pub const CUSTOM_ROLES: &str = "customRoles";
+    pub const SETTINGS: &str = "settings";
+    /// The sweep state's last hour fully swept.
+    pub const SWEPT_THROUGH_HOUR: &str = "sweptThroughHour";
+}
+
 /// Org item: `ORG#<orgId>` / `ORG`.
 pub fn org(org: &OrgId) -> (String, String) {
     (org_pk(org), "ORG".into())
@@ -96,6 +122,11 @@ pub fn sweep_state() -> (String, String) {
 /// reverse query of one partition.
 pub fn audit_event(org: &OrgId, event_id: &str) -> (String, String) {
     (audit_pk(org), format!("EVT#{event_id}"))
+}
+
+/// An org's audit events: the audit partition, sort keys beginning `EVT#`.
+pub fn audit_events_of(org: &OrgId) -> (String, &'static str) {
+    (audit_pk(org), "EVT#")
 }
 
 /// Custom role item: `ORG#<orgId>` / `ROLE#<roleId>`.

@@ -6,6 +6,8 @@ mod secrets;
 
 use std::collections::BTreeMap;
 
+use secrecy::{ExposeSecret, SecretString};
+
 #[cfg(feature = "test-util")]
 pub use dynamo::CallCounter;
 pub use dynamo::DynamoStore;
@@ -44,12 +46,17 @@ pub enum Invariant {
     RoleNameTaken,
     /// The org already holds its cap of custom roles.
     RoleLimitReached,
-    /// The record is no longer at the version that was read (or is gone): decide again.
+    /// The record is no longer as it was read (its version, status or sets moved, or it is gone):
+    /// read and decide again.
     VersionMoved,
     /// The role is assigned to this many principals.
     RoleInUse(u64),
     /// The record is gone.
     Gone,
+    /// The principal already holds the role.
+    AssignmentExists,
+    /// The subject is already a member of the org.
+    MemberExists,
 }
 
 /// The key of the last item of a page, all string attributes; sealed into a cursor by `http::cursor`.
@@ -75,14 +82,27 @@ pub struct OrgRecord {
 
 /// A principal as stored: the domain object plus the ids of its Active credentials, which bound the
 /// fan-out of a status change and enforce the credential cap in a condition expression.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PrincipalRecord {
+    #[serde(flatten)]
     pub principal: Principal,
+    /// A string set (`keys::attr::ACTIVE_KEY_IDS`); absent when empty, as DynamoDB has no empty set.
+    #[serde(with = "serde_dynamo::string_set", default, skip_serializing_if = "Vec::is_empty")]
     pub active_key_ids: Vec<KeyId>,
     /// Bumped whenever `active_key_ids` changes, so a status change cannot miss a new credential.
+    #[serde(default)]
     pub credentials_version: u64,
     /// The roles assigned to the principal (their assignment items list them too).
+    #[serde(with = "serde_dynamo::string_set", default, skip_serializing_if = "Vec::is_empty")]
     pub role_ids: Vec<RoleId>,
+}
+
+impl PrincipalRecord {
+    /// A new principal: no credentials, no roles.
+    pub fn new(principal: Principal) -> Self {
+        Self { principal, active_key_ids: Vec::new(), credentials_version: 0, role_ids: Vec::new() }
+    }
 }
 
 /// The principal's state copied onto each of its Active credentials, so that authentication is
@@ -117,25 +137,22 @@ pub struct Assignment {
 }
 
 /// A credential as stored: what clients see, its org, its secret's hash and its principal's state.
-/// Its `Debug` leaves the hash out.
-#[derive(Clone, PartialEq)]
+/// Its `Debug` leaves the hash out (`secrecy`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CredentialRecord {
+    #[serde(flatten)]
     pub credential: Credential,
     pub org_id: OrgId,
     /// argon2id PHC string. Never leaves the store and the verifier.
-    pub secret_hash: String,
+    #[serde(serialize_with = "expose_secret_string")]
+    pub secret_hash: SecretString,
+    #[serde(flatten)]
     pub principal: PrincipalState,
 }
 
-impl std::fmt::Debug for CredentialRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CredentialRecord")
-            .field("credential", &self.credential)
-            .field("org_id", &self.org_id)
-            .field("secret_hash", &"<redacted>")
-            .field("principal", &self.principal)
-            .finish()
-    }
+fn expose_secret_string<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
 }
 
 impl CredentialRecord {

@@ -162,19 +162,21 @@ async fn a_lost_condition_is_decided_again_from_a_fresh_read() {
     let app = TestApp::new().await;
     let (principal, key) = app.principal_with_key("target").await;
     // The first transaction's condition fails (another writer won); the retry sees the real state.
-    app.faults.arm("TransactWriteItems", Fault::ConditionFailed, 1);
+    // Issuance: the principal's condition (position 1: its version, status or cap moved).
+    app.faults.arm("TransactWriteItems", Fault::ConditionFailed(1), 1);
     let r = app
         .admin_call("POST", &app.org_path(&format!("/api-keys/{principal}/credentials")), Some(json!({"name": "x"})))
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let listed = app.admin_call("GET", &app.org_path(&format!("/api-keys/{principal}/credentials")), None).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2, "exactly one new credential");
-    app.faults.arm("TransactWriteItems", Fault::ConditionFailed, 1);
+    // Revocation and a principal's change: the item itself (position 0) moved.
+    app.faults.arm("TransactWriteItems", Fault::ConditionFailed(0), 1);
     let r = app
         .admin_call("POST", &app.org_path(&format!("/api-keys/{principal}/credentials/{}/revoke", &key[3..23])), None)
         .await;
     assert_eq!((r.status, r.body["status"].as_str()), (200, Some("Revoked")), "{:?}", r.body);
-    app.faults.arm("TransactWriteItems", Fault::ConditionFailed, 1);
+    app.faults.arm("TransactWriteItems", Fault::ConditionFailed(0), 1);
     let r = app
         .admin_call("PATCH", &app.org_path(&format!("/api-keys/{principal}")), Some(json!({"displayName": "renamed"})))
         .await;

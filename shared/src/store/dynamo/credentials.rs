@@ -9,37 +9,17 @@ impl DynamoStore {
         retention_until: Option<Timestamp>,
     ) -> Result<Item, StoreError> {
         let c = &record.credential;
-        let mut item = with_key(to_attributes(c)?, keys::credential(&c.id));
-        item.extend(to_attributes(&record.principal)?);
-        item.insert("orgId".into(), s(record.org_id.as_str()));
-        item.insert("secretHash".into(), s(&record.secret_hash));
-        let (gpk, gsk) = keys::credential_by_principal(&record.org_id, &c.principal_id, c.status, c.created_at, &c.id);
-        item.insert(keys::GSI1PK.into(), s(gpk));
-        item.insert(keys::GSI1SK.into(), s(gsk));
+        let mut stored = Stored::new(keys::credential(&c.id), record)
+            .gsi1(keys::credential_by_principal(&record.org_id, &c.principal_id, c.status, c.created_at, &c.id))
+            .retained_until(retention_until);
         if let (CredentialStatus::Active, Some(expires_at)) = (c.status, c.expires_at) {
-            let (epk, esk) = keys::credential_by_expiry(expires_at, &c.id);
-            item.insert(keys::GSI2PK.into(), s(epk));
-            item.insert(keys::GSI2SK.into(), s(esk));
+            stored = stored.gsi2(keys::credential_by_expiry(expires_at, &c.id));
         }
-        if let Some(until) = retention_until {
-            item.insert(keys::TTL.into(), n(until.unix()));
-        }
-        Ok(item)
+        stored.item()
     }
 
-    pub(super) fn credential_from(mut item: Item) -> Result<CredentialRecord, StoreError> {
-        let org_id = match item.remove("orgId") {
-            Some(AttributeValue::S(org)) => OrgId::parse(&org).map_err(|e| StoreError::Other(anyhow!(e)))?,
-            _ => return Err(StoreError::Other(anyhow!("credential item without orgId"))),
-        };
-        let secret_hash = match item.remove("secretHash") {
-            Some(AttributeValue::S(hash)) => hash,
-            _ => {
-                return Err(StoreError::Other(anyhow!("credential item without secretHash")));
-            }
-        };
-        let principal: PrincipalState = from_attributes(item.clone())?;
-        Ok(CredentialRecord { credential: from_attributes(item)?, org_id, secret_hash, principal })
+    pub(super) fn credential_from(item: Item) -> Result<CredentialRecord, StoreError> {
+        from_attributes(item)
     }
 
     /// Writes a new credential, adds it to its principal's Active set (refused once the set holds
@@ -57,11 +37,14 @@ impl DynamoStore {
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key_of(keys::principal(&record.org_id, &principal.principal.id))))
-                .update_expression("ADD activeKeyIds :k, credentialsVersion :one")
+                .update_expression("ADD #keys :k, #cv :one")
                 .condition_expression(
-                    "version = :v AND #status <> :revoked AND (attribute_not_exists(activeKeyIds) OR size(activeKeyIds) < :cap)",
+                    "#version = :v AND #status <> :revoked AND (attribute_not_exists(#keys) OR size(#keys) < :cap)",
                 )
-                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#keys", attr::ACTIVE_KEY_IDS)
+                .expression_attribute_names("#cv", attr::CREDENTIALS_VERSION)
+                .expression_attribute_names("#version", attr::VERSION)
+                .expression_attribute_names("#status", attr::STATUS)
                 .expression_attribute_values(":k", AttributeValue::Ss(vec![key_id]))
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":v", n(principal.principal.version))
@@ -69,12 +52,13 @@ impl DynamoStore {
                 .expression_attribute_values(":cap", n(cap))
                 .build(),
         )?;
-        self.transact(vec![
+        let items = vec![
             self.put_new(self.credential_item(record, None)?)?,
             TransactWriteItem::builder().update(update).build(),
             self.put_new(audit_item(audit)?)?,
-        ])
-        .await
+        ];
+        // The principal moved on: its version, status or credential set (the cap) changed.
+        self.transact_naming(items, |position, _| (position == 1).then_some(Invariant::VersionMoved)).await
     }
 
     /// The credential with this key id, strongly consistent: authentication's one read.
@@ -123,19 +107,19 @@ impl DynamoStore {
         let (_, gsi1sk) =
             keys::credential_by_principal(&before.org_id, &c.principal_id, after.status, c.created_at, &c.id);
         let mut set = HashMap::from([
-            ("status".to_string(), s(after.status.as_str())),
+            (attr::STATUS.to_string(), s(after.status.as_str())),
             (keys::GSI1SK.to_string(), s(gsi1sk)),
             (keys::TTL.to_string(), n(retention_until.unix())),
         ]);
         if let Some(revoked_at) = after.revoked_at {
-            set.insert("revokedAt".into(), s(revoked_at.to_string()));
+            set.insert(attr::REVOKED_AT.into(), s(revoked_at.to_string()));
         }
         let update = self.set_and_remove(
             keys::credential(&c.id),
             &set,
             &[keys::GSI2PK, keys::GSI2SK],
             "#st = :before",
-            HashMap::from([("#st".into(), "status".into())]),
+            HashMap::from([("#st".into(), attr::STATUS.into())]),
             HashMap::from([(":before".into(), s(c.status.as_str()))]),
         )?;
         let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
@@ -144,15 +128,24 @@ impl DynamoStore {
                 Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key_of(keys::principal(&before.org_id, &c.principal_id))))
-                    .update_expression("DELETE activeKeyIds :k ADD credentialsVersion :one")
+                    .update_expression("DELETE #keys :k ADD #cv :one")
                     .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_names("#keys", attr::ACTIVE_KEY_IDS)
+                    .expression_attribute_names("#cv", attr::CREDENTIALS_VERSION)
                     .expression_attribute_values(":k", AttributeValue::Ss(vec![c.id.to_string()]))
                     .expression_attribute_values(":one", n(1))
                     .build(),
             )?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
-        self.transact(items).await
+        // The credential's status is no longer the one read (it ended meanwhile), or its
+        // principal is gone.
+        self.transact_naming(items, |position, _| match position {
+            0 => Some(Invariant::VersionMoved),
+            2 => Some(Invariant::Gone),
+            _ => None,
+        })
+        .await
     }
 
     /// Sets `lastUsedAt` unless another request already did within the interval: at most one
@@ -168,8 +161,9 @@ impl DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::credential(key_id))))
-            .update_expression("SET lastUsedAt = :now")
-            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :since)")
+            .update_expression("SET #used = :now")
+            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#used) OR #used < :since)")
+            .expression_attribute_names("#used", attr::LAST_USED_AT)
             .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":since", s(not_since.to_string()))
             .send()

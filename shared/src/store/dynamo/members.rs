@@ -8,29 +8,18 @@ impl DynamoStore {
     pub async fn create_member(&self, principal: &Principal, audit: &AuditEvent) -> Result<(), StoreError> {
         let subject =
             principal.subject.as_deref().ok_or_else(|| StoreError::Other(anyhow!("a member has a subject")))?;
-        let record = PrincipalRecord {
-            principal: principal.clone(),
-            active_key_ids: Vec::new(),
-            credentials_version: 0,
-            role_ids: Vec::new(),
-        };
-        let mut guard = key_of(keys::member_subject(&principal.org_id, subject));
-        guard.insert("principalId".into(), s(principal.id.as_str()));
-        self.transact(vec![
-            self.put_new(self.principal_item(&record)?)?,
-            self.put_new(guard)?,
-            self.put_new(audit_item(audit)?)?,
-        ])
-        .await
+        let record = PrincipalRecord::new(principal.clone());
+        let guard = MemberSubjectGuard { principal_id: principal.id.clone() };
+        let guard = Stored::new(keys::member_subject(&principal.org_id, subject), &guard).item()?;
+        let items =
+            vec![self.put_new(self.principal_item(&record)?)?, self.put_new(guard)?, self.put_new(audit_item(audit)?)?];
+        self.transact_naming(items, |position, _| (position == 1).then_some(Invariant::MemberExists)).await
     }
 
     /// The principal id of `subject`'s membership in `org`, strongly consistent.
     pub async fn get_member_id(&self, org: &OrgId, subject: &str) -> Result<Option<PrincipalId>, StoreError> {
         let Some(item) = self.get(keys::member_subject(org, subject), true).await? else { return Ok(None) };
-        match item.get("principalId") {
-            Some(AttributeValue::S(id)) => Ok(PrincipalId::parse(id).ok()),
-            _ => Ok(None),
-        }
+        Ok(Some(from_attributes::<MemberSubjectGuard>(item)?.principal_id))
     }
 
     /// A page of an org's members (base table, strongly consistent, oldest first).
@@ -78,6 +67,7 @@ impl DynamoStore {
                 items.push(TransactWriteItem::builder().update(self.count_assignments(a, -1)?).build());
             }
         }
-        self.transact(items).await
+        // Only the principal's delete and the roles' counts have conditions: it, or they, are gone.
+        self.transact_naming(items, |_, _| Some(Invariant::Gone)).await
     }
 }

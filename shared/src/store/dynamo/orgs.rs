@@ -5,7 +5,7 @@ use super::*;
 impl DynamoStore {
     /// Creates an org (never overwrites one), with its audit event.
     pub async fn create_org(&self, org: &OrgRecord, audit: &AuditEvent) -> Result<(), StoreError> {
-        let item = with_key(to_attributes(org)?, keys::org(&org.id));
+        let item = Stored::new(keys::org(&org.id), org).item()?;
         self.transact(vec![self.put_new(item)?, self.put_new(audit_item(audit)?)?]).await
     }
 
@@ -39,20 +39,20 @@ impl DynamoStore {
         settings: &OrgSettings,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let set = HashMap::from([
-            ("settings".to_string(), to_attributes(&SettingsOnly { settings })?.remove("settings").unwrap_or(n(0))),
-            ("version".to_string(), n(before.version + 1)),
-        ]);
+        let settings = serde_dynamo::to_attribute_value(settings)
+            .map_err(|e| StoreError::Other(anyhow!("serialise settings: {e}")))?;
+        let set =
+            HashMap::from([(attr::SETTINGS.to_string(), settings), (attr::VERSION.to_string(), n(before.version + 1))]);
         let update = self.set_and_remove(
             keys::org(&before.id),
             &set,
             &[],
             "#ver = :v",
-            HashMap::from([("#ver".into(), "version".into())]),
+            HashMap::from([("#ver".into(), attr::VERSION.into())]),
             HashMap::from([(":v".into(), n(before.version))]),
         )?;
-        self.transact(vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?])
-            .await
+        let items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
+        self.transact_naming(items, |position, _| (position == 0).then_some(Invariant::VersionMoved)).await
     }
 
     /// A page of the org's audit events, newest first.
@@ -62,15 +62,8 @@ impl DynamoStore {
         limit: usize,
         start: Option<PageKey>,
     ) -> Result<Page<AuditEvent>, StoreError> {
-        let spec = QuerySpec {
-            index: None,
-            pk_name: keys::PK,
-            pk: keys::audit_pk(org),
-            sk_name: keys::SK,
-            sk_prefix: "EVT#".into(),
-            newest_first: true,
-            sk_upto: None,
-        };
+        let (pk, prefix) = keys::audit_events_of(org);
+        let spec = QuerySpec { newest_first: true, ..QuerySpec::base(pk, prefix) };
         let page = self.query(&spec, limit, start, false).await?;
         Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
     }

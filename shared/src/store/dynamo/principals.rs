@@ -5,56 +5,23 @@ use super::*;
 impl DynamoStore {
     pub(super) fn principal_item(&self, record: &PrincipalRecord) -> Result<Item, StoreError> {
         let p = &record.principal;
-        let mut item = with_key(to_attributes(p)?, keys::principal(&p.org_id, &p.id));
+        let stored = Stored::new(keys::principal(&p.org_id, &p.id), record);
         // Only API-key principals are listed by status (`GET .../api-keys?status=`); members are
         // listed by the org partition's MEMBER rows.
         if p.principal_type == PrincipalType::ApiKey {
-            let (gpk, gsk) = keys::principal_by_status(&p.org_id, p.status, &p.id);
-            item.insert(keys::GSI1PK.into(), s(gpk));
-            item.insert(keys::GSI1SK.into(), s(gsk));
+            stored.gsi1(keys::principal_by_status(&p.org_id, p.status, &p.id)).item()
+        } else {
+            stored.item()
         }
-        if !record.active_key_ids.is_empty() {
-            item.insert(
-                "activeKeyIds".into(),
-                AttributeValue::Ss(record.active_key_ids.iter().map(|k| k.to_string()).collect()),
-            );
-        }
-        item.insert("credentialsVersion".into(), n(record.credentials_version));
-        if !record.role_ids.is_empty() {
-            item.insert("roleIds".into(), AttributeValue::Ss(record.role_ids.iter().map(|r| r.to_string()).collect()));
-        }
-        Ok(item)
     }
 
-    pub(super) fn principal_from(mut item: Item) -> Result<PrincipalRecord, StoreError> {
-        let active_key_ids = match item.remove("activeKeyIds") {
-            Some(AttributeValue::Ss(ids)) => ids
-                .iter()
-                .map(|id| KeyId::parse(id).map_err(|e| StoreError::Other(anyhow!(e))))
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => Vec::new(),
-        };
-        let credentials_version = match item.remove("credentialsVersion") {
-            Some(AttributeValue::N(v)) => {
-                v.parse().map_err(|e| StoreError::Other(anyhow!("credentialsVersion: {e}")))?
-            }
-            _ => 0,
-        };
-        let role_ids = match item.remove("roleIds") {
-            Some(AttributeValue::Ss(ids)) => ids.iter().filter_map(|id| RoleId::parse(id)).collect(),
-            _ => Vec::new(),
-        };
-        Ok(PrincipalRecord { principal: from_attributes(item)?, active_key_ids, credentials_version, role_ids })
+    pub(super) fn principal_from(item: Item) -> Result<PrincipalRecord, StoreError> {
+        from_attributes(item)
     }
 
     /// Creates a principal (never overwrites), with its audit event.
     pub async fn create_principal(&self, principal: &Principal, audit: &AuditEvent) -> Result<(), StoreError> {
-        let record = PrincipalRecord {
-            principal: principal.clone(),
-            active_key_ids: Vec::new(),
-            credentials_version: 0,
-            role_ids: Vec::new(),
-        };
+        let record = PrincipalRecord::new(principal.clone());
         self.transact(vec![self.put_new(self.principal_item(&record)?)?, self.put_new(audit_item(audit)?)?]).await
     }
 
@@ -117,20 +84,24 @@ impl DynamoStore {
         let (gpk, gsk) = keys::principal_by_status(&after.org_id, after.status, &after.id);
         fields.insert(keys::GSI1PK.into(), s(gpk));
         fields.insert(keys::GSI1SK.into(), s(gsk));
-        let remove: &[&str] = if after.expires_at.is_none() { &["expiresAt"] } else { &[] };
+        let remove: &[&str] = if after.expires_at.is_none() { &[attr::EXPIRES_AT] } else { &[] };
         let update = self.set_and_remove(
             keys::principal(&after.org_id, &after.id),
             &fields,
             remove,
             "#version = :v AND #cv = :cv",
-            HashMap::from([("#version".into(), "version".into()), ("#cv".into(), "credentialsVersion".into())]),
+            HashMap::from([
+                ("#version".into(), attr::VERSION.into()),
+                ("#cv".into(), attr::CREDENTIALS_VERSION.into()),
+            ]),
             HashMap::from([(":v".into(), n(before.principal.version)), (":cv".into(), n(before.credentials_version))]),
         )?;
         let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
         let state = PrincipalState::of(after);
         if state != PrincipalState::of(&before.principal) {
             let state_fields = to_attributes(&state)?;
-            let remove: &[&str] = if state.principal_expires_at.is_none() { &["principalExpiresAt"] } else { &[] };
+            let remove: &[&str] =
+                if state.principal_expires_at.is_none() { &[attr::PRINCIPAL_EXPIRES_AT] } else { &[] };
             for key_id in &before.active_key_ids {
                 let update = self.set_and_remove(
                     keys::credential(key_id),
@@ -143,7 +114,8 @@ impl DynamoStore {
                 items.push(TransactWriteItem::builder().update(update).build());
             }
         }
-        self.transact(items).await
+        // The principal's version or credential set moved, or a credential it listed is gone.
+        self.transact_naming(items, |_, _| Some(Invariant::VersionMoved)).await
     }
 
     /// API-key principals of an org, oldest first; by status through GSI1 (eventually consistent),

@@ -7,23 +7,16 @@ use super::*;
 impl DynamoStore {
     pub(super) fn role_item(role: &Role, assignment_count: u64) -> Result<Item, StoreError> {
         let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
-        let mut item = with_key(to_attributes(role)?, keys::role(org, &role.id));
-        item.insert("assignmentCount".into(), n(assignment_count));
-        Ok(item)
+        Stored::new(keys::role(org, &role.id), &RoleRecord { role: role.clone(), assignment_count }).item()
     }
 
-    pub(super) fn name_item(org: &OrgId, role: &Role) -> Item {
-        let mut item = key_of(keys::role_name(org, &role.name));
-        item.insert("roleId".into(), s(role.id.as_str()));
-        item
+    pub(super) fn name_item(org: &OrgId, role: &Role) -> Result<Item, StoreError> {
+        Stored::new(keys::role_name(org, &role.name), &RoleNameGuard { role_id: role.id.clone() }).item()
     }
 
-    pub(super) fn role_from(mut item: Item) -> Result<(Role, u64), StoreError> {
-        let count = match item.remove("assignmentCount") {
-            Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
-            _ => 0,
-        };
-        Ok((from_attributes(item)?, count))
+    pub(super) fn role_from(item: Item) -> Result<(Role, u64), StoreError> {
+        let record: RoleRecord = from_attributes(item)?;
+        Ok((record.role, record.assignment_count))
     }
 
     /// Creates a custom role; refused when its name is taken in the org (`RoleNameTaken`) or the org
@@ -37,7 +30,7 @@ impl DynamoStore {
                 .set_key(Some(key_of(keys::org(org))))
                 .update_expression("SET #n = if_not_exists(#n, :zero) + :one")
                 .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#n) OR #n < :cap)")
-                .expression_attribute_names("#n", CUSTOM_ROLES)
+                .expression_attribute_names("#n", attr::CUSTOM_ROLES)
                 .expression_attribute_values(":zero", n(0))
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":cap", n(cap as u64))
@@ -45,7 +38,7 @@ impl DynamoStore {
         )?;
         let items = vec![
             self.put_new(Self::role_item(role, 0)?)?,
-            self.put_new(Self::name_item(org, role))?,
+            self.put_new(Self::name_item(org, role)?)?,
             TransactWriteItem::builder().update(count).build(),
             self.put_new(audit_item(audit)?)?,
         ];
@@ -85,21 +78,21 @@ impl DynamoStore {
     pub async fn update_role(&self, before: &Role, after: &Role, audit: &AuditEvent) -> Result<(), StoreError> {
         let org = after.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
         let mut fields = to_attributes(after)?;
-        fields.remove("orgId");
-        let remove: &[&str] = if after.description.is_none() { &["description"] } else { &[] };
+        fields.remove(attr::ORG_ID);
+        let remove: &[&str] = if after.description.is_none() { &[attr::DESCRIPTION] } else { &[] };
         let update = self.set_and_remove(
             keys::role(org, &after.id),
             &fields,
             remove,
             "#ver = :v",
-            HashMap::from([("#ver".into(), "version".into())]),
+            HashMap::from([("#ver".into(), attr::VERSION.into())]),
             HashMap::from([(":v".into(), n(before.version))]),
         )?;
         let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
         // The guard moves only when the name's skeleton does (a change of case or a look-alike
         // keeps it; putting it again would find itself there).
         if keys::role_name(org, &before.name) != keys::role_name(org, &after.name) {
-            items.push(self.put_new(Self::name_item(org, after))?);
+            items.push(self.put_new(Self::name_item(org, after)?)?);
             let delete = build(
                 Delete::builder()
                     .table_name(&self.table)
@@ -124,7 +117,8 @@ impl DynamoStore {
             Delete::builder()
                 .table_name(&self.table)
                 .set_key(Some(key_of(keys::role(org, &role.id))))
-                .condition_expression("attribute_exists(PK) AND assignmentCount = :zero")
+                .condition_expression("attribute_exists(PK) AND #count = :zero")
+                .expression_attribute_names("#count", attr::ASSIGNMENT_COUNT)
                 .expression_attribute_values(":zero", n(0))
                 .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .build(),
@@ -138,7 +132,7 @@ impl DynamoStore {
                 .set_key(Some(key_of(keys::org(org))))
                 .update_expression("SET #n = if_not_exists(#n, :one) - :one")
                 .condition_expression("attribute_exists(PK)")
-                .expression_attribute_names("#n", CUSTOM_ROLES)
+                .expression_attribute_names("#n", attr::CUSTOM_ROLES)
                 .expression_attribute_values(":one", n(1))
                 .build(),
         )?;
@@ -150,10 +144,7 @@ impl DynamoStore {
         ];
         // The role's condition failed: it is assigned (the item as it was says to how many), or gone.
         self.transact_naming(items, |position, old| match (position, old) {
-            (0, Some(role)) => Some(Invariant::RoleInUse(match role.get("assignmentCount") {
-                Some(AttributeValue::N(count)) => count.parse().unwrap_or(0),
-                _ => 0,
-            })),
+            (0, Some(role)) => Some(Invariant::RoleInUse(Self::role_from(role.clone()).map_or(0, |(_, count)| count))),
             (0, None) => Some(Invariant::Gone),
             _ => None,
         })
@@ -161,11 +152,9 @@ impl DynamoStore {
     }
 
     pub(super) fn assignment_item(a: &Assignment) -> Result<Item, StoreError> {
-        let mut item = with_key(to_attributes(a)?, keys::assignment(&a.org_id, &a.principal_id, &a.role_id));
-        let (gpk, gsk) = keys::assignment_by_role(&a.org_id, &a.role_id, &a.principal_id);
-        item.insert(keys::GSI1PK.into(), s(gpk));
-        item.insert(keys::GSI1SK.into(), s(gsk));
-        Ok(item)
+        Stored::new(keys::assignment(&a.org_id, &a.principal_id, &a.role_id), a)
+            .gsi1(keys::assignment_by_role(&a.org_id, &a.role_id, &a.principal_id))
+            .item()
     }
 
     /// Assigns a role: the assignment, the principal's role set, the custom role's assignment count
@@ -178,11 +167,12 @@ impl DynamoStore {
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key_of(keys::principal(&a.org_id, &a.principal_id))))
-                .update_expression("ADD roleIds :r")
+                .update_expression("ADD #roles :r")
                 .condition_expression(
-                    "attribute_exists(PK) AND #status <> :revoked AND (attribute_not_exists(roleIds) OR size(roleIds) < :cap)",
+                    "attribute_exists(PK) AND #status <> :revoked AND (attribute_not_exists(#roles) OR size(#roles) < :cap)",
                 )
-                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#roles", attr::ROLE_IDS)
+                .expression_attribute_names("#status", attr::STATUS)
                 .expression_attribute_values(":r", AttributeValue::Ss(vec![a.role_id.to_string()]))
                 .expression_attribute_values(":revoked", s(PrincipalStatus::Revoked.as_str()))
                 .expression_attribute_values(":cap", n(cap as u64))
@@ -196,7 +186,14 @@ impl DynamoStore {
         if !a.role_id.is_built_in() {
             items.push(TransactWriteItem::builder().update(self.count_assignments(a, 1)?).build());
         }
-        self.transact(items).await
+        self.transact_naming(items, |position, _| match position {
+            0 => Some(Invariant::AssignmentExists),
+            // Gone, revoked or at its cap: a fresh read says which.
+            1 => Some(Invariant::VersionMoved),
+            3 => Some(Invariant::Gone),
+            _ => None,
+        })
+        .await
     }
 
     pub(super) fn count_assignments(&self, a: &Assignment, delta: i64) -> Result<Update, StoreError> {
@@ -204,8 +201,9 @@ impl DynamoStore {
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key_of(keys::role(&a.org_id, &a.role_id))))
-                .update_expression("ADD assignmentCount :d")
+                .update_expression("ADD #count :d")
                 .condition_expression("attribute_exists(PK)")
+                .expression_attribute_names("#count", attr::ASSIGNMENT_COUNT)
                 .expression_attribute_values(":d", n(delta))
                 .build(),
         )
@@ -224,8 +222,9 @@ impl DynamoStore {
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key_of(keys::principal(&a.org_id, &a.principal_id))))
-                .update_expression("DELETE roleIds :r")
+                .update_expression("DELETE #roles :r")
                 .condition_expression("attribute_exists(PK)")
+                .expression_attribute_names("#roles", attr::ROLE_IDS)
                 .expression_attribute_values(":r", AttributeValue::Ss(vec![a.role_id.to_string()]))
                 .build(),
         )?;
@@ -237,7 +236,8 @@ impl DynamoStore {
         if !a.role_id.is_built_in() {
             items.push(TransactWriteItem::builder().update(self.count_assignments(a, -1)?).build());
         }
-        self.transact(items).await
+        // The assignment, its principal or its role is gone.
+        self.transact_naming(items, |position, _| (position != 2).then_some(Invariant::Gone)).await
     }
 
     /// One assignment, strongly consistent.

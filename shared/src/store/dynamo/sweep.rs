@@ -6,10 +6,7 @@ impl DynamoStore {
     /// The last hour (epoch hours) the sweep finished, strongly consistent.
     pub async fn sweep_cursor(&self) -> Result<Option<i64>, StoreError> {
         let Some(item) = self.get(keys::sweep_state(), true).await? else { return Ok(None) };
-        match item.get("sweptThroughHour") {
-            Some(AttributeValue::N(v)) => Ok(v.parse().ok()),
-            _ => Ok(None),
-        }
+        Ok(Some(from_attributes::<SweepState>(item)?.swept_through_hour))
     }
 
     /// Records that every hour up to `hour` is swept; never moves backwards (two concurrent
@@ -20,8 +17,9 @@ impl DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::sweep_state())))
-            .update_expression("SET sweptThroughHour = :h")
-            .condition_expression("attribute_not_exists(sweptThroughHour) OR sweptThroughHour < :h")
+            .update_expression("SET #h = :h")
+            .condition_expression("attribute_not_exists(#h) OR #h < :h")
+            .expression_attribute_names("#h", attr::SWEPT_THROUGH_HOUR)
             .expression_attribute_values(":h", n(hour))
             .send()
             .await;
