@@ -1,5 +1,5 @@
 //! Every JSON request body, through the same code the handlers run before any I/O: size, media
-//! type, syntax, shape (`json_body`), then the field checks of `service::Validation`; plus the
+//! type, syntax, shape (`json_body`), then each body's `check` into its typed command; plus the
 //! token exchange's JSON and OAuth-form key readers. Every refusal is rendered as the response the
 //! client would get.
 //!
@@ -15,8 +15,7 @@
 use lambda_http::{Body, Request};
 use libfuzzer_sys::fuzz_target;
 use shared::domain::Timestamp;
-use shared::http::{ApiError, Patch, json_body};
-use shared::service::Validation;
+use shared::http::{ApiError, json_body};
 use shared::service::credentials::IssueCredential;
 use shared::service::members::AddMember;
 use shared::service::principals::{CreatePrincipal, UpdatePrincipal};
@@ -61,7 +60,6 @@ fn request(content_type: Option<&str>, authorization: Option<&[u8]>, body: &[u8]
 }
 
 fn validate(kind: usize, content_type: Option<&str>, data: &[u8], now: Timestamp) -> Result<(), ApiError> {
-    let mut v = Validation::default();
     if kind >= 8 {
         let (authorization, body) = match data.iter().position(|&b| b == b'\n') {
             Some(i) => (Some(&data[..i]), &data[i + 1..]),
@@ -74,68 +72,19 @@ fn validate(kind: usize, content_type: Option<&str>, data: &[u8], now: Timestamp
         return Ok(());
     }
     let req = request(content_type, None, data);
+    // Each body's one parser: its shape (`json_body`), then its `check` into a typed command,
+    // exactly as the services run them.
     match kind {
-        0 => {
-            let b: CreatePrincipal = json_body(&req)?;
-            v.name("displayName", &b.display_name);
-            if let Some(t) = &b.expires_at {
-                v.future_time("expiresAt", t, now);
-            }
-        }
-        1 => {
-            let b: UpdatePrincipal = json_body(&req)?;
-            if let Some(n) = &b.display_name {
-                v.name("displayName", n);
-            }
-            if let Patch::Value(t) = &b.expires_at {
-                v.future_time("expiresAt", t, now);
-            }
-        }
-        2 => {
-            let b: IssueCredential = json_body(&req)?;
-            v.name("name", &b.name);
-            if let Some(t) = &b.expires_at {
-                v.future_time("expiresAt", t, now);
-            }
-        }
-        3 => {
-            let b: CreateRole = json_body(&req)?;
-            v.role_name(&b.name);
-            if let Some(d) = &b.description {
-                v.description(d);
-            }
-            v.principal_types(&b.principal_types);
-            v.permissions(&b.permissions);
-        }
-        4 => {
-            let b: UpdateRole = json_body(&req)?;
-            if let Some(n) = &b.name {
-                v.role_name(n);
-            }
-            if let Patch::Value(d) = &b.description {
-                v.description(d);
-            }
-            if let Some(t) = &b.principal_types {
-                v.principal_types(t);
-            }
-            if let Some(p) = &b.permissions {
-                v.permissions(p);
-            }
-        }
-        5 => {
-            let b: AddMember = json_body(&req)?;
-            v.member(&b);
-        }
-        6 => {
-            let b: UpdateSettings = json_body(&req)?;
-            b.check()?;
-        }
-        _ => {
-            let b: Simulate = json_body(&req)?;
-            b.check(Some("198.51.100.7"))?;
-        }
+        0 => drop(json_body::<CreatePrincipal>(&req)?.check(now)?),
+        1 => drop(json_body::<UpdatePrincipal>(&req)?.check(now)?),
+        2 => drop(json_body::<IssueCredential>(&req)?.check(now)?),
+        3 => drop(json_body::<CreateRole>(&req)?.check()?),
+        4 => drop(json_body::<UpdateRole>(&req)?.check()?),
+        5 => drop(json_body::<AddMember>(&req)?.check()?),
+        6 => json_body::<UpdateSettings>(&req)?.check()?,
+        _ => drop(json_body::<Simulate>(&req)?.check(Some("198.51.100.7"))?),
     }
-    v.finish()
+    Ok(())
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,7 @@ use crate::App;
 use crate::auth::ApiKey;
 use crate::domain::ApiError;
 use crate::domain::{
-    Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, PrincipalId,
+    Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, Name, OrgId, PrincipalId,
     PrincipalStatus, Timestamp,
 };
 use crate::store::ListParams;
@@ -21,6 +21,24 @@ pub struct IssueCredential {
     pub name: String,
     #[serde(default)]
     pub expires_at: Option<String>,
+}
+
+/// A checked [`IssueCredential`].
+#[derive(Debug)]
+pub struct NewCredential {
+    pub name: Name,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl IssueCredential {
+    /// The body's field checks, every problem named at once; no I/O.
+    pub fn check(&self, now: Timestamp) -> Result<NewCredential, ApiError> {
+        let mut v = Validation::default();
+        let name = v.name("name", &self.name);
+        let expires_at = self.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
+        v.finish()?;
+        Ok(NewCredential { name: name.expect("validated"), expires_at })
+    }
 }
 
 /// A newly issued credential and its key, which is never shown again.
@@ -50,11 +68,7 @@ pub async fn issue(
     request_id: &str,
 ) -> Result<Issued, ApiError> {
     let now = app.clock.now();
-    let mut v = Validation::default();
-    let name = v.name("name", &input.name);
-    let expires_at = input.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
-    v.finish()?;
-    let name = name.expect("validated");
+    let NewCredential { name, expires_at } = input.check(now)?;
     let generated = ApiKey::generate();
     let secret_hash = app.keys().await?.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
     let cap = app.org_settings(org).await?.credential_cap();

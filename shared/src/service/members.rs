@@ -23,10 +23,30 @@ pub struct AddMember {
     pub display_name: Option<String>,
 }
 
+/// A checked [`AddMember`].
+#[derive(Debug)]
+pub struct NewMember {
+    pub subject: String,
+    pub email: Option<String>,
+    /// The name the member is shown by.
+    pub shown: Name,
+}
+
+impl AddMember {
+    /// The body's field checks, every problem named at once; no I/O.
+    pub fn check(&self) -> Result<NewMember, ApiError> {
+        let mut v = Validation::default();
+        let checked = v.member(self);
+        v.finish()?;
+        let (subject, email, shown) = checked.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("checked member")))?;
+        Ok(NewMember { subject, email, shown })
+    }
+}
+
 impl Validation {
     /// The checks of `POST .../members`: the trimmed subject and e-mail, and the name the member is
     /// shown by (its `displayName`, else its e-mail, else its subject, made a valid name).
-    pub fn member(&mut self, input: &AddMember) -> Option<(String, Option<String>, Name)> {
+    fn member(&mut self, input: &AddMember) -> Option<(String, Option<String>, Name)> {
         let subject = input.subject.trim();
         // At most 1,000 bytes too: the subject is part of its guard item's sort key (DynamoDB: 1,024).
         let subject_ok = !subject.is_empty()
@@ -67,10 +87,7 @@ pub async fn add(
     input: AddMember,
     request_id: &str,
 ) -> Result<Principal, ApiError> {
-    let mut v = Validation::default();
-    let checked = v.member(&input);
-    v.finish()?;
-    let (subject, email, shown) = checked.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("checked member")))?;
+    let NewMember { subject, email, shown } = input.check()?;
     let (subject, email) = (subject.as_str(), email.as_deref());
     let now = app.clock.now();
     let member = Principal {

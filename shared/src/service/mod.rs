@@ -72,13 +72,13 @@ fn lost_race(err: &StoreError) -> bool {
     matches!(err, StoreError::Violated(Invariant::VersionMoved) | StoreError::Contention)
 }
 
-/// Collects field errors so one response names every problem of a body. Public (with its checks)
-/// so that the fuzz targets reach every body's field checks without a table behind them.
+/// Collects field errors so one response names every problem of a body. Each body's `check`
+/// (the one parser of it: services, the fuzz target and the OpenAPI tests call it) uses one.
 #[derive(Default)]
-pub struct Validation(Vec<FieldError>);
+struct Validation(Vec<FieldError>);
 
 impl Validation {
-    pub fn name(&mut self, field: &str, text: &str) -> Option<Name> {
+    fn name(&mut self, field: &str, text: &str) -> Option<Name> {
         match Name::parse(text) {
             Ok(name) => Some(name),
             Err(err @ (NameError::Empty | NameError::TooLong | NameError::ControlCharacter)) => {
@@ -89,7 +89,7 @@ impl Validation {
     }
 
     /// An expiry must be a timestamp in the future.
-    pub fn future_time(&mut self, field: &str, text: &str, now: Timestamp) -> Option<Timestamp> {
+    fn future_time(&mut self, field: &str, text: &str, now: Timestamp) -> Option<Timestamp> {
         match Timestamp::parse(text) {
             Ok(t) if t > now => Some(t),
             Ok(_) => {
@@ -103,11 +103,11 @@ impl Validation {
         }
     }
 
-    pub fn push(&mut self, field: &str, message: &str) {
+    fn push(&mut self, field: &str, message: &str) {
         self.0.push(FieldError::new(field, message));
     }
 
-    pub fn finish(self) -> Result<(), crate::domain::ApiError> {
+    fn finish(self) -> Result<(), crate::domain::ApiError> {
         if self.0.is_empty() { Ok(()) } else { Err(crate::domain::ApiError::InvalidRequest(self.0)) }
     }
 }

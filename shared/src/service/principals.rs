@@ -6,7 +6,9 @@ use serde_json::json;
 use super::{Validation, Written, until_written};
 use crate::App;
 use crate::auth::resources;
-use crate::domain::{Actor, AuditEvent, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
+use crate::domain::{
+    Actor, AuditEvent, Name, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType, Timestamp,
+};
 use crate::domain::{ApiError, Patch};
 use crate::store::ListParams;
 use crate::store::Page;
@@ -34,6 +36,67 @@ pub struct UpdatePrincipal {
     pub expires_at: Patch<String>,
 }
 
+/// A checked [`CreatePrincipal`].
+#[derive(Debug)]
+pub struct NewPrincipal {
+    pub display_name: Name,
+    pub status: PrincipalStatus,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl CreatePrincipal {
+    /// The body's field checks, every problem named at once; no I/O.
+    pub fn check(&self, now: Timestamp) -> Result<NewPrincipal, ApiError> {
+        let mut v = Validation::default();
+        let display_name = v.name("displayName", &self.display_name);
+        let status = match self.status.as_deref() {
+            None | Some("Active") => PrincipalStatus::Active,
+            Some("Suspended") => PrincipalStatus::Suspended,
+            Some(_) => {
+                v.push("status", "must be Active or Suspended");
+                PrincipalStatus::Active
+            }
+        };
+        let expires_at = self.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
+        v.finish()?;
+        Ok(NewPrincipal { display_name: display_name.expect("validated"), status, expires_at })
+    }
+}
+
+/// A checked [`UpdatePrincipal`]: `None` leaves a field as it is.
+#[derive(Debug)]
+pub struct PrincipalChange {
+    pub display_name: Option<Name>,
+    pub status: Option<PrincipalStatus>,
+    /// `Some(None)` clears the expiry.
+    pub expires_at: Option<Option<Timestamp>>,
+}
+
+impl UpdatePrincipal {
+    /// The body's field checks, every problem named at once; no I/O.
+    pub fn check(&self, now: Timestamp) -> Result<PrincipalChange, ApiError> {
+        let mut v = Validation::default();
+        let display_name = self.display_name.as_deref().and_then(|n| v.name("displayName", n));
+        let status = match self.status.as_deref() {
+            None => None,
+            Some(text) => {
+                let parsed = PrincipalStatus::parse(text);
+                if parsed.is_none() {
+                    v.push("status", "must be Active, Suspended or Revoked");
+                }
+                parsed
+            }
+        };
+        let expires_at = match &self.expires_at {
+            Patch::Absent => None,
+            Patch::Null => Some(None),
+            Patch::Value(t) => v.future_time("expiresAt", t, now).map(Some),
+        };
+        v.finish()?;
+        Ok(PrincipalChange { display_name, status, expires_at })
+    }
+}
+
 /// The cursor scope of a principal list.
 pub fn list_scope(org: &OrgId, status: Option<PrincipalStatus>) -> String {
     format!("api-keys|{org}|{}", status.map_or("*", PrincipalStatus::as_str))
@@ -50,23 +113,12 @@ pub async fn create(
     request_id: &str,
 ) -> Result<Principal, ApiError> {
     let now = app.clock.now();
-    let mut v = Validation::default();
-    let display_name = v.name("displayName", &input.display_name);
-    let status = match input.status.as_deref() {
-        None | Some("Active") => PrincipalStatus::Active,
-        Some("Suspended") => PrincipalStatus::Suspended,
-        Some(_) => {
-            v.push("status", "must be Active or Suspended");
-            PrincipalStatus::Active
-        }
-    };
-    let expires_at = input.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
-    v.finish()?;
+    let NewPrincipal { display_name, status, expires_at } = input.check(now)?;
     let principal = Principal {
         id: PrincipalId::generate(),
         org_id: org.clone(),
         principal_type: PrincipalType::ApiKey,
-        display_name: display_name.expect("validated"),
+        display_name,
         status,
         expires_at,
         created_at: now,
@@ -116,25 +168,7 @@ pub async fn update(
     request_id: &str,
 ) -> Result<Principal, ApiError> {
     let now = app.clock.now();
-    let mut v = Validation::default();
-    let display_name = input.display_name.as_deref().and_then(|n| v.name("displayName", n));
-    let status = match input.status.as_deref() {
-        None => None,
-        Some(text) => {
-            let parsed = PrincipalStatus::parse(text);
-            if parsed.is_none() {
-                v.push("status", "must be Active, Suspended or Revoked");
-            }
-            parsed
-        }
-    };
-    let expires_at = match &input.expires_at {
-        Patch::Absent => None,
-        Patch::Null => Some(None),
-        Patch::Value(t) => v.future_time("expiresAt", t, now).map(Some),
-    };
-    v.finish()?;
-
+    let PrincipalChange { display_name, status, expires_at } = input.check(now)?;
     let display_name = &display_name;
     until_written(|| async move {
         let before = app.store.get_principal(org, id).await?.ok_or(ApiError::NotFound(WHAT))?;

@@ -44,6 +44,57 @@ pub struct UpdateRole {
     pub permissions: Option<Vec<Permission>>,
 }
 
+/// A checked [`CreateRole`].
+#[derive(Debug)]
+pub struct NewRole {
+    pub name: String,
+    pub description: Option<String>,
+    pub principal_types: Vec<PrincipalType>,
+    pub permissions: Vec<Permission>,
+}
+
+impl CreateRole {
+    /// The body's field checks, every problem named at once; no I/O.
+    pub fn check(self) -> Result<NewRole, ApiError> {
+        let mut v = Validation::default();
+        let name = v.role_name(&self.name);
+        let description = self.description.as_deref().and_then(|d| v.description(d));
+        let principal_types = v.principal_types(&self.principal_types);
+        v.permissions(&self.permissions);
+        v.finish()?;
+        Ok(NewRole { name: name.expect("validated"), description, principal_types, permissions: self.permissions })
+    }
+}
+
+/// A checked [`UpdateRole`]: `None` leaves a field as it is.
+#[derive(Debug)]
+pub struct RoleChange {
+    pub name: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub principal_types: Option<Vec<PrincipalType>>,
+    pub permissions: Option<Vec<Permission>>,
+}
+
+impl UpdateRole {
+    /// The body's field checks, every problem named at once; no I/O.
+    pub fn check(self) -> Result<RoleChange, ApiError> {
+        let mut v = Validation::default();
+        let name = self.name.as_deref().and_then(|n| v.role_name(n));
+        let description = match &self.description {
+            Patch::Absent => None,
+            Patch::Null => Some(None),
+            Patch::Value(d) => v.description(d).map(Some),
+        };
+        let principal_types = self.principal_types.as_deref().map(|t| v.principal_types(t));
+        if let Some(permissions) = &self.permissions {
+            v.permissions(permissions);
+        }
+        v.finish()?;
+        Ok(RoleChange { name, description, principal_types, permissions: self.permissions })
+    }
+}
+
 /// The cursor scope of a role list.
 pub fn list_scope(org: &OrgId, principal_type: Option<PrincipalType>) -> String {
     format!("roles|{org}|{}", principal_type.map_or("*", PrincipalType::as_str))
@@ -54,7 +105,7 @@ fn valid_pattern(text: &str, allowed: impl Fn(char) -> bool) -> bool {
 }
 
 impl Validation {
-    pub fn role_name(&mut self, text: &str) -> Option<String> {
+    fn role_name(&mut self, text: &str) -> Option<String> {
         let name = self.name("name", text)?.as_str().to_string();
         if name.chars().count() > 64 {
             self.push("name", "must be at most 64 characters");
@@ -63,7 +114,7 @@ impl Validation {
         Some(name)
     }
 
-    pub fn description(&mut self, text: &str) -> Option<String> {
+    fn description(&mut self, text: &str) -> Option<String> {
         if text.chars().count() > 1024 || text.chars().any(|c| c.is_control() && c != '\n') {
             self.push("description", "must be at most 1024 characters, without control characters");
             return None;
@@ -71,7 +122,7 @@ impl Validation {
         Some(text.trim().to_string())
     }
 
-    pub fn principal_types(&mut self, texts: &[String]) -> Vec<PrincipalType> {
+    fn principal_types(&mut self, texts: &[String]) -> Vec<PrincipalType> {
         let mut types = Vec::new();
         for (i, text) in texts.iter().enumerate() {
             match PrincipalType::parse(text) {
@@ -86,7 +137,7 @@ impl Validation {
         types
     }
 
-    pub fn permissions(&mut self, permissions: &[Permission]) {
+    fn permissions(&mut self, permissions: &[Permission]) {
         if permissions.is_empty() || permissions.len() > MAX_PERMISSIONS {
             self.push("permissions", "must hold 1 to 100 permissions");
         }
@@ -148,17 +199,11 @@ fn audit(
 /// Creates a custom role; its name must be unique in the org (built-in names included).
 pub async fn create(app: &App, caller: &Caller, input: CreateRole, request_id: &str) -> Result<Role, ApiError> {
     let (actor, org) = (&caller.actor(), &caller.org_id);
-    let mut v = Validation::default();
-    let name = v.role_name(&input.name);
-    let description = input.description.as_deref().and_then(|d| v.description(d));
-    let principal_types = v.principal_types(&input.principal_types);
-    v.permissions(&input.permissions);
-    v.finish()?;
-    let name = name.expect("validated");
+    let NewRole { name, description, principal_types, permissions } = input.check()?;
     if name_taken_by_built_in(&name) {
         return Err(ApiError::RoleNameTaken(name));
     }
-    app.authorize_grant(caller, &format!("the role {name:?}"), &input.permissions).await?;
+    app.authorize_grant(caller, &format!("the role {name:?}"), &permissions).await?;
     let now = app.clock.now();
     let role = Role {
         id: RoleId::generate(),
@@ -166,7 +211,7 @@ pub async fn create(app: &App, caller: &Caller, input: CreateRole, request_id: &
         name,
         description,
         principal_types,
-        permissions: input.permissions,
+        permissions,
         built_in: false,
         version: 1,
         created_at: Some(now),
@@ -254,22 +299,11 @@ pub async fn update(
     if id.is_built_in() {
         return Err(ApiError::RoleReadOnly);
     }
-    let mut v = Validation::default();
-    let name = input.name.as_deref().and_then(|n| v.role_name(n));
-    let description = match &input.description {
-        Patch::Absent => None,
-        Patch::Null => Some(None),
-        Patch::Value(d) => v.description(d).map(Some),
-    };
-    let principal_types = input.principal_types.as_deref().map(|t| v.principal_types(t));
-    if let Some(permissions) = &input.permissions {
-        v.permissions(permissions);
-    }
-    v.finish()?;
+    let RoleChange { name, description, principal_types, permissions } = input.check()?;
     if name.as_deref().is_some_and(name_taken_by_built_in) {
         return Err(ApiError::RoleNameTaken(name.unwrap_or_default()));
     }
-    let (name, description, principal_types, permissions) = (&name, &description, &principal_types, &input.permissions);
+    let (name, description, principal_types, permissions) = (&name, &description, &principal_types, &permissions);
     until_written(|| async move {
         let (before, _) = app.store.get_role(org, id).await?.ok_or(ApiError::NotFound("role"))?;
         if if_match.is_some_and(|expected| expected != before.version) {

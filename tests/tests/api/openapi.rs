@@ -99,3 +99,48 @@ fn the_conformance_check_catches_what_it_should() {
     principal.as_object_mut().unwrap().remove("unexpected");
     assert!(check("GET", path, 200, &headers, principal.to_string().as_bytes()).is_err());
 }
+
+/// Every request body the document shows as an example passes the body's one parser (its shape,
+/// then its `check` into a typed command): the parser the services and the fuzz target run.
+#[test]
+fn every_documented_request_example_passes_its_body_parser() {
+    use shared::domain::Timestamp;
+    use shared::http::{ApiError, json_body};
+    use shared::service::{credentials, members, principals, roles, settings, simulate};
+
+    let now = Timestamp::parse("2026-11-22T10:00:00Z").unwrap();
+    let parse = |operation: &str, req: &lambda_http::Request| -> Result<(), ApiError> {
+        match operation {
+            "exchangeToken" => drop(token_exchange::json_client_key(req)?),
+            "createApiKey" => drop(json_body::<principals::CreatePrincipal>(req)?.check(now)?),
+            "updateApiKey" => drop(json_body::<principals::UpdatePrincipal>(req)?.check(now)?),
+            "issueCredential" => drop(json_body::<credentials::IssueCredential>(req)?.check(now)?),
+            "createRole" => drop(json_body::<roles::CreateRole>(req)?.check()?),
+            "updateRole" => drop(json_body::<roles::UpdateRole>(req)?.check()?),
+            "updateSettings" => json_body::<settings::UpdateSettings>(req)?.check()?,
+            "simulateAuthorization" => drop(json_body::<simulate::Simulate>(req)?.check(None)?),
+            "addMember" => drop(json_body::<members::AddMember>(req)?.check()?),
+            other => panic!("{other} takes a JSON body, but this test has no parser for it"),
+        }
+        Ok(())
+    };
+    let mut checked = 0;
+    for item in DOCUMENT["paths"].as_object().expect("paths").values() {
+        for op in item.as_object().expect("path item").values() {
+            let Some(json) = op.get("requestBody").map(|b| &b["content"]["application/json"]) else { continue };
+            let operation = op["operationId"].as_str().expect("operationId");
+            let example = json.get("example").unwrap_or_else(|| panic!("{operation}: no request example"));
+            let req = http::Request::builder()
+                .method("POST")
+                .uri("https://iam.test/iam/x")
+                .header("content-type", "application/json")
+                .body(lambda_http::Body::Text(example.to_string()))
+                .unwrap();
+            if let Err(err) = parse(operation, &req) {
+                panic!("{operation}: the documented example is refused: {} {}", err.status(), err.code());
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 9, "every JSON request body of the document");
+}
