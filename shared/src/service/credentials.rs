@@ -23,22 +23,21 @@ pub struct IssueCredential {
     pub expires_at: Option<String>,
 }
 
+impl IssueCredential {
+    /// The body's field checks, every problem named at once; no I/O.
+    pub fn check(&self, now: Timestamp) -> Result<NewCredential, ApiError> {
+        let mut v = Validation::default();
+        let (name, expires_at) = (v.name("name", &self.name), v.expiry(self.expires_at.as_deref(), now));
+        v.finish()?;
+        Ok(NewCredential { name: name.expect("validated"), expires_at })
+    }
+}
+
 /// A checked [`IssueCredential`].
 #[derive(Debug)]
 pub struct NewCredential {
     pub name: Name,
     pub expires_at: Option<Timestamp>,
-}
-
-impl IssueCredential {
-    /// The body's field checks, every problem named at once; no I/O.
-    pub fn check(&self, now: Timestamp) -> Result<NewCredential, ApiError> {
-        let mut v = Validation::default();
-        let name = v.name("name", &self.name);
-        let expires_at = self.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
-        v.finish()?;
-        Ok(NewCredential { name: name.expect("validated"), expires_at })
-    }
 }
 
 /// A newly issued credential and its key, which is never shown again.

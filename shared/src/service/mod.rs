@@ -103,6 +103,11 @@ impl Validation {
         }
     }
 
+    /// An optional `expiresAt`: absent, or a timestamp in the future.
+    fn expiry(&mut self, text: Option<&str>, now: Timestamp) -> Option<Timestamp> {
+        text.and_then(|t| self.future_time("expiresAt", t, now))
+    }
+
     fn push(&mut self, field: &str, message: &str) {
         self.0.push(FieldError::new(field, message));
     }

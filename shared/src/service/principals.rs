@@ -57,7 +57,7 @@ impl CreatePrincipal {
                 PrincipalStatus::Active
             }
         };
-        let expires_at = self.expires_at.as_deref().and_then(|t| v.future_time("expiresAt", t, now));
+        let expires_at = v.expiry(self.expires_at.as_deref(), now);
         v.finish()?;
         Ok(NewPrincipal { display_name: display_name.expect("validated"), status, expires_at })
     }
