@@ -17,8 +17,9 @@ BOOTSTRAP = json.load(open(os.environ["IAM_BOOTSTRAP"], encoding="utf-8"))
 
 # The token exchange and the documents take no Authorization (the exchange's key is its body).
 PUBLIC_ROUTES = {"/iam/auth/token", "/iam/.well-known/jwks.json", "/iam/openapi.json"}
-# The route API keys may not use (the legacy developer page): called as the org's owner member.
-MEMBER_ROUTES = {"/admin/developer"}
+# The routes API keys may not use (the legacy developer page, a member's organisations): called as
+# the org's owner member.
+MEMBER_ROUTES = {"/admin/developer", "/iam/me"}
 # The routes that grant: called as the owner too, who holds every permission a generated role may
 # name (the administrator's iam-admin may grant only IAM actions: 403 escalation_denied otherwise).
 GRANT_ROUTES = {

@@ -1,11 +1,12 @@
-//! Members: `POST|GET /iam/orgs/{orgId}/members`, `DELETE /iam/orgs/{orgId}/members/{principalId}`.
+//! Members: `POST|GET /iam/orgs/{orgId}/members`, `DELETE /iam/orgs/{orgId}/members/{principalId}`,
+//! and `GET /iam/me` (a member's organisations and what it may do in each).
 
 use lambda_http::{Body, Request, Response};
 use shared::App;
-use shared::auth::{Action, resources};
+use shared::auth::{Action, Identity, resources};
 use shared::domain::PrincipalId;
 use shared::http::request::path_param;
-use shared::http::{ApiError, RequestCtx, json_body, json_with, no_content};
+use shared::http::{ApiError, RequestCtx, json, json_body, json_with, no_content};
 use shared::service::members;
 
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
@@ -19,6 +20,7 @@ async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
         "POST /iam/orgs/{orgId}/members" => add(app, ctx, req).await,
         "GET /iam/orgs/{orgId}/members" => list(app, ctx, req).await,
         "DELETE /iam/orgs/{orgId}/members/{principalId}" => remove(app, ctx, req).await,
+        "GET /iam/me" => me(app, ctx, req).await,
         _ => Err(ApiError::RouteNotFound),
     }
 }
@@ -44,4 +46,18 @@ async fn remove(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
     app.authorize(&caller, Action::MEMBERS_REMOVE, &resources::member(&id), ctx).await?;
     members::remove(app, &caller.actor(), &caller.org_id, &id, &ctx.request_id).await?;
     Ok(no_content())
+}
+
+/// Members only: the subject of a member token, whichever orgs it belongs to (none is an empty
+/// list). An API-key principal, by key or IAM access token, belongs to one org and is no member.
+async fn me(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let subject = match app.authenticate(req.headers(), &ctx.request_id).await? {
+        Identity::Member { subject } => subject,
+        Identity::Principal(_) => {
+            return Err(ApiError::PrincipalTypeNotAllowed {
+                why: "it lists a member's organisations; sign in at the organisation's identity provider",
+            });
+        }
+    };
+    Ok(json(200, &members::my_organisations(app, &subject).await?))
 }

@@ -64,9 +64,10 @@ pub enum ApiError {
     /// 409 `principal_expired`: the principal is past its expiry, so a credential could never work.
     #[error("the principal is past its expiry; extend or clear its expiresAt first")]
     PrincipalExpired,
-    /// 403 `principal_type_not_allowed`.
-    #[error("IAM API-key principals cannot use this route: IAM credentials are not Infuse IoT credentials")]
-    PrincipalTypeNotAllowed,
+    /// 403 `principal_type_not_allowed`: a members-only route called by an API-key principal (by key
+    /// or IAM access token); `why` is the route's reason.
+    #[error("IAM API-key principals cannot use this route: {why}")]
+    PrincipalTypeNotAllowed { why: &'static str },
     /// 404 `not_linked`.
     #[error("the organisation has no linked Infuse IoT organisation")]
     NotLinked,

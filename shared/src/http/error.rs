@@ -25,7 +25,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Unauthenticated(_) => 401,
-            Self::OrgMismatch | Self::Forbidden { .. } | Self::PrincipalTypeNotAllowed => 403,
+            Self::OrgMismatch | Self::Forbidden { .. } | Self::PrincipalTypeNotAllowed { .. } => 403,
             Self::NotLinked => 404,
             Self::MemberExists => 409,
             Self::RoleInUse(_) | Self::RoleNameTaken(_) | Self::RoleReadOnly | Self::RoleLimitReached { .. } => 409,
@@ -49,7 +49,7 @@ impl ApiError {
             Self::OrgMismatch => "org_mismatch",
             Self::Forbidden { denial, .. } => denial.code(),
             Self::RoleInUse(_) => "role_in_use",
-            Self::PrincipalTypeNotAllowed => "principal_type_not_allowed",
+            Self::PrincipalTypeNotAllowed { .. } => "principal_type_not_allowed",
             Self::NotLinked => "not_linked",
             Self::MemberExists => "member_exists",
             Self::RoleNameTaken(_) => "role_name_taken",

@@ -1,15 +1,17 @@
 //! Members: User principals, one per identity-provider subject per org.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Validation;
 use crate::App;
 use crate::auth::resources;
 use crate::domain::ApiError;
-use crate::domain::{Actor, AuditEvent, Name, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType};
+use crate::domain::{
+    Actor, AuditEvent, Name, OrgId, Permission, Principal, PrincipalId, PrincipalStatus, PrincipalType, RoleId,
+};
 use crate::store::ListParams;
-use crate::store::{Invariant, Page, StoreError};
+use crate::store::{Invariant, Membership, Page, StoreError};
 
 /// `POST /iam/orgs/{orgId}/members`: the subject is the provider's `sub`; the issuer is the
 /// configured provider's.
@@ -150,4 +152,51 @@ pub async fn remove(app: &App, actor: &Actor, org: &OrgId, id: &PrincipalId, req
         Err(StoreError::Violated(Invariant::Gone)) => Err(ApiError::NotFound("member")),
         Err(err) => Err(err.into()),
     }
+}
+
+/// `GET /iam/me`: a member token's subject and the organisations it is a member of.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MyOrganisations {
+    pub subject: String,
+    /// Oldest membership first.
+    pub organisations: Vec<MyOrganisation>,
+}
+
+/// One organisation of the subject: the member it is there and what its roles let it do.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MyOrganisation {
+    pub org_id: OrgId,
+    pub name: String,
+    pub principal_id: PrincipalId,
+    pub role_ids: Vec<RoleId>,
+    /// The union of the permissions of the member's roles that apply to User principals (what
+    /// authorization evaluates), each once.
+    pub permissions: Vec<Permission>,
+}
+
+/// The organisations `subject` is a member of, each with its roles as authorization reads them
+/// (the member's role ids and the org's roles, from the container's caches, ≤ 30 s).
+pub async fn my_organisations(app: &App, subject: &str) -> Result<MyOrganisations, ApiError> {
+    let memberships = app.store.list_memberships(subject).await?;
+    let each = futures::future::try_join_all(memberships.into_iter().map(|m| my_organisation(app, m))).await?;
+    Ok(MyOrganisations { subject: subject.to_string(), organisations: each.into_iter().flatten().collect() })
+}
+
+/// A membership as the caller sees it; `None` when its org is gone.
+async fn my_organisation(app: &App, membership: Membership) -> Result<Option<MyOrganisation>, ApiError> {
+    let Membership { org_id, principal_id, .. } = membership;
+    let Some(org) = app.store.get_org(&org_id).await? else { return Ok(None) };
+    let roles = app.assigned_roles(&org_id, principal_id.as_str()).await?;
+    let mut permissions: Vec<Permission> = Vec::new();
+    for permission in
+        roles.iter().filter(|r| r.principal_types.contains(&PrincipalType::User)).flat_map(|r| &r.permissions)
+    {
+        if !permissions.contains(permission) {
+            permissions.push(permission.clone());
+        }
+    }
+    let role_ids = roles.into_iter().map(|r| r.id).collect();
+    Ok(Some(MyOrganisation { org_id, name: org.name, principal_id, role_ids, permissions }))
 }

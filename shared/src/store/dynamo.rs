@@ -12,11 +12,11 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use self::items::{MemberSubjectGuard, RoleNameGuard, RoleRecord, Stored, SweepState};
+use self::items::{MemberSubjectGuard, RoleNameGuard, RoleRecord, Stored, SubjectMembership, SweepState};
 use super::keys::attr;
 use super::{
-    Assignment, CredentialRecord, Invariant, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState, StoreError,
-    keys,
+    Assignment, CredentialRecord, Invariant, Membership, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState,
+    StoreError, keys,
 };
 use crate::domain::{
     AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, OrgSettings, Principal,
@@ -297,6 +297,23 @@ impl DynamoStore {
             next = Some(key);
         }
         Ok(Page { items, next })
+    }
+}
+
+impl DynamoStore {
+    /// Every item of a key-prefix query, read a page of 100 at a time (for the small, bounded sets:
+    /// an org's custom roles, a subject's memberships).
+    async fn query_all(&self, spec: &QuerySpec, consistent: bool) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.query(spec, 100, start, consistent).await?;
+            items.extend(page.items);
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(items),
+            }
+        }
     }
 }
 

@@ -187,6 +187,21 @@ pub fn member_subject(org: &OrgId, subject: &str) -> (String, String) {
     (org_pk(org), format!("MEMBERSUB#{subject}"))
 }
 
+/// A subject's membership of an org: `SUBJECT#<sub>` / `ORG#<orgId>` → the member's principal id,
+/// written and deleted with the member (how `GET /iam/me` finds a subject's organisations).
+pub fn subject_membership(subject: &str, org: &OrgId) -> (String, String) {
+    (subject_pk(subject), format!("ORG#{org}"))
+}
+
+/// Every membership of a subject: its partition, sort keys beginning `ORG#`.
+pub fn memberships_of_subject(subject: &str) -> (String, &'static str) {
+    (subject_pk(subject), "ORG#")
+}
+
+fn subject_pk(subject: &str) -> String {
+    format!("SUBJECT#{subject}")
+}
+
 /// All members (User principals) of an org.
 pub fn members_of(org: &OrgId) -> (String, &'static str) {
     (org_pk(org), "PRINCIPAL#usr_")

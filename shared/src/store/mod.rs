@@ -136,6 +136,14 @@ pub struct Assignment {
     pub created_at: Timestamp,
 }
 
+/// One organisation a subject is a member of: its member principal there, and since when.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Membership {
+    pub org_id: OrgId,
+    pub principal_id: PrincipalId,
+    pub created_at: Timestamp,
+}
+
 /// A credential as stored: what clients see, its org, its secret's hash and its principal's state.
 /// Its `Debug` leaves the hash out (`secrecy`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]

@@ -4,6 +4,7 @@
 mod access;
 mod authentication;
 mod authorizer;
+mod console;
 mod credentials;
 mod faults;
 mod grants;

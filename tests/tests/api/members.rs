@@ -246,3 +246,95 @@ async fn the_explainer_covers_members() {
         .await;
     assert_eq!((r.status, r.code()), (403, "permission_denied"), "the developer role cannot simulate");
 }
+
+/// The permissions of `role` in the app's org, as `GET .../roles/{roleId}` shows them.
+async fn permissions_of(app: &TestApp, role: &str) -> Vec<serde_json::Value> {
+    let r = app.admin_call("GET", &app.org_path(&format!("/roles/{role}")), None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["permissions"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_member_sees_each_of_its_organisations_and_what_it_may_do_there() {
+    let app = TestApp::new().await;
+    let other = app.another_org(false).await;
+    let there = local_stack::admin::add_member(&app.app, &other.org_id, "ivan", "iam-admin").await.unwrap();
+    app.app.clock.advance(5);
+    let auditors = app
+        .custom_role("auditors", &["User"], json!([{"action": "iam:audit:read", "resource": "iam:audit-events"}]))
+        .await;
+    let here = app.add_member("ivan", Some("iam-viewer")).await;
+    app.assign(&here, &auditors).await;
+
+    let r = app.bearer_call("GET", "/iam/me", &app.user_token("ivan"), None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["subject"], "ivan");
+    let orgs = r.body["organisations"].as_array().unwrap();
+    assert_eq!(orgs.len(), 2, "{orgs:?}");
+    // Oldest membership first, whatever the orgs' own ages.
+    let first = &orgs[0];
+    assert_eq!(
+        (first["orgId"].as_str(), first["name"].as_str(), first["principalId"].as_str()),
+        (Some(other.org_id.as_str()), Some("other org"), Some(there.as_str()))
+    );
+    assert_eq!(first["roleIds"], json!(["iam-admin"]));
+    assert_eq!(first["permissions"], json!(permissions_of(&app, "iam-admin").await));
+    let second = &orgs[1];
+    assert_eq!(
+        (second["orgId"].as_str(), second["name"].as_str(), second["principalId"].as_str()),
+        (Some(app.org.as_str()), Some("test org"), Some(here.as_str()))
+    );
+    let mut role_ids: Vec<&str> = second["roleIds"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    role_ids.sort();
+    let mut expected = vec!["iam-viewer", auditors.as_str()];
+    expected.sort();
+    assert_eq!(role_ids, expected);
+    let mut union = permissions_of(&app, "iam-viewer").await;
+    union.extend(permissions_of(&app, &auditors).await);
+    let held = second["permissions"].as_array().unwrap();
+    assert_eq!(held.len(), union.len(), "{held:?}");
+    assert!(union.iter().all(|p| held.contains(p)), "{held:?} vs {union:?}");
+
+    let r = app.bearer_call("GET", "/iam/me", &app.user_token("nobody"), None).await;
+    assert_eq!((r.status, &r.body), (200, &json!({"subject": "nobody", "organisations": []})));
+}
+
+#[tokio::test]
+async fn a_removed_members_organisation_is_no_longer_listed() {
+    let app = TestApp::new().await;
+    let other = app.another_org(false).await;
+    local_stack::admin::add_member(&app.app, &other.org_id, "judy", "iam-viewer").await.unwrap();
+    let judy = app.add_member("judy", Some("iam-viewer")).await;
+    let orgs = |r: &iam_tests::TestResponse| -> Vec<String> {
+        r.body["organisations"].as_array().unwrap().iter().map(|o| o["orgId"].as_str().unwrap().to_string()).collect()
+    };
+    let r = app.bearer_call("GET", "/iam/me", &app.user_token("judy"), None).await;
+    assert_eq!(orgs(&r).len(), 2, "{:?}", r.body);
+
+    let removed = app.admin_call("DELETE", &app.org_path(&format!("/members/{judy}")), None).await;
+    assert_eq!(removed.status, 204, "{:?}", removed.body);
+    let r = app.bearer_call("GET", "/iam/me", &app.user_token("judy"), None).await;
+    assert_eq!((r.status, orgs(&r)), (200, vec![other.org_id.to_string()]));
+    // Added again, the org is back, now the newest membership (it went with the member, and came
+    // back with it).
+    app.app.clock.advance(5);
+    app.add_member("judy", None).await;
+    let r = app.bearer_call("GET", "/iam/me", &app.user_token("judy"), None).await;
+    assert_eq!(orgs(&r), vec![other.org_id.to_string(), app.org.to_string()]);
+    assert_eq!(r.body["organisations"][1]["roleIds"], json!([]));
+    assert_eq!(r.body["organisations"][1]["permissions"], json!([]));
+}
+
+#[tokio::test]
+async fn only_a_member_token_lists_organisations() {
+    let app = TestApp::new().await;
+    let r = app.request("GET", "/iam/me", None, None).await;
+    assert_eq!((r.status, r.code()), (401, "missing_credentials"));
+    let r = app.admin_call("GET", "/iam/me", None).await;
+    assert_eq!((r.status, r.code()), (403, "principal_type_not_allowed"), "an API key is no member");
+    let token = app.token_for(&app.admin_key).await;
+    let r = app.bearer_call("GET", "/iam/me", &token, None).await;
+    assert_eq!((r.status, r.code()), (403, "principal_type_not_allowed"), "nor is an IAM access token");
+    let r = app.bearer_call("GET", "/iam/me", "not-a-token", None).await;
+    assert_eq!((r.status, r.code()), (401, "invalid_token"));
+}

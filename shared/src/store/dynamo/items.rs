@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Item, StoreError, to_attributes};
-use crate::domain::{PrincipalId, Role, RoleId, Timestamp};
+use crate::domain::{OrgId, PrincipalId, Role, RoleId, Timestamp};
 
 /// A record as an item: under its primary key, with the index keys it is found by and its
 /// retention clock where it has them.
@@ -82,6 +82,16 @@ pub(super) struct MemberSubjectGuard {
     pub principal_id: PrincipalId,
 }
 
+/// A subject's membership of one org, in the subject's partition: which principal it is there,
+/// and when it was added (memberships are listed oldest first by it).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct SubjectMembership {
+    pub org_id: OrgId,
+    pub principal_id: PrincipalId,
+    pub created_at: Timestamp,
+}
+
 /// The expiry sweep's progress.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -93,7 +103,7 @@ pub(super) struct SweepState {
 mod tests {
     use super::super::{DynamoStore, dummy_record};
     use super::*;
-    use crate::domain::{OrgId, Principal};
+    use crate::domain::Principal;
 
     use crate::store::{PrincipalRecord, keys, keys::attr};
 
@@ -164,6 +174,10 @@ mod tests {
         for name in [attr::VERSION, attr::DESCRIPTION, attr::ASSIGNMENT_COUNT] {
             assert!(item.contains_key(name), "a role item has {name}");
         }
+        let membership =
+            SubjectMembership { org_id: org.clone(), principal_id: PrincipalId::generate_user(), created_at: t };
+        let item = Stored::new(keys::subject_membership("sub", &org), &membership).item().unwrap();
+        assert!(item.contains_key(attr::ORG_ID), "a subject's membership item has {}", attr::ORG_ID);
         let item = to_attributes(&SweepState { swept_through_hour: 5 }).unwrap();
         assert!(item.contains_key(attr::SWEPT_THROUGH_HOUR));
     }

@@ -4,16 +4,41 @@ use super::*;
 
 impl DynamoStore {
     /// Adds a member: its principal, its subject guard (refused when the subject is already a
-    /// member) and the audit event.
+    /// member), the subject's membership of the org (in the subject's partition) and the audit event.
     pub async fn create_member(&self, principal: &Principal, audit: &AuditEvent) -> Result<(), StoreError> {
         let subject =
             principal.subject.as_deref().ok_or_else(|| StoreError::Other(anyhow!("a member has a subject")))?;
         let record = PrincipalRecord::new(principal.clone());
         let guard = MemberSubjectGuard { principal_id: principal.id.clone() };
         let guard = Stored::new(keys::member_subject(&principal.org_id, subject), &guard).item()?;
-        let items =
-            vec![self.put_new(self.principal_item(&record)?)?, self.put_new(guard)?, self.put_new(audit_item(audit)?)?];
-        self.transact_naming(items, |position, _| (position == 1).then_some(Invariant::MemberExists)).await
+        let membership = SubjectMembership {
+            org_id: principal.org_id.clone(),
+            principal_id: principal.id.clone(),
+            created_at: principal.created_at,
+        };
+        let membership = Stored::new(keys::subject_membership(subject, &principal.org_id), &membership).item()?;
+        let items = vec![
+            self.put_new(self.principal_item(&record)?)?,
+            self.put_new(guard)?,
+            self.put_new(membership)?,
+            self.put_new(audit_item(audit)?)?,
+        ];
+        // The guard and the membership exist together: either one there means a member already.
+        self.transact_naming(items, |position, _| (position == 1 || position == 2).then_some(Invariant::MemberExists))
+            .await
+    }
+
+    /// Every organisation `subject` is a member of, oldest membership first (strongly consistent:
+    /// a membership just removed is gone).
+    pub async fn list_memberships(&self, subject: &str) -> Result<Vec<Membership>, StoreError> {
+        let (pk, prefix) = keys::memberships_of_subject(subject);
+        let mut memberships = Vec::new();
+        for item in self.query_all(&QuerySpec::base(pk, prefix), true).await? {
+            let SubjectMembership { org_id, principal_id, created_at } = from_attributes(item)?;
+            memberships.push(Membership { org_id, principal_id, created_at });
+        }
+        memberships.sort_by(|a, b| (a.created_at, a.org_id.as_str()).cmp(&(b.created_at, b.org_id.as_str())));
+        Ok(memberships)
     }
 
     /// The principal id of `subject`'s membership in `org`, strongly consistent.
@@ -37,8 +62,9 @@ impl DynamoStore {
         Ok(Page { items, next: page.next })
     }
 
-    /// Removes a member: its principal, its subject guard and each of its role assignments (with
-    /// the custom roles' counts), and the audit event, in one transaction.
+    /// Removes a member: its principal, its subject guard, the subject's membership of the org and
+    /// each of its role assignments (with the custom roles' counts), and the audit event, in one
+    /// transaction.
     pub async fn remove_member(
         &self,
         member: &Principal,
@@ -59,6 +85,7 @@ impl DynamoStore {
         let mut items = vec![
             delete(keys::principal(&member.org_id, &member.id), Some("attribute_exists(PK)"))?,
             delete(keys::member_subject(&member.org_id, subject), None)?,
+            delete(keys::subject_membership(subject, &member.org_id), None)?,
             self.put_new(audit_item(audit)?)?,
         ];
         for a in assignments {

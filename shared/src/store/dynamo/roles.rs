@@ -58,19 +58,8 @@ impl DynamoStore {
     /// Every custom role of an org (orgs hold at most a few hundred; read page by page).
     pub async fn list_roles(&self, org: &OrgId) -> Result<Vec<Role>, StoreError> {
         let (pk, prefix) = keys::roles_of(org);
-        let spec = QuerySpec::base(pk, prefix);
-        let mut roles = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self.query(&spec, 100, start, false).await?;
-            for item in page.items {
-                roles.push(Self::role_from(item)?.0);
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(roles),
-            }
-        }
+        let items = self.query_all(&QuerySpec::base(pk, prefix), false).await?;
+        items.into_iter().map(|item| Self::role_from(item).map(|(role, _)| role)).collect()
     }
 
     /// Replaces a custom role at `before.version` (else `VersionMoved`); a rename moves its name
