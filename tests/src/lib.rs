@@ -172,9 +172,11 @@ impl TestApp {
         }
     }
 
-    /// A member token of the tests' provider for `subject`.
+    /// A member token of the tests' provider for `subject` (issued as the configured provider:
+    /// [`IDP_ISSUER`] unless the test configured another).
     pub fn user_token(&self, subject: &str) -> String {
-        self.idp.token(IDP_ISSUER, IDP_AUDIENCE, subject, self.app.clock.now().unix(), 3600).expect("sign a user token")
+        let issuer = self.app.config.oidc.as_ref().map_or(IDP_ISSUER, |p| p.issuer.as_str());
+        self.idp.token(issuer, IDP_AUDIENCE, subject, self.app.clock.now().unix(), 3600).expect("sign a user token")
     }
 
     /// Adds `subject` as a member holding `role` (if any); returns the member's id.

@@ -1,8 +1,10 @@
 //! The local stack: every route of `infra/template.yaml` served on loopback by calling each
 //! function's `handle` in-process with an API Gateway HTTP API (v2) event, plus the admin
-//! operations (create the table from the template, seed secrets, bootstrap an org).
+//! operations (create the table from the template, seed secrets, bootstrap an org); beside them,
+//! the development identity provider and the console.
 
 pub mod admin;
+pub mod console;
 pub mod event;
 pub mod functions;
 pub mod idp;

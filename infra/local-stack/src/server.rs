@@ -1,5 +1,6 @@
 //! The HTTP front: routes a request by the template, hands the v2 event to the function, and
-//! answers what the function answered. Unknown routes get API Gateway's own 404.
+//! answers what the function answered. Unknown routes get API Gateway's own 404. Beside the
+//! template, the stack serves the development identity provider and the console.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,8 +15,10 @@ use lambda_http::Body;
 use shared::App;
 use tokio::net::TcpListener;
 
+use crate::console::ConsoleSite;
 use crate::event::{IncomingRequest, event_json};
 use crate::functions;
+use crate::idp::LocalIdp;
 use crate::template::Template;
 
 /// A request answered by the function that serves its route, as API Gateway would route it.
@@ -101,11 +104,33 @@ fn plain(status: u16, body: &str) -> http::Response<Vec<u8>> {
 /// API Gateway's payload limit; larger bodies are refused before any function runs.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
-/// What the local stack serves beside the template's routes: the development identity provider's
-/// keys (at `idp::JWKS_PATH`).
+/// What the local stack serves beside the template's routes: the development identity provider
+/// (under `idp::ISSUER_PATH`) and the console's built files (under `console::PATH`).
 #[derive(Clone, Debug, Default)]
 pub struct LocalExtras {
-    pub idp_jwks: Option<serde_json::Value>,
+    pub idp: Option<Arc<LocalIdp>>,
+    pub console: Option<ConsoleSite>,
+}
+
+/// A request answered as the local stack answers it: by the development identity provider or the
+/// console when the path is theirs, else by the template's route ([`dispatch`]).
+pub async fn respond(
+    app: &App,
+    template: &Template,
+    extras: &LocalExtras,
+    incoming: IncomingRequest,
+) -> http::Response<Vec<u8>> {
+    if let Some(idp) = &extras.idp
+        && let Some(response) = idp.answer(&incoming, app.clock.now())
+    {
+        return response;
+    }
+    if let Some(console) = &extras.console
+        && let Some(response) = console.answer(&incoming.method, &incoming.path)
+    {
+        return response;
+    }
+    dispatch(app, template, incoming).await
 }
 
 async fn answer(
@@ -115,9 +140,6 @@ async fn answer(
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> http::Response<Full<Bytes>> {
-    if let (Some(jwks), true) = (&extras.idp_jwks, req.uri().path() == crate::idp::JWKS_PATH) {
-        return plain(200, &jwks.to_string()).map(|b| Full::new(Bytes::from(b)));
-    }
     let (parts, body) = req.into_parts();
     let body = match http_body_util::Limited::new(body, MAX_PAYLOAD).collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
@@ -138,7 +160,7 @@ async fn answer(
         source_ip: peer.ip().to_string(),
     };
     let started = std::time::Instant::now();
-    let response = dispatch(&app, &template, incoming.clone()).await;
+    let response = respond(&app, &template, &extras, incoming.clone()).await;
     tracing::info!(
         method = incoming.method,
         path = incoming.path,

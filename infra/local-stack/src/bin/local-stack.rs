@@ -8,7 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use local_stack::admin::{self, emulator_sdk_config};
-use local_stack::idp::{self, DevIdp};
+use local_stack::console::ConsoleSite;
+use local_stack::idp::{self, DevIdp, LocalIdp};
 use local_stack::moto::Moto;
 use local_stack::server;
 use local_stack::template::{self, Template};
@@ -35,6 +36,9 @@ struct Args {
     /// The SAM template whose routes and table to serve.
     #[arg(long, default_value_os_t = template::default_path())]
     template: PathBuf,
+    /// The console's built files (make console), served at /console/.
+    #[arg(long, env = "IAM_CONSOLE_DIR", default_value = "console/dist")]
+    console_dir: PathBuf,
 }
 
 #[tokio::main]
@@ -55,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let api = format!("http://127.0.0.1:{}", args.port);
     let mut config = Config::new("iam-local", "iam-local", format!("{api}/iam"));
-    let idp = DevIdp::generate()?;
+    let idp = Arc::new(DevIdp::generate()?);
     idp.save(&args.state_dir.join("idp.json"))?;
     config.oidc = Some(OidcProvider {
         issuer: format!("{api}{}", idp::ISSUER_PATH),
@@ -89,8 +93,10 @@ async fn main() -> anyhow::Result<()> {
     write_private(&args.state_dir.join("env"), &env)?;
 
     let routes: Vec<String> = template.routes.iter().map(|r| format!("  {:<6} {}", r.method, r.path)).collect();
+    let console_built = args.console_dir.join("index.html").is_file();
     println!(
         "\nIAM & Access is running at {api} (moto at {moto_url}, table {table}).\n\
+         Console: {api}/console/ {console_note}\n\
          Demo org {org}: its administrator's key is in {state}/bootstrap.json.\n\n\
          Try it (README.md has the full quickstart):\n\
          \x20 source {state}/env\n\
@@ -101,6 +107,11 @@ async fn main() -> anyhow::Result<()> {
         org = demo.org_id,
         state = args.state_dir.display(),
         routes = routes.join("\n"),
+        console_note = if console_built {
+            format!("(sign in as {DEMO_OWNER} at the development identity provider)")
+        } else {
+            format!("(not built in {}: run make console)", args.console_dir.display())
+        },
     );
 
     // The expiry sweep, on the template's schedule.
@@ -115,7 +126,10 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     });
-    let extras = server::LocalExtras { idp_jwks: Some(idp.jwks()) };
+    let extras = server::LocalExtras {
+        idp: Some(Arc::new(LocalIdp::new(idp, &api))),
+        console: Some(ConsoleSite::new(&args.console_dir, &api)),
+    };
     server::serve(listener, app, template, extras, shutdown_signal()).await?;
     moto.stop().await;
     println!("stopped");
