@@ -35,9 +35,9 @@ const CONTRACT_ROUTES: &[&str] = &[
     "GET /admin/developer",
 ];
 
-/// Routes the template may hold beyond the contract: the tenant-API demo behind the authorizer, and
-/// the OpenAPI document (issue #7).
-const EXTRA_ROUTES: &[&str] = &["GET /demo/whoami", "GET /iam/openapi.json"];
+/// Routes the template may hold beyond the contract: the tenant-API demo behind the authorizer, the
+/// OpenAPI document (issue #7), and the signed-in member's organisations (the console's org picker).
+const EXTRA_ROUTES: &[&str] = &["GET /demo/whoami", "GET /iam/openapi.json", "GET /iam/me"];
 
 #[test]
 fn every_contract_route_is_in_the_template_and_nothing_else() {
@@ -210,4 +210,78 @@ fn the_policies_are_the_ones_this_table_lists() {
     }
     let listed: BTreeSet<String> = documented.keys().cloned().collect();
     assert_eq!(seen, listed, "the table lists exactly the template's functions");
+}
+
+/// CloudFront's managed cache policy `Managed-CachingDisabled`.
+const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+
+fn origin<'a>(distribution: &'a Value, id: &str) -> &'a Value {
+    distribution["Origins"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .find(|o| o["Id"].as_str() == Some(id))
+        .unwrap_or_else(|| panic!("the distribution has no origin {id}"))
+}
+
+#[test]
+fn the_console_is_a_private_bucket_served_on_the_apis_own_origin() {
+    let text = std::fs::read_to_string(local_stack::template::default_path()).unwrap();
+    let doc: Value = serde_norway::from_str(&text).unwrap();
+    let resources = &doc["Resources"];
+
+    let bucket = &resources["ConsoleBucket"];
+    assert_eq!(bucket["Type"].as_str(), Some("AWS::S3::Bucket"));
+    let block = &bucket["Properties"]["PublicAccessBlockConfiguration"];
+    for setting in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[setting].as_bool(), Some(true), "ConsoleBucket: {setting}");
+    }
+    // The bucket lets in this distribution only, through its origin access control.
+    let statements = &resources["ConsoleBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    let mut allows = 0;
+    for statement in statements.as_sequence().into_iter().flatten() {
+        if statement["Effect"].as_str() != Some("Allow") {
+            continue;
+        }
+        allows += 1;
+        assert_eq!(statement["Principal"]["Service"].as_str(), Some("cloudfront.amazonaws.com"));
+        let source = text_of(&statement["Condition"]["StringEquals"]["AWS:SourceArn"]);
+        assert!(source.contains("distribution/${Distribution}"), "the bucket trusts another distribution: {source}");
+    }
+    assert!(allows > 0, "nothing may read the console bucket");
+
+    let distribution = &resources["Distribution"]["Properties"]["DistributionConfig"];
+
+    // Everything but the console is the HTTP API, never cached.
+    let default = &distribution["DefaultCacheBehavior"];
+    let api = origin(distribution, default["TargetOriginId"].as_str().unwrap());
+    assert!(text_of(&api["DomainName"]).starts_with("${HttpApi}.execute-api."), "not the HTTP API: {api:?}");
+    assert_eq!(api["CustomOriginConfig"]["OriginProtocolPolicy"].as_str(), Some("https-only"));
+    assert_eq!(default["CachePolicyId"].as_str(), Some(CACHING_DISABLED), "the API is never cached");
+
+    // /console/* is the bucket, signed by the origin access control, read-only.
+    let console = distribution["CacheBehaviors"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .find(|b| b["PathPattern"].as_str() == Some("/console/*"))
+        .expect("a /console/* behaviour");
+    let files = origin(distribution, console["TargetOriginId"].as_str().unwrap());
+    assert_eq!(text_of(&files["DomainName"]), "ConsoleBucket.RegionalDomainName");
+    assert_eq!(text_of(&files["OriginAccessControlId"]), "ConsoleOriginAccessControl.Id");
+    assert_eq!(resources["ConsoleOriginAccessControl"]["Type"].as_str(), Some("AWS::CloudFront::OriginAccessControl"));
+    let methods: Vec<String> = as_list(&console["AllowedMethods"]).iter().map(text_of).collect();
+    assert_eq!(methods, ["GET", "HEAD"]);
+
+    // Its CSP runs no inline script and lets no page frame the console.
+    let headers = text_of(&console["ResponseHeadersPolicyId"]);
+    let policy = &resources[headers.as_str()]["Properties"]["ResponseHeadersPolicyConfig"];
+    let csp = text_of(&policy["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]);
+    let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
+    assert!(directives.contains(&"frame-ancestors 'none'"), "{csp}");
+    assert!(directives.contains(&"script-src 'self'"), "{csp}");
+    assert!(!csp.contains("'unsafe-inline'") && !csp.contains("'unsafe-eval'"), "{csp}");
+
+    let url = text_of(&doc["Outputs"]["ConsoleUrl"]["Value"]);
+    assert_eq!(url, "https://${Distribution.DomainName}/console/");
 }
