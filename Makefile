@@ -8,16 +8,16 @@ VENV    := .venv
 PYTHON  ?= python3
 CARGO   ?= cargo
 
-.PHONY: help dev test bootstrap user-token venv toolchain bench fuzz fuzz-api package fmt clean
+.PHONY: help dev test console console-deps chromium bootstrap user-token venv toolchain bench fuzz fuzz-api package console-deploy fmt clean
 
 help: ## list the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-dev: venv toolchain ## run the whole service locally on 127.0.0.1:3000 (IAM_LOCAL_PORT overrides); Ctrl-C stops it
+dev: venv toolchain console ## run the whole service and the console locally on 127.0.0.1:3000 (IAM_LOCAL_PORT overrides); Ctrl-C stops it
 	$(CARGO) build --quiet -p local-stack --bins
 	./target/debug/local-stack
 
-test: venv toolchain ## every check CI runs: fmt, clippy, unit and emulator-backed integration tests
+test: venv toolchain console-deps chromium ## every check CI runs: fmt, clippy, unit, emulator-backed integration and browser tests
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
@@ -28,6 +28,22 @@ test: venv toolchain ## every check CI runs: fmt, clippy, unit and emulator-back
 	scripts/with-emulator $(CARGO) test --workspace --no-fail-fast 2>&1 | tee .local/test.log || status=$$?; \
 	  awk '/^test result:/ {p += $$4; f += $$6} END {printf "total: %d passed, %d failed\n", p, f}' .local/test.log; \
 	  exit $${status:-0}
+	@# The console: its type check against shared/openapi.yaml, its build, then the browser tests.
+	scripts/browser-tests
+
+console-deps: ## install the console's pinned npm toolchain (package-lock.json)
+	@test -d console/node_modules/.bin || (cd console && npm ci --no-audit --no-fund)
+	@# A lockfile newer than the install: install again.
+	@test console/node_modules/.package-lock.json -nt console/package-lock.json || (cd console && npm ci --no-audit --no-fund)
+
+console: console-deps ## build the console into console/dist (type-checked against shared/openapi.yaml)
+	cd console && npm run --silent build
+
+chromium: ## install Debian's chromium for the browser tests when it is missing
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium (the npm browser downloads cannot reach their hosts here)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
 
 bootstrap: ## create another org on the running stack: make bootstrap NAME=acme
 	@test -n "$(NAME)" || { echo "usage: make bootstrap NAME=<org name>" >&2; exit 2; }
@@ -41,7 +57,7 @@ user-token: ## print a member token of the local identity provider: make user-to
 	@$(CARGO) build --quiet -p local-stack --bin iam-admin
 	@./target/debug/iam-admin user-token --org "$(ORG)" --subject "$(SUBJECT)"
 
-bench: venv toolchain ## the benchmarks of docs/benchmarks.md (CPU, latency, cold start, timing, sweep, sizes); output in .local/bench.txt
+bench: venv toolchain console chromium ## the benchmarks of docs/benchmarks.md (CPU, latency, cold start, timing, sweep, sizes); output in .local/bench.txt
 	@mkdir -p .local && : > .local/bench.txt
 	$(CARGO) bench -p shared --bench auth 2>&1 | tee -a .local/bench.txt
 	$(CARGO) bench -p shared --bench exchange 2>&1 | tee -a .local/bench.txt
@@ -55,6 +71,8 @@ bench: venv toolchain ## the benchmarks of docs/benchmarks.md (CPU, latency, col
 	  -- --nocapture 2>&1 | grep '^expiry sweep:' | tee -a .local/bench.txt
 	@echo "binary sizes (x86_64 release, stripped; make package builds the arm64 ones for Lambda):" | tee -a .local/bench.txt
 	@cd target/release && ls -l $(FUNCTIONS) | awk '{printf "  %-22s %5.2f MB\n", $$9, $$5 / 1048576}' | tee -a ../../.local/bench.txt
+	scripts/console-size | tee -a .local/bench.txt
+	scripts/browser-tests --grep @bench 2>&1 | grep 'console first load' | tee -a .local/bench.txt
 
 CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECONDS ?= 60
@@ -96,6 +114,31 @@ package: venv ## build every function for Lambda (arm64, release) with cargo-lam
 	@scripts/package-sizes $(FUNCTIONS)
 
 FUNCTIONS := $(notdir $(wildcard functions/*))
+
+# Needs the aws CLI and credentials for the stack's account and region (AWS_PROFILE, AWS_REGION). Hashed assets go
+# first, so the new index.html never names a file that is not there yet; old assets stay for pages still open.
+console-deploy: ## upload console/dist to a deployed stack: make console-deploy STACK=<stack> [API_TOKEN=id for Cognito]
+	@test -n "$(STACK)" || { echo "usage: make console-deploy STACK=<stack name>" >&2; exit 2; }
+	@command -v aws >/dev/null || { echo "console-deploy needs the aws CLI, with credentials for the stack" >&2; exit 2; }
+	@test -f console/dist/index.html || { echo "no console/dist/index.html: build the console first (make console)" >&2; exit 2; }
+	@stack() { aws cloudformation describe-stacks --stack-name "$(STACK)" --output text --query "Stacks[0].$$1"; }; \
+	  url=$$(stack "Outputs[?OutputKey=='ConsoleUrl'].OutputValue"); \
+	  bucket=$$(stack "Outputs[?OutputKey=='ConsoleBucketName'].OutputValue"); \
+	  distribution=$$(stack "Outputs[?OutputKey=='DistributionId'].OutputValue"); \
+	  client=$$(stack "Outputs[?OutputKey=='ConsoleOidcClientId'].OutputValue"); \
+	  issuer=$$(stack "Parameters[?ParameterKey=='OidcIssuer'].ParameterValue"); \
+	  for v in "$$url" "$$bucket" "$$distribution" "$$client" "$$issuer"; do \
+	    case "$$v" in ""|None) echo "stack $(STACK) has no console outputs: deploy infra/template.yaml first" >&2; exit 2;; esac; \
+	  done; \
+	  $(PYTHON) -c 'import json, sys; i, c, u, t = sys.argv[1:]; json.dump({"issuer": i, "clientId": c, "apiBaseUrl": "", \
+	    "redirectUri": u + "callback", "apiToken": t}, open("console/dist/config.json", "w"), indent=2)' \
+	    "$$issuer" "$$client" "$$url" "$(or $(API_TOKEN),access)"; \
+	  aws s3 sync console/dist/assets "s3://$$bucket/console/assets" --only-show-errors \
+	    --cache-control "public, max-age=31536000, immutable"; \
+	  aws s3 sync console/dist "s3://$$bucket/console" --only-show-errors --exclude "assets/*" --cache-control "no-cache"; \
+	  aws cloudfront create-invalidation --distribution-id "$$distribution" \
+	    --paths /console/index.html /console/config.json --query Invalidation.Id --output text >/dev/null; \
+	  echo "console deployed: $$url"
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -1,0 +1,290 @@
+import { useRoute } from "preact-iso";
+import { useEffect, useState } from "preact/hooks";
+import { type Credential, type Principal, ok } from "../api";
+import { may } from "../access";
+import { href, useSession } from "../context";
+import { Dialog, ErrorNotice, FormActions, StatusBadge, Table, expiryFromDate, formatTime, useConfirm, useFormSubmit, usePaged } from "../ui/kit";
+import { RoleAssignments } from "./assignments";
+
+type CredentialFilter = "Active" | "Revoked" | "Expired" | "all";
+
+/** One API-key principal: details, status, credentials and role assignments. */
+export function ApiKeyPage() {
+  const { api, org } = useSession();
+  const { params } = useRoute();
+  const principalId = params.principalId;
+  const [principal, setPrincipal] = useState<Principal | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [confirmation, confirm] = useConfirm();
+
+  useEffect(() => {
+    ok(api.GET("/iam/orgs/{orgId}/api-keys/{principalId}", { params: { path: { orgId: org.orgId, principalId } } })).then(
+      setPrincipal,
+      setError,
+    );
+  }, [api, org.orgId, principalId]);
+
+  const setStatus = async (status: "Active" | "Suspended" | "Revoked", question: string, label: string) => {
+    if (!principal || !(await confirm(question, label))) return;
+    setError(null);
+    try {
+      const updated = await ok(
+        api.PATCH("/iam/orgs/{orgId}/api-keys/{principalId}", {
+          params: { path: { orgId: org.orgId, principalId } },
+          headers: { "If-Match": `"${principal.version}"` },
+          body: { status },
+        }),
+      );
+      setPrincipal(updated);
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  if (!principal) {
+    return (
+      <>
+        <h1>API key</h1>
+        {error ? <ErrorNotice error={error} /> : <p class="loading">Loading…</p>}
+      </>
+    );
+  }
+  const canUpdate = may(org, "iam:apiKeys:update");
+  const revoked = principal.status === "Revoked";
+  return (
+    <>
+      <p class="crumbs">
+        <a href={href("api-keys")}>API Keys</a> /
+      </p>
+      <h1>{principal.displayName}</h1>
+      {confirmation}
+      <dl class="details">
+        <dt>Principal id</dt>
+        <dd>
+          <code>{principal.id}</code>
+        </dd>
+        <dt>Status</dt>
+        <dd>
+          <StatusBadge status={principal.status} />
+        </dd>
+        <dt>Expiry date</dt>
+        <dd>{formatTime(principal.expiresAt)}</dd>
+        <dt>Created</dt>
+        <dd>{formatTime(principal.createdAt)}</dd>
+        <dt>Organisation</dt>
+        <dd>
+          {org.name} <code>{principal.orgId}</code>
+        </dd>
+      </dl>
+      <ErrorNotice error={error} />
+      {canUpdate && !revoked && (
+        <div class="actions">
+          {principal.status === "Active" ? (
+            <button
+              type="button"
+              onClick={() =>
+                setStatus("Suspended", "Suspend this principal? None of its credentials authenticate while it is suspended.", "Suspend")
+              }
+            >
+              Suspend
+            </button>
+          ) : (
+            <button type="button" onClick={() => setStatus("Active", "Activate this principal? Its active credentials authenticate again.", "Activate")}>
+              Activate
+            </button>
+          )}
+          <button
+            type="button"
+            class="danger"
+            onClick={() =>
+              setStatus("Revoked", "Revoke this principal? It should no longer be used, and this cannot be undone.", "Revoke principal")
+            }
+          >
+            Revoke
+          </button>
+        </div>
+      )}
+      {revoked && <p class="notice">This principal is revoked: it should no longer be used, and revocation is final.</p>}
+      <Credentials principal={principal} />
+      <RoleAssignments principalId={principal.id} principalType="ApiKey" disabled={revoked} />
+    </>
+  );
+}
+
+function Credentials(props: { principal: Principal }) {
+  const { api, org } = useSession();
+  const principalId = props.principal.id;
+  const [filter, setFilter] = useState<CredentialFilter>("Active");
+  const [issuing, setIssuing] = useState(false);
+  const [issued, setIssued] = useState<{ name: string; apiKey: string } | null>(null);
+  const [version, setVersion] = useState(0);
+  const [confirmation, confirm] = useConfirm();
+  const { page, error, setError, pager, restart } = usePaged<Credential>(
+    (cursor) =>
+      ok(
+        api.GET("/iam/orgs/{orgId}/api-keys/{principalId}/credentials", {
+          params: { path: { orgId: org.orgId, principalId }, query: { status: filter, cursor, limit: 20 } },
+        }),
+      ),
+    [api, org.orgId, principalId, filter, version],
+  );
+
+  const revoke = async (c: Credential) => {
+    const question = `Revoke the credential ${c.name}? It stops authenticating at once. The principal and its other credentials are not changed.`;
+    if (!(await confirm(question, "Revoke credential"))) return;
+    setError(null);
+    try {
+      await ok(
+        api.POST("/iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}/revoke", {
+          params: { path: { orgId: org.orgId, principalId, keyId: c.id } },
+        }),
+      );
+      setVersion(version + 1);
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  const canIssue = may(org, "iam:credentials:issue") && props.principal.status !== "Revoked";
+  const canRevoke = may(org, "iam:credentials:revoke");
+  return (
+    <section aria-labelledby="credentials-title">
+      <h2 id="credentials-title">Credentials</h2>
+      {confirmation}
+      <div class="toolbar">
+        <label>
+          Show
+          <select
+            value={filter}
+            onChange={(e) => {
+              setFilter((e.target as HTMLSelectElement).value as CredentialFilter);
+              restart();
+            }}
+          >
+            <option value="Active">Active credentials</option>
+            <option value="Revoked">Revoked</option>
+            <option value="Expired">Expired</option>
+            <option value="all">All</option>
+          </select>
+        </label>
+        {canIssue && (
+          <button type="button" class="primary" onClick={() => setIssuing(true)}>
+            Issue API key
+          </button>
+        )}
+      </div>
+      <ErrorNotice error={error} />
+      {page && (
+        <Table
+          caption="Credentials"
+          columns={["Credential name", "Key id", "Status", "Expiry date", "Last used", ""]}
+          empty={page.items.length === 0 && `No ${filter === "all" ? "" : `${filter.toLowerCase()} `}credentials.`}
+        >
+          {page.items.map((c) => (
+              <tr key={c.id}>
+                <td>{c.name}</td>
+                <td>
+                  <code>{c.id}</code>
+                </td>
+                <td>
+                  <StatusBadge status={c.status} />
+                </td>
+                <td>{formatTime(c.expiresAt)}</td>
+                <td>{formatTime(c.lastUsedAt)}</td>
+                <td>
+                  {canRevoke && c.status === "Active" && (
+                    <button type="button" class="danger" onClick={() => revoke(c)} aria-label={`Revoke ${c.name}`}>
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+        </Table>
+      )}
+      {pager}
+      <IssueApiKey
+        open={issuing}
+        principalId={principalId}
+        onClose={() => setIssuing(false)}
+        onIssued={(name, apiKey) => {
+          setIssuing(false);
+          setIssued({ name, apiKey });
+          setVersion(version + 1);
+        }}
+      />
+      <ShownOnce issued={issued} onClose={() => setIssued(null)} />
+    </section>
+  );
+}
+
+function IssueApiKey(props: { open: boolean; principalId: string; onClose: () => void; onIssued: (name: string, apiKey: string) => void }) {
+  const { api, org } = useSession();
+  const { submit, error, busy } = useFormSubmit(async (form) => {
+    const issued = await ok(
+        api.POST("/iam/orgs/{orgId}/api-keys/{principalId}/credentials", {
+          params: { path: { orgId: org.orgId, principalId: props.principalId } },
+          body: { name: String(form.get("name") ?? ""), expiresAt: expiryFromDate(String(form.get("expiry") ?? "")) },
+        }),
+      );
+    props.onIssued(issued.credential.name, issued.apiKey);
+  });
+  return (
+    <Dialog title="Issue API key" open={props.open} onClose={props.onClose}>
+      <form onSubmit={submit}>
+        <label>
+          Credential name
+          <input name="name" required maxLength={128} autoComplete="off" />
+        </label>
+        <label>
+          Expiry date <span class="hint">(optional)</span>
+          <input name="expiry" type="date" />
+        </label>
+        <ErrorNotice error={error} />
+        <FormActions submit="Create credential" busy={busy} onCancel={props.onClose} />
+      </form>
+    </Dialog>
+  );
+}
+
+/** The generated key, shown once; gone from the page and from the console's state when the dialog closes. */
+function ShownOnce(props: { issued: { name: string; apiKey: string } | null; onClose: () => void }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    if (!props.issued) return;
+    await navigator.clipboard.writeText(props.issued.apiKey);
+    setCopied(true);
+  };
+  const close = () => {
+    setCopied(false);
+    props.onClose();
+  };
+  return (
+    <Dialog title="Your new API key" open={props.issued !== null} onClose={close}>
+      {props.issued && (
+        <>
+          <p class="warning" role="note">
+            The generated API key is shown once. Store it immediately in a server-side secret manager. Do not expose API
+            tokens in browser code, mobile apps, public repositories, or customer-visible examples.
+          </p>
+          <p>
+            Credential <strong>{props.issued.name}</strong>. API keys use the format <code>ik_&lt;keyId&gt;.&lt;keySecret&gt;</code>.
+          </p>
+          <label>
+            API key
+            <input class="secret" readOnly value={props.issued.apiKey} onFocus={(e) => (e.target as HTMLInputElement).select()} />
+          </label>
+          <div class="actions">
+            <button type="button" class="primary" onClick={copy}>
+              Copy
+            </button>
+            <span role="status">{copied ? "Copied." : ""}</span>
+            <button type="button" onClick={close}>
+              Done
+            </button>
+          </div>
+        </>
+      )}
+    </Dialog>
+  );
+}

@@ -1,0 +1,207 @@
+// One test per step of the two seed pages (API tokens; Troubleshooting auth), done in the console
+// as a person would, in Debian's chromium. Each checks accessibility (axe: no serious or critical
+// violation) on the pages it visits.
+import { type Page, expect, test } from "@playwright/test";
+import { OWNER, api, bootstrap, exchange, expectAccessible, screenshot, signIn, unique } from "./support";
+
+/** Create an API-key principal through the console and open its page. */
+async function createPrincipal(page: Page, name: string, status: "Active" | "Suspended" = "Active", expiry?: string) {
+  await page.goto("/console/api-keys");
+  await page.getByRole("button", { name: "Create API key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Create API key" });
+  await dialog.getByLabel("Display name").fill(name);
+  await dialog.getByLabel("Status").selectOption(status);
+  if (expiry) await dialog.getByLabel("Expiry date").fill(expiry);
+  await dialog.getByRole("button", { name: "Create" }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+}
+
+/** Issue API key on the open principal's page; returns the key the dialog shows once, and closes it. */
+async function issueKey(page: Page, credentialName: string): Promise<string> {
+  await page.getByRole("button", { name: "Issue API key" }).click();
+  const form = page.getByRole("dialog", { name: "Issue API key" });
+  await form.getByLabel("Credential name").fill(credentialName);
+  await form.getByRole("button", { name: "Create credential" }).click();
+  const shown = page.getByRole("dialog", { name: "Your new API key" });
+  await expect(shown.getByText("The generated API key is shown once. Store it immediately in a server-side secret manager.", { exact: false })).toBeVisible();
+  const key = await shown.getByLabel("API key").inputValue();
+  expect(key).toMatch(/^ik_[0-9a-z]{20}\.[0-9A-Za-z]{38}$/);
+  await shown.getByRole("button", { name: "Done" }).click();
+  await expect(shown).toBeHidden();
+  return key;
+}
+
+test.beforeEach(async ({ page, context }) => {
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  await signIn(page, OWNER);
+});
+
+test("create an API-key principal (Access > API Keys > Create API key)", async ({ page }) => {
+  await page.goto("/console/api-keys");
+  await expect(page.getByRole("heading", { level: 1, name: "API Keys" })).toBeVisible();
+  await expectAccessible(page);
+  await screenshot(page, "api-keys");
+  await page.getByRole("button", { name: "Create API key" }).click();
+  await expectAccessible(page);
+  await screenshot(page, "create-api-key");
+  await page.keyboard.press("Escape");
+  const name = unique("ci deploy");
+  await createPrincipal(page, name, "Suspended", "2099-01-31");
+  await expect(page.locator(".details")).toContainText("Suspended");
+  await expect(page.locator(".details")).toContainText("2099-01-31 23:59:59 UTC");
+  // The principal belongs to the current organisation, and the list shows it.
+  await expect(page.locator(".details")).toContainText(bootstrap().orgId);
+  await page.getByRole("link", { name: "API Keys" }).first().click();
+  await page.getByLabel("Status").selectOption("Suspended");
+  await expect(page.getByRole("link", { name })).toBeVisible();
+});
+
+test("issue a credential: the key is shown once, works, and is gone when the dialog closes", async ({ page }) => {
+  await createPrincipal(page, unique("billing sync"));
+  await expectAccessible(page);
+  await page.getByRole("button", { name: "Issue API key" }).click();
+  await expectAccessible(page);
+  await page.getByRole("dialog", { name: "Issue API key" }).getByLabel("Credential name").fill("github actions");
+  await page.getByRole("dialog", { name: "Issue API key" }).getByRole("button", { name: "Create credential" }).click();
+  const shown = page.getByRole("dialog", { name: "Your new API key" });
+  const key = await shown.getByLabel("API key").inputValue();
+  await expectAccessible(page);
+  await screenshot(page, "api-key-shown-once", [shown.getByLabel("API key")]);
+  await shown.getByRole("button", { name: "Copy" }).click();
+  await expect(shown.getByText("Copied.")).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
+  await shown.getByRole("button", { name: "Done" }).click();
+  // Gone from the page once closed.
+  expect(await page.content()).not.toContain(key.slice(24));
+  await expect(page.getByRole("cell", { name: "github actions", exact: true })).toBeVisible();
+  // The key works once, from outside the browser, as a backend integration uses it.
+  expect(await exchange(key)).toEqual({ status: 200, code: undefined });
+});
+
+test("assign a role: only roles that support ApiKey principals are offered", async ({ page }) => {
+  await createPrincipal(page, unique("device onboarding"));
+  const roleSelect = page.getByRole("combobox", { name: "Role" });
+  await expect(roleSelect.locator("option", { hasText: "iam-viewer" })).toHaveCount(1);
+  const offered = await roleSelect.locator("option").allTextContents();
+  expect(offered).toContain("iam-viewer");
+  expect(offered).toContain("iam-admin");
+  // owner and developer support User principals only.
+  expect(offered).not.toContain("owner");
+  expect(offered).not.toContain("developer");
+  await roleSelect.selectOption({ label: "iam-viewer" });
+  await page.getByRole("button", { name: "Save assignment" }).click();
+  const assignments = page.getByRole("table", { name: "Role assignments" });
+  await expect(assignments.getByRole("link", { name: "iam-viewer" })).toBeVisible();
+  await expectAccessible(page);
+  await screenshot(page, "api-key-principal");
+  // And it can be removed.
+  await page.getByRole("button", { name: "Remove iam-viewer" }).click();
+  await page.getByRole("dialog", { name: "Confirm" }).getByRole("button", { name: "Remove assignment" }).click();
+  await expect(assignments.getByText("No role assignments.")).toBeVisible();
+});
+
+test("revoke one credential: the others and the principal are untouched", async ({ page }) => {
+  await createPrincipal(page, unique("two keys"));
+  const first = await issueKey(page, "first");
+  const second = await issueKey(page, "second");
+  await page.getByRole("button", { name: "Revoke first" }).click();
+  const confirm = page.getByRole("dialog", { name: "Confirm" });
+  await expect(confirm).toContainText("The principal and its other credentials are not changed.");
+  await expectAccessible(page);
+  await confirm.getByRole("button", { name: "Revoke credential" }).click();
+  await expect(page.getByRole("cell", { name: "first", exact: true })).toBeHidden();
+  await expect(page.getByRole("cell", { name: "second", exact: true })).toBeVisible();
+  await expect(page.locator(".details")).toContainText("Active");
+  expect(await exchange(first)).toEqual({ status: 401, code: "credential_revoked" });
+  expect((await exchange(second)).status).toBe(200);
+  // Revoked credentials on request.
+  await page.getByLabel("Show").selectOption("Revoked");
+  await expect(page.getByRole("cell", { name: "first", exact: true })).toBeVisible();
+});
+
+test("suspend a principal, with a confirmation; its keys stop authenticating", async ({ page }) => {
+  await createPrincipal(page, unique("to suspend"));
+  const key = await issueKey(page, "ci");
+  await page.getByRole("button", { name: "Suspend" }).click();
+  await page.getByRole("dialog", { name: "Confirm" }).getByRole("button", { name: "Suspend" }).click();
+  await expect(page.locator(".details")).toContainText("Suspended");
+  expect(await exchange(key)).toEqual({ status: 401, code: "principal_suspended" });
+  await page.getByRole("button", { name: "Activate" }).click();
+  await page.getByRole("dialog", { name: "Confirm" }).getByRole("button", { name: "Activate" }).click();
+  await expect(page.locator(".details")).toContainText("Active");
+  expect((await exchange(key)).status).toBe(200);
+  // Revoked is final: no status buttons afterwards.
+  await page.getByRole("button", { name: "Revoke", exact: true }).click();
+  await page.getByRole("dialog", { name: "Confirm" }).getByRole("button", { name: "Revoke principal" }).click();
+  await expect(page.getByText("revocation is final")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Activate" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Issue API key" })).toHaveCount(0);
+});
+
+test("inspect a role's permissions and assignments (Access > Roles)", async ({ page }) => {
+  await page.goto("/console/roles");
+  await expectAccessible(page);
+  await screenshot(page, "roles");
+  await page.getByRole("link", { name: "iam-admin" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "iam-admin" })).toBeVisible();
+  await expect(page.getByRole("table", { name: "Permissions" }).getByRole("cell", { name: "iam:*" })).toBeVisible();
+  // The demo org's administrator key holds iam-admin.
+  await expect(page.getByRole("table", { name: "Principals assigned this role" })).toContainText(bootstrap().principalId);
+  await expectAccessible(page);
+  await screenshot(page, "role");
+  // A custom role, with a condition: created, shown, edited, refused while assigned, deleted.
+  await page.goto("/console/roles");
+  await page.getByRole("button", { name: "Create role" }).click();
+  const dialog = page.getByRole("dialog", { name: "Create role" });
+  const roleName = unique("device-reader").replace(" ", "-");
+  await dialog.getByLabel("Role name").fill(roleName);
+  await dialog.getByLabel("Action").fill("iot:devices:read");
+  await dialog.getByLabel("Resource").fill("iot:sites/site-1/*");
+  await dialog.getByLabel("Source IP condition").fill("10.0.0.0/8");
+  await expectAccessible(page);
+  await dialog.getByRole("button", { name: "Create role" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: roleName })).toBeVisible();
+  await expect(page.getByRole("table", { name: "Permissions" })).toContainText("source IP in 10.0.0.0/8");
+  const roleId = page.url().split("/").pop()!;
+  const principal = await api("POST", `/iam/orgs/${bootstrap().orgId}/api-keys`, { displayName: unique("holder") });
+  expect((await api("PUT", `/iam/orgs/${bootstrap().orgId}/principals/${principal.body.id}/role-assignments/${roleId}`)).status).toBe(201);
+  await page.reload();
+  await expect(page.getByRole("table", { name: "Principals assigned this role" })).toContainText(principal.body.id);
+  await page.getByRole("button", { name: "Delete role" }).click();
+  await page.getByRole("dialog", { name: "Confirm" }).getByRole("button", { name: "Delete role" }).click();
+  await expect(page.getByRole("alert")).toContainText("role_in_use");
+  await expect(page.getByRole("alert")).toContainText("Remove the role's assignments");
+});
+
+test("run the troubleshooter on a denied call", async ({ page }) => {
+  const principal = await api("POST", `/iam/orgs/${bootstrap().orgId}/api-keys`, { displayName: unique("no roles") });
+  await page.goto("/console/troubleshoot");
+  await page.getByLabel("Principal id").fill(principal.body.id);
+  await page.getByLabel("Action", { exact: true }).fill("iot:devices:read");
+  await page.getByLabel("Resource").fill("iot:sites/site-1/devices/d-42");
+  await page.getByRole("button", { name: "Check access" }).click();
+  const result = page.locator(".result");
+  await expect(result.getByRole("heading")).toContainText("Deny");
+  await expect(result).toContainText("no_role_assignment");
+  await expect(result.locator("li.failed")).toContainText("Failed: The principal has a role assignment");
+  await expect(result.locator("li.passed").first()).toContainText("Passed");
+  await expect(result).toContainText("Confirm the principal has a role assignment that includes the required permission.");
+  await expectAccessible(page);
+  await screenshot(page, "troubleshoot");
+});
+
+test("the members, settings and audit log pages", async ({ page }) => {
+  await page.goto("/console/members");
+  await expect(page.getByRole("cell", { name: OWNER, exact: true })).toBeVisible();
+  await expectAccessible(page);
+  await screenshot(page, "members");
+  await page.goto("/console/settings");
+  await expect(page.getByLabel("Allow direct API-key auth")).toBeVisible();
+  await expectAccessible(page);
+  await screenshot(page, "settings");
+  await page.goto("/console/audit-log");
+  // Newest first: this run's own changes lead the log.
+  await expect(page.getByRole("table", { name: "Audit events" }).locator("tbody tr").first()).toContainText("iam:");
+  await expectAccessible(page);
+  await screenshot(page, "audit-log");
+});
