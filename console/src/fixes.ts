@@ -37,6 +37,7 @@ const BY_CODE: Record<string, string> = {
   org_mismatch: SEED_FIXES.member,
   invalid_token: "Your sign-in is not valid here: sign out and sign in again at your organisation's identity provider.",
   token_expired: "Your sign-in has expired: sign in again.",
+  token_revoked: "The principal's access tokens were revoked: exchange its API key again (POST /iam/auth/token) for a new token.",
   role_in_use: "Remove the role's assignments (listed on the role's page) before deleting it.",
   role_name_taken: "Choose another role name: names are unique in the organisation, whatever their case.",
   role_read_only: "Built-in roles cannot be changed: create a custom role instead.",

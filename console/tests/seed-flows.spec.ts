@@ -130,6 +130,10 @@ test("suspend a principal, with a confirmation; its keys stop authenticating", a
   await page.getByRole("dialog", { name: "Confirm" }).getByRole("button", { name: "Activate" }).click();
   await expect(page.locator(".details")).toContainText("Active");
   expect((await exchange(key)).status).toBe(200);
+  // The suspension also ended the tokens it held; so does Revoke access tokens, keeping the keys.
+  await page.getByRole("button", { name: "Revoke access tokens" }).click();
+  await page.getByRole("dialog", { name: "Confirm" }).getByRole("button", { name: "Revoke access tokens" }).click();
+  await expect(page.locator(".details")).toContainText(/Access tokens valid after\s*\d{4}-/);
   // Revoked is final: no status buttons afterwards.
   await page.getByRole("button", { name: "Revoke", exact: true }).click();
   await page.getByRole("dialog", { name: "Confirm" }).getByRole("button", { name: "Revoke principal" }).click();

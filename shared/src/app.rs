@@ -34,7 +34,13 @@ pub struct App {
     settings: TtlCache<OrgId, OrgSettings>,
     principal_roles: TtlCache<(OrgId, String), Vec<RoleId>>,
     org_roles: TtlCache<OrgId, Arc<Vec<Role>>>,
+    /// Each principal's `tokensValidAfter`, as Bearer verification reads it (≤ [`TOKEN_REVOCATION_CACHE_SECONDS`]).
+    pub(crate) tokens_valid_after: TtlCache<(OrgId, PrincipalId), Option<Timestamp>>,
 }
+
+/// How long a container trusts what it read of a principal's `tokensValidAfter`: the bound within
+/// which a revocation of issued access tokens reaches every verifier (docs/security.md).
+pub const TOKEN_REVOCATION_CACHE_SECONDS: i64 = 5;
 
 /// What the container reads from Secrets Manager: the pepper (and the cursor key derived from it)
 /// and the token signing keys.
@@ -117,6 +123,7 @@ impl App {
             settings: TtlCache::new(config.settings_cache_ttl.as_secs() as i64),
             principal_roles: TtlCache::new(ROLE_CACHE_SECONDS),
             org_roles: TtlCache::new(ROLE_CACHE_SECONDS),
+            tokens_valid_after: TtlCache::new(TOKEN_REVOCATION_CACHE_SECONDS),
             config,
         }
     }

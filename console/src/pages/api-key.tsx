@@ -41,6 +41,20 @@ export function ApiKeyPage() {
     }
   };
 
+  const revokeTokens = async () => {
+    const question =
+      "Revoke every access token this principal holds now? Its API keys keep working: callers exchange them again for new tokens.";
+    if (!(await confirm(question, "Revoke access tokens"))) return;
+    setError(null);
+    try {
+      setPrincipal(
+        await ok(api.POST("/iam/orgs/{orgId}/api-keys/{principalId}/revoke-tokens", { params: { path: { orgId: org.orgId, principalId } } })),
+      );
+    } catch (err) {
+      setError(err);
+    }
+  };
+
   if (!principal) {
     return (
       <>
@@ -71,6 +85,8 @@ export function ApiKeyPage() {
         <dd>{formatTime(principal.expiresAt)}</dd>
         <dt>Created</dt>
         <dd>{formatTime(principal.createdAt)}</dd>
+        <dt>Access tokens valid after</dt>
+        <dd>{formatTime(principal.tokensValidAfter)}</dd>
         <dt>Organisation</dt>
         <dd>
           {org.name} <code>{principal.orgId}</code>
@@ -91,6 +107,11 @@ export function ApiKeyPage() {
           ) : (
             <button type="button" onClick={() => setStatus("Active", "Activate this principal? Its active credentials authenticate again.", "Activate")}>
               Activate
+            </button>
+          )}
+          {may(org, "iam:apiKeys:revokeTokens") && (
+            <button type="button" onClick={revokeTokens}>
+              Revoke access tokens
             </button>
           )}
           <button

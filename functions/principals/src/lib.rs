@@ -1,4 +1,5 @@
-//! API-key principals: `POST|GET /iam/orgs/{orgId}/api-keys`, `GET|PATCH .../api-keys/{principalId}`.
+//! API-key principals: `POST|GET /iam/orgs/{orgId}/api-keys`, `GET|PATCH .../api-keys/{principalId}`,
+//! `POST .../api-keys/{principalId}/revoke-tokens`.
 
 use lambda_http::{Body, Request, Response};
 use shared::App;
@@ -20,6 +21,7 @@ async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
         "GET /iam/orgs/{orgId}/api-keys" => list(app, ctx, req).await,
         "GET /iam/orgs/{orgId}/api-keys/{principalId}" => get(app, ctx, req).await,
         "PATCH /iam/orgs/{orgId}/api-keys/{principalId}" => update(app, ctx, req).await,
+        "POST /iam/orgs/{orgId}/api-keys/{principalId}/revoke-tokens" => revoke_tokens(app, ctx, req).await,
         _ => Err(ApiError::RouteNotFound),
     }
 }
@@ -66,5 +68,13 @@ async fn update(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
     }
     let principal =
         principals::update(app, &caller.actor(), &caller.org_id, &id, input, expected, &ctx.request_id).await?;
+    Ok(json_with(200, &principal, &[etag(principal.version)]))
+}
+
+async fn revoke_tokens(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller_in_path_org(req, ctx).await?;
+    let id = principal_id(req)?;
+    app.authorize(&caller, Action::API_KEYS_REVOKE_TOKENS, &resources::api_key(&id), ctx).await?;
+    let principal = principals::revoke_tokens(app, &caller.actor(), &caller.org_id, &id, &ctx.request_id).await?;
     Ok(json_with(200, &principal, &[etag(principal.version)]))
 }

@@ -36,8 +36,14 @@ const CONTRACT_ROUTES: &[&str] = &[
 ];
 
 /// Routes the template may hold beyond the contract: the tenant-API demo behind the authorizer, the
-/// OpenAPI document (issue #7), and the signed-in member's organisations (the console's org picker).
-const EXTRA_ROUTES: &[&str] = &["GET /demo/whoami", "GET /iam/openapi.json", "GET /iam/me"];
+/// OpenAPI document (issue #7), the signed-in member's organisations (the console's org picker,
+/// issue 14) and the revocation of a principal's issued tokens (issue 16).
+const EXTRA_ROUTES: &[&str] = &[
+    "GET /demo/whoami",
+    "GET /iam/openapi.json",
+    "GET /iam/me",
+    "POST /iam/orgs/{orgId}/api-keys/{principalId}/revoke-tokens",
+];
 
 #[test]
 fn every_contract_route_is_in_the_template_and_nothing_else() {

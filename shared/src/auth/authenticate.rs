@@ -196,12 +196,43 @@ impl App {
         if claims.principal_type != "ApiKey" {
             return Err(AuthFailure::InvalidToken.into());
         }
-        Ok(Caller {
+        let caller = Caller {
             principal_id: PrincipalId::parse(&claims.sub).map_err(invalid)?,
             principal_type: PrincipalType::ApiKey,
             org_id: OrgId::parse(&claims.org_id).map_err(invalid)?,
             key_id: Some(KeyId::parse(&claims.client_id).map_err(invalid)?),
-        })
+        };
+        // A token issued at or before its principal's tokensValidAfter was revoked (second
+        // granularity: a token of the very second of the revocation is refused too).
+        if self.tokens_valid_after(&caller.org_id, &caller.principal_id).await?.is_some_and(|t| claims.iat <= t.unix())
+        {
+            return Err(AuthFailure::TokenRevoked.into());
+        }
+        Ok(caller)
+    }
+
+    /// The principal's `tokensValidAfter`, from the container's cache (≤ 5 s old) or one strongly
+    /// consistent read. A principal that is gone revokes every token it had.
+    pub(crate) async fn tokens_valid_after(
+        &self,
+        org: &OrgId,
+        id: &PrincipalId,
+    ) -> Result<Option<Timestamp>, ApiError> {
+        let now = self.clock.now();
+        let key = (org.clone(), id.clone());
+        if let Some(cached) = self.tokens_valid_after.get(&key, now) {
+            return Ok(cached);
+        }
+        let principal = self.store.get_principal(org, id).await?.ok_or(AuthFailure::TokenRevoked)?;
+        let valid_after = principal.principal.tokens_valid_after;
+        self.tokens_valid_after.insert(key, valid_after, now);
+        Ok(valid_after)
+    }
+
+    /// Forgets what this container read of a principal's `tokensValidAfter` (after changing it
+    /// here: this container sees the change at once, the others within the cache bound).
+    pub fn forget_tokens_valid_after(&self, org: &OrgId, id: &PrincipalId) {
+        self.tokens_valid_after.retain(|(o, p)| !(o == org && p == id));
     }
 
     /// Records `lastUsedAt` when the stored value is older than the interval; the write is

@@ -21,6 +21,7 @@ impl Action {
     pub const API_KEYS_READ: Self = Self("iam:apiKeys:read");
     pub const API_KEYS_LIST: Self = Self("iam:apiKeys:list");
     pub const API_KEYS_UPDATE: Self = Self("iam:apiKeys:update");
+    pub const API_KEYS_REVOKE_TOKENS: Self = Self("iam:apiKeys:revokeTokens");
     pub const CREDENTIALS_ISSUE: Self = Self("iam:credentials:issue");
     pub const CREDENTIALS_LIST: Self = Self("iam:credentials:list");
     pub const CREDENTIALS_REVOKE: Self = Self("iam:credentials:revoke");

@@ -68,6 +68,10 @@ pub struct Principal {
     /// A member's e-mail address, as the org gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Access tokens issued at or before this time are refused (suspension, revocation and
+    /// `revoke-tokens` move it to now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_valid_after: Option<Timestamp>,
 }
 
 impl Principal {
@@ -100,6 +104,7 @@ mod tests {
             version: 1,
             subject: None,
             email: None,
+            tokens_valid_after: None,
         }
     }
 

@@ -29,6 +29,8 @@ pub enum AuthFailure {
     InvalidToken,
     #[error("the bearer token has expired")]
     TokenExpired,
+    #[error("the bearer token was issued before its principal's tokens were revoked; exchange the key again")]
+    TokenRevoked,
 }
 
 impl AuthFailure {
@@ -46,6 +48,7 @@ impl AuthFailure {
             Self::DirectApiKeyAuthDisabled => "direct_api_key_auth_disabled",
             Self::InvalidToken => "invalid_token",
             Self::TokenExpired => "token_expired",
+            Self::TokenRevoked => "token_revoked",
         }
     }
 }

@@ -104,6 +104,7 @@ pub async fn add(
         version: 1,
         subject: Some(subject.to_string()),
         email: email.map(String::from),
+        tokens_valid_after: None,
     };
     let audit = AuditEvent::new(
         org.clone(),

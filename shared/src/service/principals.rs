@@ -126,6 +126,7 @@ pub async fn create(
         version: 1,
         subject: None,
         email: None,
+        tokens_valid_after: None,
     };
     let audit = AuditEvent::new(
         org.clone(),
@@ -181,6 +182,10 @@ pub async fn update(
             after.display_name = name.clone();
         }
         if let Some(status) = status {
+            // Suspending or revoking a principal also ends the access tokens it already holds.
+            if status != after.status && status != PrincipalStatus::Active {
+                after.tokens_valid_after = Some(now);
+            }
             after.status = status;
         }
         if let Some(expires_at) = expires_at {
@@ -200,7 +205,44 @@ pub async fn update(
             request_id,
             changes(&before.principal, &after),
         );
-        Written::of(app.store.update_principal(&before, &after, &audit).await, after)
+        let written = app.store.update_principal(&before, &after, &audit).await;
+        if after.tokens_valid_after != before.principal.tokens_valid_after {
+            app.forget_tokens_valid_after(org, id);
+        }
+        Written::of(written, after)
+    })
+    .await
+}
+
+/// Ends every access token the principal holds now: tokens issued at or before this moment are
+/// refused (401 `token_revoked`) within the verifiers' cache bound (docs/security.md). Its keys
+/// keep working: a new exchange gives a valid token (from the next second on).
+pub async fn revoke_tokens(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    id: &PrincipalId,
+    request_id: &str,
+) -> Result<Principal, ApiError> {
+    until_written(|| async move {
+        let before = app.store.get_principal(org, id).await?.ok_or(ApiError::NotFound(WHAT))?;
+        let now = app.clock.now();
+        let mut after = before.principal.clone();
+        after.tokens_valid_after = Some(now);
+        after.version += 1;
+        after.updated_at = now;
+        let audit = AuditEvent::new(
+            org.clone(),
+            actor.clone(),
+            "iam:apiKeys:revokeTokens",
+            resources::api_key(id),
+            now,
+            request_id,
+            json!({"tokensValidAfter": now, "version": after.version}),
+        );
+        let written = app.store.update_principal(&before, &after, &audit).await;
+        app.forget_tokens_valid_after(org, id);
+        Written::of(written, after)
     })
     .await
 }
@@ -215,6 +257,12 @@ fn changes(before: &Principal, after: &Principal) -> serde_json::Value {
     }
     if before.expires_at != after.expires_at {
         changes.insert("expiresAt".into(), json!({"from": before.expires_at, "to": after.expires_at}));
+    }
+    if before.tokens_valid_after != after.tokens_valid_after {
+        changes.insert(
+            "tokensValidAfter".into(),
+            json!({"from": before.tokens_valid_after, "to": after.tokens_valid_after}),
+        );
     }
     json!({ "changes": changes, "version": after.version })
 }

@@ -16,4 +16,5 @@ mod principals;
 mod rotation;
 mod routes;
 mod sweep;
+mod token_revocation;
 mod tokens;

@@ -151,6 +151,7 @@ mod tests {
             version: 4,
             subject: None,
             email: None,
+            tokens_valid_after: Some(t),
         });
         principal.active_key_ids.push(credential.credential.id.clone());
         principal.role_ids.push(RoleId::parse("iam-admin").unwrap());
