@@ -25,7 +25,9 @@ async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
 async fn read(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = app.authenticate(req.headers(), &ctx.request_id).await?;
     if matches!(identity, Identity::Principal(_)) {
-        return Err(ApiError::PrincipalTypeNotAllowed { why: "IAM credentials are not Infuse IoT credentials" });
+        return Err(ApiError::PrincipalTypeNotAllowed {
+            why: "IAM API-key principals cannot read it; IAM credentials are not Infuse IoT credentials",
+        });
     }
     let org = query_param(req, "orgId")
         .ok_or_else(|| ApiError::InvalidRequest(vec![FieldError::new("orgId", "is required")]))?;

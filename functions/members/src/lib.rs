@@ -55,7 +55,7 @@ async fn me(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>
         Identity::Member { subject } => subject,
         Identity::Principal(_) => {
             return Err(ApiError::PrincipalTypeNotAllowed {
-                why: "it lists a member's organisations; sign in at the organisation's identity provider",
+                why: "IAM API-key principals are no members; sign in at the organisation's identity provider",
             });
         }
     };

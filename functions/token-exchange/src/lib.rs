@@ -1,5 +1,6 @@
-//! Token exchange and the public documents: `POST /iam/auth/token`,
-//! `GET /iam/.well-known/jwks.json`, `GET /iam/openapi.json`.
+//! Token exchange, introspection and the public documents: `POST /iam/auth/token`,
+//! `POST /iam/auth/introspect` (RFC 7662), `GET /iam/.well-known/jwks.json`,
+//! `GET /iam/.well-known/oauth-authorization-server` (RFC 8414), `GET /iam/openapi.json`.
 //!
 //! The key arrives as JSON `{"apiKey"}`, as `Authorization: ApiKey …`, or as an OAuth 2.0
 //! client-credentials request (form body, client secret in the body or as HTTP Basic); OAuth
@@ -9,7 +10,7 @@ use base64::Engine;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::App;
-use shared::auth::{ApiKey, AuthFailure};
+use shared::auth::{Action, ApiKey, AuthFailure, Identity, resources};
 use shared::http::body::{MAX_BODY_BYTES, request_bytes};
 use shared::http::{ApiError, FieldError, RequestCtx, json_body, json_with, no_store};
 use shared::service::tokens;
@@ -24,6 +25,10 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         }
         "POST /iam/auth/token" => exchange(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
         "GET /iam/.well-known/jwks.json" => jwks(app).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
+        "GET /iam/.well-known/oauth-authorization-server" => metadata(app),
+        "POST /iam/auth/introspect" => {
+            introspect(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id))
+        }
         "GET /iam/openapi.json" => openapi(),
         _ => ApiError::RouteNotFound.into_response(&ctx.request_id),
     }
@@ -173,4 +178,56 @@ fn openapi() -> Response<Body> {
         .header("cache-control", "public, max-age=300")
         .body(Body::from(shared::http::openapi::DOCUMENT))
         .expect("valid response")
+}
+
+/// RFC 8414 authorization-server metadata, from the configured issuer (no I/O). Served at
+/// `<issuer>/.well-known/oauth-authorization-server`, beside the JWKS (the issuer has a path, `/iam`).
+fn metadata(app: &App) -> Response<Body> {
+    let issuer = app.config.token_issuer.trim_end_matches('/');
+    let body = serde_json::json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/auth/token"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "introspection_endpoint": format!("{issuer}/auth/introspect"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["bearer"],
+        "service_documentation": format!("{issuer}/openapi.json"),
+    });
+    json_with(200, &body, &[("cache-control", "public, max-age=300".to_string())])
+}
+
+/// RFC 7662 token introspection for a resource server: the caller (an API key, directly or by its
+/// access token) holds `iam:tokens:introspect`; the form body names the token. A token of another
+/// org, or one that is not valid, is `{"active": false}`.
+async fn introspect(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = match app.authenticate(req.headers(), &ctx.request_id).await? {
+        Identity::Principal(caller) => caller,
+        Identity::Member { .. } => {
+            return Err(ApiError::PrincipalTypeNotAllowed {
+                why: "members cannot introspect; resource servers call it with an API key or its access token",
+            });
+        }
+    };
+    app.authorize(&caller, Action::TOKENS_INTROSPECT, resources::TOKENS, ctx).await?;
+    if media_type(req) != "application/x-www-form-urlencoded" {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let raw = request_bytes(req);
+    if raw.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut token = None;
+    for (name, value) in form_urlencoded::parse(raw) {
+        match name.as_ref() {
+            "token" if token.is_some() => return Err(invalid("token", "must not be repeated")),
+            "token" => token = Some(value.into_owned()),
+            "token_type_hint" => {}
+            other => return Err(invalid(other, "is not a known field")),
+        }
+    }
+    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| invalid("token", "is required"))?;
+    let answer = tokens::introspect(app, &caller.org_id, &token).await?;
+    Ok(json_with(200, &answer, &no_store()))
 }

@@ -9,6 +9,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use super::ApiKey;
+use super::tokens::AccessClaims;
 use crate::App;
 use crate::domain::{Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
 use crate::domain::{ApiError, AuthFailure};
@@ -188,10 +189,7 @@ impl App {
     /// Verifies an access token against the container's key set: no network call (but the key
     /// set's refresh every five minutes). The token stands for its principal until `exp`.
     pub async fn verify_bearer(&self, token: &str) -> Result<Caller, ApiError> {
-        let now = self.clock.now();
-        let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid).ok_or(AuthFailure::InvalidToken)?;
-        let keys = self.keys().await?.token_keys.get_for(&kid, now).await;
-        let claims = keys.verify(token, &self.config.token_issuer, &self.config.token_audience, now)?;
+        let claims = self.verify_token_signature(token).await?;
         let invalid = |_| AuthFailure::InvalidToken;
         if claims.principal_type != "ApiKey" {
             return Err(AuthFailure::InvalidToken.into());
@@ -209,6 +207,15 @@ impl App {
             return Err(AuthFailure::TokenRevoked.into());
         }
         Ok(caller)
+    }
+
+    /// An access token's claims, once its signature, `typ`, `iss`, `aud`, `exp` and `nbf` hold
+    /// (no read; `tokensValidAfter` is the caller's to check).
+    pub async fn verify_token_signature(&self, token: &str) -> Result<AccessClaims, ApiError> {
+        let now = self.clock.now();
+        let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid).ok_or(AuthFailure::InvalidToken)?;
+        let keys = self.keys().await?.token_keys.get_for(&kid, now).await;
+        Ok(keys.verify(token, &self.config.token_issuer, &self.config.token_audience, now)?)
     }
 
     /// The principal's `tokensValidAfter`, from the container's cache (≤ 5 s old) or one strongly

@@ -41,6 +41,7 @@ impl Action {
     pub const MEMBERS_LIST: Self = Self("iam:members:list");
     pub const MEMBERS_REMOVE: Self = Self("iam:members:remove");
     pub const DEVELOPER_READ: Self = Self("admin:developer:read");
+    pub const TOKENS_INTROSPECT: Self = Self("iam:tokens:introspect");
 
     /// The action's name.
     pub fn as_str(self) -> &'static str {
@@ -56,6 +57,8 @@ pub mod resources {
     pub fn api_key(id: &PrincipalId) -> String {
         format!("iam:api-keys/{id}")
     }
+    /// The org's access tokens (introspection).
+    pub const TOKENS: &str = "iam:tokens/*";
     /// Creating or listing API-key principals.
     pub const API_KEYS: &str = "iam:api-keys/*";
     /// A role: `iam:roles/<id>`.

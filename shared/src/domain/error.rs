@@ -64,9 +64,9 @@ pub enum ApiError {
     /// 409 `principal_expired`: the principal is past its expiry, so a credential could never work.
     #[error("the principal is past its expiry; extend or clear its expiresAt first")]
     PrincipalExpired,
-    /// 403 `principal_type_not_allowed`: a members-only route called by an API-key principal (by key
-    /// or IAM access token); `why` is the route's reason.
-    #[error("IAM API-key principals cannot use this route: {why}")]
+    /// 403 `principal_type_not_allowed`: a route for one kind of principal called by the other (a
+    /// members-only route by an API key, introspection by a member); `why` says which and why.
+    #[error("this route is not for this kind of principal: {why}")]
     PrincipalTypeNotAllowed { why: &'static str },
     /// 404 `not_linked`.
     #[error("the organisation has no linked Infuse IoT organisation")]

@@ -11,11 +11,12 @@ async fn every_route_of_the_template_is_served_by_its_function() {
             .replace("{orgId}", app.org.as_str())
             .replace("{principalId}", app.admin.as_str())
             .replace("{keyId}", &app.admin_key[3..23]);
-        // Without credentials a served route answers 401 (the JWKS and OpenAPI documents are public:
-        // 200); a function that does not serve the route it is wired to would answer 404
+        // Without credentials a served route answers 401 (the JWKS, metadata and OpenAPI documents
+        // are public: 200); a function that does not serve the route it is wired to would answer 404
         // route_not_found.
         let r = app.call(&route.method, &path, None, None).await;
-        if route.path == "/iam/.well-known/jwks.json" || route.path == "/iam/openapi.json" {
+        let public = ["/iam/.well-known/jwks.json", "/iam/.well-known/oauth-authorization-server", "/iam/openapi.json"];
+        if public.contains(&route.path.as_str()) {
             assert_eq!(r.status, 200);
         } else if route.authorizer.is_some() {
             assert_eq!((r.status, r.body["message"].as_str()), (401, Some("Unauthorized")), "{}", route.path);

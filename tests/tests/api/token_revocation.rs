@@ -2,11 +2,12 @@
 //! `revoke-tokens`, suspension and revocation, refuses older tokens on IAM routes and at the tenant
 //! authorizer, within each container's cache bound (5 s of the clock the tests control).
 
-use iam_tests::TestApp;
+use iam_tests::{TestApp, TestResponse};
+use local_stack::event::IncomingRequest;
 use serde_json::json;
 use shared::app::TOKEN_REVOCATION_CACHE_SECONDS;
 
-async fn revoke_tokens(app: &TestApp, principal: &str) -> iam_tests::TestResponse {
+async fn revoke_tokens(app: &TestApp, principal: &str) -> TestResponse {
     app.admin_call("POST", &app.org_path(&format!("/api-keys/{principal}/revoke-tokens")), None).await
 }
 
@@ -109,4 +110,126 @@ async fn revoking_tokens_needs_its_own_action() {
     assert_eq!((r.status, r.code()), (403, "permission_denied"));
     let r = revoke_tokens(&app, "akp_01JD5Z8Q2M3N4P5R6S7T8V9W0X").await;
     assert_eq!((r.status, r.code()), (404, "not_found"));
+}
+
+// ---- RFC 7662 introspection and RFC 8414 metadata ------------------------------------------
+
+/// A resource server of the org: an API key whose role grants `iam:tokens:introspect`.
+async fn resource_server(app: &TestApp) -> String {
+    let permissions = json!([{"action": "iam:tokens:introspect", "resource": "iam:tokens/*"}]);
+    let role = app.custom_role("token introspection", &["ApiKey"], permissions).await;
+    app.principal_with_role("resource server", Some(&role)).await.1
+}
+
+async fn introspect(app: &TestApp, authorization: Option<String>, content_type: &str, body: &str) -> TestResponse {
+    let mut incoming =
+        IncomingRequest { method: "POST".into(), path: "/iam/auth/introspect".into(), ..Default::default() };
+    incoming.headers.push(("Content-Type".into(), content_type.into()));
+    if let Some(value) = authorization {
+        incoming.headers.push(("Authorization".into(), value));
+    }
+    incoming.body = body.as_bytes().to_vec();
+    app.send(incoming).await
+}
+
+fn token_form(token: &str) -> String {
+    form_urlencoded::Serializer::new(String::new()).append_pair("token", token).finish()
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+#[tokio::test]
+async fn introspection_answers_active_with_the_claims_then_inactive_at_once_after_revocation() {
+    let app = TestApp::new().await;
+    let server = format!("ApiKey {}", resource_server(&app).await);
+    let (principal, key) = app.principal_with_role("client", Some("iam-viewer")).await;
+    let token = app.token_for(&key).await;
+    let r = introspect(&app, Some(server.clone()), FORM, &token_form(&token)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.header("cache-control"), "no-store");
+    assert_eq!(r.body["active"], true);
+    assert_eq!(r.body["sub"], principal.as_str());
+    assert_eq!(r.body["client_id"], &key[3..23]);
+    assert_eq!(r.body["org_id"], app.org.as_str());
+    assert_eq!(r.body["token_type"], "Bearer");
+    // Read fresh: another container knows at once, without the verifiers' 5 s cache.
+    let other = app.second_container().await;
+    app.app.clock.advance(1);
+    other.app.clock.advance(1);
+    assert_eq!(revoke_tokens(&app, &principal).await.status, 200);
+    let r = introspect(&other, Some(server.clone()), FORM, &token_form(&token)).await;
+    assert_eq!((r.status, &r.body), (200, &json!({"active": false})));
+}
+
+#[tokio::test]
+async fn introspection_says_inactive_and_nothing_more_for_bad_expired_and_foreign_tokens() {
+    let app = TestApp::new().await;
+    let server = format!("ApiKey {}", resource_server(&app).await);
+    let inactive = json!({"active": false});
+    for bad in ["garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30."] {
+        let r = introspect(&app, Some(server.clone()), FORM, &token_form(bad)).await;
+        assert_eq!((r.status, &r.body), (200, &inactive), "{bad}");
+    }
+    let other = app.another_org(true).await;
+    let foreign = app.token_for(&other.api_key).await;
+    let r = introspect(&app, Some(server.clone()), FORM, &token_form(&foreign)).await;
+    assert_eq!((r.status, &r.body), (200, &inactive), "a token of another org");
+    let (_, key) = app.principal_with_key("short lived").await;
+    let token = app.token_for(&key).await;
+    app.app.clock.advance(900 + 31);
+    let r = introspect(&app, Some(server.clone()), FORM, &token_form(&token)).await;
+    assert_eq!((r.status, &r.body), (200, &inactive), "expired");
+}
+
+#[tokio::test]
+async fn introspection_needs_its_action_and_a_form_with_one_token() {
+    let app = TestApp::new().await;
+    let (_, key) = app.principal_with_key("client").await;
+    let token = app.token_for(&key).await;
+    let r = introspect(&app, None, FORM, &token_form(&token)).await;
+    assert_eq!((r.status, r.code()), (401, "missing_credentials"));
+    let (_, viewer) = app.principal_with_role("viewer", Some("iam-viewer")).await;
+    let r = introspect(&app, Some(format!("ApiKey {viewer}")), FORM, &token_form(&token)).await;
+    assert_eq!((r.status, r.code()), (403, "permission_denied"));
+    let server = format!("ApiKey {}", resource_server(&app).await);
+    let r = introspect(&app, Some(server.clone()), "application/json", &json!({"token": token}).to_string()).await;
+    assert_eq!((r.status, r.code()), (415, "unsupported_media_type"));
+    let r = introspect(&app, Some(server.clone()), FORM, "").await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request"));
+    let twice = format!("{}&{}", token_form(&token), token_form(&token));
+    let r = introspect(&app, Some(server.clone()), FORM, &twice).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request"));
+    let r = introspect(&app, Some(format!("Bearer {}", app.user_token("test-owner"))), FORM, &token_form(&token)).await;
+    assert_eq!(r.status, 403, "members are not resource servers");
+}
+
+#[tokio::test]
+async fn the_metadata_document_names_the_endpoints_that_answer() {
+    let app = TestApp::new().await;
+    let r = app.call("GET", "/iam/.well-known/oauth-authorization-server", None, None).await;
+    assert_eq!(r.status, 200);
+    let issuer = app.app.config.token_issuer.trim_end_matches('/').to_string();
+    assert_eq!(r.body["issuer"], issuer.as_str());
+    assert_eq!(r.body["grant_types_supported"], json!(["client_credentials"]));
+    for (field, path) in [
+        ("token_endpoint", "/iam/auth/token"),
+        ("jwks_uri", "/iam/.well-known/jwks.json"),
+        ("introspection_endpoint", "/iam/auth/introspect"),
+    ] {
+        let url = r.body[field].as_str().unwrap();
+        assert_eq!(url.strip_prefix(issuer.trim_end_matches("/iam")), Some(path), "{field}: {url}");
+    }
+    // Discovered the way an OAuth client does (RFC 8414 §3: the issuer plus the well-known suffix), the
+    // token endpoint exchanges a key with client credentials.
+    let (_, key) = app.principal_with_key("discovered").await;
+    let (id, secret) = key.split_once('.').unwrap();
+    let mut incoming = IncomingRequest { method: "POST".into(), path: "/iam/auth/token".into(), ..Default::default() };
+    incoming.headers.push(("Content-Type".into(), FORM.into()));
+    incoming.body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "client_credentials")
+        .append_pair("client_id", id)
+        .append_pair("client_secret", secret)
+        .finish()
+        .into_bytes();
+    assert_eq!(app.send(incoming).await.status, 200);
 }
