@@ -62,6 +62,7 @@ bench: venv toolchain console chromium ## the benchmarks of docs/benchmarks.md (
 	$(CARGO) bench -p shared --bench auth 2>&1 | tee -a .local/bench.txt
 	$(CARGO) bench -p shared --bench exchange 2>&1 | tee -a .local/bench.txt
 	$(CARGO) bench -p shared --bench timing 2>&1 | tee -a .local/bench.txt
+	$(CARGO) bench -p shared --features test-util --bench flood 2>&1 | tee -a .local/bench.txt
 	$(CARGO) bench -p local-stack --bench exchange_latency 2>&1 | tee -a .local/bench.txt
 	$(CARGO) bench -p local-stack --bench sweep_throughput 2>&1 | tee -a .local/bench.txt
 	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f))

@@ -30,6 +30,8 @@ const BY_CODE: Record<string, string> = {
   permission_denied: SEED_FIXES.forbidden,
   scope_mismatch: SEED_FIXES.forbidden,
   condition_not_met: SEED_FIXES.forbidden,
+  scope_not_granted: "The token was down-scoped: exchange the API key again with a scope that includes this action.",
+  too_many_failed_attempts: "Too many wrong keys were tried for this key id: wait for the Retry-After time, then use the complete, correct key.",
   escalation_denied:
     "You can only grant what you hold: ask a member who holds every permission of this role (for example an owner) to do it.",
   role_principal_type_unsupported: SEED_FIXES.roleType,

@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::auth::CursorKey;
 use crate::auth::oidc::OidcVerifier;
 use crate::auth::tokens::TokenKeys;
-use crate::auth::{KeyHasher, Pepper, VerifiedKeys};
+use crate::auth::{FailedVerifications, KeyHasher, Pepper, VerifiedKeys};
 use crate::cache::TtlCache;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -31,6 +31,8 @@ pub struct App {
     /// Secrets Manager, for the legacy Infuse IoT credentials of each org.
     pub secrets: SecretStore,
     pub(crate) verified_keys: VerifiedKeys,
+    /// Failed verifications per key id (bounded), which refuse a flood of wrong secrets before argon2.
+    pub(crate) failed_verifications: FailedVerifications,
     settings: TtlCache<OrgId, OrgSettings>,
     principal_roles: TtlCache<(OrgId, String), Vec<RoleId>>,
     org_roles: TtlCache<OrgId, Arc<Vec<Role>>>,
@@ -120,6 +122,7 @@ impl App {
             oidc: config.oidc.clone().map(OidcVerifier::new),
             secrets: SecretStore::new(secrets.clone()),
             verified_keys: VerifiedKeys::default(),
+            failed_verifications: FailedVerifications::new(config.failed_verifications),
             settings: TtlCache::new(config.settings_cache_ttl.as_secs() as i64),
             principal_roles: TtlCache::new(ROLE_CACHE_SECONDS),
             org_roles: TtlCache::new(ROLE_CACHE_SECONDS),

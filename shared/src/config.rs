@@ -28,6 +28,29 @@ pub struct Config {
     pub last_used_interval_seconds: i64,
     /// Revoked and expired credentials are purged by DynamoDB TTL this long after they end.
     pub retention_days: i64,
+    /// How many failed verifications of one key id a container takes before it stops verifying
+    /// that key id's unverified secrets for a while (docs/security.md, Abuse limits).
+    pub failed_verifications: FailureLimit,
+}
+
+/// The per-container limit on failed API-key verifications of one key id: after `failures` within
+/// `window_seconds`, secrets of that key id not already verified in the container are refused (429)
+/// for `first_block_seconds`; a failure soon after a block ends doubles it, up to `max_block_seconds`.
+/// At most `key_ids` key ids are remembered (when full, those that no longer matter go first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailureLimit {
+    pub failures: u32,
+    pub window_seconds: i64,
+    pub first_block_seconds: i64,
+    pub max_block_seconds: i64,
+    pub key_ids: usize,
+}
+
+impl Default for FailureLimit {
+    /// 5 failures per 60 s, then 60 s blocks doubling to 15 min, over at most 10,000 key ids.
+    fn default() -> Self {
+        Self { failures: 5, window_seconds: 60, first_block_seconds: 60, max_block_seconds: 900, key_ids: 10_000 }
+    }
 }
 
 impl Config {
@@ -66,6 +89,7 @@ impl Config {
             settings_cache_ttl: Duration::from_secs(number("SETTINGS_CACHE_SECONDS", 60)?.clamp(0, 60) as u64),
             last_used_interval_seconds: number("LAST_USED_INTERVAL_SECONDS", 300)?,
             retention_days: number("RETENTION_DAYS", 90)?,
+            failed_verifications: FailureLimit::default(),
         })
     }
 
@@ -83,6 +107,7 @@ impl Config {
             settings_cache_ttl: Duration::from_secs(60),
             last_used_interval_seconds: 300,
             retention_days: 90,
+            failed_verifications: FailureLimit::default(),
         }
     }
 }

@@ -470,3 +470,56 @@ impl TestApp {
             .unwrap_or_default()
     }
 }
+
+/// The ways a client can present a key to `POST /iam/auth/token`.
+#[derive(Clone, Copy, Debug)]
+pub enum Form {
+    /// JSON `{"apiKey"}`.
+    Json,
+    /// `Authorization: ApiKey ik_…`.
+    ApiKeyHeader,
+    /// OAuth client credentials in the form body.
+    OAuthBody,
+    /// OAuth client credentials as HTTP Basic.
+    OAuthBasic,
+}
+
+/// Every form, for tests that run in each.
+pub const FORMS: [Form; 4] = [Form::Json, Form::ApiKeyHeader, Form::OAuthBody, Form::OAuthBasic];
+
+impl TestApp {
+    /// `POST /iam/auth/token` with `key` in `form`.
+    pub async fn exchange_as(&self, form: Form, key: &str) -> TestResponse {
+        use base64::Engine;
+        let (client_id, client_secret) = key.split_once('.').unwrap_or((key, ""));
+        let form_body = |pairs: &[(&str, &str)]| {
+            let mut s = form_urlencoded::Serializer::new(String::new());
+            s.extend_pairs(pairs);
+            s.finish().into_bytes()
+        };
+        let mut incoming =
+            IncomingRequest { method: "POST".into(), path: "/iam/auth/token".into(), ..Default::default() };
+        match form {
+            Form::Json => {
+                incoming.headers.push(("Content-Type".into(), "application/json".into()));
+                incoming.body = serde_json::json!({ "apiKey": key }).to_string().into_bytes();
+            }
+            Form::ApiKeyHeader => incoming.headers.push(("Authorization".into(), format!("ApiKey {key}"))),
+            Form::OAuthBody => {
+                incoming.headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
+                incoming.body = form_body(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id),
+                    ("client_secret", client_secret),
+                ]);
+            }
+            Form::OAuthBasic => {
+                let basic = base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{client_secret}"));
+                incoming.headers.push(("Authorization".into(), format!("Basic {basic}")));
+                incoming.headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
+                incoming.body = form_body(&[("grant_type", "client_credentials")]);
+            }
+        }
+        self.send(incoming).await
+    }
+}

@@ -16,6 +16,7 @@ const CHECK_NAMES: Record<SimulateResponse["checks"][number]["check"], string> =
   permission_for_action: "The role includes a permission for the action being requested",
   resource_scope: "The resource scope on the role matches the request",
   conditions: "Any condition on the role matches the request",
+  scope: "The token's scope includes the action",
   grant: "The principal holds every permission of the role it would grant",
 };
 

@@ -53,7 +53,23 @@ fn is_oauth(req: &Request) -> bool {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ExchangeRequest {
-    api_key: String,
+    /// Absent when the key comes in the `Authorization: ApiKey` header.
+    #[serde(default)]
+    api_key: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    audience: Option<String>,
+}
+
+/// `resource` (RFC 8707) and `audience` (RFC 8693) name the same thing here: one, or both alike.
+fn target(resource: Option<String>, audience: Option<String>) -> Result<Option<String>, ApiError> {
+    match (resource, audience) {
+        (Some(r), Some(a)) if r != a => Err(invalid("audience", "differs from resource; send one of them")),
+        (r, a) => Ok(r.or(a)),
+    }
 }
 
 fn parse_key(text: &str) -> Result<ApiKey, ApiError> {
@@ -62,51 +78,75 @@ fn parse_key(text: &str) -> Result<ApiKey, ApiError> {
 
 /// JSON `{"apiKey"}` or `Authorization: ApiKey`, exactly one of them.
 async fn exchange(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
-    let token = tokens::exchange(app, &json_client_key(req)?, &ctx.request_id).await?;
-    let body = serde_json::json!({
+    let (key, request) = json_client_request(req)?;
+    let token = tokens::exchange_for(app, &key, &request, &ctx.request_id).await?;
+    let mut body = serde_json::json!({
         "accessToken": token.token,
         "tokenType": "Bearer",
         "expiresIn": token.expires_in,
         "expiresAt": token.expires_at,
     });
+    if let Some(scope) = token.scope {
+        body["scope"] = scope.into();
+    }
     Ok(json_with(200, &body, &no_store()))
 }
 
 /// The key of a JSON-form exchange (no I/O): the body's `apiKey` or the `ApiKey` header, never both.
 pub fn json_client_key(req: &Request) -> Result<ApiKey, ApiError> {
+    json_client_request(req).map(|(key, _)| key)
+}
+
+/// A JSON-form exchange (no I/O): the key (the body's `apiKey` or the `ApiKey` header, never both)
+/// and what the body asks beyond it (`scope`, `resource` or `audience`).
+fn json_client_request(req: &Request) -> Result<(ApiKey, tokens::TokenRequest), ApiError> {
     let header_key = match scheme(req) {
         Some((s, key)) if s.eq_ignore_ascii_case("apikey") && !key.is_empty() => Some(key.to_string()),
         _ => None,
     };
     let has_body = !request_bytes(req).iter().all(u8::is_ascii_whitespace);
-    let text = match (header_key, has_body) {
-        (Some(_), true) => {
+    let body = if has_body { Some(json_body::<ExchangeRequest>(req)?) } else { None };
+    let (body_key, scope, resource, audience) = match body {
+        Some(b) => (b.api_key, b.scope, b.resource, b.audience),
+        None => (None, None, None, None),
+    };
+    let text = match (header_key, body_key) {
+        (Some(_), Some(_)) => {
             return Err(ApiError::InvalidRequest(vec![FieldError::new(
                 "apiKey",
                 "send the key either in the body or in the Authorization header, not both",
             )]));
         }
-        (Some(key), false) => key,
-        (None, true) => json_body::<ExchangeRequest>(req)?.api_key,
-        (None, false) => return Err(AuthFailure::MissingCredentials.into()),
+        (Some(key), None) | (None, Some(key)) => key,
+        (None, None) if has_body => return Err(invalid("apiKey", "is required")),
+        (None, None) => return Err(AuthFailure::MissingCredentials.into()),
     };
-    parse_key(&text)
+    Ok((parse_key(&text)?, tokens::TokenRequest { scope, resource: target(resource, audience)? }))
 }
 
 /// RFC 6749 §4.4 client credentials: `grant_type=client_credentials`, `client_id=ik_<keyId>`,
 /// `client_secret=<keySecret>`, the pair in the body or as HTTP Basic (RFC 6749 §2.3.1), never both.
 async fn oauth_exchange(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
-    let token = tokens::exchange(app, &oauth_client_key(req)?, &ctx.request_id).await?;
-    let body = serde_json::json!({
+    let (key, request) = oauth_client_request(req)?;
+    let token = tokens::exchange_for(app, &key, &request, &ctx.request_id).await?;
+    let mut body = serde_json::json!({
         "access_token": token.token,
         "token_type": "Bearer",
         "expires_in": token.expires_in,
     });
+    if let Some(scope) = token.scope {
+        body["scope"] = scope.into();
+    }
     Ok(json_with(200, &body, &no_store()))
 }
 
 /// The key of an OAuth client-credentials request (no I/O).
 pub fn oauth_client_key(req: &Request) -> Result<ApiKey, ApiError> {
+    oauth_client_request(req).map(|(key, _)| key)
+}
+
+/// An OAuth client-credentials request (no I/O): the key, and `scope`, `resource` or `audience`.
+fn oauth_client_request(req: &Request) -> Result<(ApiKey, tokens::TokenRequest), ApiError> {
     let raw = request_bytes(req);
     if raw.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
@@ -144,7 +184,11 @@ pub fn oauth_client_key(req: &Request) -> Result<ApiKey, ApiError> {
         },
         (None, None) => return Err(AuthFailure::MissingCredentials.into()),
     };
-    parse_key(&format!("{client_id}.{client_secret}"))
+    let key = parse_key(&format!("{client_id}.{client_secret}"))?;
+    let owned = |name: &str| param(name).map(String::from);
+    let request =
+        tokens::TokenRequest { scope: owned("scope"), resource: target(owned("resource"), owned("audience"))? };
+    Ok((key, request))
 }
 
 fn invalid(field: &str, message: &str) -> ApiError {

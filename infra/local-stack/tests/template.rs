@@ -290,3 +290,26 @@ fn the_console_is_a_private_bucket_served_on_the_apis_own_origin() {
     let url = text_of(&doc["Outputs"]["ConsoleUrl"]["Value"]);
     assert_eq!(url, "https://${Distribution.DomainName}/console/");
 }
+
+#[test]
+fn the_stage_throttles_every_route_and_the_token_exchange_more_tightly() {
+    let text = std::fs::read_to_string(local_stack::template::default_path()).unwrap();
+    let doc: Value = serde_norway::from_str(&text).unwrap();
+    let api = &doc["Resources"]["HttpApi"]["Properties"];
+    let limits = |settings: &Value| {
+        let rate = settings["ThrottlingRateLimit"].as_f64().expect("ThrottlingRateLimit");
+        let burst = settings["ThrottlingBurstLimit"].as_u64().expect("ThrottlingBurstLimit");
+        assert!(rate > 0.0 && burst > 0, "a limit of 0 refuses everything: {settings:?}");
+        (rate, burst)
+    };
+    let (rate, burst) = limits(&api["DefaultRouteSettings"]);
+    let routes = api["RouteSettings"].as_mapping().expect("RouteSettings");
+    let token = routes.get("POST /iam/auth/token").expect("a route setting for the token exchange");
+    let (token_rate, token_burst) = limits(token);
+    assert!(token_rate < rate && token_burst < burst, "the token exchange is throttled more tightly");
+    // Route settings are keyed by route key: a key the API does not have fails the deployment.
+    let served: BTreeSet<String> = Template::load_default().unwrap().routes.iter().map(|r| r.key()).collect();
+    for key in routes.keys() {
+        assert!(served.contains(key.as_str().unwrap()), "RouteSettings names {key:?}, which is no route");
+    }
+}

@@ -9,7 +9,7 @@ use serde_json::json;
 use shared::auth::tokens::{StoredKey, StoredKeySet};
 use shared::auth::{ApiKey, KeyHasher, Pepper};
 use shared::domain::{OrgId, PrincipalId, Timestamp};
-use shared::{App, Config};
+use shared::{App, Clock, Config};
 
 const PEPPER: &str = "bench-pepper-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS";
 
@@ -27,6 +27,11 @@ fn body_text(req: &http::Request<aws_smithy_types::body::SdkBody>) -> String {
 
 /// An App whose table holds one org (direct ApiKey auth on) and one credential, in memory.
 pub fn app_with_key(rt: &tokio::runtime::Runtime) -> (App, String) {
+    app_with(rt, |_| {}, Clock::system())
+}
+
+/// As [`app_with_key`], with the configuration adjusted first and time read from `clock`.
+pub fn app_with(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), clock: Clock) -> (App, String) {
     let generated = ApiKey::generate();
     let key_id = generated.key.key_id().to_string();
     let hasher = KeyHasher::new(Pepper::new(PEPPER.as_bytes().to_vec()).unwrap()).unwrap();
@@ -85,8 +90,20 @@ pub fn app_with_key(rt: &tokio::runtime::Runtime) -> (App, String) {
             .http_client(secrets_http)
             .build(),
     );
-    let app = rt
-        .block_on(App::new(Config::new("bench", "bench", "https://iam.bench.invalid/iam"), dynamo, &secrets))
-        .unwrap();
+    let mut config = Config::new("bench", "bench", "https://iam.bench.invalid/iam");
+    adjust(&mut config);
+    let app = rt.block_on(App::with_clock(config, dynamo, &secrets, clock)).unwrap();
     (app, generated.full)
+}
+
+/// The key format's checksum (CRC32 in base62, six characters) appended to `body`.
+pub fn with_checksum(body: &str) -> String {
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut n = u64::from(crc32fast::hash(body.as_bytes()));
+    let mut out = [b'0'; 6];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    format!("{body}{}", String::from_utf8(out.to_vec()).unwrap())
 }

@@ -24,6 +24,9 @@ pub struct Caller {
     pub org_id: OrgId,
     /// The credential used, when the caller presented an API key.
     pub key_id: Option<KeyId>,
+    /// A down-scoped token's action patterns: it may do only these, within what its roles grant.
+    /// `None`: a key, an unscoped token or a member.
+    pub scope: Option<Vec<String>>,
 }
 
 impl Caller {
@@ -69,6 +72,12 @@ impl VerifiedKeys {
 
     fn digest(key: &ApiKey) -> [u8; 32] {
         Sha256::digest(key.full().as_bytes()).into()
+    }
+
+    /// Whether this exact key verified here (against whatever hash): what lets it past the
+    /// failure limit of its key id.
+    fn knows(&self, key: &ApiKey) -> bool {
+        self.entries.lock().expect("cache lock").contains_key(&Self::digest(key))
     }
 
     fn contains(&self, key: &ApiKey, phc: &str) -> bool {
@@ -131,7 +140,16 @@ impl App {
     /// Verifies an API key: format, then one strongly consistent read, then the secret (argon2, or
     /// the container's cache of keys it already verified), then the credential and principal.
     /// An unknown key id runs a verification against a dummy hash, so it answers like a wrong secret.
+    /// A key id that failed too often here refuses the secrets not verified here, before any read.
     pub async fn verify_api_key(&self, key: &ApiKey) -> Result<CredentialRecord, ApiError> {
+        let now = self.clock.now();
+        // The verified cache comes first, so a flood of wrong secrets never locks out a key this
+        // container has verified; the limit then answers alike for unknown and known key ids.
+        if !self.verified_keys.knows(key)
+            && let Some(retry_after_seconds) = self.failed_verifications.blocked(key.key_id(), now)
+        {
+            return Err(ApiError::TooManyFailedAttempts { retry_after_seconds });
+        }
         let found = self.store.get_credential(key.key_id()).await?;
         // An unknown key id runs the same steps as a wrong secret (decode an item, look the key up
         // in the cache, verify against a hash), so that the two cost the same: see security.md.
@@ -143,12 +161,14 @@ impl App {
         let cached = self.verified_keys.contains(key, phc);
         let verified = cached || hasher.verify(key, phc);
         let Some(record) = found.filter(|_| verified) else {
+            if let Some(block_seconds) = self.failed_verifications.record_failure(key.key_id(), now) {
+                tracing::warn!(key_id = %key.key_id(), block_seconds, "failed verifications: key id blocked here");
+            }
             return Err(AuthFailure::InvalidApiKey.into());
         };
         if !cached {
             self.verified_keys.insert(key, record.secret_hash.expose_secret());
         }
-        let now = self.clock.now();
         check_standing(&record, now)?;
         Ok(record)
     }
@@ -183,6 +203,7 @@ impl App {
             principal_type: record.principal.principal_type,
             org_id: record.org_id,
             key_id: Some(record.credential.id),
+            scope: None,
         }))
     }
 
@@ -199,6 +220,13 @@ impl App {
             principal_type: PrincipalType::ApiKey,
             org_id: OrgId::parse(&claims.org_id).map_err(invalid)?,
             key_id: Some(KeyId::parse(&claims.client_id).map_err(invalid)?),
+            // A scope that no longer parses was not issued by us: refuse the token.
+            scope: claims
+                .scope
+                .as_deref()
+                .map(super::scope::parse)
+                .transpose()
+                .map_err(|_| AuthFailure::InvalidToken)?,
         };
         // A token issued at or before its principal's tokensValidAfter was revoked (second
         // granularity: a token of the very second of the revocation is refused too).

@@ -110,6 +110,7 @@ impl App {
                     principal_type: PrincipalType::User,
                     org_id,
                     key_id: None,
+                    scope: None,
                 }),
                 Err(_) => None,
             },
@@ -143,7 +144,11 @@ impl App {
         permissions: &[Permission],
     ) -> Result<(), ApiError> {
         let held = self.roles_now(&caller.org_id, &caller.principal_id).await?;
-        match first_not_held(&held, caller.principal_type, permissions) {
+        // A down-scoped token holds only what its scope lets through.
+        let outside_scope = permissions.iter().find(|p| {
+            caller.scope.as_ref().is_some_and(|scope| !scope.iter().any(|s| super::scope::covers(s, &p.action)))
+        });
+        match outside_scope.or_else(|| first_not_held(&held, caller.principal_type, permissions)) {
             None => Ok(()),
             Some(missing) => {
                 tracing::info!(principal = %caller.principal_id, role, code = "escalation_denied", "refused");
@@ -183,7 +188,14 @@ impl App {
             source_ip: ctx.source_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()),
             now: self.clock.now(),
         };
-        match evaluate(&roles, &question).outcome {
+        let outcome = evaluate(&roles, &question).outcome.and_then(|matched| {
+            if super::scope::allows(caller.scope.as_deref(), action) {
+                Ok(matched)
+            } else {
+                Err((Denial::ScopeNotGranted, format!("the token's scope does not include {action}")))
+            }
+        });
+        match outcome {
             Ok(_) => Ok(()),
             Err((denial, detail)) => {
                 tracing::info!(request_id = ctx.request_id, action, code = denial.code(), "refused");

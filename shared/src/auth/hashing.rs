@@ -3,6 +3,9 @@
 //! The key secret has ~190 bits of entropy, so the hash guards a leaked table, not a guessable
 //! password: cheap parameters (see docs/security.md) keep verification under a millisecond.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
 use secrecy::{ExposeSecret, SecretSlice};
@@ -34,6 +37,8 @@ pub struct KeyHasher {
     /// A hash of a random value, verified against when the key id is unknown, so that an unknown
     /// key id costs the same as a wrong secret.
     dummy_hash: String,
+    /// Verifications run (shared by clones): what the failure limit saves is counted with it.
+    verifications: Arc<AtomicU64>,
 }
 
 impl KeyHasher {
@@ -48,7 +53,7 @@ impl KeyHasher {
     pub fn new(pepper: Pepper) -> anyhow::Result<Self> {
         let params = Params::new(Self::M_COST_KIB, Self::T_COST, Self::P_COST, None)
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-        let mut hasher = Self { pepper, params, dummy_hash: String::new() };
+        let mut hasher = Self { pepper, params, dummy_hash: String::new(), verifications: Arc::default() };
         hasher.dummy_hash = hasher.hash(&ApiKey::generate().key)?;
         Ok(hasher)
     }
@@ -66,12 +71,18 @@ impl KeyHasher {
 
     /// Verifies in constant time against a stored PHC string (its own parameters are used).
     pub fn verify(&self, key: &ApiKey, phc: &str) -> bool {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         self.argon2().verify_password(key.secret().as_bytes(), phc).is_ok()
     }
 
     /// The PHC string an unknown key id is verified against (a hash of a random secret).
     pub fn dummy_hash(&self) -> &str {
         &self.dummy_hash
+    }
+
+    /// How many verifications this hasher has run since the container started.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 }
 

@@ -5,10 +5,12 @@ mod authenticate;
 mod authorize;
 mod context;
 pub mod cursor_key;
+mod failed_verifications;
 pub mod grants;
 mod hashing;
 pub mod oidc;
 pub mod policy;
+pub mod scope;
 pub mod tokens;
 
 pub use crate::domain::AuthFailure;
@@ -17,4 +19,5 @@ pub use authenticate::{Caller, Identity, Presented, VerifiedKeys, presented, unv
 pub use authorize::{Action, resources};
 pub use context::RequestCtx;
 pub use cursor_key::CursorKey;
+pub use failed_verifications::FailedVerifications;
 pub use hashing::{KeyHasher, Pepper};

@@ -140,6 +140,10 @@ pub struct AccessClaims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// A down-scoped token's action patterns, space-separated (RFC 8693 `scope`); absent: all its
+    /// principal's roles grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl KeySet {
@@ -328,6 +332,7 @@ mod tests {
             iat: now.unix(),
             exp: now.unix() + 900,
             jti: "j".into(),
+            scope: None,
         }
     }
 

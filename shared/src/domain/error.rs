@@ -40,6 +40,13 @@ pub enum ApiError {
     /// 400 `unsupported_grant_type` (OAuth 2.0 token requests).
     #[error("only grant_type=client_credentials is supported")]
     UnsupportedGrantType,
+    /// 400 `invalid_scope` (RFC 6749 §5.2): a scope that is not one, or asks for more than the
+    /// principal's roles grant.
+    #[error("scope: {0}")]
+    InvalidScope(String),
+    /// 400 `invalid_target` (RFC 8707): a `resource` or `audience` this service issues no token for.
+    #[error("resource: tokens are issued for {0} only")]
+    InvalidTarget(String),
     /// 400 `invalid_cursor`.
     #[error("the cursor is not one this query issued")]
     InvalidCursor,
@@ -95,6 +102,11 @@ pub enum ApiError {
     /// 409 `credential_limit_reached`.
     #[error("the principal already has {cap} active credentials, the organisation's limit")]
     CredentialLimitReached { cap: u32 },
+    /// 429 `too_many_failed_attempts`, with `Retry-After`: the key id failed verification too often
+    /// in this container, and the secret presented is not one the container has verified. The same
+    /// for a key id that does not exist.
+    #[error("too many failed verifications of this key id; retry in {retry_after_seconds} s")]
+    TooManyFailedAttempts { retry_after_seconds: u64 },
     /// 503 `service_unavailable`, with `Retry-After`.
     #[error("a dependency is unavailable; retry shortly")]
     ServiceUnavailable(#[source] anyhow::Error),

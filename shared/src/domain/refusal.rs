@@ -62,6 +62,8 @@ pub enum Denial {
     ConditionNotMet,
     /// The caller would grant a permission it does not hold itself (the grant rule).
     EscalationDenied,
+    /// The caller's roles allow it, but its down-scoped token's `scope` does not.
+    ScopeNotGranted,
 }
 
 impl Denial {
@@ -73,6 +75,7 @@ impl Denial {
             Self::ScopeMismatch => "scope_mismatch",
             Self::ConditionNotMet => "condition_not_met",
             Self::EscalationDenied => "escalation_denied",
+            Self::ScopeNotGranted => "scope_not_granted",
         }
     }
 }

@@ -32,11 +32,13 @@ impl ApiError {
             Self::RoleAssignmentLimitReached { .. } => 409,
             Self::RolePrincipalTypeUnsupported { .. } => 422,
             Self::InvalidRequest(_) | Self::MalformedJson(_) | Self::InvalidCursor | Self::UnsupportedGrantType => 400,
+            Self::InvalidScope(_) | Self::InvalidTarget(_) => 400,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::NotFound(_) | Self::RouteNotFound => 404,
             Self::VersionMismatch { .. } => 412,
             Self::PrincipalRevoked | Self::PrincipalExpired | Self::CredentialLimitReached { .. } => 409,
+            Self::TooManyFailedAttempts { .. } => 429,
             Self::ServiceUnavailable(_) => 503,
             Self::Internal(_) => 500,
         }
@@ -61,6 +63,8 @@ impl ApiError {
             Self::MalformedJson(_) => "malformed_json",
             Self::InvalidCursor => "invalid_cursor",
             Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidTarget(_) => "invalid_target",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
@@ -69,6 +73,7 @@ impl ApiError {
             Self::PrincipalRevoked => "principal_revoked",
             Self::PrincipalExpired => "principal_expired",
             Self::CredentialLimitReached { .. } => "credential_limit_reached",
+            Self::TooManyFailedAttempts { .. } => "too_many_failed_attempts",
             Self::ServiceUnavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -85,6 +90,7 @@ impl ApiError {
             413 => "Content Too Large",
             415 => "Unsupported Media Type",
             422 => "Unprocessable Content",
+            429 => "Too Many Requests",
             503 => "Service Unavailable",
             _ => "Internal Server Error",
         }
@@ -102,7 +108,11 @@ impl ApiError {
         let error = match &self {
             Self::Unauthenticated(_) => "invalid_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::ServiceUnavailable(_) => "temporarily_unavailable",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidTarget(_) => "invalid_target",
+            // Not `invalid_client` (the secret may be right) nor RFC 8628's `slow_down` (polling): the
+            // server will not verify this client for a while, as `Retry-After` says.
+            Self::ServiceUnavailable(_) | Self::TooManyFailedAttempts { .. } => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
             _ => "invalid_request",
         };
@@ -153,6 +163,9 @@ impl ApiError {
                 builder = builder.header("www-authenticate", challenge)
             }
             Self::ServiceUnavailable(_) => builder = builder.header("retry-after", "1"),
+            Self::TooManyFailedAttempts { retry_after_seconds } => {
+                builder = builder.header("retry-after", retry_after_seconds.to_string())
+            }
             Self::VersionMismatch { current } => builder = builder.header("etag", format!("\"{current}\"")),
             _ => {}
         }

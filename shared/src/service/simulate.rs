@@ -139,6 +139,18 @@ pub async fn simulate(
             }
         }
     }
+    // Asked about itself with a down-scoped token, the caller's scope is a check too (after the
+    // roles, as the routes run it).
+    if let (None, Some(scope)) = (&input.principal_id, &caller.scope)
+        && evaluation.outcome.is_ok()
+    {
+        let passed = crate::auth::scope::allows(Some(scope), &input.action);
+        let detail = format!("the token's scope is {:?}", scope.join(" "));
+        evaluation.checks.push(Check { check: "scope", passed, detail: detail.clone() });
+        if !passed {
+            evaluation.outcome = Err((Denial::ScopeNotGranted, detail));
+        }
+    }
     let denial_code = evaluation.outcome.as_ref().err().map(|(d, _)| d.code());
     let authentication_code = checks.iter().find(|(c, _)| !c.passed).and_then(|(_, code)| *code);
     let code = authentication_code.or(denial_code);

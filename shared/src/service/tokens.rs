@@ -2,6 +2,7 @@
 
 use crate::App;
 use crate::auth::ApiKey;
+use crate::auth::scope;
 use crate::auth::tokens::AccessClaims;
 use crate::domain::ApiError;
 use crate::domain::Timestamp;
@@ -11,14 +12,51 @@ pub struct AccessToken {
     pub token: String,
     pub expires_in: u32,
     pub expires_at: Timestamp,
+    /// The token's scope, when it was down-scoped.
+    pub scope: Option<String>,
+}
+
+/// What a client may ask of an exchange beyond its key: a narrower `scope` (RFC 8693, space-separated
+/// action patterns) and the `resource` or `audience` it is for (RFC 8707).
+#[derive(Debug, Default)]
+pub struct TokenRequest {
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+}
+
+/// Exchanges a verified API key for an access token with everything its roles grant.
+pub async fn exchange(app: &App, key: &ApiKey, request_id: &str) -> Result<AccessToken, ApiError> {
+    exchange_for(app, key, &TokenRequest::default(), request_id).await
 }
 
 /// Exchanges a verified API key for an access token. Cost: the credential's one strongly
 /// consistent read (principal state included), the org settings from the container cache, the
-/// throttled `lastUsedAt`; no other write. Direct-ApiKey-auth settings do not apply here: this
-/// is the non-direct path.
-pub async fn exchange(app: &App, key: &ApiKey, request_id: &str) -> Result<AccessToken, ApiError> {
+/// throttled `lastUsedAt`; no other write. A `scope` reads the principal's roles too (from the
+/// container's caches when warm) and must be within them (400 `invalid_scope`). Direct-ApiKey-auth
+/// settings do not apply here: this is the non-direct path.
+pub async fn exchange_for(
+    app: &App,
+    key: &ApiKey,
+    request: &TokenRequest,
+    request_id: &str,
+) -> Result<AccessToken, ApiError> {
     let record = app.verify_api_key(key).await?;
+    if let Some(resource) = request.resource.as_deref().filter(|r| *r != app.config.token_audience) {
+        tracing::info!(request_id, resource, "token refused: another resource");
+        return Err(ApiError::InvalidTarget(app.config.token_audience.clone()));
+    }
+    let scope = match request.scope.as_deref() {
+        None => None,
+        Some(text) => {
+            let wanted = scope::parse(text).map_err(ApiError::InvalidScope)?;
+            let principal = &record.credential.principal_id;
+            let roles = app.assigned_roles(&record.org_id, principal.as_str()).await?;
+            if let Some(missing) = scope::first_not_granted(&roles, record.principal.principal_type, &wanted) {
+                return Err(ApiError::InvalidScope(format!("{missing} is more than the principal's roles grant")));
+            }
+            Some(wanted.join(" "))
+        }
+    };
     let settings = app.org_settings(&record.org_id).await?;
     app.note_use(&record, request_id).await;
     let now = app.clock.now();
@@ -35,10 +73,11 @@ pub async fn exchange(app: &App, key: &ApiKey, request_id: &str) -> Result<Acces
         iat: now.unix(),
         exp: expires_at.unix(),
         jti: format!("at_{}", ulid::Ulid::new()),
+        scope: scope.clone(),
     };
     let keys = app.keys().await?.token_keys.get(now).await;
     let token = keys.sign(&claims).map_err(ApiError::Internal)?;
-    Ok(AccessToken { token, expires_in: ttl, expires_at })
+    Ok(AccessToken { token, expires_in: ttl, expires_at, scope })
 }
 
 /// What RFC 7662 introspection answers about a token. Inactive says nothing more (§2.2).
@@ -63,6 +102,8 @@ pub struct ActiveToken {
     pub jti: String,
     pub org_id: String,
     pub principal_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// Introspects `token` for a resource server of `org`: active only if its signature and times
@@ -96,5 +137,6 @@ pub async fn introspect(app: &App, org: &crate::domain::OrgId, token: &str) -> R
         jti: claims.jti,
         org_id: claims.org_id,
         principal_type: claims.principal_type,
+        scope: claims.scope,
     })))
 }

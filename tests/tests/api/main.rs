@@ -1,6 +1,7 @@
 //! The integration tests, one binary: the real handlers, routed by the real template, against the
 //! moto emulator. One module per area of the product; each test its own table and org.
 
+mod abuse;
 mod access;
 mod authentication;
 mod authorizer;
@@ -15,6 +16,7 @@ mod openapi;
 mod principals;
 mod rotation;
 mod routes;
+mod scope;
 mod sweep;
 mod token_revocation;
 mod tokens;

@@ -2,61 +2,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use iam_tests::{ISSUER, TestApp, TestResponse, with_checksum};
+use iam_tests::{FORMS, Form, ISSUER, TestApp, TestResponse, with_checksum};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use local_stack::event::IncomingRequest;
 use serde_json::{Value, json};
 use shared::auth::tokens::{StoredKey, StoredKeySet};
-
-/// The ways a client can present a key to the exchange.
-#[derive(Clone, Copy, Debug)]
-enum Form {
-    Json,
-    ApiKeyHeader,
-    OAuthBody,
-    OAuthBasic,
-}
-
-const FORMS: [Form; 4] = [Form::Json, Form::ApiKeyHeader, Form::OAuthBody, Form::OAuthBasic];
-
-fn form_encode(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let mut s = form_urlencoded_serializer();
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish().into_bytes()
-}
-
-fn form_urlencoded_serializer() -> form_urlencoded::Serializer<'static, String> {
-    form_urlencoded::Serializer::new(String::new())
-}
-
-async fn exchange_as(app: &TestApp, form: Form, key: &str) -> TestResponse {
-    let (client_id, client_secret) = key.split_once('.').unwrap_or((key, ""));
-    let mut incoming = IncomingRequest { method: "POST".into(), path: "/iam/auth/token".into(), ..Default::default() };
-    match form {
-        Form::Json => {
-            incoming.headers.push(("Content-Type".into(), "application/json".into()));
-            incoming.body = json!({ "apiKey": key }).to_string().into_bytes();
-        }
-        Form::ApiKeyHeader => incoming.headers.push(("Authorization".into(), format!("ApiKey {key}"))),
-        Form::OAuthBody => {
-            incoming.headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
-            incoming.body = form_encode(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client_id),
-                ("client_secret", client_secret),
-            ]);
-        }
-        Form::OAuthBasic => {
-            let pair = format!("{client_id}:{client_secret}");
-            incoming.headers.push(("Authorization".into(), format!("Basic {}", STANDARD.encode(pair))));
-            incoming.headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
-            incoming.body = form_encode(&[("grant_type", "client_credentials")]);
-        }
-    }
-    app.send(incoming).await
-}
 
 fn assert_refused(r: &TestResponse, form: Form, code: &str) {
     assert_eq!((r.status, r.code()), (401, code), "{form:?}: {:?}", r.body);
@@ -76,7 +26,7 @@ fn assert_refused(r: &TestResponse, form: Form, code: &str) {
 async fn every_form_exchanges_a_key_for_a_token_that_works_on_the_org_routes() {
     let app = TestApp::new().await;
     for form in FORMS {
-        let r = exchange_as(&app, form, &app.admin_key).await;
+        let r = app.exchange_as(form, &app.admin_key).await;
         assert_eq!(r.status, 200, "{form:?}: {:?}", r.body);
         assert_eq!(r.header("cache-control"), "no-store");
         let token = match form {
@@ -165,17 +115,17 @@ async fn every_401_of_the_exchange_in_every_form() {
     let unknown = with_checksum(&format!("ik_{}.{}", "z".repeat(20), "A".repeat(32)));
 
     for form in FORMS {
-        assert_refused(&exchange_as(&app, form, &app.admin_key[..40]).await, form, "api_key_malformed");
-        assert_refused(&exchange_as(&app, form, &wrong_secret).await, form, "invalid_api_key");
-        assert_refused(&exchange_as(&app, form, &unknown).await, form, "invalid_api_key");
-        assert_refused(&exchange_as(&app, form, &revoked).await, form, "credential_revoked");
-        assert_refused(&exchange_as(&app, form, &suspended).await, form, "principal_suspended");
-        assert_refused(&exchange_as(&app, form, &principal_revoked).await, form, "principal_revoked");
+        assert_refused(&app.exchange_as(form, &app.admin_key[..40]).await, form, "api_key_malformed");
+        assert_refused(&app.exchange_as(form, &wrong_secret).await, form, "invalid_api_key");
+        assert_refused(&app.exchange_as(form, &unknown).await, form, "invalid_api_key");
+        assert_refused(&app.exchange_as(form, &revoked).await, form, "credential_revoked");
+        assert_refused(&app.exchange_as(form, &suspended).await, form, "principal_suspended");
+        assert_refused(&app.exchange_as(form, &principal_revoked).await, form, "principal_revoked");
     }
     app.app.clock.advance(3601);
     for form in FORMS {
-        assert_refused(&exchange_as(&app, form, &expiring).await, form, "credential_expired");
-        assert_refused(&exchange_as(&app, form, &principal_expiring).await, form, "principal_expired");
+        assert_refused(&app.exchange_as(form, &expiring).await, form, "credential_expired");
+        assert_refused(&app.exchange_as(form, &principal_expiring).await, form, "principal_expired");
     }
     // Nothing presented at all.
     let none = app.call("POST", "/iam/auth/token", None, None).await;
