@@ -1,6 +1,7 @@
 // One test per step of the two seed pages (API tokens; Troubleshooting auth), done in the console
 // as a person would, in Debian's chromium. Each checks accessibility (axe: no serious or critical
 // violation) on the pages it visits.
+import { readFileSync } from "node:fs";
 import { type Page, expect, test } from "@playwright/test";
 import { OWNER, api, bootstrap, exchange, expectAccessible, screenshot, signIn, unique } from "./support";
 
@@ -194,6 +195,43 @@ test("run the troubleshooter on a denied call", async ({ page }) => {
   await screenshot(page, "troubleshoot");
 });
 
+test("a credential lifetime policy, and the credential report with its CSV (Settings)", async ({ page }) => {
+  await createPrincipal(page, unique("reported"));
+  const key = await issueKey(page, "forever");
+  // A use from outside the browser: its time, address and route are the credential's last use.
+  expect((await exchange(key)).status).toBe(200);
+  await page.reload();
+  await expect(page.getByRole("table", { name: "Credentials" })).toContainText("on POST /iam/auth/token");
+  const principalPage = page.url();
+  try {
+    await page.goto("/console/settings");
+    await page.getByLabel("Maximum credential lifetime (days)").fill("90");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await expect(page.getByText("Saved.")).toBeVisible();
+    // The demo administrator's key, the org's first, has no expiry: issued before the policy, out of it.
+    const report = page.getByRole("table", { name: "Credential report" });
+    await expect(report.locator("tbody tr").first().locator("td").last()).toHaveText("Yes");
+    await expectAccessible(page);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV" }).click()]);
+    const lines = readFileSync((await download.path())!, "utf8").trimEnd().split("\r\n");
+    expect(lines[0]).toBe(
+      "principalId,principalName,keyId,credentialName,status,createdAt,expiresAt,lastUsedAt,lastUsedIp,lastUsedRoute,ageDays,outOfPolicy",
+    );
+    const row = lines.find((line) => line.includes(key.slice(3, 23)));
+    expect(row).toContain(",POST /iam/auth/token,");
+    expect(row).toMatch(/,yes$/);
+    // A new key without an expiry date is refused, and the refusal names the policy.
+    await page.goto(principalPage);
+    await page.getByRole("button", { name: "Issue API key" }).click();
+    const form = page.getByRole("dialog", { name: "Issue API key" });
+    await form.getByLabel("Credential name").fill("no expiry");
+    await form.getByRole("button", { name: "Create credential" }).click();
+    await expect(form.getByRole("alert")).toContainText("maxCredentialLifetimeDays");
+  } finally {
+    expect((await api("PATCH", `/iam/orgs/${bootstrap().orgId}/settings`, { maxCredentialLifetimeDays: null })).status).toBe(200);
+  }
+});
+
 test("the members, settings and audit log pages", async ({ page }) => {
   await page.goto("/console/members");
   await expect(page.getByRole("cell", { name: OWNER, exact: true })).toBeVisible();
@@ -208,4 +246,20 @@ test("the members, settings and audit log pages", async ({ page }) => {
   await expect(page.getByRole("table", { name: "Audit events" }).locator("tbody tr").first()).toContainText("iam:");
   await expectAccessible(page);
   await screenshot(page, "audit-log");
+});
+
+test("roll a credential: the new key is shown once and the old one stops when chosen", async ({ page }) => {
+  await createPrincipal(page, unique("rolled"));
+  const old = await issueKey(page, "deploy");
+  await page.getByRole("button", { name: "Roll deploy" }).click();
+  const dialog = page.getByRole("dialog", { name: "Roll API key" });
+  await dialog.getByLabel("The old key keeps working").selectOption("0");
+  await expectAccessible(page);
+  await dialog.getByRole("button", { name: "Roll API key" }).click();
+  const shown = page.getByRole("dialog", { name: "Your new API key" });
+  const rolled = await shown.getByLabel("API key").inputValue();
+  await shown.getByRole("button", { name: "Done" }).click();
+  await expect(page.getByRole("cell", { name: "deploy (rolled)", exact: true })).toBeVisible();
+  expect((await exchange(rolled)).status).toBe(200);
+  expect(await exchange(old)).toEqual({ status: 401, code: "credential_expired" });
 });

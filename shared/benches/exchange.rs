@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use shared::auth::ApiKey;
+use shared::auth::{ApiKey, RequestCtx};
 use support::app_with_key;
 
 mod support;
@@ -15,17 +15,23 @@ fn exchange(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (app, full) = app_with_key(&rt);
     let key = ApiKey::parse(&full).unwrap();
+    // The request as API Gateway describes it (its route and address are what a key's last use records).
+    let ctx = RequestCtx {
+        route_key: "POST /iam/auth/token".into(),
+        request_id: "b".into(),
+        source_ip: Some("198.51.100.7".into()),
+    };
     // Warm the container: settings cached, the key verified once.
-    let token = rt.block_on(shared::service::tokens::exchange(&app, &key, "warm")).unwrap().token;
+    let token = rt.block_on(shared::service::tokens::exchange(&app, &key, &ctx)).unwrap().token;
     let mut headers = http::HeaderMap::new();
     headers.insert(http::header::AUTHORIZATION, format!("ApiKey {full}").parse().unwrap());
-    rt.block_on(app.authenticate(&headers, "warm")).unwrap();
+    rt.block_on(app.authenticate(&headers, &ctx)).unwrap();
 
     c.bench_function("token exchange (warm, storage in memory)", |b| {
-        b.to_async(&rt).iter(|| async { shared::service::tokens::exchange(&app, black_box(&key), "b").await.unwrap() })
+        b.to_async(&rt).iter(|| async { shared::service::tokens::exchange(&app, black_box(&key), &ctx).await.unwrap() })
     });
     c.bench_function("ApiKey authentication (warm, storage in memory)", |b| {
-        b.to_async(&rt).iter(|| async { app.authenticate(black_box(&headers), "b").await.unwrap() })
+        b.to_async(&rt).iter(|| async { app.authenticate(black_box(&headers), &ctx).await.unwrap() })
     });
     c.bench_function("Bearer verification", |b| {
         b.to_async(&rt).iter(|| async { app.verify_bearer(black_box(&token)).await.unwrap() })

@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { type Credential, type Principal, ok } from "../api";
 import { may } from "../access";
 import { href, useSession } from "../context";
-import { Dialog, ErrorNotice, FormActions, StatusBadge, Table, expiryFromDate, formatTime, useConfirm, useFormSubmit, usePaged } from "../ui/kit";
+import { Dialog, ErrorNotice, FormActions, LastUsed, StatusBadge, Table, expiryFromDate, formatTime, useConfirm, useFormSubmit, usePaged } from "../ui/kit";
 import { RoleAssignments } from "./assignments";
 
 type CredentialFilter = "Active" | "Revoked" | "Expired" | "all";
@@ -140,6 +140,8 @@ function Credentials(props: { principal: Principal }) {
   const [issued, setIssued] = useState<{ name: string; apiKey: string } | null>(null);
   const [version, setVersion] = useState(0);
   const [confirmation, confirm] = useConfirm();
+  const [rolling, setRolling] = useState<Credential | null>(null);
+  const [editing, setEditing] = useState<Credential | null>(null);
   const { page, error, setError, pager, restart } = usePaged<Credential>(
     (cursor) =>
       ok(
@@ -168,6 +170,8 @@ function Credentials(props: { principal: Principal }) {
 
   const canIssue = may(org, "iam:credentials:issue") && props.principal.status !== "Revoked";
   const canRevoke = may(org, "iam:credentials:revoke");
+  const canRoll = may(org, "iam:credentials:roll") && props.principal.status !== "Revoked";
+  const canEdit = may(org, "iam:credentials:update");
   return (
     <section aria-labelledby="credentials-title">
       <h2 id="credentials-title">Credentials</h2>
@@ -211,8 +215,20 @@ function Credentials(props: { principal: Principal }) {
                   <StatusBadge status={c.status} />
                 </td>
                 <td>{formatTime(c.expiresAt)}</td>
-                <td>{formatTime(c.lastUsedAt)}</td>
                 <td>
+                  <LastUsed at={c.lastUsedAt} ip={c.lastUsedIp} route={c.lastUsedRoute} />
+                </td>
+                <td class="row-actions">
+                  {canRoll && c.status === "Active" && !c.replacedBy && (
+                    <button type="button" onClick={() => setRolling(c)} aria-label={`Roll ${c.name}`}>
+                      Roll
+                    </button>
+                  )}
+                  {canEdit && c.status === "Active" && (
+                    <button type="button" onClick={() => setEditing(c)} aria-label={`Edit ${c.name}`}>
+                      Edit
+                    </button>
+                  )}
                   {canRevoke && c.status === "Active" && (
                     <button type="button" class="danger" onClick={() => revoke(c)} aria-label={`Revoke ${c.name}`}>
                       Revoke
@@ -235,6 +251,23 @@ function Credentials(props: { principal: Principal }) {
         }}
       />
       <ShownOnce issued={issued} onClose={() => setIssued(null)} />
+      <RollCredential
+        credential={rolling}
+        onClose={() => setRolling(null)}
+        onRolled={(name, apiKey) => {
+          setRolling(null);
+          setIssued({ name, apiKey });
+          setVersion(version + 1);
+        }}
+      />
+      <EditCredential
+        credential={editing}
+        onClose={() => setEditing(null)}
+        onSaved={() => {
+          setEditing(null);
+          setVersion(version + 1);
+        }}
+      />
     </section>
   );
 }
@@ -305,6 +338,80 @@ function ShownOnce(props: { issued: { name: string; apiKey: string } | null; onC
             </button>
           </div>
         </>
+      )}
+    </Dialog>
+  );
+}
+
+/** Roll: a successor is issued and shown once; the old key keeps working for the grace period chosen. */
+function RollCredential(props: { credential: Credential | null; onClose: () => void; onRolled: (name: string, apiKey: string) => void }) {
+  const { api, org } = useSession();
+  const c = props.credential;
+  const { submit, error, busy } = useFormSubmit(async (form) => {
+    if (!c) return;
+    const rolled = await ok(
+      api.POST("/iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}/roll", {
+        params: { path: { orgId: org.orgId, principalId: c.principalId, keyId: c.id } },
+        body: { expireOldAfterSeconds: Number(form.get("grace")) },
+      }),
+    );
+    props.onRolled(rolled.credential.name, rolled.apiKey);
+  });
+  return (
+    <Dialog title="Roll API key" open={c !== null} onClose={props.onClose}>
+      {c && (
+        <form onSubmit={submit}>
+          <p>
+            A new key replaces <strong>{c.name}</strong>, with the same lifetime. Deploy the new key, then let the old one
+            expire.
+          </p>
+          <label>
+            The old key keeps working
+            <select name="grace" defaultValue="86400">
+              <option value="0">No longer: it stops at once</option>
+              <option value="3600">For 1 hour</option>
+              <option value="86400">For 1 day</option>
+              <option value="604800">For 7 days</option>
+            </select>
+          </label>
+          <ErrorNotice error={error} />
+          <FormActions submit="Roll API key" busy={busy} onCancel={props.onClose} />
+        </form>
+      )}
+    </Dialog>
+  );
+}
+
+/** Edit: a new name, or an earlier expiry (never a later one). */
+function EditCredential(props: { credential: Credential | null; onClose: () => void; onSaved: () => void }) {
+  const { api, org } = useSession();
+  const c = props.credential;
+  const { submit, error, busy } = useFormSubmit(async (form) => {
+    if (!c) return;
+    const expiry = expiryFromDate(String(form.get("expiry") ?? ""));
+    await ok(
+      api.PATCH("/iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}", {
+        params: { path: { orgId: org.orgId, principalId: c.principalId, keyId: c.id } },
+        body: { name: String(form.get("name") ?? ""), ...(expiry ? { expiresAt: expiry } : {}) },
+      }),
+    );
+    props.onSaved();
+  });
+  return (
+    <Dialog title="Edit API key" open={c !== null} onClose={props.onClose}>
+      {c && (
+        <form onSubmit={submit}>
+          <label>
+            Credential name
+            <input name="name" required maxLength={128} defaultValue={c.name} autoComplete="off" />
+          </label>
+          <label>
+            Expiry date <span class="hint">(optional; earlier than the current one, {formatTime(c.expiresAt)})</span>
+            <input name="expiry" type="date" />
+          </label>
+          <ErrorNotice error={error} />
+          <FormActions submit="Save" busy={busy} onCancel={props.onClose} />
+        </form>
       )}
     </Dialog>
   );

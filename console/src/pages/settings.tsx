@@ -1,10 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
-import { type Settings, ok } from "../api";
+import { type CredentialReportPage, type CredentialReportRow, type Settings, ok } from "../api";
 import { may } from "../access";
-import { useSession } from "../context";
-import { ErrorNotice } from "../ui/kit";
+import { href, useSession } from "../context";
+import { ErrorNotice, LastUsed, StatusBadge, Table, formatTime, usePaged } from "../ui/kit";
 
-/** Settings: direct API-key auth, access-token lifetime and the credential cap. */
+/** Settings: direct API-key auth, access-token lifetime, the credential cap and lifetime policy; the credential report. */
 export function SettingsPage() {
   const { api, org } = useSession();
   const [settings, setSettings] = useState<Settings | null>(null);
@@ -18,6 +18,7 @@ export function SettingsPage() {
     e.preventDefault();
     if (!settings) return;
     const form = new FormData(e.target as HTMLFormElement);
+    const lifetime = String(form.get("maxCredentialLifetimeDays") ?? "").trim();
     setError(null);
     setSaved(false);
     try {
@@ -29,6 +30,8 @@ export function SettingsPage() {
             directApiKeyAuth: form.get("directApiKeyAuth") === "on",
             accessTokenTtlSeconds: Number(form.get("accessTokenTtlSeconds")),
             maxActiveCredentialsPerPrincipal: Number(form.get("maxActiveCredentialsPerPrincipal")),
+            maxCredentialLifetimeDays: lifetime === "" ? null : Number(lifetime),
+            requireCredentialExpiry: form.get("requireCredentialExpiry") === "on",
           },
         }),
       );
@@ -70,6 +73,37 @@ export function SettingsPage() {
                 defaultValue={String(settings.maxActiveCredentialsPerPrincipal)}
               />
             </label>
+          </fieldset>
+          <fieldset disabled={!editable}>
+            <legend>Credential lifetime</legend>
+            <label>
+              Maximum credential lifetime (days)
+              <input
+                name="maxCredentialLifetimeDays"
+                type="number"
+                min={1}
+                max={3650}
+                aria-describedby="lifetime-hint"
+                defaultValue={settings.maxCredentialLifetimeDays == null ? "" : String(settings.maxCredentialLifetimeDays)}
+              />
+            </label>
+            <p class="hint" id="lifetime-hint">
+              New API keys must expire within this many days of being issued, so each needs an expiry date. Leave it empty for
+              no limit.
+            </p>
+            <label class="check">
+              <input
+                type="checkbox"
+                name="requireCredentialExpiry"
+                aria-describedby="expiry-hint"
+                defaultChecked={settings.requireCredentialExpiry}
+              />{" "}
+              Require an expiry date on new API keys
+            </label>
+            <p class="hint" id="expiry-hint">
+              When it is on, issuing an API key without an expiry date fails. Keys issued before a policy keep working: the
+              credential report below marks those that break it as out of policy, so you can replace or revoke them.
+            </p>
             {editable && (
               <div class="actions">
                 <button type="submit" class="primary">
@@ -81,6 +115,102 @@ export function SettingsPage() {
           </fieldset>
         </form>
       )}
+      {may(org, "iam:credentials:report") && <CredentialReport settingsVersion={settings?.version} />}
     </>
+  );
+}
+
+/** Every credential of the organisation, a page at a time, and the whole report as a CSV file; read again when the settings (the policy) change. */
+function CredentialReport(props: { settingsVersion: number | undefined }) {
+  const { api, org } = useSession();
+  const [downloading, setDownloading] = useState(false);
+  const [downloadError, setDownloadError] = useState<unknown>(null);
+  const { page, error, pager } = usePaged<CredentialReportRow>(
+    (cursor) =>
+      ok(
+        api.GET("/iam/orgs/{orgId}/credential-report", {
+          params: { path: { orgId: org.orgId }, query: { cursor, limit: 25 }, header: { Accept: "application/json" } },
+        }),
+      ).then((json) => json as CredentialReportPage),
+    [api, org.orgId, props.settingsVersion],
+  );
+
+  /** Reads every page as CSV with the member's token, joins them under one header row, and saves the file. */
+  const download = async () => {
+    setDownloading(true);
+    setDownloadError(null);
+    try {
+      const lines: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const { data, error: problem, response } = await api.GET("/iam/orgs/{orgId}/credential-report", {
+          params: { path: { orgId: org.orgId }, query: { cursor, limit: 100 }, header: { Accept: "text/csv" } },
+          parseAs: "text",
+        });
+        if (!response.ok) await ok(Promise.resolve({ error: problem, response }));
+        const rows = String(data).split("\r\n").filter((row) => row !== "");
+        lines.push(...(lines.length === 0 ? rows : rows.slice(1)));
+        cursor = response.headers.get("X-Next-Cursor") ?? undefined;
+      } while (cursor);
+      const url = URL.createObjectURL(new Blob([lines.map((l) => `${l}\r\n`).join("")], { type: "text/csv" }));
+      const link = document.createElement("a");
+      link.href = url;
+      link.download = `credential-report-${org.orgId}.csv`;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    } catch (err) {
+      setDownloadError(err);
+    } finally {
+      setDownloading(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="report-title">
+      <h2 id="report-title">Credential report</h2>
+      <p class="lead">
+        Every API key of the organisation: when it was last used, from where, and whether it breaks the credential lifetime
+        policy. Keys that are never used, or not for a long time, are candidates to revoke.
+      </p>
+      <div class="toolbar">
+        <button type="button" onClick={download} disabled={downloading}>
+          Download CSV
+        </button>
+        <span role="status">{downloading ? "Preparing the report…" : ""}</span>
+      </div>
+      <ErrorNotice error={downloadError ?? error} />
+      {page && (
+        <Table
+          caption="Credential report"
+          columns={["API key", "Credential name", "Key id", "Status", "Created", "Expiry date", "Last used", "Age (days)", "Out of policy"]}
+          empty={page.items.length === 0 && "No credentials."}
+        >
+          {page.items.map((r) => (
+            <tr key={r.keyId}>
+              <td>
+                <a href={href(`api-keys/${r.principalId}`)}>{r.principalName}</a>
+              </td>
+              <td>{r.credentialName}</td>
+              <td>
+                <code>{r.keyId}</code>
+              </td>
+              <td>
+                <StatusBadge status={r.status} />
+              </td>
+              <td>{formatTime(r.createdAt)}</td>
+              <td>{formatTime(r.expiresAt)}</td>
+              <td>
+                <LastUsed at={r.lastUsedAt} ip={r.lastUsedIp} route={r.lastUsedRoute} />
+              </td>
+              <td>{r.ageDays}</td>
+              <td>{r.outOfPolicy ? <strong>Yes</strong> : "No"}</td>
+            </tr>
+          ))}
+        </Table>
+      )}
+      {pager}
+    </section>
   );
 }

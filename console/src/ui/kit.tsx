@@ -77,6 +77,26 @@ export function formatTime(value: string | null | undefined): string {
   return value.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
 }
 
+/** When a credential was last used, and from which address and on which route (recorded together, at most once per 5 minutes). */
+export function LastUsed(props: { at: string | null | undefined; ip: string | null | undefined; route: string | null | undefined }) {
+  if (!props.at) return <>Never</>;
+  return (
+    <>
+      {formatTime(props.at)}
+      {props.ip && (
+        <span class="hint detail">
+          from <code>{props.ip}</code>
+        </span>
+      )}
+      {props.route && (
+        <span class="hint detail">
+          on <code>{props.route}</code>
+        </span>
+      )}
+    </>
+  );
+}
+
 /** A date input's value (YYYY-MM-DD) as the end of that day in UTC, as the API takes it. */
 export function expiryFromDate(date: string): string | undefined {
   return date ? `${date}T23:59:59Z` : undefined;

@@ -63,7 +63,7 @@ pub async fn handle(
         tracing::warn!(route_key, "no action configured for the route: denied");
         return Ok(deny());
     };
-    let identity = match app.authenticate(&request.headers, &ctx.request_id).await {
+    let identity = match app.authenticate(&request.headers, &ctx).await {
         Ok(identity) => identity,
         Err(err) => {
             let refused = refusal(err)?;

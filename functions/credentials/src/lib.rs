@@ -1,11 +1,13 @@
-//! Credentials: `POST|GET /iam/orgs/{orgId}/api-keys/{principalId}/credentials` (issue and list).
+//! Credentials: `POST|GET /iam/orgs/{orgId}/api-keys/{principalId}/credentials` (issue and list),
+//! `PATCH .../credentials/{keyId}` (rename, bring the expiry earlier) and
+//! `POST .../credentials/{keyId}/roll` (a successor, the old one expiring after a grace period).
 
 use lambda_http::{Body, Request, Response};
 use shared::App;
 use shared::auth::{Action, resources};
-use shared::domain::{CredentialStatus, CredentialStatusFilter};
-use shared::http::request::{principal_id, query_param};
-use shared::http::{ApiError, FieldError, RequestCtx, json_body, json_with, no_store};
+use shared::domain::{CredentialStatus, CredentialStatusFilter, KeyId};
+use shared::http::request::{if_match, path_param, principal_id, query_param};
+use shared::http::{ApiError, FieldError, RequestCtx, etag, json_body, json_with, no_store};
 use shared::service::credentials;
 
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
@@ -18,6 +20,8 @@ async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
     match ctx.route_key.as_str() {
         "POST /iam/orgs/{orgId}/api-keys/{principalId}/credentials" => issue(app, ctx, req).await,
         "GET /iam/orgs/{orgId}/api-keys/{principalId}/credentials" => list(app, ctx, req).await,
+        "PATCH /iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}" => update(app, ctx, req).await,
+        "POST /iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}/roll" => roll(app, ctx, req).await,
         _ => Err(ApiError::RouteNotFound),
     }
 }
@@ -47,4 +51,30 @@ async fn list(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bod
     };
     let scope = credentials::list_scope(&caller.org_id, &id, filter);
     app.list_page(req, &scope, |params| credentials::list(app, &caller.org_id, &id, filter, params)).await
+}
+
+async fn update(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller_in_path_org(req, ctx).await?;
+    let id = principal_id(req)?;
+    let key_id = path_param(req, "keyId", "credential", |t| KeyId::parse(t).ok())?;
+    app.authorize(&caller, Action::CREDENTIALS_UPDATE, &resources::api_key(&id), ctx).await?;
+    let expected = if_match(req)?;
+    let input = json_body(req)?;
+    let (credential, version) =
+        credentials::update(app, &caller.actor(), &caller.org_id, &id, &key_id, input, expected, &ctx.request_id)
+            .await?;
+    Ok(json_with(200, &credential, &[etag(version)]))
+}
+
+async fn roll(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = app.caller_in_path_org(req, ctx).await?;
+    let id = principal_id(req)?;
+    let key_id = path_param(req, "keyId", "credential", |t| KeyId::parse(t).ok())?;
+    app.authorize(&caller, Action::CREDENTIALS_ROLL, &resources::api_key(&id), ctx).await?;
+    let input = json_body(req)?;
+    // The successor's key is everything the principal may do, as with issuance.
+    app.authorize_acting_as(&caller, &id).await?;
+    let issued = credentials::roll(app, &caller.actor(), &caller.org_id, &id, &key_id, input, &ctx.request_id).await?;
+    let body = serde_json::json!({"credential": issued.credential, "apiKey": issued.api_key, "replaces": key_id});
+    Ok(json_with(201, &body, &no_store()))
 }

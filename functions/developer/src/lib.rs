@@ -23,7 +23,7 @@ async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Bo
 /// IAM credentials are not Infuse IoT credentials: API-key principals (by key or IAM token) are
 /// refused before the org is even looked at.
 async fn read(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
-    let identity = app.authenticate(req.headers(), &ctx.request_id).await?;
+    let identity = app.authenticate(req.headers(), ctx).await?;
     if matches!(identity, Identity::Principal(_)) {
         return Err(ApiError::PrincipalTypeNotAllowed {
             why: "IAM API-key principals cannot read it; IAM credentials are not Infuse IoT credentials",

@@ -51,7 +51,7 @@ async fn remove(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
 /// Members only: the subject of a member token, whichever orgs it belongs to (none is an empty
 /// list). An API-key principal, by key or IAM access token, belongs to one org and is no member.
 async fn me(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
-    let subject = match app.authenticate(req.headers(), &ctx.request_id).await? {
+    let subject = match app.authenticate(req.headers(), ctx).await? {
         Identity::Member { subject } => subject,
         Identity::Principal(_) => {
             return Err(ApiError::PrincipalTypeNotAllowed {

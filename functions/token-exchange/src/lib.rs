@@ -79,7 +79,7 @@ fn parse_key(text: &str) -> Result<ApiKey, ApiError> {
 /// JSON `{"apiKey"}` or `Authorization: ApiKey`, exactly one of them.
 async fn exchange(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let (key, request) = json_client_request(req)?;
-    let token = tokens::exchange_for(app, &key, &request, &ctx.request_id).await?;
+    let token = tokens::exchange_for(app, &key, &request, ctx).await?;
     let mut body = serde_json::json!({
         "accessToken": token.token,
         "tokenType": "Bearer",
@@ -128,7 +128,7 @@ fn json_client_request(req: &Request) -> Result<(ApiKey, tokens::TokenRequest), 
 /// `client_secret=<keySecret>`, the pair in the body or as HTTP Basic (RFC 6749 §2.3.1), never both.
 async fn oauth_exchange(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     let (key, request) = oauth_client_request(req)?;
-    let token = tokens::exchange_for(app, &key, &request, &ctx.request_id).await?;
+    let token = tokens::exchange_for(app, &key, &request, ctx).await?;
     let mut body = serde_json::json!({
         "access_token": token.token,
         "token_type": "Bearer",
@@ -246,7 +246,7 @@ fn metadata(app: &App) -> Response<Body> {
 /// access token) holds `iam:tokens:introspect`; the form body names the token. A token of another
 /// org, or one that is not valid, is `{"active": false}`.
 async fn introspect(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
-    let caller = match app.authenticate(req.headers(), &ctx.request_id).await? {
+    let caller = match app.authenticate(req.headers(), ctx).await? {
         Identity::Principal(caller) => caller,
         Identity::Member { .. } => {
             return Err(ApiError::PrincipalTypeNotAllowed {

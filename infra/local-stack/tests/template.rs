@@ -10,6 +10,8 @@ const CONTRACT_ROUTES: &[&str] = &[
     "POST /iam/auth/token",
     "GET /iam/.well-known/jwks.json",
     "GET /iam/.well-known/oauth-authorization-server",
+    "PATCH /iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}",
+    "POST /iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}/roll",
     "POST /iam/orgs/{orgId}/api-keys",
     "GET /iam/orgs/{orgId}/api-keys",
     "GET /iam/orgs/{orgId}/api-keys/{principalId}",
@@ -32,6 +34,7 @@ const CONTRACT_ROUTES: &[&str] = &[
     "GET /iam/orgs/{orgId}/settings",
     "PATCH /iam/orgs/{orgId}/settings",
     "GET /iam/orgs/{orgId}/audit-events",
+    "GET /iam/orgs/{orgId}/credential-report",
     "POST /iam/orgs/{orgId}/authorize",
     "GET /admin/developer",
 ];

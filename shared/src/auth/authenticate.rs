@@ -8,8 +8,8 @@ use http::HeaderMap;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use super::ApiKey;
 use super::tokens::AccessClaims;
+use super::{ApiKey, RequestCtx};
 use crate::App;
 use crate::domain::{Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
 use crate::domain::{ApiError, AuthFailure};
@@ -173,9 +173,11 @@ impl App {
         Ok(record)
     }
 
-    /// Authenticates the caller of an IAM route from its `Authorization` header. Bearer tokens
-    /// are told apart by `iss` alone: IAM's own access tokens, or the identity provider's.
-    pub async fn authenticate(&self, headers: &HeaderMap, request_id: &str) -> Result<Identity, ApiError> {
+    /// Authenticates the caller of an IAM route (or of a tenant route, for the authorizer) from its
+    /// `Authorization` header; `ctx` is the request's route and source address, which a key's
+    /// last use records. Bearer tokens are told apart by `iss` alone: IAM's own access tokens, or
+    /// the identity provider's.
+    pub async fn authenticate(&self, headers: &HeaderMap, ctx: &RequestCtx) -> Result<Identity, ApiError> {
         let token = match presented(headers)? {
             Presented::ApiKey(value) => value,
             Presented::Bearer(token) => {
@@ -197,7 +199,7 @@ impl App {
         if !self.org_settings(&record.org_id).await?.direct_api_key_auth {
             return Err(AuthFailure::DirectApiKeyAuthDisabled.into());
         }
-        self.note_use(&record, request_id).await;
+        self.note_use(&record, ctx).await;
         Ok(Identity::Principal(Caller {
             principal_id: record.credential.principal_id,
             principal_type: record.principal.principal_type,
@@ -270,16 +272,24 @@ impl App {
         self.tokens_valid_after.retain(|(o, p)| !(o == org && p == id));
     }
 
-    /// Records `lastUsedAt` when the stored value is older than the interval; the write is
-    /// conditional, so concurrent containers produce one successful write. Its failure never
-    /// fails the request.
-    pub async fn note_use(&self, record: &CredentialRecord, request_id: &str) {
+    /// Records `lastUsedAt`, with the request's source address and route, when the stored value is
+    /// older than the interval (a fresh one costs nothing: the item was read anyway); the write is
+    /// conditional, so concurrent containers produce one successful write. Its failure never fails
+    /// the request.
+    pub async fn note_use(&self, record: &CredentialRecord, ctx: &RequestCtx) {
         let now = self.clock.now();
         let not_since = now.plus_seconds(-self.config.last_used_interval_seconds);
         if record.credential.last_used_at.is_some_and(|t| t >= not_since) {
             return;
         }
-        if let Err(err) = self.store.touch_last_used(&record.credential.id, now, not_since).await {
+        // API Gateway's address, in its canonical form (never a client-supplied header).
+        let source_ip =
+            ctx.source_ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok()).map(|ip| ip.to_string());
+        let route = Some(ctx.route_key.as_str()).filter(|r| !r.is_empty());
+        let written =
+            self.store.touch_last_used(&record.credential.id, now, not_since, source_ip.as_deref(), route).await;
+        if let Err(err) = written {
+            let request_id = ctx.request_id.as_str();
             tracing::warn!(request_id, key_id = %record.credential.id, error = %err, "lastUsedAt not recorded");
         }
     }
@@ -301,10 +311,14 @@ mod tests {
                 expires_at: Some(Timestamp::from_unix(100)),
                 created_at: Timestamp::from_unix(0),
                 last_used_at: None,
+                last_used_ip: None,
+                last_used_route: None,
                 revoked_at: None,
+                replaced_by: None,
             },
             org_id: OrgId::generate(),
             secret_hash: secrecy::SecretString::default(),
+            version: 1,
             principal: PrincipalState {
                 principal_type: PrincipalType::ApiKey,
                 principal_status,

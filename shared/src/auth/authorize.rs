@@ -25,6 +25,9 @@ impl Action {
     pub const CREDENTIALS_ISSUE: Self = Self("iam:credentials:issue");
     pub const CREDENTIALS_LIST: Self = Self("iam:credentials:list");
     pub const CREDENTIALS_REVOKE: Self = Self("iam:credentials:revoke");
+    pub const CREDENTIALS_REPORT: Self = Self("iam:credentials:report");
+    pub const CREDENTIALS_ROLL: Self = Self("iam:credentials:roll");
+    pub const CREDENTIALS_UPDATE: Self = Self("iam:credentials:update");
     pub const ROLES_CREATE: Self = Self("iam:roles:create");
     pub const ROLES_READ: Self = Self("iam:roles:read");
     pub const ROLES_LIST: Self = Self("iam:roles:list");
@@ -93,7 +96,7 @@ impl App {
     /// read); the returned caller's `org_id` is then the org every query of the request is bounded by.
     pub async fn caller_in_path_org(&self, req: &lambda_http::Request, ctx: &RequestCtx) -> Result<Caller, ApiError> {
         use lambda_http::RequestExt;
-        let identity = self.authenticate(req.headers(), &ctx.request_id).await?;
+        let identity = self.authenticate(req.headers(), ctx).await?;
         let path_org = req.path_parameters_ref().and_then(|p| p.first("orgId")).unwrap_or_default();
         self.caller_in_org(identity, path_org, ctx).await
     }

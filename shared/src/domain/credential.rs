@@ -55,7 +55,16 @@ pub struct Credential {
     pub expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
+    /// The client address API Gateway saw at `last_used_at` (written with it, by the same update).
+    #[serde(default)]
+    pub last_used_ip: Option<String>,
+    /// The API Gateway route key called at `last_used_at`, e.g. `POST /iam/auth/token`.
+    #[serde(default)]
+    pub last_used_route: Option<String>,
     pub revoked_at: Option<Timestamp>,
+    /// The credential that replaced this one when it was rolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<KeyId>,
 }
 
 impl Credential {

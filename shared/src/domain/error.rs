@@ -102,6 +102,9 @@ pub enum ApiError {
     /// 409 `credential_limit_reached`.
     #[error("the principal already has {cap} active credentials, the organisation's limit")]
     CredentialLimitReached { cap: u32 },
+    /// 409 `credential_not_active`: only an Active credential can be rolled or edited.
+    #[error("the credential is {why}")]
+    CredentialNotActive { why: &'static str },
     /// 429 `too_many_failed_attempts`, with `Retry-After`: the key id failed verification too often
     /// in this container, and the secret presented is not one the container has verified. The same
     /// for a key id that does not exist.

@@ -22,4 +22,4 @@ pub use refusal::{AuthFailure, Denial};
 pub use role::{Condition, IAM_READ_ACTIONS, Permission, Role, RoleId, built_in_roles, role_name_skeleton};
 pub use settings::OrgSettings;
 pub use timestamp::Timestamp;
-pub use wire::{Patch, json_integer};
+pub use wire::{Patch, json_integer, json_integer_patch};

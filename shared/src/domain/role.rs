@@ -93,10 +93,11 @@ pub fn role_name_skeleton(name: &str) -> String {
 }
 
 /// IAM's read and list actions: what `iam-viewer` grants.
-pub const IAM_READ_ACTIONS: [&str; 9] = [
+pub const IAM_READ_ACTIONS: [&str; 10] = [
     "iam:apiKeys:read",
     "iam:apiKeys:list",
     "iam:credentials:list",
+    "iam:credentials:report",
     "iam:roles:read",
     "iam:roles:list",
     "iam:roleAssignments:list",

@@ -29,3 +29,12 @@ pub fn json_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::E
         .map(Some)
         .ok_or_else(|| serde::de::Error::custom(format!("invalid value: {number}, expected an integer in range")))
 }
+
+/// A PATCH field holding an integer as JSON counts one (see [`json_integer`]): `null` clears it.
+/// Absent needs `#[serde(default)]` beside it.
+pub fn json_integer_patch<'de, D: Deserializer<'de>>(d: D) -> Result<Patch<i64>, D::Error> {
+    Ok(match json_integer(d)? {
+        None => Patch::Null,
+        Some(value) => Patch::Value(value),
+    })
+}

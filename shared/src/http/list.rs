@@ -2,6 +2,7 @@
 
 use super::{ApiError, ListParams};
 use crate::App;
+use crate::store::Page;
 
 impl App {
     /// A list route's answer: opens the request's `limit` and `cursor` for `scope`, reads the page
@@ -15,11 +16,26 @@ impl App {
     where
         T: serde::Serialize,
         F: FnOnce(ListParams) -> Fut,
-        Fut: std::future::Future<Output = Result<crate::store::Page<T>, ApiError>>,
+        Fut: std::future::Future<Output = Result<Page<T>, ApiError>>,
+    {
+        let (items, next) = self.page_of(req, scope, read).await?;
+        Ok(super::json(200, &serde_json::json!({"items": items, "nextCursor": next})))
+    }
+
+    /// [`App::list_page`] before rendering: the page's items and its next cursor, sealed for
+    /// `scope` (for a route that answers the page in more than one form).
+    pub async fn page_of<T, F, Fut>(
+        &self,
+        req: &lambda_http::Request,
+        scope: &str,
+        read: F,
+    ) -> Result<(Vec<T>, Option<String>), ApiError>
+    where
+        F: FnOnce(ListParams) -> Fut,
+        Fut: std::future::Future<Output = Result<Page<T>, ApiError>>,
     {
         let cursors = &self.keys().await?.cursors;
         let page = read(ListParams::from_request(req, cursors, scope)?).await?;
-        let next = page.next.map(|k| cursors.seal(scope, &k));
-        Ok(super::json(200, &serde_json::json!({"items": page.items, "nextCursor": next})))
+        Ok((page.items, page.next.map(|k| cursors.seal(scope, &k))))
     }
 }

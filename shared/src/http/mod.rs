@@ -1,6 +1,7 @@
 //! HTTP adapters: the error type and problem+json, request helpers, JSON bodies, cursors.
 
 pub mod body;
+pub mod csv;
 pub mod cursor;
 pub mod error;
 mod list;

@@ -5,14 +5,14 @@ use serde_json::json;
 
 use super::{Validation, Written, until_written};
 use crate::App;
-use crate::auth::ApiKey;
+use crate::auth::{ApiKey, GeneratedKey};
 use crate::domain::ApiError;
 use crate::domain::{
     Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, Name, OrgId, PrincipalId,
     PrincipalStatus, Timestamp,
 };
 use crate::store::ListParams;
-use crate::store::{CredentialRecord, Invariant, Page, PrincipalState, StoreError};
+use crate::store::{CredentialRecord, Invariant, Page, PrincipalRecord, PrincipalState, StoreError};
 
 /// `POST .../credentials`.
 #[derive(Debug, Deserialize)]
@@ -68,9 +68,12 @@ pub async fn issue(
 ) -> Result<Issued, ApiError> {
     let now = app.clock.now();
     let NewCredential { name, expires_at } = input.check(now)?;
+    // The org's lifetime policy and cap, read through the settings cache (≤ 60 s old).
+    let settings = app.org_settings(org).await?;
+    settings.check_lifetime(expires_at, now)?;
+    let cap = settings.credential_cap();
     let generated = ApiKey::generate();
     let secret_hash = app.keys().await?.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
-    let cap = app.org_settings(org).await?.credential_cap();
 
     // Each attempt reads these; one marks lapsed credentials at most once (an atomic: the
     // attempts' futures are Send).
@@ -99,21 +102,7 @@ pub async fn issue(
             }
             return Err(ApiError::CredentialLimitReached { cap });
         }
-        let record = CredentialRecord {
-            credential: Credential {
-                id: generated.key.key_id().clone(),
-                principal_id: principal_id.clone(),
-                name: name.clone(),
-                status: CredentialStatus::Active,
-                expires_at,
-                created_at: now,
-                last_used_at: None,
-                revoked_at: None,
-            },
-            org_id: org.clone(),
-            secret_hash: secret_hash.as_str().into(),
-            principal: PrincipalState::of(&principal.principal),
-        };
+        let record = new_record(generated, secret_hash, &principal, name.clone(), expires_at, now);
         let audit = AuditEvent::new(
             org.clone(),
             actor.clone(),
@@ -213,12 +202,7 @@ pub async fn revoke(
 ) -> Result<Credential, ApiError> {
     until_written(|| async move {
         let now = app.clock.now();
-        let record = app
-            .store
-            .get_credential(key_id)
-            .await?
-            .filter(|r| &r.org_id == org && &r.credential.principal_id == principal_id)
-            .ok_or(ApiError::NotFound("credential"))?;
+        let record = credential_of(app, org, principal_id, key_id).await?;
         if record.credential.status == CredentialStatus::Revoked {
             return Ok(Written::Done(record.view(now)));
         }
@@ -236,6 +220,243 @@ pub async fn revoke(
         );
         let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
         Written::of(app.store.end_credential(&record, &after, retention_until, &audit).await, after)
+    })
+    .await
+}
+
+/// The credential `key_id` of `principal_id` in `org`, strongly consistent; anyone else's is 404.
+async fn credential_of(
+    app: &App,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    key_id: &KeyId,
+) -> Result<CredentialRecord, ApiError> {
+    app.store
+        .get_credential(key_id)
+        .await?
+        .filter(|r| &r.org_id == org && &r.credential.principal_id == principal_id)
+        .ok_or(ApiError::NotFound("credential"))
+}
+
+/// A new Active credential of `principal` for `generated`, as issuance and roll write it.
+fn new_record(
+    generated: &GeneratedKey,
+    secret_hash: &str,
+    principal: &PrincipalRecord,
+    name: Name,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> CredentialRecord {
+    CredentialRecord {
+        credential: Credential {
+            id: generated.key.key_id().clone(),
+            principal_id: principal.principal.id.clone(),
+            name,
+            status: CredentialStatus::Active,
+            expires_at,
+            created_at: now,
+            last_used_at: None,
+            last_used_ip: None,
+            last_used_route: None,
+            revoked_at: None,
+            replaced_by: None,
+        },
+        org_id: principal.principal.org_id.clone(),
+        secret_hash: secret_hash.into(),
+        principal: PrincipalState::of(&principal.principal),
+        version: 1,
+    }
+}
+
+/// The longest grace period of a roll: a week.
+pub const MAX_ROLL_GRACE_SECONDS: i64 = 7 * 86_400;
+
+/// `POST .../credentials/{keyId}/roll`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RollCredential {
+    #[serde(deserialize_with = "crate::domain::json_integer")]
+    pub expire_old_after_seconds: Option<i64>,
+}
+
+impl RollCredential {
+    /// The grace period, in seconds, in 0..=[`MAX_ROLL_GRACE_SECONDS`]; no I/O.
+    pub fn check(&self) -> Result<i64, ApiError> {
+        match self.expire_old_after_seconds {
+            Some(seconds) if (0..=MAX_ROLL_GRACE_SECONDS).contains(&seconds) => Ok(seconds),
+            _ => Err(ApiError::InvalidRequest(vec![crate::domain::FieldError::new(
+                "expireOldAfterSeconds",
+                "must be a whole number of seconds from 0 (at once) to 604800 (a week)",
+            )])),
+        }
+    }
+}
+
+/// The name of a rolled credential's successor: the same name and a suffix, within 128 characters.
+fn rolled_name(name: &Name) -> Name {
+    const SUFFIX: &str = " (rolled)";
+    let base: String = name.as_str().chars().take(128 - SUFFIX.len()).collect();
+    Name::parse(&format!("{}{SUFFIX}", base.trim_end())).unwrap_or_else(|_| name.clone())
+}
+
+/// Rolls an Active credential: issues its successor to the same principal (the same name with a
+/// suffix, the same lifetime from now) and shows its key once; the old one keeps working for
+/// `grace` seconds (0: stops at once), then expires. One transaction: the pair takes one place
+/// under the cap, and a failure leaves both or neither.
+#[allow(clippy::too_many_arguments)]
+pub async fn roll(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    key_id: &KeyId,
+    input: RollCredential,
+    request_id: &str,
+) -> Result<Issued, ApiError> {
+    let grace = input.check()?;
+    let generated = ApiKey::generate();
+    let secret_hash = app.keys().await?.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
+    let settings = app.org_settings(org).await?;
+    let cap = settings.credential_cap();
+    let (generated, secret_hash, settings) = (&generated, &secret_hash, &settings);
+    until_written(|| async move {
+        let now = app.clock.now();
+        let old = credential_of(app, org, principal_id, key_id).await?;
+        if old.view(now).status != CredentialStatus::Active {
+            return Err(ApiError::CredentialNotActive { why: "not Active: only an Active credential can be rolled" });
+        }
+        if old.credential.replaced_by.is_some() {
+            return Err(ApiError::CredentialNotActive { why: "already rolled: roll its successor instead" });
+        }
+        let principal =
+            app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
+        if principal.principal.status == PrincipalStatus::Revoked {
+            return Err(ApiError::PrincipalRevoked);
+        }
+        if principal.principal.is_expired_at(now) {
+            return Err(ApiError::PrincipalExpired);
+        }
+        if principal.active_key_ids.len() > cap as usize {
+            return Err(ApiError::CredentialLimitReached { cap });
+        }
+        // The same lifetime as the old one had, counted from now, within the org's policy.
+        let lifetime = old.credential.expires_at.map(|at| at.unix() - old.credential.created_at.unix());
+        settings.check_lifetime(lifetime.map(|seconds| now.plus_seconds(seconds)), now)?;
+        let expires_at = lifetime.map(|seconds| now.plus_seconds(seconds));
+        let new = new_record(generated, secret_hash, &principal, rolled_name(&old.credential.name), expires_at, now);
+        let mut old_after = old.clone();
+        let stops = now.plus_seconds(grace);
+        old_after.credential.expires_at = Some(old.credential.expires_at.map_or(stops, |at| at.min(stops)));
+        old_after.credential.replaced_by = Some(new.credential.id.clone());
+        old_after.version = old.version + 1;
+        let audit = AuditEvent::new(
+            org.clone(),
+            actor.clone(),
+            "iam:credentials:roll",
+            resource(principal_id, key_id),
+            now,
+            request_id,
+            json!({
+                "name": old.credential.name,
+                "replacedBy": new.credential.id,
+                "oldExpiresAt": old_after.credential.expires_at,
+                "newExpiresAt": new.credential.expires_at,
+            }),
+        );
+        Written::of(
+            app.store.roll_credential(&new, &old, &old_after, &principal, cap, &audit).await,
+            Issued { credential: new.credential.clone(), api_key: generated.full.clone() },
+        )
+    })
+    .await
+}
+
+/// `PATCH .../credentials/{keyId}`: a new name, or an earlier expiry (never a later one).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateCredential {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// A checked [`UpdateCredential`].
+#[derive(Debug)]
+pub struct CredentialChange {
+    pub name: Option<Name>,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl UpdateCredential {
+    /// The body's field checks; no I/O. (Whether the expiry is earlier needs the credential.)
+    pub fn check(&self, now: Timestamp) -> Result<CredentialChange, ApiError> {
+        let mut v = Validation::default();
+        let name = self.name.as_deref().and_then(|n| v.name("name", n));
+        let expires_at = v.expiry(self.expires_at.as_deref(), now);
+        v.finish()?;
+        Ok(CredentialChange { name, expires_at })
+    }
+}
+
+/// Renames a credential or brings its expiry earlier (or sets one where none was); never extends
+/// it. With `if_match`, refused (412) unless the credential is at that version. Audited.
+#[allow(clippy::too_many_arguments)]
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    key_id: &KeyId,
+    input: UpdateCredential,
+    if_match: Option<u64>,
+    request_id: &str,
+) -> Result<(Credential, u64), ApiError> {
+    let now = app.clock.now();
+    let CredentialChange { name, expires_at } = input.check(now)?;
+    let (name, expires_at) = (&name, &expires_at);
+    until_written(|| async move {
+        let before = credential_of(app, org, principal_id, key_id).await?;
+        if if_match.is_some_and(|expected| expected != before.version) {
+            return Err(ApiError::VersionMismatch { current: before.version });
+        }
+        if before.view(now).status != CredentialStatus::Active {
+            return Err(ApiError::CredentialNotActive { why: "not Active: only an Active credential can be edited" });
+        }
+        if let (Some(new), Some(old)) = (expires_at, before.credential.expires_at)
+            && *new > old
+        {
+            return Err(ApiError::InvalidRequest(vec![crate::domain::FieldError::new(
+                "expiresAt",
+                format!("may only bring the expiry earlier than {old}, never extend it"),
+            )]));
+        }
+        let mut after = before.clone();
+        if let Some(name) = name {
+            after.credential.name = name.clone();
+        }
+        if let Some(at) = expires_at {
+            after.credential.expires_at = Some(*at);
+        }
+        if after.credential == before.credential {
+            return Ok(Written::Done((after.view(now), after.version)));
+        }
+        after.version += 1;
+        let audit = AuditEvent::new(
+            org.clone(),
+            actor.clone(),
+            "iam:credentials:update",
+            resource(principal_id, key_id),
+            now,
+            request_id,
+            json!({
+                "name": {"from": before.credential.name, "to": after.credential.name},
+                "expiresAt": {"from": before.credential.expires_at, "to": after.credential.expires_at},
+                "version": after.version,
+            }),
+        );
+        let written = app.store.update_credential(&before, &after, &audit).await;
+        Written::of(written, (after.view(now), after.version))
     })
     .await
 }

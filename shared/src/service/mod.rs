@@ -6,6 +6,7 @@ pub mod developer;
 pub mod members;
 pub mod orgs;
 pub mod principals;
+pub mod report;
 pub mod roles;
 pub mod settings;
 pub mod simulate;

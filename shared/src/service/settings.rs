@@ -7,7 +7,7 @@ use super::{Validation, Written, until_written};
 use crate::App;
 use crate::auth::resources;
 use crate::domain::ApiError;
-use crate::domain::{Actor, AuditEvent, AuditEvent as Event, OrgId, OrgSettings};
+use crate::domain::{Actor, AuditEvent, AuditEvent as Event, OrgId, OrgSettings, Patch};
 use crate::store::ListParams;
 use crate::store::{OrgRecord, Page};
 
@@ -21,6 +21,11 @@ pub struct UpdateSettings {
     pub access_token_ttl_seconds: Option<i64>,
     #[serde(default, deserialize_with = "crate::domain::json_integer")]
     pub max_active_credentials_per_principal: Option<i64>,
+    /// `null` removes the limit (absent leaves it).
+    #[serde(default, deserialize_with = "crate::domain::json_integer_patch")]
+    pub max_credential_lifetime_days: Patch<i64>,
+    #[serde(default)]
+    pub require_credential_expiry: Option<bool>,
 }
 
 impl UpdateSettings {
@@ -35,6 +40,13 @@ impl UpdateSettings {
         if self.max_active_credentials_per_principal.is_some_and(|c| !cap.contains(&c)) {
             v.push("maxActiveCredentialsPerPrincipal", &format!("must be from {} to {}", cap.start(), cap.end()));
         }
+        let days = OrgSettings::CREDENTIAL_LIFETIME_RANGE;
+        if matches!(self.max_credential_lifetime_days, Patch::Value(d) if !days.contains(&d)) {
+            v.push(
+                "maxCredentialLifetimeDays",
+                &format!("must be from {} to {} days, or null for no limit", days.start(), days.end()),
+            );
+        }
         v.finish()
     }
 }
@@ -44,7 +56,8 @@ pub async fn get(app: &App, org: &OrgId) -> Result<OrgRecord, ApiError> {
     app.store.get_org_consistent(org).await?.ok_or(ApiError::NotFound("organisation"))
 }
 
-/// Changes settings (412 on a stale `If-Match`). Other containers see the change within 60 s.
+/// Changes settings (412 on a stale `If-Match`). Other containers see the change within 60 s: the
+/// lifetime policy applies to issuance there within that bound (it reads settings through the cache).
 pub async fn update(
     app: &App,
     actor: &Actor,
@@ -54,6 +67,7 @@ pub async fn update(
     request_id: &str,
 ) -> Result<OrgRecord, ApiError> {
     input.check()?;
+    let input = &input;
     until_written(|| async move {
         let before = get(app, org).await?;
         if if_match.is_some_and(|expected| expected != before.version) {
@@ -68,6 +82,14 @@ pub async fn update(
         }
         if let Some(cap) = input.max_active_credentials_per_principal {
             settings.max_active_credentials_per_principal = cap as u32;
+        }
+        match input.max_credential_lifetime_days {
+            Patch::Absent => {}
+            Patch::Null => settings.max_credential_lifetime_days = None,
+            Patch::Value(days) => settings.max_credential_lifetime_days = Some(days as u32),
+        }
+        if let Some(required) = input.require_credential_expiry {
+            settings.require_credential_expiry = required;
         }
         if settings == before.settings {
             return Ok(Written::Done(before));

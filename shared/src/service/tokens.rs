@@ -1,9 +1,9 @@
 //! Token exchange: an API key for a short-lived access token.
 
 use crate::App;
-use crate::auth::ApiKey;
 use crate::auth::scope;
 use crate::auth::tokens::AccessClaims;
+use crate::auth::{ApiKey, RequestCtx};
 use crate::domain::ApiError;
 use crate::domain::Timestamp;
 
@@ -25,8 +25,8 @@ pub struct TokenRequest {
 }
 
 /// Exchanges a verified API key for an access token with everything its roles grant.
-pub async fn exchange(app: &App, key: &ApiKey, request_id: &str) -> Result<AccessToken, ApiError> {
-    exchange_for(app, key, &TokenRequest::default(), request_id).await
+pub async fn exchange(app: &App, key: &ApiKey, ctx: &RequestCtx) -> Result<AccessToken, ApiError> {
+    exchange_for(app, key, &TokenRequest::default(), ctx).await
 }
 
 /// Exchanges a verified API key for an access token. Cost: the credential's one strongly
@@ -38,11 +38,11 @@ pub async fn exchange_for(
     app: &App,
     key: &ApiKey,
     request: &TokenRequest,
-    request_id: &str,
+    ctx: &RequestCtx,
 ) -> Result<AccessToken, ApiError> {
     let record = app.verify_api_key(key).await?;
     if let Some(resource) = request.resource.as_deref().filter(|r| *r != app.config.token_audience) {
-        tracing::info!(request_id, resource, "token refused: another resource");
+        tracing::info!(request_id = ctx.request_id, resource, "token refused: another resource");
         return Err(ApiError::InvalidTarget(app.config.token_audience.clone()));
     }
     let scope = match request.scope.as_deref() {
@@ -58,7 +58,7 @@ pub async fn exchange_for(
         }
     };
     let settings = app.org_settings(&record.org_id).await?;
-    app.note_use(&record, request_id).await;
+    app.note_use(&record, ctx).await;
     let now = app.clock.now();
     let ttl = settings.token_ttl_seconds();
     let expires_at = now.plus_seconds(i64::from(ttl));

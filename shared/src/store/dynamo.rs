@@ -28,6 +28,7 @@ mod items;
 mod members;
 mod orgs;
 mod principals;
+mod report;
 mod roles;
 mod sweep;
 #[cfg(feature = "test-util")]
@@ -104,7 +105,10 @@ fn dummy_record() -> CredentialRecord {
             expires_at: Some(t),
             created_at: t,
             last_used_at: Some(t),
+            last_used_ip: Some("198.51.100.7".into()),
+            last_used_route: Some("POST /iam/auth/token".into()),
             revoked_at: None,
+            replaced_by: None,
         },
         org_id: OrgId::generate(),
         secret_hash: secrecy::SecretString::from(
@@ -115,6 +119,7 @@ fn dummy_record() -> CredentialRecord {
             principal_status: PrincipalStatus::Active,
             principal_expires_at: None,
         },
+        version: 1,
     }
 }
 

@@ -33,7 +33,13 @@ pub mod attr {
     pub const ROLE_IDS: &str = "roleIds";
     pub const PRINCIPAL_EXPIRES_AT: &str = "principalExpiresAt";
     pub const LAST_USED_AT: &str = "lastUsedAt";
+    /// Where the last use came from and what it called: written with `lastUsedAt`.
+    pub const LAST_USED_IP: &str = "lastUsedIp";
+    pub const LAST_USED_ROUTE: &str = "lastUsedRoute";
     pub const REVOKED_AT: &str = "revokedAt";
+    pub const NAME: &str = "name";
+    /// The credential that replaced a rolled one.
+    pub const REPLACED_BY: &str = "replacedBy";
     /// How many principals hold a custom role (its deletion's condition).
     pub const ASSIGNMENT_COUNT: &str = "assignmentCount";
     /// The org item's count of its custom roles (the role cap's condition).

@@ -157,6 +157,14 @@ pub struct CredentialRecord {
     pub secret_hash: SecretString,
     #[serde(flatten)]
     pub principal: PrincipalState,
+    /// Bumped by every change of the credential's own fields (name, expiry, replacement): its
+    /// `ETag`. Items written before it existed read as 1.
+    #[serde(default = "first_version")]
+    pub version: u64,
+}
+
+fn first_version() -> u64 {
+    1
 }
 
 fn expose_secret_string<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {

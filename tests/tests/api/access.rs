@@ -236,7 +236,8 @@ async fn settings_are_validated_versioned_and_take_effect() {
     let r = app.admin_call("GET", &app.org_path("/settings"), None).await;
     assert_eq!(
         r.body,
-        json!({"directApiKeyAuth": true, "accessTokenTtlSeconds": 900, "maxActiveCredentialsPerPrincipal": 10, "version": 1})
+        json!({"directApiKeyAuth": true, "accessTokenTtlSeconds": 900, "maxActiveCredentialsPerPrincipal": 10,
+            "maxCredentialLifetimeDays": null, "requireCredentialExpiry": false, "version": 1})
     );
     for body in [
         json!({"accessTokenTtlSeconds": 59}),

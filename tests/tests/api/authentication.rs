@@ -183,7 +183,7 @@ async fn a_warm_api_key_authentication_costs_one_dynamodb_call() {
             &[(http::header::AUTHORIZATION, format!("ApiKey {}", app.admin_key).parse().unwrap())]
                 .into_iter()
                 .collect(),
-            "t",
+            &shared::auth::RequestCtx { route_key: String::new(), request_id: "t".into(), source_ip: None },
         )
         .await
         .unwrap();

@@ -46,6 +46,18 @@ async fn writes(app: &TestApp) -> Vec<Write> {
             Some(json!({"name": "x"})),
         ),
         w(
+            "edit credential",
+            "PATCH",
+            app.org_path(&format!("/api-keys/{principal}/credentials/{}", &key[3..23])),
+            Some(json!({"name": "renamed"})),
+        ),
+        w(
+            "roll credential",
+            "POST",
+            app.org_path(&format!("/api-keys/{principal}/credentials/{}/roll", &key[3..23])),
+            Some(json!({"expireOldAfterSeconds": 0})),
+        ),
+        w(
             "revoke credential",
             "POST",
             app.org_path(&format!("/api-keys/{principal}/credentials/{}/revoke", &key[3..23])),

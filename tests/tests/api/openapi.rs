@@ -122,6 +122,8 @@ fn every_documented_request_example_passes_its_body_parser() {
             "updateSettings" => json_body::<settings::UpdateSettings>(req)?.check()?,
             "simulateAuthorization" => drop(json_body::<simulate::Simulate>(req)?.check(None)?),
             "addMember" => drop(json_body::<members::AddMember>(req)?.check()?),
+            "updateCredential" => drop(json_body::<credentials::UpdateCredential>(req)?.check(now)?),
+            "rollCredential" => drop(json_body::<credentials::RollCredential>(req)?.check()?),
             other => panic!("{other} takes a JSON body, but this test has no parser for it"),
         }
         Ok(())
@@ -146,5 +148,5 @@ fn every_documented_request_example_passes_its_body_parser() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 9, "every JSON request body of the document");
+    assert_eq!(checked, 11, "every JSON request body of the document");
 }

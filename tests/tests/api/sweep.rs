@@ -18,11 +18,15 @@ fn record(app: &TestApp, principal: &str, expires_at: Option<Timestamp>, now: Ti
             expires_at,
             created_at: now.plus_seconds(-4 * 3600),
             last_used_at: None,
+            last_used_ip: None,
+            last_used_route: None,
             revoked_at: None,
+            replaced_by: None,
         },
         org_id: app.org.clone(),
         // Never verified: these credentials are only swept.
         secret_hash: "$argon2id$seeded".into(),
+        version: 1,
         principal: PrincipalState {
             principal_type: PrincipalType::ApiKey,
             principal_status: PrincipalStatus::Active,

@@ -22,6 +22,40 @@ impl DynamoStore {
         from_attributes(item)
     }
 
+    /// Adds `record` to its principal's Active set, if the principal is still at the version read
+    /// and not Revoked, and there is room: fewer than `cap` ids, or, when it replaces `old` (a
+    /// roll), `old` still in the set and at most `cap` ids (the pair takes one place).
+    fn add_active_key(
+        &self,
+        record: &CredentialRecord,
+        principal: &PrincipalRecord,
+        cap: u32,
+        replacing: Option<&KeyId>,
+    ) -> Result<Update, StoreError> {
+        let room = match replacing {
+            None => "(attribute_not_exists(#keys) OR size(#keys) < :cap)",
+            Some(_) => "contains(#keys, :old) AND size(#keys) <= :cap",
+        };
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::principal(&record.org_id, &principal.principal.id))))
+            .update_expression("ADD #keys :k, #cv :one")
+            .condition_expression(format!("#version = :v AND #status <> :revoked AND {room}"))
+            .expression_attribute_names("#keys", attr::ACTIVE_KEY_IDS)
+            .expression_attribute_names("#cv", attr::CREDENTIALS_VERSION)
+            .expression_attribute_names("#version", attr::VERSION)
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_values(":k", AttributeValue::Ss(vec![record.credential.id.to_string()]))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":v", n(principal.principal.version))
+            .expression_attribute_values(":revoked", s(PrincipalStatus::Revoked.as_str()))
+            .expression_attribute_values(":cap", n(cap));
+        if let Some(old) = replacing {
+            update = update.expression_attribute_values(":old", s(old.as_str()));
+        }
+        build(update.build())
+    }
+
     /// Writes a new credential, adds it to its principal's Active set (refused once the set holds
     /// `cap` ids, or if the principal changed since `principal` was read), and audits it: one
     /// transaction, so the cap holds under any concurrency.
@@ -32,26 +66,7 @@ impl DynamoStore {
         cap: u32,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let key_id = record.credential.id.to_string();
-        let update = build(
-            Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key_of(keys::principal(&record.org_id, &principal.principal.id))))
-                .update_expression("ADD #keys :k, #cv :one")
-                .condition_expression(
-                    "#version = :v AND #status <> :revoked AND (attribute_not_exists(#keys) OR size(#keys) < :cap)",
-                )
-                .expression_attribute_names("#keys", attr::ACTIVE_KEY_IDS)
-                .expression_attribute_names("#cv", attr::CREDENTIALS_VERSION)
-                .expression_attribute_names("#version", attr::VERSION)
-                .expression_attribute_names("#status", attr::STATUS)
-                .expression_attribute_values(":k", AttributeValue::Ss(vec![key_id]))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":v", n(principal.principal.version))
-                .expression_attribute_values(":revoked", s(PrincipalStatus::Revoked.as_str()))
-                .expression_attribute_values(":cap", n(cap))
-                .build(),
-        )?;
+        let update = self.add_active_key(record, principal, cap, None)?;
         let items = vec![
             self.put_new(self.credential_item(record, None)?)?,
             TransactWriteItem::builder().update(update).build(),
@@ -148,26 +163,117 @@ impl DynamoStore {
         .await
     }
 
-    /// Sets `lastUsedAt` unless another request already did within the interval: at most one
-    /// successful write per credential per interval, however hot the key.
+    /// The update of a credential's own fields (name, expiry and its place in the expiry index,
+    /// replacement, version) from `before` to `after`, only if it is still Active at the version read.
+    fn credential_fields(&self, before: &CredentialRecord, after: &CredentialRecord) -> Result<Update, StoreError> {
+        let c = &after.credential;
+        let mut set = HashMap::from([
+            (attr::NAME.to_string(), s(c.name.as_str())),
+            (attr::VERSION.to_string(), n(after.version)),
+        ]);
+        let mut remove: Vec<&str> = Vec::new();
+        match c.expires_at {
+            Some(at) => {
+                set.insert(attr::EXPIRES_AT.into(), s(at.to_string()));
+                let (epk, esk) = keys::credential_by_expiry(at, &c.id);
+                set.insert(keys::GSI2PK.into(), s(epk));
+                set.insert(keys::GSI2SK.into(), s(esk));
+            }
+            None => remove.extend([attr::EXPIRES_AT, keys::GSI2PK, keys::GSI2SK]),
+        }
+        if let Some(by) = &c.replaced_by {
+            set.insert(attr::REPLACED_BY.into(), s(by.as_str()));
+        }
+        // Items written before credentials had a version read as version 1.
+        let condition = if before.version == 1 {
+            "#st = :active AND (attribute_not_exists(#ver) OR #ver = :v)"
+        } else {
+            "#st = :active AND #ver = :v"
+        };
+        self.set_and_remove(
+            keys::credential(&c.id),
+            &set,
+            &remove,
+            condition,
+            HashMap::from([("#st".into(), attr::STATUS.into()), ("#ver".into(), attr::VERSION.into())]),
+            HashMap::from([(":active".into(), s(CredentialStatus::Active.as_str())), (":v".into(), n(before.version))]),
+        )
+    }
+
+    /// Changes a credential's name or expiry (and its version), with the audit event; refused
+    /// (`VersionMoved`) unless it is still Active at the version read.
+    pub async fn update_credential(
+        &self,
+        before: &CredentialRecord,
+        after: &CredentialRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let update = self.credential_fields(before, after)?;
+        let items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
+        self.transact_naming(items, |position, _| (position == 0).then_some(Invariant::VersionMoved)).await
+    }
+
+    /// Rolls a credential: writes `new`, adds it to the principal's Active set (the pair counts
+    /// as one place: the set may hold one more than `cap` only while the old credential is in it),
+    /// and marks the old one replaced, expiring at `old_after`'s expiry; audited. One transaction:
+    /// both or neither. Refused (`VersionMoved`) when the principal or the old credential moved on.
+    pub async fn roll_credential(
+        &self,
+        new: &CredentialRecord,
+        old_before: &CredentialRecord,
+        old_after: &CredentialRecord,
+        principal: &PrincipalRecord,
+        cap: u32,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let update = self.add_active_key(new, principal, cap, Some(&old_before.credential.id))?;
+        let items = vec![
+            self.put_new(self.credential_item(new, None)?)?,
+            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder().update(self.credential_fields(old_before, old_after)?).build(),
+            self.put_new(audit_item(audit)?)?,
+        ];
+        self.transact_naming(items, |position, _| matches!(position, 1 | 2).then_some(Invariant::VersionMoved)).await
+    }
+
+    /// Sets `lastUsedAt`, with the source address and route of that use (`lastUsedIp`,
+    /// `lastUsedRoute`; removed when unknown, so they never describe an older use), unless another
+    /// request already did within the interval: at most one successful write per credential per
+    /// interval, however hot the key.
     pub async fn touch_last_used(
         &self,
         key_id: &KeyId,
         now: Timestamp,
         not_since: Timestamp,
+        source_ip: Option<&str>,
+        route: Option<&str>,
     ) -> Result<(), StoreError> {
-        let result = self
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_of(keys::credential(key_id))))
-            .update_expression("SET #used = :now")
             .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#used) OR #used < :since)")
             .expression_attribute_names("#used", attr::LAST_USED_AT)
             .expression_attribute_values(":now", s(now.to_string()))
-            .expression_attribute_values(":since", s(not_since.to_string()))
-            .send()
-            .await;
+            .expression_attribute_values(":since", s(not_since.to_string()));
+        let (mut sets, mut removes) = (vec!["#used = :now".to_string()], Vec::new());
+        for (name, attribute, value) in [("ip", attr::LAST_USED_IP, source_ip), ("route", attr::LAST_USED_ROUTE, route)]
+        {
+            request = request.expression_attribute_names(format!("#{name}"), attribute);
+            match value {
+                Some(value) => {
+                    sets.push(format!("#{name} = :{name}"));
+                    request = request.expression_attribute_values(format!(":{name}"), s(value));
+                }
+                None => removes.push(format!("#{name}")),
+            }
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let result = request.update_expression(expression).send().await;
         match result.map_err(classify) {
             Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
             Err(e) => Err(e),

@@ -131,6 +131,8 @@ mod tests {
             attr::ORG_ID,
             attr::PRINCIPAL_EXPIRES_AT,
             attr::LAST_USED_AT,
+            attr::LAST_USED_IP,
+            attr::LAST_USED_ROUTE,
         ] {
             assert!(item.contains_key(name), "a credential item has {name}");
         }
