@@ -209,8 +209,9 @@ impl App {
         }))
     }
 
-    /// Verifies an access token against the container's key set: no network call (but the key
-    /// set's refresh every five minutes). The token stands for its principal until `exp`.
+    /// Verifies an access token against the container's key set (re-read every five minutes) and
+    /// its principal's `tokensValidAfter` (one strongly consistent read per principal per 5 s per
+    /// container; none when warm). The token stands for its principal until `exp` or revocation.
     pub async fn verify_bearer(&self, token: &str) -> Result<Caller, ApiError> {
         let claims = self.verify_token_signature(token).await?;
         let invalid = |_| AuthFailure::InvalidToken;
@@ -266,10 +267,11 @@ impl App {
         Ok(valid_after)
     }
 
-    /// Forgets what this container read of a principal's `tokensValidAfter` (after changing it
-    /// here: this container sees the change at once, the others within the cache bound).
-    pub fn forget_tokens_valid_after(&self, org: &OrgId, id: &PrincipalId) {
-        self.tokens_valid_after.retain(|(o, p)| !(o == org && p == id));
+    /// Records in this container the `tokensValidAfter` it has just written (so it applies here at
+    /// once, and a verification that read the old value meanwhile cannot put it back for longer
+    /// than it would have lived anyway); the other containers see it within the cache bound.
+    pub fn remember_tokens_valid_after(&self, org: &OrgId, id: &PrincipalId, valid_after: Option<Timestamp>) {
+        self.tokens_valid_after.insert((org.clone(), id.clone()), valid_after, self.clock.now());
     }
 
     /// Records `lastUsedAt`, with the request's source address and route, when the stored value is

@@ -184,7 +184,7 @@ pub async fn update(
         if let Some(status) = status {
             // Suspending or revoking a principal also ends the access tokens it already holds.
             if status != after.status && status != PrincipalStatus::Active {
-                after.tokens_valid_after = Some(now);
+                after.tokens_valid_after = Some(latest(before.principal.tokens_valid_after, now));
             }
             after.status = status;
         }
@@ -206,8 +206,8 @@ pub async fn update(
             changes(&before.principal, &after),
         );
         let written = app.store.update_principal(&before, &after, &audit).await;
-        if after.tokens_valid_after != before.principal.tokens_valid_after {
-            app.forget_tokens_valid_after(org, id);
+        if written.is_ok() && after.tokens_valid_after != before.principal.tokens_valid_after {
+            app.remember_tokens_valid_after(org, id, after.tokens_valid_after);
         }
         Written::of(written, after)
     })
@@ -228,7 +228,7 @@ pub async fn revoke_tokens(
         let before = app.store.get_principal(org, id).await?.ok_or(ApiError::NotFound(WHAT))?;
         let now = app.clock.now();
         let mut after = before.principal.clone();
-        after.tokens_valid_after = Some(now);
+        after.tokens_valid_after = Some(latest(before.principal.tokens_valid_after, now));
         after.version += 1;
         after.updated_at = now;
         let audit = AuditEvent::new(
@@ -241,10 +241,17 @@ pub async fn revoke_tokens(
             json!({"tokensValidAfter": now, "version": after.version}),
         );
         let written = app.store.update_principal(&before, &after, &audit).await;
-        app.forget_tokens_valid_after(org, id);
+        if written.is_ok() {
+            app.remember_tokens_valid_after(org, id, after.tokens_valid_after);
+        }
         Written::of(written, after)
     })
     .await
+}
+
+/// `tokensValidAfter` never moves backwards, whatever the clock of the container writing it.
+fn latest(stored: Option<Timestamp>, now: Timestamp) -> Timestamp {
+    stored.map_or(now, |t| t.max(now))
 }
 
 fn changes(before: &Principal, after: &Principal) -> serde_json::Value {

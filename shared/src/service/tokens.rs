@@ -122,7 +122,13 @@ pub async fn introspect(app: &App, org: &crate::domain::OrgId, token: &str) -> R
     }
     let Ok(principal_id) = crate::domain::PrincipalId::parse(&claims.sub) else { return Ok(inactive) };
     let Some(principal) = app.store.get_principal(org, &principal_id).await? else { return Ok(inactive) };
-    if principal.principal.tokens_valid_after.is_some_and(|t| claims.iat <= t.unix()) {
+    let p = &principal.principal;
+    // What Bearer verification refuses, and what it lets through only until `exp`: a principal that
+    // is not Active or has expired makes its tokens inactive here at once.
+    let standing = claims.principal_type == "ApiKey"
+        && p.status == crate::domain::PrincipalStatus::Active
+        && !p.is_expired_at(app.clock.now());
+    if !standing || p.tokens_valid_after.is_some_and(|t| claims.iat <= t.unix()) {
         return Ok(inactive);
     }
     Ok(Introspection::Active(Box::new(ActiveToken {

@@ -272,3 +272,20 @@ async fn viewers_may_read_it_and_a_role_without_the_action_may_not() {
     let r = app.owner_call("GET", &path, None).await;
     assert_eq!(r.status, 200, "a member holding owner");
 }
+
+#[tokio::test]
+async fn a_page_reads_a_bounded_number_of_principals_that_never_held_a_credential() {
+    let app = TestApp::new().await;
+    // 60 principals without credentials (beyond five pages of ten), then one with a credential.
+    for n in 0..60 {
+        app.create_principal(&format!("idle {n}")).await;
+    }
+    let busy = app.create_principal("busy").await["id"].as_str().unwrap().to_string();
+    app.issue(&busy, "the one").await;
+    let first = report(&app, "limit=10", None).await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert!(first.body["nextCursor"].is_string(), "a page stops after its budget of principal pages");
+    let (rows, _) = all_rows(&app, 10).await;
+    let bootstrap_and_busy: Vec<&str> = rows.iter().filter_map(|r| r["principalId"].as_str()).collect();
+    assert!(bootstrap_and_busy.contains(&busy.as_str()), "following the cursor reaches it: {bootstrap_and_busy:?}");
+}

@@ -6,6 +6,8 @@ use super::*;
 /// The most principals whose credentials one page queries (a bound on a page's round trips when
 /// principals hold no credentials any more).
 const PRINCIPALS_PER_PAGE: usize = 100;
+/// The most pages of principals one report page reads (see `credential_report`).
+const PRINCIPAL_PAGES_PER_PAGE: usize = 5;
 
 /// Where a page key keeps the credential position (the GSI1 start key) beside the principal's.
 const CREDENTIAL_KEY: &str = "credential.";
@@ -26,6 +28,7 @@ impl DynamoStore {
         let (mut finished, mut credential_start) = split(start);
         let mut rows = Vec::new();
         let mut queried = 0;
+        let mut principal_pages = 0;
         loop {
             let page = self.query(&principals, limit.max(10), finished.clone(), true).await?;
             let count = page.items.len();
@@ -64,6 +67,13 @@ impl DynamoStore {
             }
             if page.next.is_none() {
                 return Ok(Page { items: rows, next: None });
+            }
+            // Principals that never held a credential cost no credential query, but reading past
+            // them costs pages: a report page reads at most this many, then hands back a cursor
+            // (a page may then hold fewer rows than `limit`, even none, with `nextCursor` set).
+            principal_pages += 1;
+            if principal_pages >= PRINCIPAL_PAGES_PER_PAGE {
+                return Ok(Page { items: rows, next: Some(join(finished, None)) });
             }
         }
     }
