@@ -139,9 +139,10 @@ pub async fn simulate(
             }
         }
     }
-    // Asked about itself with a down-scoped token, the caller's scope is a check too (after the
-    // roles, as the routes run it).
-    if let (None, Some(scope)) = (&input.principal_id, &caller.scope)
+    // Asked about itself (by omitting principalId or naming its own) with a down-scoped token,
+    // the caller's scope is a check too (after the roles, as the routes run it).
+    let about_the_caller = input.principal_id.as_deref().is_none_or(|id| id == caller.principal_id.as_str());
+    if let (true, Some(scope)) = (about_the_caller, &caller.scope)
         && evaluation.outcome.is_ok()
     {
         let passed = crate::auth::scope::allows(Some(scope), &input.action);

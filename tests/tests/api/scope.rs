@@ -132,8 +132,12 @@ async fn a_scoped_token_cannot_grant_beyond_its_scope() {
 #[tokio::test]
 async fn authorize_explains_a_scope_denial() {
     let app = TestApp::new().await;
-    let (_, key) = app.principal_with_role("asker", Some("iam-admin")).await;
+    let (asker, key) = app.principal_with_role("asker", Some("iam-admin")).await;
     let token = scoped_token(&app, &key, "iam:authorize:simulate iam:apiKeys:read").await;
+    // Naming itself is asking about itself.
+    let body = json!({"principalId": asker, "action": "iam:apiKeys:create"});
+    let r = app.bearer_call("POST", &app.org_path("/authorize"), &token, Some(body)).await;
+    assert_eq!(r.body["code"], "scope_not_granted", "{:?}", r.body);
     let r = app
         .bearer_call("POST", &app.org_path("/authorize"), &token, Some(json!({"action": "iam:apiKeys:create"})))
         .await;

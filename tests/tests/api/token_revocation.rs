@@ -249,3 +249,19 @@ async fn introspection_says_inactive_once_the_principal_expires_or_is_suspended(
     let r = introspect(&app, Some(server.clone()), FORM, &token_form(&token)).await;
     assert_eq!((r.status, &r.body), (200, &json!({"active": false})), "the principal expired");
 }
+
+#[tokio::test]
+async fn a_warm_bearer_call_reads_nothing_for_its_token_and_once_per_bound_for_its_principal() {
+    let app = TestApp::new().await;
+    let (principal, key) = app.principal_with_role("ci", Some("iam-viewer")).await;
+    let token = app.token_for(&key).await;
+    let path = app.org_path(&format!("/api-keys/{principal}"));
+    assert_eq!(app.bearer_call("GET", &path, &token, None).await.status, 200);
+    app.calls.reset();
+    assert_eq!(app.bearer_call("GET", &path, &token, None).await.status, 200);
+    assert_eq!(app.calls.names(), vec!["GetItem"], "warm: only the route's own read of the principal");
+    app.app.clock.advance(TOKEN_REVOCATION_CACHE_SECONDS);
+    app.calls.reset();
+    assert_eq!(app.bearer_call("GET", &path, &token, None).await.status, 200);
+    assert_eq!(app.calls.names(), vec!["GetItem", "GetItem"], "past the bound: tokensValidAfter is read again");
+}
