@@ -16,6 +16,7 @@ export function ApiKeyPage() {
   const [principal, setPrincipal] = useState<Principal | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [confirmation, confirm] = useConfirm();
+  const [notice, setNotice] = useState<string | null>(null);
 
   useEffect(() => {
     ok(api.GET("/iam/orgs/{orgId}/api-keys/{principalId}", { params: { path: { orgId: org.orgId, principalId } } })).then(
@@ -50,6 +51,7 @@ export function ApiKeyPage() {
       setPrincipal(
         await ok(api.POST("/iam/orgs/{orgId}/api-keys/{principalId}/revoke-tokens", { params: { path: { orgId: org.orgId, principalId } } })),
       );
+      setNotice("The access tokens issued until now are revoked.");
     } catch (err) {
       setError(err);
     }
@@ -93,6 +95,7 @@ export function ApiKeyPage() {
         </dd>
       </dl>
       <ErrorNotice error={error} />
+      <p role="status">{notice}</p>
       {canUpdate && !revoked && (
         <div class="actions">
           {principal.status === "Active" ? (
