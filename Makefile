@@ -8,7 +8,7 @@ VENV    := .venv
 PYTHON  ?= python3
 CARGO   ?= cargo
 
-.PHONY: help dev test console console-deps chromium bootstrap user-token venv toolchain bench fuzz fuzz-api package console-deploy fmt clean
+.PHONY: help dev test console console-deps chromium bootstrap leak-report user-token venv toolchain bench fuzz fuzz-api package console-deploy fmt clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ bootstrap: ## create another org on the running stack: make bootstrap NAME=acme
 	@test -f .local/stack.json || { echo "no running stack: start it with make dev" >&2; exit 2; }
 	@$(CARGO) build --quiet -p local-stack --bin iam-admin
 	@./target/debug/iam-admin bootstrap --name "$(NAME)"
+
+leak-report: ## send a leak report of one key, signed by the local stack's development scanner: make leak-report TOKEN=ik_...
+	@test -n "$(TOKEN)" || { echo "usage: make leak-report TOKEN=<the string found> [URL=<where>]" >&2; exit 2; }
+	@$(VENV)/bin/python scripts/leak-report "$(TOKEN)" $(URL)
 
 user-token: ## print a member token of the local identity provider: make user-token ORG=<orgId> SUBJECT=<sub>
 	@test -n "$(ORG)" -a -n "$(SUBJECT)" || { echo "usage: make user-token ORG=<orgId> SUBJECT=<sub>" >&2; exit 2; }

@@ -243,9 +243,20 @@ test("the members, settings and audit log pages", async ({ page }) => {
   await expect(page.getByLabel("Allow direct API-key auth")).toBeVisible();
   await expectAccessible(page);
   await screenshot(page, "settings");
+  // A suspension publishes principal.suspended: the log marks it, and the filter keeps only such changes.
+  const org = bootstrap().orgId;
+  const made = await api("POST", `/iam/orgs/${org}/api-keys`, { displayName: unique("evented") });
+  expect(made.status).toBe(201);
+  expect((await api("PATCH", `/iam/orgs/${org}/api-keys/${made.body.id}`, { status: "Suspended" })).status).toBe(200);
   await page.goto("/console/audit-log");
   // Newest first: this run's own changes lead the log.
-  await expect(page.getByRole("table", { name: "Audit events" }).locator("tbody tr").first()).toContainText("iam:");
+  const table = page.getByRole("table", { name: "Audit events" });
+  await expect(table.locator("tbody tr").first()).toContainText("iam:");
+  const suspended = table.locator("tbody tr", { hasText: made.body.id }).filter({ hasText: "principal.suspended" });
+  await expect(suspended).toHaveCount(1);
+  await page.getByLabel("Lifecycle events only (on this page)").check();
+  await expect(table.locator("tbody tr", { hasText: "iam:apiKeys:create" })).toHaveCount(0);
+  await expect(suspended).toHaveCount(1);
   await expectAccessible(page);
   await screenshot(page, "audit-log");
 });

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::auth::CursorKey;
+use crate::auth::leak_reports::ScannerKeys;
 use crate::auth::oidc::OidcVerifier;
 use crate::auth::tokens::TokenKeys;
 use crate::auth::{FailedVerifications, KeyHasher, Pepper, VerifiedKeys};
@@ -28,6 +29,8 @@ pub struct App {
     keys_failed_at: std::sync::Mutex<Option<Timestamp>>,
     /// The identity provider's verifier, when one is configured.
     pub oidc: Option<OidcVerifier>,
+    /// The secret scanner's published keys, which sign leak reports, when one is configured.
+    pub scanner: Option<ScannerKeys>,
     /// Secrets Manager, for the legacy Infuse IoT credentials of each org.
     pub secrets: SecretStore,
     pub(crate) verified_keys: VerifiedKeys,
@@ -120,6 +123,7 @@ impl App {
             keys: tokio::sync::OnceCell::new(),
             keys_failed_at: std::sync::Mutex::new(None),
             oidc: config.oidc.clone().map(OidcVerifier::new),
+            scanner: config.secret_scanning_keys_url.clone().map(ScannerKeys::new),
             secrets: SecretStore::new(secrets.clone()),
             verified_keys: VerifiedKeys::default(),
             failed_verifications: FailedVerifications::new(config.failed_verifications),

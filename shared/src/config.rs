@@ -31,6 +31,9 @@ pub struct Config {
     /// How many failed verifications of one key id a container takes before it stops verifying
     /// that key id's unverified secrets for a while (docs/security.md, Abuse limits).
     pub failed_verifications: FailureLimit,
+    /// Where the secret scanner publishes the keys that sign its leak reports (GitHub's
+    /// `https://api.github.com/meta/public_keys/secret_scanning`); `None` refuses every report.
+    pub secret_scanning_keys_url: Option<String>,
 }
 
 /// The per-container limit on failed API-key verifications of one key id: after `failures` within
@@ -90,6 +93,7 @@ impl Config {
             last_used_interval_seconds: number("LAST_USED_INTERVAL_SECONDS", 300)?,
             retention_days: number("RETENTION_DAYS", 90)?,
             failed_verifications: FailureLimit::default(),
+            secret_scanning_keys_url: std::env::var("SECRET_SCANNING_KEYS_URL").ok().filter(|u| !u.is_empty()),
         })
     }
 
@@ -108,6 +112,7 @@ impl Config {
             last_used_interval_seconds: 300,
             retention_days: 90,
             failed_verifications: FailureLimit::default(),
+            secret_scanning_keys_url: None,
         }
     }
 }

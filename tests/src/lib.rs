@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::admin::{self, Bootstrapped, emulator_sdk_config};
 use local_stack::event::IncomingRequest;
 use local_stack::idp::DevIdp;
+use local_stack::scanner::DevScanner;
 use local_stack::server::dispatch;
 use local_stack::template::Template;
 use serde_json::Value;
@@ -114,6 +115,13 @@ pub struct TestApp {
     pub idp_fetches: Arc<AtomicUsize>,
     /// Fails chosen DynamoDB operations on demand (disarmed unless a test arms it).
     pub faults: faults::Faults,
+    /// The tests' secret scanner: its key signs leak reports; its published keys (replaceable) and
+    /// how often they were fetched.
+    pub scanner: Arc<DevScanner>,
+    pub scanner_keys: Arc<RwLock<Value>>,
+    pub scanner_fetches: Arc<AtomicUsize>,
+    /// Where this test's lifecycle events are delivered ([`TestApp::drain_events`]).
+    pub events_file: std::path::PathBuf,
 }
 
 /// The subject of the member holding `owner` in every test org (assigned by the operator).
@@ -146,6 +154,12 @@ impl TestApp {
         let jwks_url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
         tokio::spawn(local_stack::idp::serve_jwks(listener, idp_jwks.clone(), idp_fetches.clone()));
         config.oidc = Some(OidcProvider { issuer: IDP_ISSUER.into(), audience: IDP_AUDIENCE.into(), jwks_url });
+        let scanner = Arc::new(DevScanner::generate().expect("a scanner key"));
+        let scanner_keys = Arc::new(RwLock::new(scanner.public_keys()));
+        let scanner_fetches = Arc::new(AtomicUsize::new(0));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the scanner");
+        config.secret_scanning_keys_url = Some(format!("http://{}/public_keys", listener.local_addr().unwrap()));
+        tokio::spawn(local_stack::idp::serve_jwks(listener, scanner_keys.clone(), scanner_fetches.clone()));
         adjust(&mut config);
         let template = Arc::new(Template::load_default().expect("the template reads"));
         admin::provision(&dynamo, &secrets, &config, &template).await.expect("table and secrets");
@@ -169,6 +183,10 @@ impl TestApp {
             idp_jwks,
             idp_fetches,
             faults,
+            scanner,
+            scanner_keys,
+            scanner_fetches,
+            events_file: std::env::temp_dir().join(format!("iam-test-events-{id}.jsonl")),
         }
     }
 
@@ -230,6 +248,10 @@ impl TestApp {
             idp_jwks: self.idp_jwks.clone(),
             idp_fetches: self.idp_fetches.clone(),
             faults: self.faults.clone(),
+            scanner: self.scanner.clone(),
+            scanner_keys: self.scanner_keys.clone(),
+            scanner_fetches: self.scanner_fetches.clone(),
+            events_file: self.events_file.clone(),
         }
     }
 
@@ -290,6 +312,45 @@ impl TestApp {
             source_ip: "198.51.100.7".into(),
         })
         .await
+    }
+
+    /// A leak report (`POST /iam/secret-scanning/reports`) of `body`, signed by the tests' scanner.
+    pub async fn leak_report(&self, body: &Value) -> TestResponse {
+        let raw = body.to_string().into_bytes();
+        let signature = self.scanner.sign(&raw);
+        self.leak_report_signed(raw, self.scanner.key_identifier(), &signature).await
+    }
+
+    /// A leak report of `raw` with these signature headers.
+    pub async fn leak_report_signed(&self, raw: Vec<u8>, key_id: &str, signature: &str) -> TestResponse {
+        self.send(IncomingRequest {
+            method: "POST".into(),
+            path: "/iam/secret-scanning/reports".into(),
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Github-Public-Key-Identifier".into(), key_id.into()),
+                ("Github-Public-Key-Signature".into(), signature.into()),
+            ],
+            body: raw,
+            source_ip: "192.30.252.1".into(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Runs the lifecycle-events function once (through its handler) into this test's events file,
+    /// then answers every event the file holds: the EventBridge envelopes, in order.
+    pub async fn drain_events(&self) -> Vec<Value> {
+        let sink = shared::store::EventSink::File(self.events_file.clone());
+        let report = lifecycle_events::handle(&self.app, &sink, &NoDeadline).await.expect("the drain runs");
+        assert!(report.finished, "{report:?}");
+        self.delivered_events()
+    }
+
+    /// Every event delivered to this test's events file so far.
+    pub fn delivered_events(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.events_file).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
     }
 
     /// As the org's administrator.
@@ -521,5 +582,14 @@ impl TestApp {
             }
         }
         self.send(incoming).await
+    }
+}
+
+/// A deadline never reached: the tests' runs finish whatever the machine's speed.
+pub struct NoDeadline;
+
+impl shared::service::sweep::Deadline for NoDeadline {
+    fn reached(&self) -> bool {
+        false
     }
 }

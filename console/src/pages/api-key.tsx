@@ -271,6 +271,10 @@ function Credentials(props: { principal: Principal }) {
           setVersion(version + 1);
         }}
       />
+      <p class="hint">
+        A key expiring (7 days and 1 day ahead), expired, revoked or found leaked in public is published as a lifecycle
+        event: see them in the <a href={href("audit-log")}>Audit log</a>. A leaked key is revoked at once.
+      </p>
     </section>
   );
 }

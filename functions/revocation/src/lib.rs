@@ -1,12 +1,16 @@
-//! Revocation: `POST /iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}/revoke`.
+//! Revocation: `POST /iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}/revoke`, and
+//! leak reports from a secret scanner, `POST /iam/secret-scanning/reports` (signed by the scanner,
+//! not authenticated by a key or token: see docs/security.md, Leaked keys).
 
 use lambda_http::{Body, Request, Response};
 use shared::App;
+use shared::auth::leak_reports;
 use shared::auth::{Action, resources};
 use shared::domain::KeyId;
+use shared::http::body::{json_list, request_bytes};
 use shared::http::request::{path_param, principal_id};
 use shared::http::{ApiError, RequestCtx, json};
-use shared::service::credentials;
+use shared::service::{credentials, leaks};
 
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -17,6 +21,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 async fn route(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
     match ctx.route_key.as_str() {
         "POST /iam/orgs/{orgId}/api-keys/{principalId}/credentials/{keyId}/revoke" => revoke(app, ctx, req).await,
+        "POST /iam/secret-scanning/reports" => leak_report(app, ctx, req).await,
         _ => Err(ApiError::RouteNotFound),
     }
 }
@@ -29,4 +34,18 @@ async fn revoke(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
     let credential =
         credentials::revoke(app, &caller.actor(), &caller.org_id, &principal, &key_id, &ctx.request_id).await?;
     Ok(json(200, &credential))
+}
+
+async fn leak_report(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    leaks::verify_signature(
+        app,
+        header(leak_reports::KEY_ID_HEADER),
+        header(leak_reports::SIGNATURE_HEADER),
+        request_bytes(req),
+    )
+    .await?;
+    let report = json_list(req, leaks::MAX_REPORT_BYTES)?;
+    let labels = leaks::process(app, report, &ctx.request_id).await?;
+    Ok(json(200, &labels))
 }

@@ -10,5 +10,6 @@ pub mod functions;
 pub mod idp;
 pub mod moto;
 pub mod runtime_api;
+pub mod scanner;
 pub mod server;
 pub mod template;

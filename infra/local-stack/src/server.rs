@@ -110,6 +110,8 @@ const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 pub struct LocalExtras {
     pub idp: Option<Arc<LocalIdp>>,
     pub console: Option<ConsoleSite>,
+    /// The development secret scanner, whose public key is served at `scanner::KEYS_PATH`.
+    pub scanner: Option<Arc<crate::scanner::DevScanner>>,
 }
 
 /// A request answered as the local stack answers it: by the development identity provider or the
@@ -129,6 +131,16 @@ pub async fn respond(
         && let Some(response) = console.answer(&incoming.method, &incoming.path)
     {
         return response;
+    }
+    if let Some(scanner) = &extras.scanner
+        && incoming.method == "GET"
+        && incoming.path == crate::scanner::KEYS_PATH
+    {
+        return http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(scanner.public_keys().to_string().into_bytes())
+            .expect("valid response");
     }
     dispatch(app, template, incoming).await
 }

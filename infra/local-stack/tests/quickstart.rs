@@ -135,6 +135,24 @@ fn the_readme_quickstart_runs_verbatim_against_the_local_stack() {
     assert!(oauth.status.success(), "{said}{}", String::from_utf8_lossy(&oauth.stderr));
     assert!(said.contains("token_type=Bearer status=200"), "{said}");
 
+    // A leak report signed by the development scanner (scripts/leak-report, Python's cryptography)
+    // revokes acme's key, and its credential.leaked event reaches .local/events.jsonl.
+    let leak = Command::new(&python)
+        .current_dir(&work)
+        .arg(repo().join("scripts/leak-report"))
+        .arg(acme["apiKey"].as_str().unwrap())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&leak.stdout);
+    assert!(leak.status.success(), "{said}{}", String::from_utf8_lossy(&leak.stderr));
+    assert!(said.contains("\"label\": \"true_positive\""), "{said}");
+    let events = work.join(".local/events.jsonl");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&events).unwrap_or_default().contains("\"detail-type\":\"credential.leaked\"") {
+        assert!(started.elapsed() < HANG_GUARD, "no credential.leaked in .local/events.jsonl: hung?");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     terminate(stack.id());
     let started = Instant::now();
     let status = loop {

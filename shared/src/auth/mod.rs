@@ -8,6 +8,7 @@ pub mod cursor_key;
 mod failed_verifications;
 pub mod grants;
 mod hashing;
+pub mod leak_reports;
 pub mod oidc;
 pub mod policy;
 pub mod scope;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{KeyId, OrgId, PrincipalId, Timestamp};
+use super::{EventFacts, KeyId, OrgId, PrincipalId, Timestamp};
 
 /// Who made a change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +31,9 @@ pub struct AuditEvent {
     pub request_id: String,
     /// Non-secret facts about the change (old and new status, names).
     pub details: serde_json::Value,
+    /// The lifecycle event this change publishes, if any (written with it: see `events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventFacts>,
 }
 
 impl AuditEvent {
@@ -53,6 +56,13 @@ impl AuditEvent {
             time,
             request_id: request_id.to_string(),
             details,
+            event: None,
         }
+    }
+
+    /// The same change, publishing `facts` as a lifecycle event.
+    pub fn with_event(mut self, facts: EventFacts) -> Self {
+        self.event = Some(facts);
+        self
     }
 }

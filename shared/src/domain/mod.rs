@@ -3,6 +3,7 @@
 mod audit;
 mod credential;
 mod error;
+mod events;
 mod ids;
 mod name;
 mod principal;
@@ -15,6 +16,7 @@ mod wire;
 pub use audit::{Actor, AuditEvent};
 pub use credential::{Credential, CredentialStatus, CredentialStatusFilter};
 pub use error::{ApiError, FieldError};
+pub use events::{EventFacts, EventType, LifecycleEvent};
 pub use ids::{IdError, KeyId, OrgId, PrincipalId};
 pub use name::{Name, NameError};
 pub use principal::{Principal, PrincipalStatus, PrincipalType, TransitionError};

@@ -31,6 +31,10 @@ pub enum AuthFailure {
     TokenExpired,
     #[error("the bearer token was issued before its principal's tokens were revoked; exchange the key again")]
     TokenRevoked,
+    #[error(
+        "the leak report's signature does not verify against the scanner's published key named by Github-Public-Key-Identifier"
+    )]
+    InvalidSignature,
 }
 
 impl AuthFailure {
@@ -49,6 +53,7 @@ impl AuthFailure {
             Self::InvalidToken => "invalid_token",
             Self::TokenExpired => "token_expired",
             Self::TokenRevoked => "token_revoked",
+            Self::InvalidSignature => "invalid_signature",
         }
     }
 }

@@ -26,8 +26,34 @@ fn bytes(body: &Body) -> &[u8] {
 
 /// Parses the body as `T` (which should `deny_unknown_fields`).
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let value = json_value(req, MAX_BODY_BYTES)?;
+    if !value.is_object() {
+        return Err(ApiError::InvalidRequest(vec![FieldError::new("", "the body must be a JSON object")]));
+    }
+    shaped(value)
+}
+
+/// Parses the body, of at most `max_bytes`, as a JSON array of `T` (a leak report).
+pub fn json_list<T: DeserializeOwned>(req: &Request, max_bytes: usize) -> Result<Vec<T>, ApiError> {
+    let value = json_value(req, max_bytes)?;
+    if !value.is_array() {
+        return Err(ApiError::InvalidRequest(vec![FieldError::new("", "the body must be a JSON array")]));
+    }
+    shaped(value)
+}
+
+fn shaped<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.inner().to_string();
+        ApiError::InvalidRequest(vec![field_error(&path, &message)])
+    })
+}
+
+/// The body as JSON: its size, media type and syntax checked.
+fn json_value(req: &Request, max_bytes: usize) -> Result<serde_json::Value, ApiError> {
     let raw = bytes(req.body());
-    if raw.len() > MAX_BODY_BYTES {
+    if raw.len() > max_bytes {
         return Err(ApiError::PayloadTooLarge);
     }
     if let Some(content_type) = req.headers().get("content-type") {
@@ -46,14 +72,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         serde_json::error::Category::Data => ApiError::MalformedJson(e.to_string()),
         _ => ApiError::MalformedJson(format!("line {} column {}", e.line(), e.column())),
     })?;
-    if !value.is_object() {
-        return Err(ApiError::InvalidRequest(vec![FieldError::new("", "the body must be a JSON object")]));
-    }
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let message = err.inner().to_string();
-        ApiError::InvalidRequest(vec![field_error(&path, &message)])
-    })
+    Ok(value)
 }
 
 /// Parses JSON refusing duplicate object keys (at any depth). serde_json keeps the last of

@@ -6,11 +6,11 @@ use serde_json::json;
 use super::{Validation, Written, until_written};
 use crate::App;
 use crate::auth::{ApiKey, GeneratedKey};
-use crate::domain::ApiError;
 use crate::domain::{
     Actor, AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, Name, OrgId, PrincipalId,
     PrincipalStatus, Timestamp,
 };
+use crate::domain::{ApiError, EventFacts, EventType};
 use crate::store::ListParams;
 use crate::store::{CredentialRecord, Invariant, Page, PrincipalRecord, PrincipalState, StoreError};
 
@@ -158,13 +158,55 @@ pub async fn expire(app: &App, record: &CredentialRecord, now: Timestamp, reques
         now,
         request_id,
         json!({"name": after.name, "expiresAt": after.expires_at}),
-    );
+    )
+    .with_event(EventFacts {
+        expires_at: after.expires_at,
+        ..EventFacts::about(EventType::CredentialExpired, &after.principal_id)
+            .credential(&after.id, after.name.as_str())
+    });
     let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
     let (after, audit) = (&after, &audit);
     until_written(|| async move {
-        match app.store.end_credential(record, after, retention_until, audit).await {
+        match app.store.end_credential(record, after, retention_until, audit, None).await {
             Ok(()) => Ok(Written::Done(true)),
             // The status is no longer the one read: it ended meanwhile.
+            Err(StoreError::Violated(Invariant::VersionMoved)) => Ok(Written::Done(false)),
+            Err(StoreError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(err.into()),
+        }
+    })
+    .await
+}
+
+/// Gives credential `record` its warning `days` before its expiry (actor `system:expiry`): an
+/// audit event publishing `credential.expiring`. `false` when it had that warning or a closer one
+/// already, or is no longer Active with the expiry read: each warning is given once.
+pub async fn warn_expiring(
+    app: &App,
+    record: &CredentialRecord,
+    days: u32,
+    now: Timestamp,
+    request_id: &str,
+) -> Result<bool, ApiError> {
+    let c = &record.credential;
+    let audit = AuditEvent::new(
+        record.org_id.clone(),
+        Actor::System { name: "expiry".into() },
+        "iam:credentials:expiring",
+        resource(&c.principal_id, &c.id),
+        now,
+        request_id,
+        json!({"name": c.name, "expiresAt": c.expires_at, "daysLeft": days}),
+    )
+    .with_event(EventFacts {
+        expires_at: c.expires_at,
+        days_left: Some(days),
+        ..EventFacts::about(EventType::CredentialExpiring, &c.principal_id).credential(&c.id, c.name.as_str())
+    });
+    let audit = &audit;
+    until_written(|| async move {
+        match app.store.note_expiry_warning(record, days, audit).await {
+            Ok(()) => Ok(Written::Done(true)),
             Err(StoreError::Violated(Invariant::VersionMoved)) => Ok(Written::Done(false)),
             Err(StoreError::Contention) => Ok(Written::Retry),
             Err(err) => Err(err.into()),
@@ -217,9 +259,61 @@ pub async fn revoke(
             now,
             request_id,
             json!({"name": after.name, "previousStatus": record.credential.status}),
+        )
+        .with_event(
+            EventFacts::about(EventType::CredentialRevoked, principal_id).credential(key_id, after.name.as_str()),
         );
         let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
-        Written::of(app.store.end_credential(&record, &after, retention_until, &audit).await, after)
+        Written::of(app.store.end_credential(&record, &after, retention_until, &audit, None).await, after)
+    })
+    .await
+}
+
+/// Where a leak report found a key: its `url` and `source`, as the report gave them.
+#[derive(Clone, Debug)]
+pub struct FoundAt {
+    pub url: String,
+    pub source: String,
+}
+
+/// Revokes a credential whose full key a leak report carried (actor `system:leak-report`), if it is
+/// live (Active and not past its expiry); the principal's access tokens issued until now end with
+/// it, since whoever found the key may have exchanged it. Publishes `credential.leaked`. `false`
+/// when it was not live (nothing is written).
+pub async fn revoke_leaked(app: &App, key_id: &KeyId, found: &FoundAt, request_id: &str) -> Result<bool, ApiError> {
+    until_written(|| async move {
+        let now = app.clock.now();
+        let Some(record) = app.store.get_credential(key_id).await? else { return Ok(Written::Done(false)) };
+        if record.credential.status != CredentialStatus::Active || record.credential.is_expired_at(now) {
+            return Ok(Written::Done(false));
+        }
+        let principal_id = &record.credential.principal_id;
+        let mut after = record.credential.clone();
+        after.status = CredentialStatus::Revoked;
+        after.revoked_at = Some(now);
+        let audit = AuditEvent::new(
+            record.org_id.clone(),
+            Actor::System { name: "leak-report".into() },
+            "iam:credentials:revoke",
+            resource(principal_id, key_id),
+            now,
+            request_id,
+            json!({
+                "name": after.name, "previousStatus": record.credential.status, "reason": "leaked",
+                "url": found.url, "source": found.source,
+            }),
+        )
+        .with_event(EventFacts {
+            url: Some(found.url.clone()),
+            source: Some(found.source.clone()),
+            ..EventFacts::about(EventType::CredentialLeaked, principal_id).credential(key_id, after.name.as_str())
+        });
+        let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
+        let written = app.store.end_credential(&record, &after, retention_until, &audit, Some(now)).await;
+        if written.is_ok() {
+            app.remember_tokens_valid_after(&record.org_id, principal_id, Some(now));
+        }
+        Written::of(written, true)
     })
     .await
 }

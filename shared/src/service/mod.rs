@@ -3,6 +3,8 @@
 pub mod assignments;
 pub mod credentials;
 pub mod developer;
+pub mod events;
+pub mod leaks;
 pub mod members;
 pub mod orgs;
 pub mod principals;

@@ -9,7 +9,7 @@ use crate::auth::resources;
 use crate::domain::{
     Actor, AuditEvent, Name, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType, Timestamp,
 };
-use crate::domain::{ApiError, Patch};
+use crate::domain::{ApiError, EventFacts, EventType, Patch};
 use crate::store::ListParams;
 use crate::store::Page;
 
@@ -205,6 +205,17 @@ pub async fn update(
             request_id,
             changes(&before.principal, &after),
         );
+        // A change of status to Suspended or Revoked is published (Active again is not an event).
+        let event = match after.status {
+            _ if after.status == before.principal.status => None,
+            PrincipalStatus::Suspended => Some(EventType::PrincipalSuspended),
+            PrincipalStatus::Revoked => Some(EventType::PrincipalRevoked),
+            _ => None,
+        };
+        let audit = match event {
+            Some(event) => audit.with_event(EventFacts::about(event, id)),
+            None => audit,
+        };
         let written = app.store.update_principal(&before, &after, &audit).await;
         if written.is_ok() && after.tokens_valid_after != before.principal.tokens_valid_after {
             app.remember_tokens_valid_after(org, id, after.tokens_valid_after);

@@ -19,6 +19,8 @@ use crate::store::CredentialRecord;
 pub const FIRST_LOOKBACK_HOURS: i64 = 48;
 /// The sweep stops this long before its deadline, so it never outlives its invocation.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// The warnings (`credential.expiring`) given before a credential's expiry, in days.
+pub const WARNING_DAYS: [u32; 2] = [7, 1];
 /// Expiries in flight at once (each one `TransactWriteItems`): a fixed bound, never one task per item.
 pub const CONCURRENCY: usize = 8;
 
@@ -50,6 +52,10 @@ pub struct SweepReport {
     pub items_read: usize,
     /// Credentials marked Expired by this run.
     pub expired: usize,
+    /// Credentials the index returned for the warnings before expiry.
+    pub warning_items_read: usize,
+    /// Warnings given (`credential.expiring` events).
+    pub warned: usize,
     /// `false` when the run stopped at its deadline; the next one continues.
     pub finished: bool,
 }
@@ -91,9 +97,62 @@ pub async fn run(app: &App, deadline: &dyn Deadline, request_id: &str) -> Result
             report.hours_swept += 1;
         }
     }
+    if !warn_expiring(app, now, deadline, request_id, &mut report).await? {
+        return Ok(report);
+    }
     report.finished = true;
     tracing::info!(request_id, ?report, "expiry sweep");
     Ok(report)
+}
+
+/// Gives each credential expiring within [`WARNING_DAYS`] its warnings, reading for each kind only
+/// the expiries since the last run's (recorded as `warnedThrough`): each credential is read about
+/// once per kind. A credential created or moved inside a window already passed gets only the
+/// closer warning (or none, if it expires within a day). `false` when it stopped at the deadline
+/// (the next run reads the rest again; a given warning is never given twice).
+async fn warn_expiring(
+    app: &App,
+    now: Timestamp,
+    deadline: &dyn Deadline,
+    request_id: &str,
+    report: &mut SweepReport,
+) -> Result<bool, ApiError> {
+    for days in WARNING_DAYS {
+        let upto = now.plus_seconds(i64::from(days) * 86_400);
+        let after = match app.store.warned_through(days).await? {
+            Some(through) => through,
+            None => upto.plus_seconds(-FIRST_LOOKBACK_HOURS * 3600),
+        };
+        if after >= upto {
+            continue;
+        }
+        for hour in after.unix().div_euclid(3600)..=upto.unix().div_euclid(3600) {
+            let bucket = Timestamp::from_unix(hour * 3600).hour_bucket();
+            let mut start = None;
+            loop {
+                if deadline.reached() {
+                    return Ok(false);
+                }
+                let page = app.store.expiring_in_hour(&bucket, after, upto, 100, start).await?;
+                report.warning_items_read += page.items.len();
+                for chunk in page.items.chunks(CONCURRENCY) {
+                    let given = futures::future::join_all(
+                        chunk.iter().map(|record| credentials::warn_expiring(app, record, days, now, request_id)),
+                    )
+                    .await;
+                    for outcome in given {
+                        report.warned += usize::from(outcome?);
+                    }
+                }
+                match page.next {
+                    Some(next) => start = Some(next),
+                    None => break,
+                }
+            }
+        }
+        app.store.set_warned_through(days, upto).await?;
+    }
+    Ok(true)
 }
 
 /// Expires `records`, at most [`CONCURRENCY`] at a time and never two of one principal at once

@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use self::items::{MemberSubjectGuard, RoleNameGuard, RoleRecord, Stored, SubjectMembership, SweepState};
+use self::items::{MemberSubjectGuard, RoleNameGuard, RoleRecord, Stored, SubjectMembership, SweepState, WarningState};
 use super::keys::attr;
 use super::{
     Assignment, CredentialRecord, Invariant, Membership, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState,
@@ -24,6 +24,7 @@ use crate::domain::{
 };
 
 mod credentials;
+mod events;
 mod items;
 mod members;
 mod orgs;
@@ -74,8 +75,14 @@ fn key_of((pk, sk): (String, String)) -> Item {
     HashMap::from([(keys::PK.to_string(), s(pk)), (keys::SK.to_string(), s(sk))])
 }
 
+/// An audit event's item; one that carries a lifecycle event is also in the outbox (GSI3) until
+/// the event is published.
 fn audit_item(event: &AuditEvent) -> Result<Item, StoreError> {
-    Stored::new(keys::audit_event(&event.org_id, &event.id), event).item()
+    let stored = Stored::new(keys::audit_event(&event.org_id, &event.id), event);
+    match event.event {
+        Some(_) => stored.gsi3(keys::outbox_entry(&event.id)).item(),
+        None => stored.item(),
+    }
 }
 
 /// An item in DynamoDB's JSON wire form (the attribute types this service stores).
@@ -274,7 +281,13 @@ impl DynamoStore {
             .consistent_read(consistent && spec.index.is_none())
             .scan_index_forward(!spec.newest_first)
             .set_exclusive_start_key(start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect()));
-        request = if let Some(upto) = &spec.sk_upto {
+        request = if let (Some(after), Some(upto)) = (&spec.sk_after, &spec.sk_upto) {
+            request
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :after AND :upto")
+                .expression_attribute_names("#sk", spec.sk_name)
+                .expression_attribute_values(":after", s(after))
+                .expression_attribute_values(":upto", s(upto))
+        } else if let Some(upto) = &spec.sk_upto {
             request
                 .key_condition_expression("#pk = :pk AND #sk <= :upto")
                 .expression_attribute_names("#sk", spec.sk_name)
@@ -328,6 +341,7 @@ impl QuerySpec {
         Self {
             newest_first: false,
             sk_upto: None,
+            sk_after: None,
             index: None,
             pk_name: keys::PK,
             pk,
@@ -342,6 +356,8 @@ struct QuerySpec {
     newest_first: bool,
     /// Sort keys up to and including this one (instead of a prefix).
     sk_upto: Option<String>,
+    /// With `sk_upto`: sort keys after this one (inclusive, as DynamoDB's BETWEEN is).
+    sk_after: Option<String>,
     index: Option<&'static str>,
     pk_name: &'static str,
     pk: String,

@@ -14,6 +14,13 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+/// The sparse outbox index: audit events whose lifecycle event is not yet published.
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
+/// The outbox's partitions: an event's shard is a hash of its id, so a burst of events (a sweep
+/// expiring a batch created together) spreads over this many partitions, which a drain reads in turn.
+pub const OUTBOX_SHARDS: u32 = 8;
 /// Epoch seconds after which DynamoDB may purge an ended (revoked or expired) record.
 pub const TTL: &str = "ttl";
 
@@ -37,6 +44,8 @@ pub mod attr {
     pub const LAST_USED_IP: &str = "lastUsedIp";
     pub const LAST_USED_ROUTE: &str = "lastUsedRoute";
     pub const REVOKED_AT: &str = "revokedAt";
+    /// A principal's access tokens issued at or before this time are refused.
+    pub const TOKENS_VALID_AFTER: &str = "tokensValidAfter";
     pub const NAME: &str = "name";
     /// The credential that replaced a rolled one.
     pub const REPLACED_BY: &str = "replacedBy";
@@ -45,6 +54,10 @@ pub mod attr {
     /// The org item's count of its custom roles (the role cap's condition).
     pub const CUSTOM_ROLES: &str = "customRoles";
     pub const SETTINGS: &str = "settings";
+    /// The sweep's warning state: every credential expiring until then has had that warning.
+    pub const WARNED_THROUGH: &str = "warnedThrough";
+    /// On a credential: the closest expiry warning given (7, then 1 days before).
+    pub const EXPIRY_WARNED_DAYS: &str = "expiryWarnedDays";
     /// The sweep state's last hour fully swept.
     pub const SWEPT_THROUGH_HOUR: &str = "sweptThroughHour";
 }
@@ -124,6 +137,11 @@ pub fn sweep_state() -> (String, String) {
     ("SWEEP".into(), "EXPIRY".into())
 }
 
+/// The sweep's progress with the warnings given `days` before expiry: `SWEEP` / `EXPIRING#<days>`.
+pub fn warning_state(days: u32) -> (String, String) {
+    ("SWEEP".into(), format!("EXPIRING#{days}"))
+}
+
 /// Audit event item: `AUDIT#<orgId>` / `EVT#<eventId>`; event ids are ULIDs, so newest first is a
 /// reverse query of one partition.
 pub fn audit_event(org: &OrgId, event_id: &str) -> (String, String) {
@@ -133,6 +151,17 @@ pub fn audit_event(org: &OrgId, event_id: &str) -> (String, String) {
 /// An org's audit events: the audit partition, sort keys beginning `EVT#`.
 pub fn audit_events_of(org: &OrgId) -> (String, &'static str) {
     (audit_pk(org), "EVT#")
+}
+
+/// GSI3 keys of an unpublished lifecycle event: `OUTBOX#<shard>` / its event id (a ULID, so a
+/// shard reads oldest first).
+pub fn outbox_entry(event_id: &str) -> (String, String) {
+    (outbox_shard(crc32fast::hash(event_id.as_bytes()) % OUTBOX_SHARDS), event_id.to_string())
+}
+
+/// GSI3 partition of one outbox shard.
+pub fn outbox_shard(shard: u32) -> String {
+    format!("OUTBOX#{shard}")
 }
 
 /// Custom role item: `ORG#<orgId>` / `ROLE#<roleId>`.

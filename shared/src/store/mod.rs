@@ -1,6 +1,7 @@
 //! Storage: the single-table layout (`keys`) and the DynamoDB adapter (`dynamo`).
 
 mod dynamo;
+mod events;
 pub mod keys;
 mod secrets;
 
@@ -11,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "test-util")]
 pub use dynamo::CallCounter;
 pub use dynamo::DynamoStore;
+pub use events::{BATCH as EVENT_BATCH, EventSink, envelope as event_envelope};
 pub use secrets::{SecretError, SecretStore};
 
 use crate::domain::{

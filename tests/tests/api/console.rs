@@ -34,6 +34,7 @@ impl Stack {
         let extras = LocalExtras {
             idp: Some(Arc::new(LocalIdp::new(app.idp.clone(), API))),
             console: console_dir.map(|dir| ConsoleSite::new(dir, API)),
+            scanner: None,
         };
         Self { app, extras }
     }

@@ -107,8 +107,9 @@ fn the_conformance_check_catches_what_it_should() {
 #[test]
 fn every_documented_request_example_passes_its_body_parser() {
     use shared::domain::Timestamp;
+    use shared::http::body::json_list;
     use shared::http::{ApiError, json_body};
-    use shared::service::{credentials, members, principals, roles, settings, simulate};
+    use shared::service::{credentials, leaks, members, principals, roles, settings, simulate};
 
     let now = Timestamp::parse("2026-11-22T10:00:00Z").unwrap();
     let parse = |operation: &str, req: &lambda_http::Request| -> Result<(), ApiError> {
@@ -124,6 +125,7 @@ fn every_documented_request_example_passes_its_body_parser() {
             "addMember" => drop(json_body::<members::AddMember>(req)?.check()?),
             "updateCredential" => drop(json_body::<credentials::UpdateCredential>(req)?.check(now)?),
             "rollCredential" => drop(json_body::<credentials::RollCredential>(req)?.check()?),
+            "reportLeakedKeys" => drop(json_list::<leaks::ReportedToken>(req, leaks::MAX_REPORT_BYTES)?),
             other => panic!("{other} takes a JSON body, but this test has no parser for it"),
         }
         Ok(())
@@ -148,5 +150,5 @@ fn every_documented_request_example_passes_its_body_parser() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 11, "every JSON request body of the document");
+    assert_eq!(checked, 12, "every JSON request body of the document");
 }

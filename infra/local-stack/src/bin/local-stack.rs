@@ -1,6 +1,7 @@
 //! `make dev`: starts moto, creates the table from the template, seeds the pepper, bootstraps a demo
-//! organisation, writes `.local/bootstrap.json`, and serves every template route on 127.0.0.1
-//! until Ctrl-C, then stops what it started.
+//! organisation, writes `.local/bootstrap.json` (and the development scanner's key,
+//! `.local/secret-scanning.json`), and serves every template route on 127.0.0.1 until Ctrl-C, then
+//! stops what it started. Lifecycle events go to `.local/events.jsonl`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,11 +12,13 @@ use local_stack::admin::{self, emulator_sdk_config};
 use local_stack::console::ConsoleSite;
 use local_stack::idp::{self, DevIdp, LocalIdp};
 use local_stack::moto::Moto;
+use local_stack::scanner::{self, DevScanner};
 use local_stack::server;
 use local_stack::template::{self, Template};
 use serde_json::json;
 use shared::auth::oidc::OidcProvider;
 use shared::service::sweep::InvocationDeadline;
+use shared::store::EventSink;
 use shared::{App, Config};
 
 /// The demo org's member, holding `owner`, whose token bootstrap.json carries.
@@ -66,6 +69,10 @@ async fn main() -> anyhow::Result<()> {
         audience: idp::AUDIENCE.into(),
         jwks_url: format!("{api}{}", idp::JWKS_PATH),
     });
+    // Leak reports are trusted from the development scanner only (scripts/leak-report signs with it).
+    let scanner = Arc::new(DevScanner::generate()?);
+    scanner.save(&args.state_dir.join("secret-scanning.json"), &format!("{api}/iam/secret-scanning/reports"))?;
+    config.secret_scanning_keys_url = Some(format!("{api}{}", scanner::KEYS_PATH));
     admin::provision(&dynamo, &secrets, &config, &template).await?;
     let app = Arc::new(App::new(config.clone(), dynamo, &secrets).await?);
     let demo = admin::bootstrap(&app, "demo", true).await?;
@@ -126,9 +133,24 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     });
+    // Lifecycle events, published from the outbox to .local/events.jsonl (the template's
+    // LifecycleEvents function, run more often here so that a person sees them at once).
+    let drainer = app.clone();
+    let sink = EventSink::File(args.state_dir.join("events.jsonl"));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            every.tick().await;
+            let deadline = InvocationDeadline(std::time::SystemTime::now() + std::time::Duration::from_secs(30));
+            if let Err(err) = lifecycle_events::handle(&drainer, &sink, &deadline).await {
+                tracing::warn!(error = %err, "lifecycle events not drained");
+            }
+        }
+    });
     let extras = server::LocalExtras {
         idp: Some(Arc::new(LocalIdp::new(idp, &api))),
         console: Some(ConsoleSite::new(&args.console_dir, &api)),
+        scanner: Some(scanner),
     };
     server::serve(listener, app, template, extras, shutdown_signal()).await?;
     moto.stop().await;

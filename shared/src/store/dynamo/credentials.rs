@@ -101,6 +101,7 @@ impl DynamoStore {
             },
             newest_first: false,
             sk_upto: None,
+            sk_after: None,
         };
         let page = self.query(&query, limit, start, false).await?;
         let items = page.items.into_iter().map(Self::credential_from).collect::<Result<_, _>>()?;
@@ -110,13 +111,15 @@ impl DynamoStore {
     /// Marks a credential ended (`Revoked` or `Expired`): its status (and `revokedAt`), its GSI1
     /// key, its retention clock (`ttl`), out of the expiry index; drops it from its principal's
     /// Active set; audits it. Only the ending fields are written (a concurrent `lastUsedAt` or
-    /// principal-state copy stays), and only if the status is still the one that was read.
+    /// principal-state copy stays), and only if the status is still the one that was read. With
+    /// `end_tokens_at` (a leaked key), the principal's access tokens issued until then end too.
     pub async fn end_credential(
         &self,
         before: &CredentialRecord,
         after: &Credential,
         retention_until: Timestamp,
         audit: &AuditEvent,
+        end_tokens_at: Option<Timestamp>,
     ) -> Result<(), StoreError> {
         let c = &before.credential;
         let (_, gsi1sk) =
@@ -139,18 +142,22 @@ impl DynamoStore {
         )?;
         let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
         if c.status == CredentialStatus::Active {
-            let update = build(
-                Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key_of(keys::principal(&before.org_id, &c.principal_id))))
-                    .update_expression("DELETE #keys :k ADD #cv :one")
-                    .condition_expression("attribute_exists(PK)")
-                    .expression_attribute_names("#keys", attr::ACTIVE_KEY_IDS)
-                    .expression_attribute_names("#cv", attr::CREDENTIALS_VERSION)
-                    .expression_attribute_values(":k", AttributeValue::Ss(vec![c.id.to_string()]))
-                    .expression_attribute_values(":one", n(1))
-                    .build(),
-            )?;
+            let mut principal = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::principal(&before.org_id, &c.principal_id))))
+                .update_expression("DELETE #keys :k ADD #cv :one")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_names("#keys", attr::ACTIVE_KEY_IDS)
+                .expression_attribute_names("#cv", attr::CREDENTIALS_VERSION)
+                .expression_attribute_values(":k", AttributeValue::Ss(vec![c.id.to_string()]))
+                .expression_attribute_values(":one", n(1));
+            if let Some(at) = end_tokens_at {
+                principal = principal
+                    .update_expression("SET #tva = :tva DELETE #keys :k ADD #cv :one")
+                    .expression_attribute_names("#tva", attr::TOKENS_VALID_AFTER)
+                    .expression_attribute_values(":tva", s(at.to_string()));
+            }
+            let update = build(principal.build())?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
         // The credential's status is no longer the one read (it ended meanwhile), or its

@@ -23,6 +23,10 @@ pub(super) struct Stored<'a, T> {
     gsi2pk: Option<String>,
     #[serde(rename = "GSI2SK", skip_serializing_if = "Option::is_none")]
     gsi2sk: Option<String>,
+    #[serde(rename = "GSI3PK", skip_serializing_if = "Option::is_none")]
+    gsi3pk: Option<String>,
+    #[serde(rename = "GSI3SK", skip_serializing_if = "Option::is_none")]
+    gsi3sk: Option<String>,
     #[serde(rename = "ttl", skip_serializing_if = "Option::is_none")]
     ttl: Option<i64>,
     #[serde(flatten)]
@@ -32,7 +36,18 @@ pub(super) struct Stored<'a, T> {
 impl<'a, T: Serialize> Stored<'a, T> {
     /// `record` under `key` (from `keys`).
     pub(super) fn new((pk, sk): (String, String), record: &'a T) -> Self {
-        Self { pk, sk, gsi1pk: None, gsi1sk: None, gsi2pk: None, gsi2sk: None, ttl: None, record }
+        Self {
+            pk,
+            sk,
+            gsi1pk: None,
+            gsi1sk: None,
+            gsi2pk: None,
+            gsi2sk: None,
+            gsi3pk: None,
+            gsi3sk: None,
+            ttl: None,
+            record,
+        }
     }
 
     /// Found through GSI1 by these keys.
@@ -44,6 +59,12 @@ impl<'a, T: Serialize> Stored<'a, T> {
     /// Found through GSI2 (the expiry index) by these keys.
     pub(super) fn gsi2(mut self, (pk, sk): (String, String)) -> Self {
         (self.gsi2pk, self.gsi2sk) = (Some(pk), Some(sk));
+        self
+    }
+
+    /// Found through GSI3 (the outbox of unpublished lifecycle events) by these keys.
+    pub(super) fn gsi3(mut self, (pk, sk): (String, String)) -> Self {
+        (self.gsi3pk, self.gsi3sk) = (Some(pk), Some(sk));
         self
     }
 
@@ -97,6 +118,13 @@ pub(super) struct SubjectMembership {
 #[serde(rename_all = "camelCase")]
 pub(super) struct SweepState {
     pub swept_through_hour: i64,
+}
+
+/// How far the sweep's warnings of one kind (7 or 1 days before expiry) have got.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WarningState {
+    pub warned_through: Timestamp,
 }
 
 #[cfg(test)]
@@ -166,6 +194,7 @@ mod tests {
             attr::ACTIVE_KEY_IDS,
             attr::CREDENTIALS_VERSION,
             attr::ROLE_IDS,
+            attr::TOKENS_VALID_AFTER,
         ] {
             assert!(item.contains_key(name), "a principal item has {name}");
         }

@@ -140,6 +140,7 @@ impl DynamoStore {
                 sk_prefix: keys::principal_status_prefix(status),
                 newest_first: false,
                 sk_upto: None,
+                sk_after: None,
             },
         };
         let page = self.query(&query, limit, start, true).await?;

@@ -50,6 +50,7 @@ impl DynamoStore {
                     sk_prefix: String::new(),
                     newest_first: false,
                     sk_upto: None,
+                    sk_after: None,
                 };
                 let found = self.query(&credentials, limit - rows.len(), resume, false).await?;
                 queried += 1;

@@ -269,6 +269,7 @@ impl DynamoStore {
             sk_prefix: String::new(),
             newest_first: false,
             sk_upto: None,
+            sk_after: None,
         };
         let page = self.query(&spec, limit, start, false).await?;
         Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })

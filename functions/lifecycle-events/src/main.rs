@@ -1,0 +1,25 @@
+//! Lambda entry point: build the App and the event sink once, then drain on every scheduled event.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde_json::Value;
+use shared::service::sweep::InvocationDeadline;
+use shared::store::EventSink;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    // The drain reads the outbox and publishes; it needs neither the pepper nor the signing keys.
+    let app = shared::App::from_env_without_keys().await?;
+    let sink = EventSink::from_env().await?;
+    let (app, sink) = (&app, &sink);
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = InvocationDeadline(event.context.deadline());
+        let report = lifecycle_events::handle(app, sink, &deadline).await.map_err(|err| {
+            let text = format!("{:#}", shared::anyhow::Error::new(err));
+            tracing::error!(request_id = event.context.request_id, error = text, "lifecycle events not drained");
+            Error::from(text)
+        })?;
+        Ok::<_, Error>(serde_json::to_value(report)?)
+    }))
+    .await
+}
