@@ -39,8 +39,17 @@ pub struct App {
     settings: TtlCache<OrgId, OrgSettings>,
     principal_roles: TtlCache<(OrgId, String), Vec<RoleId>>,
     org_roles: TtlCache<OrgId, Arc<Vec<Role>>>,
-    /// Each principal's `tokensValidAfter`, as Bearer verification reads it (≤ [`TOKEN_REVOCATION_CACHE_SECONDS`]).
-    pub(crate) tokens_valid_after: TtlCache<(OrgId, PrincipalId), Option<Timestamp>>,
+    /// Each principal's `tokensValidAfter` and individually revoked tokens, as Bearer verification
+    /// reads them (≤ [`TOKEN_REVOCATION_CACHE_SECONDS`]).
+    pub(crate) token_standing: TtlCache<(OrgId, PrincipalId), TokenStanding>,
+}
+
+/// What Bearer verification needs of a principal: tokens issued at or before `valid_after` are
+/// refused, and so are the tokens (by `jti`) revoked one by one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TokenStanding {
+    pub valid_after: Option<Timestamp>,
+    pub revoked_jtis: Arc<Vec<String>>,
 }
 
 /// How long a container trusts what it read of a principal's `tokensValidAfter`: the bound within
@@ -130,7 +139,7 @@ impl App {
             settings: TtlCache::new(config.settings_cache_ttl.as_secs() as i64),
             principal_roles: TtlCache::new(ROLE_CACHE_SECONDS),
             org_roles: TtlCache::new(ROLE_CACHE_SECONDS),
-            tokens_valid_after: TtlCache::new(TOKEN_REVOCATION_CACHE_SECONDS),
+            token_standing: TtlCache::new(TOKEN_REVOCATION_CACHE_SECONDS),
             config,
         }
     }

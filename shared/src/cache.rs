@@ -30,6 +30,11 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         self.entries.lock().expect("cache lock").insert(key, (now, value));
     }
 
+    /// Forgets `key`: the next reader reads it afresh.
+    pub fn remove(&self, key: &K) {
+        self.entries.lock().expect("cache lock").remove(key);
+    }
+
     /// Keeps only the entries whose key satisfies `keep`.
     pub fn retain(&self, keep: impl Fn(&K) -> bool) {
         self.entries.lock().expect("cache lock").retain(|k, _| keep(k));

@@ -477,6 +477,23 @@ impl TestApp {
             .expect("update the org item");
     }
 
+    /// Sets one attribute of an API-key principal's item directly (a state the API reaches only slowly).
+    pub async fn set_principal_attribute(&self, principal: &str, name: &str, value: AttributeValue) {
+        let id = PrincipalId::parse(principal).expect("a principal id");
+        let (pk, sk) = shared::store::keys::principal(&self.org, &id);
+        self.dynamo
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(pk))
+            .key("SK", AttributeValue::S(sk))
+            .update_expression("SET #a = :v")
+            .expression_attribute_names("#a", name)
+            .expression_attribute_values(":v", value)
+            .send()
+            .await
+            .expect("update the principal item");
+    }
+
     /// A Secrets Manager client of the emulator (for the test's own reads and writes).
     pub async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::Client::new(&emulator_sdk_config(&emulator_url()).await)

@@ -1,5 +1,5 @@
-//! Token exchange, introspection and the public documents: `POST /iam/auth/token`,
-//! `POST /iam/auth/introspect` (RFC 7662), `GET /iam/.well-known/jwks.json`,
+//! Token exchange, introspection, revocation and the public documents: `POST /iam/auth/token`,
+//! `POST /iam/auth/introspect` (RFC 7662), `POST /iam/auth/revoke` (RFC 7009), `GET /iam/.well-known/jwks.json`,
 //! `GET /iam/.well-known/oauth-authorization-server` (RFC 8414), `GET /iam/openapi.json`.
 //!
 //! The key arrives as JSON `{"apiKey"}`, as `Authorization: ApiKey …`, or as an OAuth 2.0
@@ -10,7 +10,7 @@ use base64::Engine;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::App;
-use shared::auth::{Action, ApiKey, AuthFailure, Identity, resources};
+use shared::auth::{Action, ApiKey, AuthFailure, Caller, Identity, resources};
 use shared::http::body::{MAX_BODY_BYTES, request_bytes};
 use shared::http::{ApiError, FieldError, RequestCtx, json_body, json_with, no_store};
 use shared::service::tokens;
@@ -25,10 +25,13 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         }
         "POST /iam/auth/token" => exchange(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
         "GET /iam/.well-known/jwks.json" => jwks(app).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
-        "GET /iam/.well-known/oauth-authorization-server" => metadata(app),
+        "GET /iam/.well-known/oauth-authorization-server" | "GET /.well-known/oauth-authorization-server/iam" => {
+            metadata(app)
+        }
         "POST /iam/auth/introspect" => {
             introspect(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id))
         }
+        "POST /iam/auth/revoke" => revoke(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
         "GET /iam/openapi.json" => openapi(),
         _ => ApiError::RouteNotFound.into_response(&ctx.request_id),
     }
@@ -233,10 +236,12 @@ fn metadata(app: &App) -> Response<Body> {
         "token_endpoint": format!("{issuer}/auth/token"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "introspection_endpoint": format!("{issuer}/auth/introspect"),
+        "revocation_endpoint": format!("{issuer}/auth/revoke"),
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["bearer"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "bearer"],
         "service_documentation": format!("{issuer}/openapi.json"),
     });
     json_with(200, &body, &[("cache-control", "public, max-age=300".to_string())])
@@ -255,6 +260,42 @@ async fn introspect(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Respon
         }
     };
     app.authorize(&caller, Action::TOKENS_INTROSPECT, resources::TOKENS, ctx).await?;
+    let token = token_form(req)?;
+    let answer = tokens::introspect(app, &caller.org_id, &token).await?;
+    Ok(json_with(200, &answer, &no_store()))
+}
+
+/// RFC 7009 revocation of one access token. The client authenticates as at the token endpoint's
+/// OAuth form (HTTP Basic with its key id and secret) or as on every IAM route (`ApiKey`, or
+/// `Bearer` with an access token, which may be the token itself, or a member's token); the form
+/// body names the token. 200 with no body, whether or not there was anything to revoke (§2.2).
+async fn revoke(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = match scheme(req) {
+        Some((s, encoded)) if s.eq_ignore_ascii_case("basic") => {
+            let (id, secret) = decode_basic(encoded)?;
+            let record = app.verify_api_key(&parse_key(&format!("{id}.{secret}"))?).await?;
+            Identity::Principal(Caller {
+                principal_id: record.credential.principal_id,
+                principal_type: record.principal.principal_type,
+                org_id: record.org_id,
+                key_id: Some(record.credential.id),
+                scope: None,
+            })
+        }
+        _ => app.authenticate(req.headers(), ctx).await?,
+    };
+    let token = token_form(req)?;
+    tokens::revoke_token(app, identity, &token, ctx).await?;
+    let mut response = Response::new(Body::Empty);
+    for (name, value) in no_store() {
+        response.headers_mut().insert(name, value.parse().expect("a header value"));
+    }
+    Ok(response)
+}
+
+/// The `token` of an RFC 7662 or RFC 7009 form body (`token_type_hint` is accepted and ignored:
+/// only access tokens exist here).
+fn token_form(req: &Request) -> Result<String, ApiError> {
     if media_type(req) != "application/x-www-form-urlencoded" {
         return Err(ApiError::UnsupportedMediaType);
     }
@@ -271,7 +312,5 @@ async fn introspect(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Respon
             other => return Err(invalid(other, "is not a known field")),
         }
     }
-    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| invalid("token", "is required"))?;
-    let answer = tokens::introspect(app, &caller.org_id, &token).await?;
-    Ok(json_with(200, &answer, &no_store()))
+    token.filter(|t| !t.is_empty()).ok_or_else(|| invalid("token", "is required"))
 }

@@ -49,6 +49,8 @@ const EXTRA_ROUTES: &[&str] = &[
     "GET /iam/me",
     "POST /iam/orgs/{orgId}/api-keys/{principalId}/revoke-tokens",
     "POST /iam/auth/introspect",
+    "POST /iam/auth/revoke",
+    "GET /.well-known/oauth-authorization-server/iam",
 ];
 
 #[test]

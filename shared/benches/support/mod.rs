@@ -51,6 +51,14 @@ pub fn app_with(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), 
                            "maxActiveCredentialsPerPrincipal": {"N": "10"}}}
     }})
     .to_string();
+    // The principal, as Bearer verification reads it (its tokensValidAfter, once per 5 s per container).
+    let principal_item = json!({"Item": {
+        "PK": {"S": format!("ORG#{org}")}, "SK": {"S": format!("PRINCIPAL#{principal}")},
+        "id": {"S": principal.to_string()}, "orgId": {"S": org.to_string()}, "type": {"S": "ApiKey"},
+        "displayName": {"S": "bench"}, "status": {"S": "Active"}, "createdAt": {"S": t.to_string()},
+        "updatedAt": {"S": t.to_string()}, "version": {"N": "1"}
+    }})
+    .to_string();
     let known = key_id.clone();
     let dynamo_http = infallible_client_fn(move |req| {
         let body = body_text(&req);
@@ -59,6 +67,8 @@ pub fn app_with(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), 
             credential.clone()
         } else if body.contains("CRED#") {
             "{}".to_string()
+        } else if body.contains("PRINCIPAL#") {
+            principal_item.clone()
         } else {
             org_item.clone()
         };

@@ -2,7 +2,7 @@
 //! credential item answers for the credential and its principal; org settings come from a cache.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use http::HeaderMap;
 use secrecy::ExposeSecret;
@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::tokens::AccessClaims;
 use super::{ApiKey, RequestCtx};
 use crate::App;
+use crate::app::TokenStanding;
 use crate::domain::{Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
 use crate::domain::{ApiError, AuthFailure};
 use crate::store::CredentialRecord;
@@ -232,9 +233,10 @@ impl App {
                 .map_err(|_| AuthFailure::InvalidToken)?,
         };
         // A token issued at or before its principal's tokensValidAfter was revoked (second
-        // granularity: a token of the very second of the revocation is refused too).
-        if self.tokens_valid_after(&caller.org_id, &caller.principal_id).await?.is_some_and(|t| claims.iat <= t.unix())
-        {
+        // granularity: a token of the very second of the revocation is refused too), and so was
+        // one revoked by itself (RFC 7009).
+        let standing = self.token_standing(&caller.org_id, &caller.principal_id).await?;
+        if standing.valid_after.is_some_and(|t| claims.iat <= t.unix()) || standing.revoked_jtis.contains(&claims.jti) {
             return Err(AuthFailure::TokenRevoked.into());
         }
         Ok(caller)
@@ -249,29 +251,45 @@ impl App {
         Ok(keys.verify(token, &self.config.token_issuer, &self.config.token_audience, now)?)
     }
 
-    /// The principal's `tokensValidAfter`, from the container's cache (≤ 5 s old) or one strongly
-    /// consistent read. A principal that is gone revokes every token it had.
-    pub(crate) async fn tokens_valid_after(
-        &self,
-        org: &OrgId,
-        id: &PrincipalId,
-    ) -> Result<Option<Timestamp>, ApiError> {
+    /// The principal's `tokensValidAfter` and revoked tokens, from the container's cache (≤ 5 s
+    /// old) or one strongly consistent read. A principal that is gone revokes every token it had.
+    pub(crate) async fn token_standing(&self, org: &OrgId, id: &PrincipalId) -> Result<TokenStanding, ApiError> {
         let now = self.clock.now();
         let key = (org.clone(), id.clone());
-        if let Some(cached) = self.tokens_valid_after.get(&key, now) {
+        if let Some(cached) = self.token_standing.get(&key, now) {
             return Ok(cached);
         }
         let principal = self.store.get_principal(org, id).await?.ok_or(AuthFailure::TokenRevoked)?;
-        let valid_after = principal.principal.tokens_valid_after;
-        self.tokens_valid_after.insert(key, valid_after, now);
-        Ok(valid_after)
+        let standing = TokenStanding {
+            valid_after: principal.principal.tokens_valid_after,
+            revoked_jtis: Arc::new(revoked_jtis(&principal.revoked_tokens)),
+        };
+        self.token_standing.insert(key, standing.clone(), now);
+        Ok(standing)
     }
 
     /// Records in this container the `tokensValidAfter` it has just written (so it applies here at
     /// once, and a verification that read the old value meanwhile cannot put it back for longer
     /// than it would have lived anyway); the other containers see it within the cache bound.
     pub fn remember_tokens_valid_after(&self, org: &OrgId, id: &PrincipalId, valid_after: Option<Timestamp>) {
-        self.tokens_valid_after.insert((org.clone(), id.clone()), valid_after, self.clock.now());
+        let key = (org.clone(), id.clone());
+        let now = self.clock.now();
+        match self.token_standing.get(&key, now) {
+            Some(known) => self.token_standing.insert(key, TokenStanding { valid_after, ..known }, now),
+            // Nothing known of its revoked tokens here: the next verification reads them all.
+            None => self.token_standing.remove(&key),
+        }
+    }
+
+    /// Records in this container a token it has just revoked (as for `tokensValidAfter`).
+    pub fn remember_revoked_token(&self, org: &OrgId, id: &PrincipalId, jti: &str) {
+        let key = (org.clone(), id.clone());
+        let now = self.clock.now();
+        if let Some(known) = self.token_standing.get(&key, now) {
+            let mut jtis = known.revoked_jtis.as_ref().clone();
+            jtis.push(jti.to_string());
+            self.token_standing.insert(key, TokenStanding { revoked_jtis: Arc::new(jtis), ..known }, now);
+        }
     }
 
     /// Records `lastUsedAt`, with the request's source address and route, when the stored value is
@@ -295,6 +313,11 @@ impl App {
             tracing::warn!(request_id, key_id = %record.credential.id, error = %err, "lastUsedAt not recorded");
         }
     }
+}
+
+/// The `jti`s of a principal's revoked-token entries.
+fn revoked_jtis(entries: &[String]) -> Vec<String> {
+    entries.iter().filter_map(|e| crate::store::parse_revoked_token_entry(e)).map(|(_, jti)| jti.to_string()).collect()
 }
 
 #[cfg(test)]

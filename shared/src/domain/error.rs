@@ -102,6 +102,12 @@ pub enum ApiError {
     /// 409 `credential_limit_reached`.
     #[error("the principal already has {cap} active credentials, the organisation's limit")]
     CredentialLimitReached { cap: u32 },
+    /// 409 `revoked_tokens_limit_reached`: the principal holds this many tokens revoked one by one
+    /// that have not yet expired.
+    #[error(
+        "the principal already has {cap} individually revoked tokens that have not expired; end all its tokens with POST /iam/orgs/{{orgId}}/api-keys/{{principalId}}/revoke-tokens"
+    )]
+    RevokedTokensLimitReached { cap: usize },
     /// 409 `credential_not_active`: only an Active credential can be rolled or edited.
     #[error("the credential is {why}")]
     CredentialNotActive { why: &'static str },

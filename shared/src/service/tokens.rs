@@ -128,7 +128,12 @@ pub async fn introspect(app: &App, org: &crate::domain::OrgId, token: &str) -> R
     let standing = claims.principal_type == "ApiKey"
         && p.status == crate::domain::PrincipalStatus::Active
         && !p.is_expired_at(app.clock.now());
-    if !standing || p.tokens_valid_after.is_some_and(|t| claims.iat <= t.unix()) {
+    let revoked_by_itself = principal
+        .revoked_tokens
+        .iter()
+        .filter_map(|e| crate::store::parse_revoked_token_entry(e))
+        .any(|(_, jti)| jti == claims.jti);
+    if !standing || revoked_by_itself || p.tokens_valid_after.is_some_and(|t| claims.iat <= t.unix()) {
         return Ok(inactive);
     }
     Ok(Introspection::Active(Box::new(ActiveToken {
@@ -145,4 +150,83 @@ pub async fn introspect(app: &App, org: &crate::domain::OrgId, token: &str) -> R
         principal_type: claims.principal_type,
         scope: claims.scope,
     })))
+}
+
+/// RFC 7009: revokes one access token, by its `jti`, until its `exp`. The caller (`identity`) is
+/// the token's own principal, or acts in its organisation with `iam:apiKeys:revokeTokens` on that
+/// principal. A token that is not valid, already expired, or of another organisation is answered
+/// as revoked with nothing done and nothing said about it (§2.2). Verifiers refuse it (401
+/// `token_revoked`) within the cache bound of `tokensValidAfter`: at once in this container, within
+/// 5 s in the others; introspection at once.
+pub async fn revoke_token(
+    app: &App,
+    identity: crate::auth::Identity,
+    token: &str,
+    ctx: &crate::auth::RequestCtx,
+) -> Result<(), ApiError> {
+    use crate::auth::{Action, resources};
+    use crate::domain::{AuditEvent, OrgId, PrincipalId};
+    use crate::store::{Invariant, REVOKED_TOKENS_CAP, StoreError, parse_revoked_token_entry, revoked_token_entry};
+
+    let claims = match app.verify_token_signature(token).await {
+        Ok(claims) => claims,
+        Err(ApiError::Unauthenticated(_)) => return Ok(()),
+        Err(other) => return Err(other),
+    };
+    let (Ok(org), Ok(principal_id)) = (OrgId::parse(&claims.org_id), PrincipalId::parse(&claims.sub)) else {
+        return Ok(());
+    };
+    let caller = match app.caller_in_org(identity, org.as_str(), ctx).await {
+        Ok(caller) => caller,
+        Err(ApiError::OrgMismatch) => return Ok(()),
+        Err(other) => return Err(other),
+    };
+    if caller.principal_id != principal_id {
+        app.authorize(&caller, Action::API_KEYS_REVOKE_TOKENS, &resources::api_key(&principal_id), ctx).await?;
+    }
+    let expires = Timestamp::from_unix(claims.exp);
+    let entry = revoked_token_entry(expires, &claims.jti);
+    let (org, principal_id, entry, caller, claims) = (&org, &principal_id, &entry, &caller, &claims);
+    super::until_written(|| async move {
+        let now = app.clock.now();
+        let audit = AuditEvent::new(
+            org.clone(),
+            caller.actor(),
+            "iam:tokens:revoke",
+            resources::api_key(principal_id),
+            now,
+            &ctx.request_id,
+            serde_json::json!({"jti": claims.jti, "expiresAt": expires}),
+        );
+        match app.store.revoke_token(org, principal_id, entry, REVOKED_TOKENS_CAP, &audit).await {
+            Ok(()) => {
+                app.remember_revoked_token(org, principal_id, &claims.jti);
+                Ok(super::Written::Done(()))
+            }
+            Err(StoreError::Violated(Invariant::VersionMoved)) => {
+                // Gone (its tokens are refused already), already revoked, or full: prune what has
+                // expired and try again, or say it is full.
+                let Some(record) = app.store.get_principal(org, principal_id).await? else {
+                    return Ok(super::Written::Done(()));
+                };
+                if record.revoked_tokens.iter().any(|e| e == entry) {
+                    return Ok(super::Written::Done(()));
+                }
+                let expired: Vec<String> = record
+                    .revoked_tokens
+                    .iter()
+                    .filter(|e| parse_revoked_token_entry(e).is_none_or(|(exp, _)| exp < now))
+                    .cloned()
+                    .collect();
+                if expired.is_empty() {
+                    return Err(ApiError::RevokedTokensLimitReached { cap: REVOKED_TOKENS_CAP });
+                }
+                app.store.prune_revoked_tokens(org, principal_id, &expired).await?;
+                Ok(super::Written::Retry)
+            }
+            Err(StoreError::Contention) => Ok(super::Written::Retry),
+            Err(err) => Err(err.into()),
+        }
+    })
+    .await
 }

@@ -44,6 +44,8 @@ pub mod attr {
     pub const LAST_USED_IP: &str = "lastUsedIp";
     pub const LAST_USED_ROUTE: &str = "lastUsedRoute";
     pub const REVOKED_AT: &str = "revokedAt";
+    /// A principal's individually revoked access tokens (`<exp>:<jti>`, a string set).
+    pub const REVOKED_TOKENS: &str = "revokedTokens";
     /// A principal's access tokens issued at or before this time are refused.
     pub const TOKENS_VALID_AFTER: &str = "tokensValidAfter";
     pub const NAME: &str = "name";

@@ -98,12 +98,37 @@ pub struct PrincipalRecord {
     /// The roles assigned to the principal (their assignment items list them too).
     #[serde(with = "serde_dynamo::string_set", default, skip_serializing_if = "Vec::is_empty")]
     pub role_ids: Vec<RoleId>,
+    /// Access tokens revoked one by one (RFC 7009), as `<exp unix seconds>:<jti>`, until they
+    /// expire (`keys::attr::REVOKED_TOKENS`; at most `REVOKED_TOKENS_CAP`).
+    #[serde(with = "serde_dynamo::string_set", default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_tokens: Vec<String>,
+}
+
+/// How many individually revoked, unexpired tokens a principal may hold: the principal item is
+/// what Bearer verification reads, and each entry is ~40 bytes.
+pub const REVOKED_TOKENS_CAP: usize = 100;
+
+/// A revoked token's entry: `<exp>:<jti>`.
+pub fn revoked_token_entry(exp: Timestamp, jti: &str) -> String {
+    format!("{}:{jti}", exp.unix())
+}
+
+/// An entry's `exp` and `jti`; `None` for one that is not of that shape.
+pub fn parse_revoked_token_entry(entry: &str) -> Option<(Timestamp, &str)> {
+    let (exp, jti) = entry.split_once(':')?;
+    Some((Timestamp::from_unix(exp.parse().ok()?), jti))
 }
 
 impl PrincipalRecord {
     /// A new principal: no credentials, no roles.
     pub fn new(principal: Principal) -> Self {
-        Self { principal, active_key_ids: Vec::new(), credentials_version: 0, role_ids: Vec::new() }
+        Self {
+            principal,
+            active_key_ids: Vec::new(),
+            credentials_version: 0,
+            role_ids: Vec::new(),
+            revoked_tokens: Vec::new(),
+        }
     }
 }
 

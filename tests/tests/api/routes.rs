@@ -15,7 +15,12 @@ async fn every_route_of_the_template_is_served_by_its_function() {
         // are public: 200); a function that does not serve the route it is wired to would answer 404
         // route_not_found.
         let r = app.call(&route.method, &path, None, None).await;
-        let public = ["/iam/.well-known/jwks.json", "/iam/.well-known/oauth-authorization-server", "/iam/openapi.json"];
+        let public = [
+            "/iam/.well-known/jwks.json",
+            "/iam/.well-known/oauth-authorization-server",
+            "/.well-known/oauth-authorization-server/iam",
+            "/iam/openapi.json",
+        ];
         if public.contains(&route.path.as_str()) {
             assert_eq!(r.status, 200);
         } else if route.path == "/iam/secret-scanning/reports" {

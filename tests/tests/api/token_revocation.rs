@@ -216,10 +216,14 @@ async fn the_metadata_document_names_the_endpoints_that_answer() {
         ("token_endpoint", "/iam/auth/token"),
         ("jwks_uri", "/iam/.well-known/jwks.json"),
         ("introspection_endpoint", "/iam/auth/introspect"),
+        ("revocation_endpoint", "/iam/auth/revoke"),
     ] {
         let url = r.body[field].as_str().unwrap();
         assert_eq!(url.strip_prefix(issuer.trim_end_matches("/iam")), Some(path), "{field}: {url}");
     }
+    // RFC 8414 §3's own location for an issuer with a path: the well-known segment inserted before it.
+    let inserted = app.call("GET", "/.well-known/oauth-authorization-server/iam", None, None).await;
+    assert_eq!((inserted.status, &inserted.body), (200, &r.body));
     // Discovered the way an OAuth client does (RFC 8414 §3: the issuer plus the well-known suffix), the
     // token endpoint exchanges a key with client credentials.
     let (_, key) = app.principal_with_key("discovered").await;
@@ -264,4 +268,112 @@ async fn a_warm_bearer_call_reads_nothing_for_its_token_and_once_per_bound_for_i
     app.calls.reset();
     assert_eq!(app.bearer_call("GET", &path, &token, None).await.status, 200);
     assert_eq!(app.calls.names(), vec!["GetItem", "GetItem"], "past the bound: tokensValidAfter is read again");
+}
+
+async fn revoke_one(app: &TestApp, authorization: Option<String>, body: &str) -> TestResponse {
+    let mut incoming = IncomingRequest { method: "POST".into(), path: "/iam/auth/revoke".into(), ..Default::default() };
+    incoming.headers.push(("Content-Type".into(), FORM.into()));
+    if let Some(value) = authorization {
+        incoming.headers.push(("Authorization".into(), value));
+    }
+    incoming.body = body.as_bytes().to_vec();
+    app.send(incoming).await
+}
+
+/// `Basic` client authentication with a key, as OAuth clients send it.
+fn basic(key: &str) -> String {
+    use base64::Engine;
+    let (id, secret) = key.split_once('.').unwrap();
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+}
+
+#[tokio::test]
+async fn rfc_7009_revokes_one_token_at_once_here_within_the_bound_elsewhere_and_leaves_the_others() {
+    let app = TestApp::new().await;
+    let (principal, key) = app.principal_with_role("client", Some("iam-viewer")).await;
+    let server = format!("ApiKey {}", resource_server(&app).await);
+    let other = app.second_container().await;
+    let first = app.token_for(&key).await;
+    app.app.clock.advance(1);
+    other.app.clock.advance(1);
+    let second = app.token_for(&key).await;
+    for token in [&first, &second] {
+        assert_eq!(other.bearer_call("GET", &app.org_path("/api-keys"), token, None).await.status, 200);
+    }
+    // The client revokes its first token, authenticating as at the token endpoint.
+    let r = revoke_one(&app, Some(basic(&key)), &format!("{}&token_type_hint=access_token", token_form(&first))).await;
+    assert_eq!((r.status, r.raw.len()), (200, 0), "{:?}", r.body);
+    assert_eq!(r.header("cache-control"), "no-store");
+    let refused = app.bearer_call("GET", &app.org_path("/api-keys"), &first, None).await;
+    assert_eq!((refused.status, refused.code()), (401, "token_revoked"), "at once in this container");
+    assert_eq!(app.bearer_call("GET", &app.org_path("/api-keys"), &second, None).await.status, 200, "only that token");
+    // Another container: within its cache bound.
+    assert_eq!(other.bearer_call("GET", &app.org_path("/api-keys"), &first, None).await.status, 200);
+    other.app.clock.advance(TOKEN_REVOCATION_CACHE_SECONDS);
+    let r = other.bearer_call("GET", &app.org_path("/api-keys"), &first, None).await;
+    assert_eq!((r.status, r.code()), (401, "token_revoked"));
+    assert_eq!(other.bearer_call("GET", &app.org_path("/api-keys"), &second, None).await.status, 200);
+    // Introspection knows at once.
+    let r = introspect(&other, Some(server), FORM, &token_form(&first)).await;
+    assert_eq!(r.body, json!({"active": false}));
+    // A token revokes itself; a second revocation of it is the same 200.
+    let r = revoke_one(&app, Some(format!("Bearer {second}")), &token_form(&second)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(revoke_one(&app, Some(basic(&key)), &token_form(&second)).await.status, 200);
+    assert_eq!(app.bearer_call("GET", &app.org_path("/api-keys"), &second, None).await.status, 401);
+    let events = app.admin_call("GET", &app.org_path("/audit-events"), None).await;
+    assert_eq!(events.body["items"][0]["action"], "iam:tokens:revoke");
+    assert_eq!(events.body["items"][0]["target"], format!("iam:api-keys/{principal}"));
+}
+
+#[tokio::test]
+async fn rfc_7009_says_nothing_of_bad_or_foreign_tokens_and_needs_the_right_to_revoke_anothers() {
+    let app = TestApp::new().await;
+    let (_, key) = app.principal_with_role("client", Some("iam-viewer")).await;
+    let (_, bystander) = app.principal_with_role("bystander", Some("iam-viewer")).await;
+    let token = app.token_for(&key).await;
+    // Not a token, and another org's token: 200, nothing done.
+    assert_eq!(revoke_one(&app, Some(basic(&key)), &token_form("not-a-token")).await.status, 200);
+    let foreign = app.another_org(true).await;
+    let foreign_token = app.token_for(&foreign.api_key).await;
+    let r = revoke_one(&app, Some(basic(&key)), &token_form(&foreign_token)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        app.bearer_call("GET", &format!("/iam/orgs/{}/api-keys", foreign.org_id), &foreign_token, None).await.status,
+        200
+    );
+    // Another principal of the org without iam:apiKeys:revokeTokens: 403, the token unharmed.
+    let r = revoke_one(&app, Some(basic(&bystander)), &token_form(&token)).await;
+    assert_eq!((r.status, r.code()), (403, "permission_denied"), "{:?}", r.body);
+    assert_eq!(app.bearer_call("GET", &app.org_path("/api-keys"), &token, None).await.status, 200);
+    // The org's administrator may.
+    let r = revoke_one(&app, Some(format!("ApiKey {}", app.admin_key)), &token_form(&token)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(app.bearer_call("GET", &app.org_path("/api-keys"), &token, None).await.status, 401);
+    // No client authentication, a wrong secret, a body without a token.
+    assert_eq!(revoke_one(&app, None, &token_form(&token)).await.code(), "missing_credentials");
+    let wrong = iam_tests::forged_key(&key[3..23]);
+    assert_eq!(revoke_one(&app, Some(basic(&wrong)), &token_form(&token)).await.code(), "invalid_api_key");
+    let r = revoke_one(&app, Some(basic(&key)), "token_type_hint=access_token").await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request"));
+}
+
+#[tokio::test]
+async fn a_principal_holds_a_bounded_number_of_revoked_tokens_and_expired_ones_make_room() {
+    let app = TestApp::new().await;
+    let (principal, key) = app.principal_with_role("client", Some("iam-viewer")).await;
+    // Fill the principal's list directly (as 100 revocations would), with tokens that expire in 60 s.
+    let expires = app.app.clock.now().plus_seconds(60).unix();
+    let entries: Vec<String> = (0..shared::store::REVOKED_TOKENS_CAP).map(|i| format!("{expires}:jti{i}")).collect();
+    app.set_principal_attribute(&principal, "revokedTokens", aws_sdk_dynamodb::types::AttributeValue::Ss(entries))
+        .await;
+    let token = app.token_for(&key).await;
+    let r = revoke_one(&app, Some(basic(&key)), &token_form(&token)).await;
+    assert_eq!((r.status, r.code()), (409, "revoked_tokens_limit_reached"), "{:?}", r.body);
+    assert_eq!(app.bearer_call("GET", &app.org_path("/api-keys"), &token, None).await.status, 200);
+    // Once those have expired, they are pruned and the revocation goes through.
+    app.app.clock.advance(61);
+    let token = app.token_for(&key).await;
+    assert_eq!(revoke_one(&app, Some(basic(&key)), &token_form(&token)).await.status, 200);
+    assert_eq!(app.bearer_call("GET", &app.org_path("/api-keys"), &token, None).await.status, 401);
 }

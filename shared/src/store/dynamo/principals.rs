@@ -148,4 +148,52 @@ impl DynamoStore {
             page.items.into_iter().map(|i| Self::principal_from(i).map(|r| r.principal)).collect::<Result<_, _>>()?;
         Ok(Page { items, next: page.next })
     }
+
+    /// Adds a revoked token's entry to its principal, with the audit event, if the principal
+    /// exists and holds fewer than `cap` entries (`VersionMoved` otherwise: read and decide).
+    pub async fn revoke_token(
+        &self,
+        org: &OrgId,
+        principal: &PrincipalId,
+        entry: &str,
+        cap: usize,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let update = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::principal(org, principal))))
+                .update_expression("ADD #rt :entry")
+                .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#rt) OR size(#rt) < :cap)")
+                .expression_attribute_names("#rt", attr::REVOKED_TOKENS)
+                .expression_attribute_values(":entry", AttributeValue::Ss(vec![entry.to_string()]))
+                .expression_attribute_values(":cap", n(cap))
+                .build(),
+        )?;
+        let items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
+        self.transact_naming(items, |position, _| (position == 0).then_some(Invariant::VersionMoved)).await
+    }
+
+    /// Drops revoked-token entries whose tokens have expired.
+    pub async fn prune_revoked_tokens(
+        &self,
+        org: &OrgId,
+        principal: &PrincipalId,
+        expired: &[String],
+    ) -> Result<(), StoreError> {
+        if expired.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(keys::principal(org, principal))))
+            .update_expression("DELETE #rt :gone")
+            .expression_attribute_names("#rt", attr::REVOKED_TOKENS)
+            .expression_attribute_values(":gone", AttributeValue::Ss(expired.to_vec()))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
 }
