@@ -34,6 +34,8 @@ pub struct Config {
     /// Where the secret scanner publishes the keys that sign its leak reports (GitHub's
     /// `https://api.github.com/meta/public_keys/secret_scanning`); `None` refuses every report.
     pub secret_scanning_keys_url: Option<String>,
+    /// How far back the first expiry sweep of a table reads the expiry index (hours; 48).
+    pub sweep_first_lookback_hours: i64,
 }
 
 /// The per-container limit on failed API-key verifications of one key id: after `failures` within
@@ -94,6 +96,7 @@ impl Config {
             retention_days: number("RETENTION_DAYS", 90)?,
             failed_verifications: FailureLimit::default(),
             secret_scanning_keys_url: std::env::var("SECRET_SCANNING_KEYS_URL").ok().filter(|u| !u.is_empty()),
+            sweep_first_lookback_hours: number("SWEEP_FIRST_LOOKBACK_HOURS", 48)?.clamp(1, 24 * 90),
         })
     }
 
@@ -113,6 +116,7 @@ impl Config {
             retention_days: 90,
             failed_verifications: FailureLimit::default(),
             secret_scanning_keys_url: None,
+            sweep_first_lookback_hours: 48,
         }
     }
 }

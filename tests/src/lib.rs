@@ -533,19 +533,26 @@ impl TestApp {
         items
     }
 
-    /// The org's audit events, newest first, as stored.
+    /// The org's audit events, newest first, as stored (every shard, every page).
     pub async fn audit_events(&self, org: &OrgId) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-        self.dynamo
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("AUDIT#{org}")))
-            .scan_index_forward(false)
-            .send()
-            .await
-            .expect("query audit")
-            .items
-            .unwrap_or_default()
+        let mut items = Vec::new();
+        for shard in 0..shared::store::keys::AUDIT_SHARDS {
+            let pages = self
+                .dynamo
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(shared::store::keys::audit_pk(org, shard)))
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Vec<_>>()
+                .await;
+            items.extend(pages.into_iter().map(|item| item.expect("query audit")));
+        }
+        let sk = |item: &std::collections::HashMap<String, AttributeValue>| item["SK"].as_s().unwrap().clone();
+        items.sort_by_key(|item| std::cmp::Reverse(sk(item)));
+        items
     }
 }
 

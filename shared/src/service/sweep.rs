@@ -13,10 +13,14 @@ use super::credentials;
 use crate::App;
 use crate::domain::ApiError;
 use crate::domain::{PrincipalId, Timestamp};
-use crate::store::CredentialRecord;
+use crate::store::{CredentialRecord, keys};
 
-/// The first sweep of a table looks back this many hours (later ones continue where the last stopped).
+/// The first sweep of a table looks back this many hours, by default (later ones continue where the
+/// last stopped): `Config::sweep_first_lookback_hours`.
 pub const FIRST_LOOKBACK_HOURS: i64 = 48;
+/// The first warnings of a table cover the expiries that entered their window in the last hour: a
+/// table that predates the warnings gets none for what was already inside a window.
+pub const FIRST_WARNING_LOOKBACK_SECONDS: i64 = 3600;
 /// The sweep stops this long before its deadline, so it never outlives its invocation.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 /// The warnings (`credential.expiring`) given before a credential's expiry, in days.
@@ -60,7 +64,8 @@ pub struct SweepReport {
     pub finished: bool,
 }
 
-/// Sweeps every expiry hour from the one after the last finished (or `FIRST_LOOKBACK_HOURS` ago)
+/// Sweeps every expiry hour (each of its shards) from the one after the last finished (or
+/// `sweep_first_lookback_hours` ago)
 /// to the current one, [`CONCURRENCY`] expiries at a time, starting nothing once `deadline` is
 /// reached. The current hour is swept up to now but not recorded as finished; a stopped run leaves
 /// its hour to be read again (already expired credentials have left the index, so nothing is read
@@ -70,26 +75,28 @@ pub async fn run(app: &App, deadline: &dyn Deadline, request_id: &str) -> Result
     let current = now.unix().div_euclid(3600);
     let first = match app.store.sweep_cursor().await? {
         Some(done) => done + 1,
-        None => current - FIRST_LOOKBACK_HOURS,
+        None => current - app.config.sweep_first_lookback_hours,
     };
     let mut report = SweepReport::default();
     for hour in first..=current {
         let bucket = Timestamp::from_unix(hour * 3600).hour_bucket();
-        let mut start = None;
-        loop {
-            if deadline.reached() {
-                return Ok(report);
-            }
-            let page = app.store.expired_in_hour(&bucket, now, 100, start).await?;
-            report.items_read += page.items.len();
-            let (started, marked) = expire_all(app, &page.items, now, deadline, request_id).await?;
-            report.expired += marked;
-            if started < page.items.len() {
-                return Ok(report);
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => break,
+        for shard in 0..keys::EXPIRY_SHARDS {
+            let mut start = None;
+            loop {
+                if deadline.reached() {
+                    return Ok(report);
+                }
+                let page = app.store.expired_in_hour(&bucket, shard, now, 100, start).await?;
+                report.items_read += page.items.len();
+                let (started, marked) = expire_all(app, &page.items, now, deadline, request_id).await?;
+                report.expired += marked;
+                if started < page.items.len() {
+                    return Ok(report);
+                }
+                match page.next {
+                    Some(next) => start = Some(next),
+                    None => break,
+                }
             }
         }
         if hour < current {
@@ -121,19 +128,20 @@ async fn warn_expiring(
         let upto = now.plus_seconds(i64::from(days) * 86_400);
         let after = match app.store.warned_through(days).await? {
             Some(through) => through,
-            None => upto.plus_seconds(-FIRST_LOOKBACK_HOURS * 3600),
+            None => upto.plus_seconds(-FIRST_WARNING_LOOKBACK_SECONDS),
         };
         if after >= upto {
             continue;
         }
-        for hour in after.unix().div_euclid(3600)..=upto.unix().div_euclid(3600) {
+        let hours = after.unix().div_euclid(3600)..=upto.unix().div_euclid(3600);
+        for (hour, shard) in hours.flat_map(|h| (0..keys::EXPIRY_SHARDS).map(move |s| (h, s))) {
             let bucket = Timestamp::from_unix(hour * 3600).hour_bucket();
             let mut start = None;
             loop {
                 if deadline.reached() {
                     return Ok(false);
                 }
-                let page = app.store.expiring_in_hour(&bucket, after, upto, 100, start).await?;
+                let page = app.store.expiring_in_hour(&bucket, shard, after, upto, 100, start).await?;
                 report.warning_items_read += page.items.len();
                 for chunk in page.items.chunks(CONCURRENCY) {
                     let given = futures::future::join_all(

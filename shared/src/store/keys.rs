@@ -124,14 +124,20 @@ pub fn credential_status_prefix(status: CredentialStatus) -> String {
     format!("{}#", status.as_str())
 }
 
-/// GSI2 keys of an expiring credential: its expiry hour, then its expiry time.
+/// The expiry index's partitions per hour: a credential's shard is a hash of its key id, so that a
+/// batch created together with one lifetime (all expiring in one hour) spreads its index writes, and
+/// the sweep's reads, over this many partitions instead of one (docs/operations.md, Scale).
+pub const EXPIRY_SHARDS: u32 = 4;
+
+/// GSI2 keys of an expiring credential: its expiry hour and shard, then its expiry time.
 pub fn credential_by_expiry(expires_at: Timestamp, key_id: &KeyId) -> (String, String) {
-    (expiry_bucket(&expires_at.hour_bucket()), format!("{expires_at}#{key_id}"))
+    let shard = crc32fast::hash(key_id.as_str().as_bytes()) % EXPIRY_SHARDS;
+    (expiry_bucket(&expires_at.hour_bucket(), shard), format!("{expires_at}#{key_id}"))
 }
 
-/// GSI2 partition of one expiry hour (`2026-11-22T10`).
-pub fn expiry_bucket(hour: &str) -> String {
-    format!("EXPIRY#{hour}")
+/// GSI2 partition of one shard of one expiry hour (`EXPIRY#2026-11-22T10#7`).
+pub fn expiry_bucket(hour: &str, shard: u32) -> String {
+    format!("EXPIRY#{hour}#{shard}")
 }
 
 /// The expiry sweep's progress: `SWEEP` / `EXPIRY`, holding the last hour fully swept.
@@ -144,15 +150,19 @@ pub fn warning_state(days: u32) -> (String, String) {
     ("SWEEP".into(), format!("EXPIRING#{days}"))
 }
 
-/// Audit event item: `AUDIT#<orgId>` / `EVT#<eventId>`; event ids are ULIDs, so newest first is a
-/// reverse query of one partition.
+/// The audit log's partitions per org: an event's shard is a hash of its id, so one org's changes
+/// (a sweep expiring a large batch) are not one partition's 1,000 writes/s (docs/operations.md, Scale).
+pub const AUDIT_SHARDS: u32 = 4;
+
+/// Audit event item: `AUDIT#<orgId>#<shard>` / `EVT#<eventId>`; event ids are ULIDs, so newest first
+/// is a reverse query of each shard, merged.
 pub fn audit_event(org: &OrgId, event_id: &str) -> (String, String) {
-    (audit_pk(org), format!("EVT#{event_id}"))
+    (audit_pk(org, crc32fast::hash(event_id.as_bytes()) % AUDIT_SHARDS), format!("EVT#{event_id}"))
 }
 
-/// An org's audit events: the audit partition, sort keys beginning `EVT#`.
-pub fn audit_events_of(org: &OrgId) -> (String, &'static str) {
-    (audit_pk(org), "EVT#")
+/// One shard of an org's audit events: its partition, sort keys beginning `EVT#`.
+pub fn audit_events_of(org: &OrgId, shard: u32) -> (String, &'static str) {
+    (audit_pk(org, shard), "EVT#")
 }
 
 /// GSI3 keys of an unpublished lifecycle event: `OUTBOX#<shard>` / its event id (a ULID, so a
@@ -213,9 +223,9 @@ pub fn assignments_of_role_pk(org: &OrgId, role: &RoleId) -> String {
     format!("ORG#{org}#ROLE#{role}#ASSIGNED")
 }
 
-/// The org's audit partition.
-pub fn audit_pk(org: &OrgId) -> String {
-    format!("AUDIT#{org}")
+/// One of the org's audit partitions.
+pub fn audit_pk(org: &OrgId, shard: u32) -> String {
+    format!("AUDIT#{org}#{shard}")
 }
 
 /// A membership's subject guard: `ORG#<orgId>` / `MEMBERSUB#<sub>` → the member's principal id
@@ -242,4 +252,32 @@ fn subject_pk(subject: &str) -> String {
 /// All members (User principals) of an org.
 pub fn members_of(org: &OrgId) -> (String, &'static str) {
     (org_pk(org), "PRINCIPAL#usr_")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::auth::ApiKey;
+
+    #[test]
+    fn a_batch_expiring_in_one_hour_spreads_over_every_expiry_shard() {
+        let at = Timestamp::from_unix(1_800_000_000);
+        let mut per_partition: HashMap<String, usize> = HashMap::new();
+        for _ in 0..800 {
+            let key = ApiKey::generate().key;
+            *per_partition.entry(credential_by_expiry(at, key.key_id()).0).or_default() += 1;
+        }
+        assert_eq!(per_partition.len(), EXPIRY_SHARDS as usize);
+        // 200 each on average; a hash of random ids stays well within twice that.
+        assert!(per_partition.values().all(|&n| n < 400), "{per_partition:?}");
+    }
+
+    #[test]
+    fn outbox_entries_spread_over_every_outbox_shard() {
+        let shards: std::collections::HashSet<String> =
+            (0..400).map(|_| outbox_entry(&format!("evt_{}", ulid::Ulid::new())).0).collect();
+        assert_eq!(shards.len(), OUTBOX_SHARDS as usize);
+    }
 }

@@ -482,3 +482,29 @@ async fn the_explainer_names_every_check_and_the_match() {
         app.call("POST", &app.org_path("/authorize"), Some(&viewer), Some(json!({"action": "iam:roles:read"}))).await;
     assert_eq!((r.status, r.code()), (403, "permission_denied"), "iam-viewer cannot simulate");
 }
+
+#[tokio::test]
+async fn the_audit_log_pages_through_its_shards_newest_first_each_event_once() {
+    let app = TestApp::new().await;
+    for n in 0..12 {
+        app.create_principal(&format!("audited {n}")).await;
+    }
+    let stored = app.audit_events(&app.org).await;
+    let shards: std::collections::HashSet<String> = stored.iter().map(|i| i["PK"].as_s().unwrap().clone()).collect();
+    assert!(shards.len() > 1, "the events spread over the org's audit partitions: {shards:?}");
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = app.admin_call("GET", &app.org_path(&format!("/audit-events?limit=5{cursor}")), None).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        ids.extend(r.body["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()));
+        match r.body["nextCursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> =
+        stored.iter().map(|i| i["SK"].as_s().unwrap().trim_start_matches("EVT#").to_string()).collect();
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(ids, expected, "every event once, newest first");
+}

@@ -8,6 +8,20 @@ use shared::domain::{Credential, CredentialStatus, Name, PrincipalId, PrincipalS
 use shared::service::sweep::Deadline;
 use shared::store::{CredentialRecord, PrincipalState};
 
+/// A fresh table whose first sweep looks back 4 hours, not 48: every record here expired within
+/// the last three, and each hour is one query per expiry shard, which moto answers by reading the
+/// whole table.
+async fn sweep_app() -> TestApp {
+    TestApp::with_config(|c| c.sweep_first_lookback_hours = 4).await
+}
+
+/// The expiry-index shard a record is in (`EXPIRY#<hour>#<shard>`).
+fn shard_of(record: &CredentialRecord) -> String {
+    let (pk, _) =
+        shared::store::keys::credential_by_expiry(record.credential.expires_at.unwrap(), &record.credential.id);
+    pk.rsplit('#').next().unwrap().to_string()
+}
+
 fn record(app: &TestApp, principal: &str, expires_at: Option<Timestamp>, now: Timestamp) -> CredentialRecord {
     CredentialRecord {
         credential: Credential {
@@ -64,7 +78,7 @@ impl Deadline for AfterChecks {
 
 #[tokio::test]
 async fn the_sweep_reads_what_has_expired_not_the_table() {
-    let app = TestApp::new().await;
+    let app = sweep_app().await;
     let mut principals = Vec::new();
     for n in 0..20 {
         principals.push(app.create_principal(&format!("fleet {n}")).await["id"].as_str().unwrap().to_string());
@@ -132,15 +146,19 @@ async fn the_sweep_reads_what_has_expired_not_the_table() {
 
 #[tokio::test]
 async fn a_sweep_stopped_at_its_deadline_is_continued_by_the_next() {
-    let app = TestApp::new().await;
+    let app = sweep_app().await;
     let principal = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     // Forty minutes into an hour, with every earlier hour already swept: what follows is one page.
     let into_hour = app.app.clock.now().unix().rem_euclid(3600);
     app.app.clock.advance(3600 - into_hour + 40 * 60);
     assert_eq!(expiry_sweep::handle(&app.app, &Unbounded, "sweep-0").await.unwrap().expired, 0);
     let now = app.app.clock.now();
-    let records: Vec<_> =
-        (0..30).map(|i| record(&app, &principal, Some(now.plus_seconds(-60 - i * 60)), now)).collect();
+    // All in the hour's first expiry shard, so that they are one page.
+    let records: Vec<_> = (0..)
+        .map(|i| record(&app, &principal, Some(now.plus_seconds(-60 - (i % 30) * 60)), now))
+        .filter(|r| shard_of(r) == "0")
+        .take(30)
+        .collect();
     app.app.store.seed_credentials(&records).await.unwrap();
 
     // A deadline already reached: nothing starts.
@@ -159,7 +177,7 @@ async fn a_sweep_stopped_at_its_deadline_is_continued_by_the_next() {
 
 #[tokio::test]
 async fn authentication_does_not_wait_for_the_sweep_and_agrees_with_it() {
-    let app = TestApp::new().await;
+    let app = sweep_app().await;
     let principal = app.create_principal("ci").await;
     let id = principal["id"].as_str().unwrap();
     app.assign(id, "iam-viewer").await;
@@ -186,7 +204,7 @@ async fn authentication_does_not_wait_for_the_sweep_and_agrees_with_it() {
 async fn a_transaction_conflict_does_not_make_the_sweep_skip_a_credential() {
     // On DynamoDB two writes to one principal's item conflict (TransactionConflict); the sweep
     // must retry the expiry, not count it as ended by someone else.
-    let app = TestApp::new().await;
+    let app = sweep_app().await;
     let principal = app.create_principal("ci").await["id"].as_str().unwrap().to_string();
     let now = app.app.clock.now();
     let records: Vec<_> = (0..5).map(|i| record(&app, &principal, Some(now.plus_seconds(-60 - i)), now)).collect();

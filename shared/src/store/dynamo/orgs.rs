@@ -55,16 +55,38 @@ impl DynamoStore {
         self.transact_naming(items, |position, _| (position == 0).then_some(Invariant::VersionMoved)).await
     }
 
-    /// A page of the org's audit events, newest first.
+    /// A page of the org's audit events, newest first: each shard read newest first from the
+    /// cursor's event on (at most `limit` from each), merged by event id (ULIDs sort by time). The
+    /// page key is the last event's sort key, which every shard continues from.
     pub async fn list_audit_events(
         &self,
         org: &OrgId,
         limit: usize,
         start: Option<PageKey>,
     ) -> Result<Page<AuditEvent>, StoreError> {
-        let (pk, prefix) = keys::audit_events_of(org);
-        let spec = QuerySpec { newest_first: true, ..QuerySpec::base(pk, prefix) };
-        let page = self.query(&spec, limit, start, false).await?;
-        Ok(Page { items: page.items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next: page.next })
+        let after = start.as_ref().and_then(|k| k.get(keys::SK)).cloned();
+        let mut items = Vec::new();
+        let mut more = false;
+        for shard in 0..keys::AUDIT_SHARDS {
+            let (pk, prefix) = keys::audit_events_of(org, shard);
+            let start =
+                after.as_ref().map(|sk| PageKey::from([(keys::PK.into(), pk.clone()), (keys::SK.into(), sk.clone())]));
+            let spec = QuerySpec { newest_first: true, ..QuerySpec::base(pk, prefix) };
+            let page = self.query(&spec, limit, start, false).await?;
+            more |= page.next.is_some();
+            items.extend(page.items);
+        }
+        let sort_key = |item: &Item| match item.get(keys::SK) {
+            Some(AttributeValue::S(sk)) => sk.clone(),
+            _ => String::new(),
+        };
+        items.sort_by_key(|item| std::cmp::Reverse(sort_key(item)));
+        more |= items.len() > limit;
+        items.truncate(limit);
+        let next = match items.last() {
+            Some(last) if more => Some(PageKey::from([(keys::SK.to_string(), sort_key(last))])),
+            _ => None,
+        };
+        Ok(Page { items: items.into_iter().map(from_attributes).collect::<Result<_, _>>()?, next })
     }
 }

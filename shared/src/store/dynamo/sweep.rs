@@ -29,11 +29,12 @@ impl DynamoStore {
         }
     }
 
-    /// A page of the Active credentials of one expiry-index hour whose expiry is at or before `now`
-    /// (GSI2, sparse: only Active credentials with an expiry are in it).
+    /// A page of the Active credentials of one shard of one expiry-index hour whose expiry is at or
+    /// before `now` (GSI2, sparse: only Active credentials with an expiry are in it).
     pub async fn expired_in_hour(
         &self,
         hour_bucket: &str,
+        shard: u32,
         now: Timestamp,
         limit: usize,
         start: Option<PageKey>,
@@ -41,7 +42,7 @@ impl DynamoStore {
         let spec = QuerySpec {
             index: Some(keys::GSI2),
             pk_name: keys::GSI2PK,
-            pk: keys::expiry_bucket(hour_bucket),
+            pk: keys::expiry_bucket(hour_bucket, shard),
             sk_name: keys::GSI2SK,
             sk_prefix: String::new(),
             newest_first: false,
@@ -54,10 +55,11 @@ impl DynamoStore {
         Ok(Page { items, next: page.next })
     }
 
-    /// A page of the Active credentials of one expiry-index hour expiring in `(after, upto]`.
+    /// A page of the Active credentials of one shard of one expiry-index hour expiring in `(after, upto]`.
     pub async fn expiring_in_hour(
         &self,
         hour_bucket: &str,
+        shard: u32,
         after: Timestamp,
         upto: Timestamp,
         limit: usize,
@@ -66,7 +68,7 @@ impl DynamoStore {
         let spec = QuerySpec {
             index: Some(keys::GSI2),
             pk_name: keys::GSI2PK,
-            pk: keys::expiry_bucket(hour_bucket),
+            pk: keys::expiry_bucket(hour_bucket, shard),
             sk_name: keys::GSI2SK,
             sk_prefix: String::new(),
             newest_first: false,
