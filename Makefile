@@ -74,6 +74,8 @@ bench: venv toolchain console chromium ## the benchmarks of docs/benchmarks.md (
 	$(CARGO) bench -p local-stack --bench cold_start 2>&1 | tee -a .local/bench.txt
 	scripts/with-emulator $(CARGO) test --quiet -p iam-tests --test api sweep::the_sweep_reads_what_has_expired_not_the_table \
 	  -- --nocapture 2>&1 | grep '^expiry sweep:' | tee -a .local/bench.txt
+	scripts/with-emulator $(CARGO) test --quiet -p iam-tests --test api hot_keys::hot_key_calls_per_second \
+	  -- --ignored --nocapture 2>&1 | grep '^hot key:' | tee -a .local/bench.txt
 	@echo "binary sizes (x86_64 release, stripped; make package builds the arm64 ones for Lambda):" | tee -a .local/bench.txt
 	@cd target/release && ls -l $(FUNCTIONS) | awk '{printf "  %-22s %5.2f MB\n", $$9, $$5 / 1048576}' | tee -a ../../.local/bench.txt
 	scripts/console-size | tee -a .local/bench.txt

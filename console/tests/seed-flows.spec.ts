@@ -241,6 +241,7 @@ test("the members, settings and audit log pages", async ({ page }) => {
   await screenshot(page, "members");
   await page.goto("/console/settings");
   await expect(page.getByLabel("Allow direct API-key auth")).toBeVisible();
+  await expect(page.getByLabel("Direct API-key cache (seconds)")).toHaveValue("0");
   await expectAccessible(page);
   await screenshot(page, "settings");
   // A suspension publishes principal.suspended: the log marks it, and the filter keeps only such changes.

@@ -9,7 +9,7 @@ use crate::auth::CursorKey;
 use crate::auth::leak_reports::ScannerKeys;
 use crate::auth::oidc::OidcVerifier;
 use crate::auth::tokens::TokenKeys;
-use crate::auth::{FailedVerifications, KeyHasher, Pepper, VerifiedKeys};
+use crate::auth::{DirectKeys, FailedVerifications, KeyHasher, Pepper, VerifiedKeys};
 use crate::cache::TtlCache;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -34,6 +34,8 @@ pub struct App {
     /// Secrets Manager, for the legacy Infuse IoT credentials of each org.
     pub secrets: SecretStore,
     pub(crate) verified_keys: VerifiedKeys,
+    /// Direct `ApiKey` calls answered without a read, where the org's `directApiKeyCacheSeconds` allows.
+    pub(crate) direct_keys: DirectKeys,
     /// Failed verifications per key id (bounded), which refuse a flood of wrong secrets before argon2.
     pub(crate) failed_verifications: FailedVerifications,
     settings: TtlCache<OrgId, OrgSettings>,
@@ -135,6 +137,7 @@ impl App {
             scanner: config.secret_scanning_keys_url.clone().map(ScannerKeys::new),
             secrets: SecretStore::new(secrets.clone()),
             verified_keys: VerifiedKeys::default(),
+            direct_keys: DirectKeys::default(),
             failed_verifications: FailedVerifications::new(config.failed_verifications),
             settings: TtlCache::new(config.settings_cache_ttl.as_secs() as i64),
             principal_roles: TtlCache::new(ROLE_CACHE_SECONDS),

@@ -37,11 +37,23 @@ impl Fault {
     }
 }
 
-/// The interceptor: `arm("TransactWriteItems", fault, n)` fails the next `n` such requests.
+/// The interceptor: `arm("TransactWriteItems", fault, n)` fails the next `n` such requests;
+/// `limit_reads_per_key(n)` throttles GetItems of one item past `n` in a wall-clock second (a
+/// stand-in for DynamoDB's per-partition read limit, for the hot-key measurement).
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     server: String,
     plan: Arc<Mutex<Option<(String, Fault, usize)>>>,
+    read_limit: Arc<Mutex<Option<ReadLimit>>>,
+}
+
+#[derive(Debug)]
+struct ReadLimit {
+    per_second: usize,
+    started: std::time::Instant,
+    /// Reads per item key in the current second: (second since start, count).
+    seen: std::collections::HashMap<String, (u64, usize)>,
+    throttled: usize,
 }
 
 impl Faults {
@@ -50,7 +62,7 @@ impl Faults {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let server = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(serve(listener));
-        Self { server, plan: Arc::default() }
+        Self { server, plan: Arc::default(), read_limit: Arc::default() }
     }
 
     /// Fails the next `times` requests of `operation` with `fault`.
@@ -61,6 +73,37 @@ impl Faults {
     /// Stops failing.
     pub fn disarm(&self) {
         *self.plan.lock().unwrap() = None;
+    }
+
+    /// Throttles GetItems of one item past `per_second` in any wall-clock second (None: no limit).
+    pub fn limit_reads_per_key(&self, per_second: Option<usize>) {
+        *self.read_limit.lock().unwrap() = per_second.map(|per_second| ReadLimit {
+            per_second,
+            started: std::time::Instant::now(),
+            seen: std::collections::HashMap::new(),
+            throttled: 0,
+        });
+    }
+
+    /// GetItems the read limit has throttled since it was set.
+    pub fn reads_throttled(&self) -> usize {
+        self.read_limit.lock().unwrap().as_ref().map_or(0, |l| l.throttled)
+    }
+
+    fn over_read_limit(&self, body: &[u8]) -> bool {
+        let mut limit = self.read_limit.lock().unwrap();
+        let Some(limit) = limit.as_mut() else { return false };
+        let key: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let item = format!("{}|{}", key["Key"]["PK"]["S"], key["Key"]["SK"]["S"]);
+        let second = limit.started.elapsed().as_secs();
+        let entry = limit.seen.entry(item).or_insert((second, 0));
+        if entry.0 != second {
+            *entry = (second, 0);
+        }
+        entry.1 += 1;
+        let over = entry.1 > limit.per_second;
+        limit.throttled += usize::from(over);
+        over
     }
 
     fn take(&self, operation: &str) -> Option<Fault> {
@@ -90,6 +133,8 @@ impl Intercept for Faults {
         let operation = target.rsplit('.').next().unwrap_or_default();
         if let Some(fault) = self.take(operation) {
             context.request_mut().set_uri(format!("{}{}", self.server, fault.path()))?;
+        } else if operation == "GetItem" && self.over_read_limit(context.request().body().bytes().unwrap_or_default()) {
+            context.request_mut().set_uri(format!("{}{}", self.server, Fault::Throttle.path()))?;
         }
         Ok(())
     }

@@ -98,6 +98,7 @@ impl TestResponse {
 }
 
 /// One table, one pepper, one bootstrapped org (direct ApiKey auth on) and its administrator.
+#[derive(Clone)]
 pub struct TestApp {
     pub app: Arc<App>,
     pub template: Arc<Template>,

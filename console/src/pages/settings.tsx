@@ -32,6 +32,7 @@ export function SettingsPage() {
             maxActiveCredentialsPerPrincipal: Number(form.get("maxActiveCredentialsPerPrincipal")),
             maxCredentialLifetimeDays: lifetime === "" ? null : Number(lifetime),
             requireCredentialExpiry: form.get("requireCredentialExpiry") === "on",
+            directApiKeyCacheSeconds: Number(form.get("directApiKeyCacheSeconds")),
           },
         }),
       );
@@ -57,6 +58,22 @@ export function SettingsPage() {
               Lets callers send the key itself, <code>Authorization: ApiKey ik_&lt;keyId&gt;.&lt;keySecret&gt;</code>, to the
               organisation's APIs. When it is off, a direct API-key request fails: callers exchange the key for a bearer
               token with <code>POST /iam/auth/token</code> and send <code>Authorization: Bearer &lt;accessToken&gt;</code>.
+            </p>
+            <label>
+              Direct API-key cache (seconds)
+              <input
+                name="directApiKeyCacheSeconds"
+                type="number"
+                min={0}
+                max={60}
+                required
+                aria-describedby="direct-cache-hint"
+                defaultValue={String(settings.directApiKeyCacheSeconds)}
+              />
+            </label>
+            <p class="hint" id="direct-cache-hint">
+              0 checks every direct API-key request against the key's current state. Up to 60 lets a busy key skip that check
+              for that many seconds: a revoked or suspended key then keeps working for at most that long on direct requests.
             </p>
             <label>
               Access-token lifetime (seconds)

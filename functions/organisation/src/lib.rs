@@ -36,6 +36,7 @@ fn settings_body(org: &OrgRecord) -> Response<Body> {
         "maxActiveCredentialsPerPrincipal": s.max_active_credentials_per_principal,
         "maxCredentialLifetimeDays": s.max_credential_lifetime_days,
         "requireCredentialExpiry": s.require_credential_expiry,
+        "directApiKeyCacheSeconds": s.direct_api_key_cache_seconds,
         "version": org.version,
     });
     json_with(200, &body, &[etag(org.version)])

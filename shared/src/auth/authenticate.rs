@@ -95,6 +95,41 @@ impl VerifiedKeys {
     }
 }
 
+/// Direct `ApiKey` calls answered from an earlier read of the key, for orgs that allow it
+/// (`directApiKeyCacheSeconds` > 0): by SHA-256 of the whole key, so only the exact key finds its
+/// entry; each entry says when it was read. At most 60 s old (the setting's maximum).
+#[derive(Debug, Default)]
+pub struct DirectKeys {
+    entries: Mutex<HashMap<[u8; 32], (CredentialRecord, Timestamp)>>,
+}
+
+impl DirectKeys {
+    const CAPACITY: usize = 10_000;
+    /// No entry is used past this age, whatever a setting says.
+    pub const MAX_SECONDS: i64 = 60;
+
+    fn get(&self, key: &ApiKey, now: Timestamp) -> Option<(CredentialRecord, i64)> {
+        let entries = self.entries.lock().expect("cache lock");
+        let (record, read_at) = entries.get(&VerifiedKeys::digest(key))?;
+        let age = now.unix() - read_at.unix();
+        (age < Self::MAX_SECONDS).then(|| (record.clone(), age))
+    }
+
+    fn insert(&self, key: &ApiKey, record: CredentialRecord, now: Timestamp) {
+        let mut entries = self.entries.lock().expect("cache lock");
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.insert(VerifiedKeys::digest(key), (record, now));
+    }
+
+    /// Forgets what this container read of a credential or of a principal's credentials (it has
+    /// just changed them: the change applies here at once).
+    pub fn forget(&self, matches: impl Fn(&CredentialRecord) -> bool) {
+        self.entries.lock().expect("cache lock").retain(|_, (record, _)| !matches(record));
+    }
+}
+
 /// The scheme and value of the Authorization header.
 #[derive(Debug)]
 pub enum Presented {
@@ -196,18 +231,26 @@ impl App {
             }
         };
         let key = ApiKey::parse(&token).map_err(|_| AuthFailure::ApiKeyMalformed)?;
+        let now = self.clock.now();
+        // An org that allows it answers from this container's earlier read of the exact key, for
+        // at most `directApiKeyCacheSeconds`: no read. Expiry is still checked by the clock.
+        if let Some((record, age)) = self.direct_keys.get(&key, now) {
+            let settings = self.org_settings(&record.org_id).await?;
+            if settings.direct_api_key_auth && age < i64::from(settings.direct_api_key_cache_seconds) {
+                check_standing(&record, now)?;
+                return Ok(Identity::Principal(caller_of(record)));
+            }
+        }
         let record = self.verify_api_key(&key).await?;
-        if !self.org_settings(&record.org_id).await?.direct_api_key_auth {
+        let settings = self.org_settings(&record.org_id).await?;
+        if !settings.direct_api_key_auth {
             return Err(AuthFailure::DirectApiKeyAuthDisabled.into());
         }
         self.note_use(&record, ctx).await;
-        Ok(Identity::Principal(Caller {
-            principal_id: record.credential.principal_id,
-            principal_type: record.principal.principal_type,
-            org_id: record.org_id,
-            key_id: Some(record.credential.id),
-            scope: None,
-        }))
+        if settings.direct_api_key_cache_seconds > 0 {
+            self.direct_keys.insert(&key, record.clone(), now);
+        }
+        Ok(Identity::Principal(caller_of(record)))
     }
 
     /// Verifies an access token against the container's key set (re-read every five minutes) and
@@ -312,6 +355,17 @@ impl App {
             let request_id = ctx.request_id.as_str();
             tracing::warn!(request_id, key_id = %record.credential.id, error = %err, "lastUsedAt not recorded");
         }
+    }
+}
+
+/// The caller a credential stands for.
+fn caller_of(record: CredentialRecord) -> Caller {
+    Caller {
+        principal_id: record.credential.principal_id,
+        principal_type: record.principal.principal_type,
+        org_id: record.org_id,
+        key_id: Some(record.credential.id),
+        scope: None,
     }
 }
 

@@ -16,7 +16,7 @@ pub mod tokens;
 
 pub use crate::domain::AuthFailure;
 pub use api_key::{ApiKey, GeneratedKey, MalformedKey};
-pub use authenticate::{Caller, Identity, Presented, VerifiedKeys, presented, unverified_issuer};
+pub use authenticate::{Caller, DirectKeys, Identity, Presented, VerifiedKeys, presented, unverified_issuer};
 pub use authorize::{Action, resources};
 pub use context::RequestCtx;
 pub use cursor_key::CursorKey;

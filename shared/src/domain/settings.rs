@@ -19,6 +19,9 @@ pub struct OrgSettings {
     pub max_credential_lifetime_days: Option<u32>,
     /// Must every new credential have an expiry (of any length within the maximum lifetime)?
     pub require_credential_expiry: bool,
+    /// How long a container may answer a direct `ApiKey` call from what it read of the key on an
+    /// earlier call (0: every call reads the credential, so the next request sees a revocation).
+    pub direct_api_key_cache_seconds: u32,
 }
 
 impl OrgSettings {
@@ -28,6 +31,8 @@ impl OrgSettings {
     /// its Active credentials, the principal and one audit item in one `TransactWriteItems`, whose
     /// limit is 100 actions.
     pub const CREDENTIAL_CAP_RANGE: std::ops::RangeInclusive<i64> = 1..=98;
+    /// Accepted `directApiKeyCacheSeconds`.
+    pub const DIRECT_CACHE_RANGE: std::ops::RangeInclusive<i64> = 0..=60;
     /// Accepted maximum credential lifetimes, in days (up to about ten years).
     pub const CREDENTIAL_LIFETIME_RANGE: std::ops::RangeInclusive<i64> = 1..=3650;
 
@@ -81,6 +86,7 @@ impl Default for OrgSettings {
             max_active_credentials_per_principal: 10,
             max_credential_lifetime_days: None,
             require_credential_expiry: false,
+            direct_api_key_cache_seconds: 0,
         }
     }
 }

@@ -264,7 +264,11 @@ pub async fn revoke(
             EventFacts::about(EventType::CredentialRevoked, principal_id).credential(key_id, after.name.as_str()),
         );
         let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
-        Written::of(app.store.end_credential(&record, &after, retention_until, &audit, None).await, after)
+        let written = app.store.end_credential(&record, &after, retention_until, &audit, None).await;
+        if written.is_ok() {
+            app.direct_keys.forget(|r| &r.credential.id == key_id);
+        }
+        Written::of(written, after)
     })
     .await
 }
@@ -312,6 +316,7 @@ pub async fn revoke_leaked(app: &App, key_id: &KeyId, found: &FoundAt, request_i
         let written = app.store.end_credential(&record, &after, retention_until, &audit, Some(now)).await;
         if written.is_ok() {
             app.remember_tokens_valid_after(&record.org_id, principal_id, Some(now));
+            app.direct_keys.forget(|r| &r.credential.id == key_id);
         }
         Written::of(written, true)
     })

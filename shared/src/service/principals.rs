@@ -217,6 +217,9 @@ pub async fn update(
             None => audit,
         };
         let written = app.store.update_principal(&before, &after, &audit).await;
+        if written.is_ok() {
+            app.direct_keys.forget(|r| &r.credential.principal_id == id);
+        }
         if written.is_ok() && after.tokens_valid_after != before.principal.tokens_valid_after {
             app.remember_tokens_valid_after(org, id, after.tokens_valid_after);
         }
@@ -252,6 +255,9 @@ pub async fn revoke_tokens(
             json!({"tokensValidAfter": now, "version": after.version}),
         );
         let written = app.store.update_principal(&before, &after, &audit).await;
+        if written.is_ok() {
+            app.direct_keys.forget(|r| &r.credential.principal_id == id);
+        }
         if written.is_ok() {
             app.remember_tokens_valid_after(org, id, after.tokens_valid_after);
         }

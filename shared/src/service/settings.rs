@@ -26,6 +26,8 @@ pub struct UpdateSettings {
     pub max_credential_lifetime_days: Patch<i64>,
     #[serde(default)]
     pub require_credential_expiry: Option<bool>,
+    #[serde(default, deserialize_with = "crate::domain::json_integer")]
+    pub direct_api_key_cache_seconds: Option<i64>,
 }
 
 impl UpdateSettings {
@@ -46,6 +48,10 @@ impl UpdateSettings {
                 "maxCredentialLifetimeDays",
                 &format!("must be from {} to {} days, or null for no limit", days.start(), days.end()),
             );
+        }
+        let cache = OrgSettings::DIRECT_CACHE_RANGE;
+        if self.direct_api_key_cache_seconds.is_some_and(|c| !cache.contains(&c)) {
+            v.push("directApiKeyCacheSeconds", &format!("must be from {} to {} seconds", cache.start(), cache.end()));
         }
         v.finish()
     }
@@ -90,6 +96,9 @@ pub async fn update(
         }
         if let Some(required) = input.require_credential_expiry {
             settings.require_credential_expiry = required;
+        }
+        if let Some(seconds) = input.direct_api_key_cache_seconds {
+            settings.direct_api_key_cache_seconds = seconds as u32;
         }
         if settings == before.settings {
             return Ok(Written::Done(before));

@@ -237,7 +237,8 @@ async fn settings_are_validated_versioned_and_take_effect() {
     assert_eq!(
         r.body,
         json!({"directApiKeyAuth": true, "accessTokenTtlSeconds": 900, "maxActiveCredentialsPerPrincipal": 10,
-            "maxCredentialLifetimeDays": null, "requireCredentialExpiry": false, "version": 1})
+            "maxCredentialLifetimeDays": null, "requireCredentialExpiry": false, "directApiKeyCacheSeconds": 0,
+            "version": 1})
     );
     for body in [
         json!({"accessTokenTtlSeconds": 59}),

@@ -11,6 +11,7 @@ mod credentials;
 mod events;
 mod faults;
 mod grants;
+mod hot_keys;
 mod isolation;
 mod last_used;
 mod leaks;
