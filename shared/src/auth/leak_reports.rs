@@ -43,7 +43,7 @@ struct PublishedKey {
 struct Keys {
     /// SubjectPublicKeyInfo DER of each key, by identifier.
     by_id: HashMap<String, Vec<u8>>,
-    fetched: bool,
+    /// When a fetch last started (the first included).
     refetched_at: Option<Timestamp>,
 }
 
@@ -81,6 +81,7 @@ impl ScannerKeys {
             ApiError::ServiceUnavailable(anyhow::anyhow!("the scanner's public keys {what}: {e}"))
         };
         let response = self.http.get(&self.url).send().await.map_err(|e| unavailable("not fetched", &e))?;
+        let response = response.error_for_status().map_err(|e| unavailable("not served", &e))?;
         let bytes = response.bytes().await.map_err(|e| unavailable("not read", &e))?;
         let published: Published = serde_json::from_slice(&bytes).map_err(|e| unavailable("unreadable", &e))?;
         let by_id = published
@@ -90,29 +91,33 @@ impl ScannerKeys {
             .collect();
         let mut keys = self.keys.write().expect("scanner keys lock");
         keys.by_id = by_id;
-        keys.fetched = true;
         Ok(())
     }
 
     /// Checks that `signature` (base64 DER) over `body` verifies with the published key
-    /// `key_id`: 401 `invalid_signature` otherwise. Reads nothing of the table.
+    /// `key_id`: 401 `invalid_signature` otherwise. Reads nothing of the table. A key id not seen
+    /// makes the container fetch the keys, at most once a minute whatever the outcome (so neither
+    /// junk ids nor a failing key server make it fetch more); one not seen while that minute runs
+    /// is 503 with `Retry-After`, so that a scanner that has just rotated its key sends again.
     pub async fn verify(&self, key_id: &str, signature: &str, body: &[u8], now: Timestamp) -> Result<(), ApiError> {
         let lookup = |keys: &Keys| keys.by_id.get(key_id).cloned();
         let mut found = lookup(&self.keys.read().expect("scanner keys lock"));
         if found.is_none() {
             let may_fetch = {
                 let mut keys = self.keys.write().expect("scanner keys lock");
-                let first = !keys.fetched;
                 let due = keys.refetched_at.is_none_or(|at| now.unix() - at.unix() >= KEYS_REFETCH_SECONDS);
-                if !first && due {
+                if due {
                     keys.refetched_at = Some(now);
                 }
-                first || due
+                due
             };
-            if may_fetch {
-                self.fetch().await?;
-                found = lookup(&self.keys.read().expect("scanner keys lock"));
+            if !may_fetch {
+                return Err(ApiError::ServiceUnavailable(anyhow::anyhow!(
+                    "a leak report names a key id not seen; the scanner's keys are fetched again within a minute"
+                )));
             }
+            self.fetch().await?;
+            found = lookup(&self.keys.read().expect("scanner keys lock"));
         }
         let refused = || ApiError::Unauthenticated(AuthFailure::InvalidSignature);
         let der = found.ok_or_else(refused)?;

@@ -283,13 +283,47 @@ pub struct FoundAt {
 /// Revokes a credential whose full key a leak report carried (actor `system:leak-report`), if it is
 /// live (Active and not past its expiry); the principal's access tokens issued until now end with
 /// it, since whoever found the key may have exchanged it. Publishes `credential.leaked`. `false`
-/// when it was not live (nothing is written).
+/// when it was not live; then only a key that ended so recently that tokens exchanged with it may
+/// still be valid has its principal's tokens issued until its end ended (audited as a
+/// `revoke-tokens` by `system:leak-report`; once: a second report finds them ended).
 pub async fn revoke_leaked(app: &App, key_id: &KeyId, found: &FoundAt, request_id: &str) -> Result<bool, ApiError> {
+    let Some(not_live) = revoke_live_leaked(app, key_id, found, request_id).await? else { return Ok(true) };
+    let Some(record) = not_live else { return Ok(false) };
+    let now = app.clock.now();
+    let c = &record.credential;
+    let ended_at = c.revoked_at.or(c.expires_at.filter(|at| *at <= now));
+    // A token lives at most the longest TTL and the verifiers' leeway after its exchange.
+    let recent = crate::auth::tokens::MAX_TOKEN_TTL_SECONDS + crate::auth::tokens::LEEWAY_SECONDS;
+    if let Some(at) = ended_at.filter(|at| now.unix() - at.unix() <= recent) {
+        let actor = Actor::System { name: "leak-report".into() };
+        let details = json!({"reason": "leaked", "keyId": key_id, "url": found.url, "source": found.source});
+        super::principals::end_tokens_issued_until(
+            app,
+            &actor,
+            &record.org_id,
+            &c.principal_id,
+            at,
+            details,
+            request_id,
+        )
+        .await?;
+    }
+    Ok(false)
+}
+
+/// Revokes the credential if it is live: `Ok(None)`; else `Ok(Some(record))` as it is (`None` in
+/// it: unknown), nothing written.
+async fn revoke_live_leaked(
+    app: &App,
+    key_id: &KeyId,
+    found: &FoundAt,
+    request_id: &str,
+) -> Result<Option<Option<CredentialRecord>>, ApiError> {
     until_written(|| async move {
         let now = app.clock.now();
-        let Some(record) = app.store.get_credential(key_id).await? else { return Ok(Written::Done(false)) };
+        let Some(record) = app.store.get_credential(key_id).await? else { return Ok(Written::Done(Some(None))) };
         if record.credential.status != CredentialStatus::Active || record.credential.is_expired_at(now) {
-            return Ok(Written::Done(false));
+            return Ok(Written::Done(Some(Some(record))));
         }
         let principal_id = &record.credential.principal_id;
         let mut after = record.credential.clone();
@@ -318,7 +352,7 @@ pub async fn revoke_leaked(app: &App, key_id: &KeyId, found: &FoundAt, request_i
             app.remember_tokens_valid_after(&record.org_id, principal_id, Some(now));
             app.direct_keys.forget(|r| &r.credential.id == key_id);
         }
-        Written::of(written, true)
+        Written::of(written, None)
     })
     .await
 }
@@ -463,7 +497,9 @@ pub async fn roll(
             }),
         );
         Written::of(
-            app.store.roll_credential(&new, &old, &old_after, &principal, cap, &audit).await,
+            app.store.roll_credential(&new, &old, &old_after, &principal, cap, &audit).await.inspect(|()| {
+                app.direct_keys.forget(|r| r.credential.id == old.credential.id);
+            }),
             Issued { credential: new.credential.clone(), api_key: generated.full.clone() },
         )
     })
@@ -555,6 +591,9 @@ pub async fn update(
             }),
         );
         let written = app.store.update_credential(&before, &after, &audit).await;
+        if written.is_ok() {
+            app.direct_keys.forget(|r| r.credential.id == after.credential.id);
+        }
         Written::of(written, (after.view(now), after.version))
     })
     .await

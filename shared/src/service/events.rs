@@ -37,20 +37,20 @@ pub async fn drain(app: &App, sink: &EventSink, deadline: &dyn Deadline) -> Resu
     // run's next query. It is not published twice by one run.
     let mut done: HashSet<String> = HashSet::new();
     for shard in 0..keys::OUTBOX_SHARDS {
+        // Continued from the last page's key, so entries refused or left behind never block the
+        // rest of the shard.
+        let mut start = None;
         loop {
             if deadline.reached() {
                 return Ok(report);
             }
-            let page = app.store.pending_events(shard, PAGE).await?;
-            let full = page.len() == PAGE;
+            let page = app.store.pending_events(shard, PAGE, start).await?;
             let fresh: Vec<_> = page
+                .items
                 .into_iter()
                 .filter(|a| !done.contains(&a.id))
                 .filter_map(|a| LifecycleEvent::of(&a).map(|e| (a, e)))
                 .collect();
-            if fresh.is_empty() {
-                break;
-            }
             for batch in fresh.chunks(crate::store::EVENT_BATCH) {
                 if deadline.reached() {
                     return Ok(report);
@@ -67,8 +67,9 @@ pub async fn drain(app: &App, sink: &EventSink, deadline: &dyn Deadline) -> Resu
                     }
                 }
             }
-            if !full {
-                break;
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
             }
         }
     }

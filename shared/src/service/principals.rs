@@ -257,11 +257,54 @@ pub async fn revoke_tokens(
         let written = app.store.update_principal(&before, &after, &audit).await;
         if written.is_ok() {
             app.direct_keys.forget(|r| &r.credential.principal_id == id);
-        }
-        if written.is_ok() {
             app.remember_tokens_valid_after(org, id, after.tokens_valid_after);
         }
         Written::of(written, after)
+    })
+    .await
+}
+
+/// Ends the principal's access tokens issued at or before `until` (a leaked key's end: the tokens
+/// exchanged with it cannot be younger), leaving those issued since, from its other keys; nothing is
+/// written when `tokensValidAfter` is already there. `None` for a principal that is gone.
+pub async fn end_tokens_issued_until(
+    app: &App,
+    actor: &Actor,
+    org: &OrgId,
+    id: &PrincipalId,
+    until: Timestamp,
+    details: serde_json::Value,
+    request_id: &str,
+) -> Result<Option<Principal>, ApiError> {
+    let details = &details;
+    until_written(|| async move {
+        let Some(before) = app.store.get_principal(org, id).await? else { return Ok(Written::Done(None)) };
+        if before.principal.tokens_valid_after.is_some_and(|t| t >= until) {
+            return Ok(Written::Done(Some(before.principal)));
+        }
+        let now = app.clock.now();
+        let mut after = before.principal.clone();
+        after.tokens_valid_after = Some(until);
+        after.version += 1;
+        after.updated_at = now;
+        let mut facts = json!({"tokensValidAfter": until, "version": after.version});
+        if let (Some(facts), Some(extra)) = (facts.as_object_mut(), details.as_object()) {
+            facts.extend(extra.clone());
+        }
+        let audit = AuditEvent::new(
+            org.clone(),
+            actor.clone(),
+            "iam:apiKeys:revokeTokens",
+            resources::api_key(id),
+            now,
+            request_id,
+            facts,
+        );
+        let written = app.store.update_principal(&before, &after, &audit).await;
+        if written.is_ok() {
+            app.remember_tokens_valid_after(org, id, after.tokens_valid_after);
+        }
+        Written::of(written, Some(after))
     })
     .await
 }

@@ -215,7 +215,11 @@ pub async fn revoke_token(
                 let expired: Vec<String> = record
                     .revoked_tokens
                     .iter()
-                    .filter(|e| parse_revoked_token_entry(e).is_none_or(|(exp, _)| exp < now))
+                    // Verifiers accept a token until `exp` + their leeway: an entry goes only after that.
+                    .filter(|e| {
+                        parse_revoked_token_entry(e)
+                            .is_none_or(|(exp, _)| exp.unix() + crate::auth::tokens::LEEWAY_SECONDS < now.unix())
+                    })
                     .cloned()
                     .collect();
                 if expired.is_empty() {

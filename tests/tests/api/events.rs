@@ -166,3 +166,27 @@ async fn the_sweep_reads_each_expiring_credential_about_once_per_warning() {
     }
     assert_eq!((warned, read), (5, 5));
 }
+
+#[tokio::test]
+async fn an_outbox_entry_that_does_not_decode_blocks_nothing_behind_it() {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let app = TestApp::new().await;
+    // One broken entry at the head of every shard (its id sorts first).
+    for shard in 0..shared::store::keys::OUTBOX_SHARDS {
+        app.dynamo
+            .put_item()
+            .table_name(&app.table)
+            .item("PK", S(format!("AUDIT#broken#{shard}")))
+            .item("SK", S("EVT#evt_00000000000000000000000000".into()))
+            .item("GSI3PK", S(shared::store::keys::outbox_shard(shard)))
+            .item("GSI3SK", S("evt_00000000000000000000000000".into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let p = app.create_principal("p").await["id"].as_str().unwrap().to_string();
+    let r =
+        app.admin_call("PATCH", &app.org_path(&format!("/api-keys/{p}")), Some(json!({"status": "Suspended"}))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(types(&app.drain_events().await), vec!["principal.suspended"]);
+}

@@ -92,6 +92,8 @@ async fn a_report_with_a_bad_signature_is_401_and_changes_nothing() {
         ("no signature", app.scanner.key_identifier().to_string(), String::new()),
     ];
     for (case, key_id, signature) in cases {
+        // An unknown key id is refused once the keys have been fetched again (at most once a minute).
+        app.app.clock.advance(60);
         app.calls.reset();
         let r = app.leak_report_signed(raw.clone(), &key_id, &signature).await;
         assert_eq!((r.status, r.body["code"].as_str()), (401, Some("invalid_signature")), "{case}: {:?}", r.body);
@@ -124,17 +126,30 @@ async fn malformed_strings_cost_no_read_and_unknown_ones_no_write() {
 }
 
 #[tokio::test]
-async fn a_report_naming_an_ended_key_is_ours_and_writes_nothing() {
+async fn a_report_naming_an_ended_key_is_ours_and_ends_only_the_tokens_that_may_still_live() {
     let app = TestApp::new().await;
     let (principal, key) = principal_with_key(&app).await;
     let path = app.org_path(&format!("/api-keys/{principal}/credentials/{}/revoke", &key[3..23]));
     assert_eq!(app.admin_call("POST", &path, None).await.status, 200);
     let published = app.drain_events().await.len();
+    let r = app.leak_report(&json!([reported(&key)])).await;
+    assert_eq!(r.body[0]["label"], "true_positive");
+    assert_eq!(app.drain_events().await.len(), published, "no credential.leaked for a key already revoked");
+    // Revoked a moment ago, so tokens exchanged with it may still be live: they end.
+    let audit = app.admin_call("GET", &app.org_path("/audit-events"), None).await;
+    assert_eq!(audit.body["items"][0]["action"], "iam:apiKeys:revokeTokens");
+    assert_eq!(audit.body["items"][0]["actor"], json!({"type": "System", "name": "leak-report"}));
+
+    // Reported again: those tokens are already ended, nothing is written.
+    app.calls.reset();
+    assert_eq!(app.leak_report(&json!([reported(&key)])).await.body[0]["label"], "true_positive");
+    assert!(!app.calls.names().iter().any(|n| n == "TransactWriteItems"), "{:?}", app.calls.names());
+    // Ended longer ago than any token lives: nothing is written.
+    app.app.clock.advance(3600 + 31);
     app.calls.reset();
     let r = app.leak_report(&json!([reported(&key)])).await;
     assert_eq!(r.body[0]["label"], "true_positive");
     assert_eq!(app.calls.names(), vec!["GetItem", "GetItem"], "the check, then the revocation's fresh read");
-    assert_eq!(app.drain_events().await.len(), published, "no credential.leaked for a key already revoked");
 }
 
 #[tokio::test]
@@ -143,23 +158,28 @@ async fn reports_signed_by_a_new_scanner_key_verify_after_one_refetch() {
     let (_, key) = principal_with_key(&app).await;
     assert_eq!(app.leak_report(&json!([reported("x")])).await.status, 200);
     let fetched = app.scanner_fetches.load(std::sync::atomic::Ordering::SeqCst);
-    // The scanner rotates its key: the report names a key this container has not seen.
+    // The scanner rotates its key: the report names a key this container has not seen (a minute
+    // after its last fetch, which was the first).
+    app.app.clock.advance(60);
     let rotated = DevScanner::generate().unwrap();
     *app.scanner_keys.write().unwrap() = rotated.public_keys();
     let raw = json!([reported(&key)]).to_string().into_bytes();
     let r = app.leak_report_signed(raw.clone(), rotated.key_identifier(), &rotated.sign(&raw)).await;
     assert_eq!((r.status, r.body[0]["label"].as_str()), (200, Some("true_positive")), "{:?}", r.body);
     assert_eq!(app.scanner_fetches.load(std::sync::atomic::Ordering::SeqCst), fetched + 1);
-    // Unknown ids do not make the container fetch more than once a minute.
+    // Unknown ids do not make the container fetch more than once a minute: within that minute they
+    // are 503 with Retry-After (the scanner may have rotated again: it sends again), reading nothing.
     let unknown = DevScanner::generate().unwrap();
     for _ in 0..3 {
+        app.calls.reset();
         let r = app.leak_report_signed(raw.clone(), unknown.key_identifier(), &unknown.sign(&raw)).await;
-        assert_eq!(r.status, 401);
+        assert_eq!((r.status, r.code(), r.header("retry-after").is_empty()), (503, "service_unavailable", false));
+        assert_eq!(app.calls.count(), 0);
     }
     assert_eq!(app.scanner_fetches.load(std::sync::atomic::Ordering::SeqCst), fetched + 1);
     app.app.clock.advance(60);
     let r = app.leak_report_signed(raw.clone(), unknown.key_identifier(), &unknown.sign(&raw)).await;
-    assert_eq!(r.status, 401);
+    assert_eq!((r.status, r.code()), (401, "invalid_signature"), "still unknown after a fresh fetch");
     assert_eq!(app.scanner_fetches.load(std::sync::atomic::Ordering::SeqCst), fetched + 2);
 }
 

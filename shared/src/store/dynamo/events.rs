@@ -4,9 +4,15 @@
 use super::*;
 
 impl DynamoStore {
-    /// Up to `limit` unpublished events of one outbox shard, oldest first (GSI3: eventually
-    /// consistent, so an event written a moment ago may wait for the next drain).
-    pub async fn pending_events(&self, shard: u32, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+    /// A page of unpublished events of one outbox shard, oldest first, from `start` (GSI3:
+    /// eventually consistent, so an event written a moment ago may wait for the next drain). An
+    /// entry that does not decode is left out, logged, and stays in the outbox.
+    pub async fn pending_events(
+        &self,
+        shard: u32,
+        limit: usize,
+        start: Option<PageKey>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
         let spec = QuerySpec {
             index: Some(keys::GSI3),
             pk_name: keys::GSI3PK,
@@ -17,8 +23,18 @@ impl DynamoStore {
             sk_upto: None,
             sk_after: None,
         };
-        let page = self.query(&spec, limit, None, false).await?;
-        page.items.into_iter().map(from_attributes).collect()
+        let page = self.query(&spec, limit, start, false).await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for item in page.items {
+            let key = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            match from_attributes::<AuditEvent>(item) {
+                Ok(event) => items.push(event),
+                Err(err) => {
+                    tracing::error!(audit_key = key, error = %err, "an outbox entry does not decode; left in the outbox")
+                }
+            }
+        }
+        Ok(Page { items, next: page.next })
     }
 
     /// Takes a published event out of the outbox (the audit event stays). Taking out one already
