@@ -2,10 +2,10 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")] // one invocation at a time: no worker threads to start or wake
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let sdk = aws_config::load_from_env().await;
+    let sdk = shared::store::sdk::config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let secrets = &secrets;
     run(service_fn(move |event: LambdaEvent<signing_key_rotation::RotationEvent>| async move {

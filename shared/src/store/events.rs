@@ -24,14 +24,14 @@ pub enum EventSink {
 }
 
 impl EventSink {
-    /// `EVENTS_FILE` (a local file) if set, else the bus `EVENT_BUS_NAME` through the SDK's usual
-    /// configuration.
+    /// `EVENTS_FILE` (a local file) if set, else the bus `EVENT_BUS_NAME` with the container's SDK
+    /// configuration ([`super::sdk::config`]).
     pub async fn from_env() -> anyhow::Result<Self> {
         if let Ok(path) = std::env::var("EVENTS_FILE") {
             return Ok(Self::File(path.into()));
         }
         let bus = std::env::var("EVENT_BUS_NAME").context("EVENT_BUS_NAME is not set")?;
-        let sdk = aws_config::from_env().load().await;
+        let sdk = super::sdk::config().await;
         Ok(Self::EventBridge { client: aws_sdk_eventbridge::Client::new(&sdk), bus })
     }
 

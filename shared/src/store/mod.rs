@@ -3,6 +3,7 @@
 mod dynamo;
 mod events;
 pub mod keys;
+pub mod sdk;
 mod secrets;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,103 @@
+//! The AWS SDK's configuration, loaded once per container for every client it builds.
+//!
+//! In Lambda everything the SDK needs is in the environment Lambda gives the function: the region
+//! (`AWS_REGION`) and the execution role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//! `AWS_SESSION_TOKEN`). There the configuration is built from those alone: no provider chain, no
+//! profile files, no instance metadata, nothing read at start that a Lambda function cannot use.
+//! Anywhere else (a binary run by hand, a profile, SSO) the SDK's usual chain loads it.
+
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+
+/// The time limits of every call: a hung call ends well inside the function's 10 s timeout, as a
+/// 503 the client can retry.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .operation_attempt_timeout(std::time::Duration::from_secs(2))
+        .operation_timeout(std::time::Duration::from_secs(5))
+        .build()
+}
+
+/// The SDK configuration for this process (see the module's documentation), loaded by the first
+/// caller and shared by every client built after.
+pub async fn config() -> SdkConfig {
+    static CONFIG: tokio::sync::OnceCell<SdkConfig> = tokio::sync::OnceCell::const_new();
+    let load = || async {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        match lambda_config(&var) {
+            Some(config) => config,
+            None => aws_config::from_env().timeout_config(timeouts()).load().await,
+        }
+    };
+    CONFIG.get_or_init(load).await.clone()
+}
+
+/// The configuration from Lambda's environment alone, as `var` reads it; `None` outside Lambda or
+/// when the region or the credentials are not in it.
+pub fn lambda_config(var: &dyn Fn(&str) -> Option<String>) -> Option<SdkConfig> {
+    var("AWS_LAMBDA_FUNCTION_NAME")?;
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"))?;
+    var("AWS_ACCESS_KEY_ID")?;
+    var("AWS_SECRET_ACCESS_KEY")?;
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        // Read from the environment when first needed, and cached by the SDK's identity cache.
+        .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
+        .timeout_config(timeouts());
+    // The SDK's own variable for another endpoint (the local stack's emulator; a VPC endpoint).
+    if let Some(url) = var("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(url);
+    }
+    Some(config.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    const LAMBDA: &[(&str, &str)] = &[
+        ("AWS_LAMBDA_FUNCTION_NAME", "token-exchange"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_SESSION_TOKEN", "token"),
+    ];
+
+    #[test]
+    fn in_lambda_the_environment_alone_configures_the_sdk() {
+        let config = lambda_config(&env(LAMBDA)).expect("a Lambda configuration");
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert!(config.credentials_provider().is_some());
+        assert_eq!(config.endpoint_url(), None);
+        let timeouts = config.timeout_config().expect("timeouts");
+        assert_eq!(timeouts.operation_timeout(), Some(std::time::Duration::from_secs(5)));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(std::time::Duration::from_secs(2)));
+        assert_eq!(timeouts.connect_timeout(), Some(std::time::Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn an_endpoint_in_the_environment_is_used() {
+        let mut pairs = LAMBDA.to_vec();
+        pairs.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"));
+        let config = lambda_config(&env(&pairs)).expect("a Lambda configuration");
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn outside_lambda_or_without_credentials_the_usual_chain_loads_it() {
+        let without = |name: &str| LAMBDA.iter().copied().filter(|(k, _)| *k != name).collect::<Vec<_>>();
+        assert!(lambda_config(&env(&without("AWS_LAMBDA_FUNCTION_NAME"))).is_none());
+        assert!(lambda_config(&env(&without("AWS_REGION"))).is_none());
+        assert!(lambda_config(&env(&without("AWS_ACCESS_KEY_ID"))).is_none());
+        assert!(lambda_config(&env(&without("AWS_SECRET_ACCESS_KEY"))).is_none());
+    }
+}
