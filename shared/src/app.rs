@@ -23,10 +23,12 @@ pub struct App {
     pub config: Config,
     pub store: DynamoStore,
     pub clock: Clock,
-    /// Read from Secrets Manager at start, or by the first request that needs them: see [`App::keys`].
-    keys: tokio::sync::OnceCell<Keys>,
-    /// When reading them last failed: they are not read again for [`KEYS_RETRY_SECONDS`].
-    keys_failed_at: std::sync::Mutex<Option<Timestamp>>,
+    /// The pepper: the argon2 hasher of API keys and the list-cursor key derived from it, read
+    /// from Secrets Manager by the first request that needs either (see [`App::hasher`]).
+    pepper: OnFirstUse<PepperKeys>,
+    /// The token signing and verification keys, read by the first request that signs or verifies
+    /// an access token or serves the JWKS (see [`App::token_keys`]).
+    token_keys: OnFirstUse<TokenKeys>,
     /// The identity provider's verifier, when one is configured.
     pub oidc: Option<OidcVerifier>,
     /// The secret scanner's published keys, which sign leak reports, when one is configured.
@@ -58,43 +60,60 @@ pub struct TokenStanding {
 /// which a revocation of issued access tokens reaches every verifier (docs/security.md).
 pub const TOKEN_REVOCATION_CACHE_SECONDS: i64 = 5;
 
-/// What the container reads from Secrets Manager: the pepper (and the cursor key derived from it)
-/// and the token signing keys.
+/// What the container derives from the pepper.
 #[derive(Debug)]
-pub struct Keys {
+pub struct PepperKeys {
     pub hasher: KeyHasher,
     pub cursors: CursorKey,
-    /// The token signing and verification keys (re-read every five minutes by `TokenKeys`).
-    pub token_keys: TokenKeys,
 }
 
-/// After a failed read of the keys, the next is attempted this much later.
+/// A secret read by the first request that needs it, then kept for the container's life. While it
+/// cannot be read, 503; after a failed read the next is attempted [`KEYS_RETRY_SECONDS`] later, not
+/// by every request, so that a throttled Secrets Manager is not asked again by each of them.
+#[derive(Debug)]
+struct OnFirstUse<T> {
+    cell: tokio::sync::OnceCell<T>,
+    failed_at: std::sync::Mutex<Option<Timestamp>>,
+}
+
+impl<T> OnFirstUse<T> {
+    fn new() -> Self {
+        Self { cell: tokio::sync::OnceCell::new(), failed_at: std::sync::Mutex::new(None) }
+    }
+
+    async fn get<F: std::future::Future<Output = anyhow::Result<T>>>(
+        &self,
+        now: Timestamp,
+        load: impl FnOnce() -> F,
+    ) -> Result<&T, ApiError> {
+        if let Some(value) = self.cell.get() {
+            return Ok(value);
+        }
+        let failed_at = *self.failed_at.lock().expect("secret lock");
+        if let Some(at) = failed_at.filter(|at| now.unix() - at.unix() < KEYS_RETRY_SECONDS) {
+            return Err(ApiError::ServiceUnavailable(anyhow::anyhow!("the secret could not be read at {at}")));
+        }
+        self.cell.get_or_try_init(load).await.map_err(|err| {
+            *self.failed_at.lock().expect("secret lock") = Some(now);
+            ApiError::ServiceUnavailable(err)
+        })
+    }
+}
+
+/// After a failed read of a secret, the next is attempted this much later.
 pub const KEYS_RETRY_SECONDS: i64 = 5;
 
 /// Role definitions and a principal's role ids are served from the container for at most this long.
 pub const ROLE_CACHE_SECONDS: i64 = 30;
 
 impl App {
-    /// Reads the configuration from the environment and the SDK settings the usual way
-    /// (`AWS_REGION`, `AWS_ENDPOINT_URL`, …), then the keys (see [`App::with_clock`]).
+    /// Reads the configuration from the environment and builds the clients over the container's
+    /// SDK configuration ([`crate::store::sdk::config`]). Nothing is read from Secrets Manager at
+    /// start: each secret is read by the first request that needs it, so a function (or a request)
+    /// that never needs one never waits for it.
     pub async fn from_env() -> anyhow::Result<Self> {
-        let app = Self::from_env_without_keys().await?;
-        app.read_keys_at_start().await;
-        Ok(app)
-    }
-
-    /// [`App::from_env`] for a function that never needs the keys (a tenant API behind the
-    /// authorizer): its cold start makes no Secrets Manager call. Were the keys asked for after
-    /// all, the first request that needs them would read them.
-    pub async fn from_env_without_keys() -> anyhow::Result<Self> {
         let config = Config::from_env()?;
-        // A hung call must end well inside the function's 10 s timeout, as a 503 the client can retry.
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(std::time::Duration::from_secs(1))
-            .operation_attempt_timeout(std::time::Duration::from_secs(2))
-            .operation_timeout(std::time::Duration::from_secs(5))
-            .build();
-        let sdk = aws_config::from_env().timeout_config(timeouts).load().await;
+        let sdk = crate::store::sdk::config().await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         Ok(Self::build(config, dynamo, &secrets, Clock::system()))
@@ -109,17 +128,15 @@ impl App {
         Self::with_clock(config, dynamo, secrets, Clock::system()).await
     }
 
-    /// Builds an App reading time from `clock` (tests pass one they set and move), and reads the
-    /// keys during the container's initialisation.
+    /// Builds an App reading time from `clock` (tests pass one they set and move). Like
+    /// [`App::from_env`], it reads no secret until a request needs it.
     pub async fn with_clock(
         config: Config,
         dynamo: aws_sdk_dynamodb::Client,
         secrets: &aws_sdk_secretsmanager::Client,
         clock: Clock,
     ) -> anyhow::Result<Self> {
-        let app = Self::build(config, dynamo, secrets, clock);
-        app.read_keys_at_start().await;
-        Ok(app)
+        Ok(Self::build(config, dynamo, secrets, clock))
     }
 
     fn build(
@@ -131,8 +148,8 @@ impl App {
         Self {
             store: DynamoStore::new(dynamo, config.table_name.clone()),
             clock,
-            keys: tokio::sync::OnceCell::new(),
-            keys_failed_at: std::sync::Mutex::new(None),
+            pepper: OnFirstUse::new(),
+            token_keys: OnFirstUse::new(),
             oidc: config.oidc.clone().map(OidcVerifier::new),
             scanner: config.secret_scanning_keys_url.clone().map(ScannerKeys::new),
             secrets: SecretStore::new(secrets.clone()),
@@ -147,35 +164,26 @@ impl App {
         }
     }
 
-    /// If Secrets Manager fails at start (a throttle, a timeout), the container starts anyway: the
-    /// first request that needs the keys reads again and answers 503 with Retry-After meanwhile,
-    /// instead of the whole container failing to start.
-    async fn read_keys_at_start(&self) {
-        if let Err(ApiError::ServiceUnavailable(source)) = self.keys().await {
-            tracing::warn!(
-                error = format!("{source:#}"),
-                "keys not read at start; the next request that needs them reads again"
-            );
-        }
+    /// The argon2 hasher of API keys (the pepper is read on first use; while it cannot be, 503).
+    pub async fn hasher(&self) -> Result<&KeyHasher, ApiError> {
+        Ok(&self.pepper_keys().await?.hasher)
     }
 
-    /// The container's keys: read once (normally at start); while they cannot be read, 503. After
-    /// a failed read the next is attempted [`KEYS_RETRY_SECONDS`] later, not by every request, so
-    /// that a throttled Secrets Manager is not asked again by each of them.
-    pub async fn keys(&self) -> Result<&Keys, ApiError> {
-        if let Some(keys) = self.keys.get() {
-            return Ok(keys);
-        }
+    /// The key that seals list cursors (derived from the pepper, read on first use).
+    pub async fn cursors(&self) -> Result<&CursorKey, ApiError> {
+        Ok(&self.pepper_keys().await?.cursors)
+    }
+
+    async fn pepper_keys(&self) -> Result<&PepperKeys, ApiError> {
+        self.pepper.get(self.clock.now(), || load_pepper(&self.secrets, &self.config.pepper_secret_id)).await
+    }
+
+    /// The token signing and verification keys (read on first use, then re-read every five
+    /// minutes by [`TokenKeys`]; while they cannot be read at all, 503).
+    pub async fn token_keys(&self) -> Result<&TokenKeys, ApiError> {
         let now = self.clock.now();
-        let failed_at = *self.keys_failed_at.lock().expect("keys lock");
-        if let Some(at) = failed_at.filter(|at| now.unix() - at.unix() < KEYS_RETRY_SECONDS) {
-            return Err(ApiError::ServiceUnavailable(anyhow::anyhow!("the keys could not be read at {at}")));
-        }
-        let loaded = self.keys.get_or_try_init(|| load_keys(&self.secrets, &self.config, now)).await;
-        loaded.map_err(|err| {
-            *self.keys_failed_at.lock().expect("keys lock") = Some(now);
-            ApiError::ServiceUnavailable(err)
-        })
+        let load = || TokenKeys::load(self.secrets.clone(), &self.config.signing_keys_secret_id, now);
+        self.token_keys.get(now, load).await
     }
 
     /// The org's settings, from the container's cache when younger than the configured TTL (≤ 60 s).
@@ -246,18 +254,10 @@ impl App {
     }
 }
 
-/// Both reads at once: a cold start waits for one Secrets Manager round trip, not two.
-async fn load_keys(secrets: &SecretStore, config: &Config, now: Timestamp) -> anyhow::Result<Keys> {
-    let (pepper, token_keys) = tokio::try_join!(
-        load_pepper(secrets, &config.pepper_secret_id),
-        TokenKeys::load(secrets.clone(), &config.signing_keys_secret_id, now),
-    )?;
-    Ok(Keys { hasher: KeyHasher::new(pepper.clone())?, cursors: CursorKey::derive(&pepper), token_keys })
-}
-
 /// The pepper is the secret's string, at least 32 bytes (the template generates 64 random
 /// alphanumerics, ~380 bits).
-async fn load_pepper(secrets: &SecretStore, secret_id: &str) -> anyhow::Result<Pepper> {
+async fn load_pepper(secrets: &SecretStore, secret_id: &str) -> anyhow::Result<PepperKeys> {
     let text = secrets.read(secret_id, None).await.context("read the pepper")?;
-    Pepper::new(text.into_bytes())
+    let pepper = Pepper::new(text.into_bytes())?;
+    Ok(PepperKeys { hasher: KeyHasher::new(pepper.clone())?, cursors: CursorKey::derive(&pepper) })
 }

@@ -1,9 +1,11 @@
 //! Lambda entry point: build the App and the route map once, then decide each request.
 
+#![recursion_limit = "256"] // the nested futures of one authorization exceed the default 128 in layout
+
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")] // one invocation at a time: no worker threads to start or wake
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let app = shared::App::from_env().await?;

@@ -5,11 +5,10 @@ use serde_json::Value;
 use shared::service::sweep::InvocationDeadline;
 use shared::store::EventSink;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")] // one invocation at a time: no worker threads to start or wake
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    // The drain reads the outbox and publishes; it needs neither the pepper nor the signing keys.
-    let app = shared::App::from_env_without_keys().await?;
+    let app = shared::App::from_env().await?;
     let sink = EventSink::from_env().await?;
     let (app, sink) = (&app, &sink);
     run(service_fn(move |event: LambdaEvent<Value>| async move {

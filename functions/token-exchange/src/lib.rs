@@ -212,7 +212,7 @@ fn decode_basic(encoded: &str) -> Result<(String, String), ApiError> {
 /// Every public key that may still verify a live token; verifiers may cache it for five minutes.
 async fn jwks(app: &App) -> Result<Response<Body>, ApiError> {
     let now = app.clock.now();
-    let keys = app.keys().await?.token_keys.get(now).await;
+    let keys = app.token_keys().await?.get(now).await;
     let max_age = shared::auth::tokens::JWKS_MAX_AGE_SECONDS;
     Ok(json_with(200, &keys.jwks(now), &[("cache-control", format!("public, max-age={max_age}"))]))
 }

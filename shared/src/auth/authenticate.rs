@@ -186,13 +186,15 @@ impl App {
         {
             return Err(ApiError::TooManyFailedAttempts { retry_after_seconds });
         }
-        let found = self.store.get_credential(key.key_id()).await?;
+        // The pepper is read on the container's first verification: at the same time as the item.
+        let (found, hasher) = tokio::join!(self.store.get_credential(key.key_id()), self.hasher());
+        let found = found?;
         // An unknown key id runs the same steps as a wrong secret (decode an item, look the key up
         // in the cache, verify against a hash), so that the two cost the same: see security.md.
         if found.is_none() {
             self.store.decode_dummy_credential();
         }
-        let hasher = &self.keys().await?.hasher;
+        let hasher = hasher?;
         let phc = found.as_ref().map_or(hasher.dummy_hash(), |r| r.secret_hash.expose_secret());
         let cached = self.verified_keys.contains(key, phc);
         let verified = cached || hasher.verify(key, phc);
@@ -290,7 +292,7 @@ impl App {
     pub async fn verify_token_signature(&self, token: &str) -> Result<AccessClaims, ApiError> {
         let now = self.clock.now();
         let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid).ok_or(AuthFailure::InvalidToken)?;
-        let keys = self.keys().await?.token_keys.get_for(&kid, now).await;
+        let keys = self.token_keys().await?.get_for(&kid, now).await;
         Ok(keys.verify(token, &self.config.token_issuer, &self.config.token_audience, now)?)
     }
 

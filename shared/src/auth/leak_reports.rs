@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
-use std::time::Duration;
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
 use base64::Engine;
@@ -50,7 +49,6 @@ struct Keys {
 /// The scanner's published keys, and the check of a report's signature.
 pub struct ScannerKeys {
     url: String,
-    http: reqwest::Client,
     keys: RwLock<Keys>,
 }
 
@@ -72,15 +70,15 @@ pub fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
 impl ScannerKeys {
     /// Keys to be fetched from `url` (GitHub's format) when the first report comes.
     pub fn new(url: impl Into<String>) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().expect("an HTTP client");
-        Self { url: url.into(), http, keys: RwLock::new(Keys::default()) }
+        Self { url: url.into(), keys: RwLock::new(Keys::default()) }
     }
 
     async fn fetch(&self) -> Result<(), ApiError> {
         let unavailable = |what: &str, e: &dyn std::fmt::Display| {
             ApiError::ServiceUnavailable(anyhow::anyhow!("the scanner's public keys {what}: {e}"))
         };
-        let response = self.http.get(&self.url).send().await.map_err(|e| unavailable("not fetched", &e))?;
+        let response =
+            super::outbound_http().get(&self.url).send().await.map_err(|e| unavailable("not fetched", &e))?;
         let response = response.error_for_status().map_err(|e| unavailable("not served", &e))?;
         let bytes = response.bytes().await.map_err(|e| unavailable("not read", &e))?;
         let published: Published = serde_json::from_slice(&bytes).map_err(|e| unavailable("unreadable", &e))?;

@@ -22,3 +22,13 @@ pub use context::RequestCtx;
 pub use cursor_key::CursorKey;
 pub use failed_verifications::FailedVerifications;
 pub use hashing::{KeyHasher, Pepper};
+
+/// The one HTTP client for the service's own outbound fetches (the identity provider's JWKS, the
+/// secret scanner's keys): built by the first fetch, so a container that never fetches never builds
+/// it, and shared, so the platform's CA certificates are loaded once however many fetchers there are.
+pub(crate) fn outbound_http() -> &'static reqwest::Client {
+    static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build().expect("an HTTP client")
+    });
+    &CLIENT
+}

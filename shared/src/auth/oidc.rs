@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
-use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -40,7 +39,6 @@ struct Keys {
 /// Verifies member tokens against the provider's published keys.
 pub struct OidcVerifier {
     provider: OidcProvider,
-    http: reqwest::Client,
     keys: RwLock<Keys>,
 }
 
@@ -67,8 +65,7 @@ fn algorithm_of(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
 impl OidcVerifier {
     /// A verifier that has fetched nothing yet (the first token fetches the JWKS).
     pub fn new(provider: OidcProvider) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().expect("an HTTP client");
-        Self { provider, http, keys: RwLock::new(Keys { by_kid: HashMap::new(), fetched: false, refetched_at: None }) }
+        Self { provider, keys: RwLock::new(Keys { by_kid: HashMap::new(), fetched: false, refetched_at: None }) }
     }
 
     /// The provider's issuer.
@@ -77,7 +74,7 @@ impl OidcVerifier {
     }
 
     async fn fetch(&self) -> Result<(), AuthFailure> {
-        let response = self.http.get(&self.provider.jwks_url).send().await.map_err(|e| {
+        let response = super::outbound_http().get(&self.provider.jwks_url).send().await.map_err(|e| {
             tracing::warn!(error = %e, "identity provider JWKS not fetched");
             AuthFailure::InvalidToken
         })?;

@@ -34,7 +34,7 @@ impl App {
         F: FnOnce(ListParams) -> Fut,
         Fut: std::future::Future<Output = Result<Page<T>, ApiError>>,
     {
-        let cursors = &self.keys().await?.cursors;
+        let cursors = self.cursors().await?;
         let page = read(ListParams::from_request(req, cursors, scope)?).await?;
         Ok((page.items, page.next.map(|k| cursors.seal(scope, &k))))
     }

@@ -73,7 +73,7 @@ pub async fn issue(
     settings.check_lifetime(expires_at, now)?;
     let cap = settings.credential_cap();
     let generated = ApiKey::generate();
-    let secret_hash = app.keys().await?.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
+    let secret_hash = app.hasher().await?.hash(&generated.key).map_err(ApiError::Internal)?;
 
     // Each attempt reads these; one marks lapsed credentials at most once (an atomic: the
     // attempts' futures are Send).
@@ -448,7 +448,7 @@ pub async fn roll(
 ) -> Result<Issued, ApiError> {
     let grace = input.check()?;
     let generated = ApiKey::generate();
-    let secret_hash = app.keys().await?.hasher.hash(&generated.key).map_err(ApiError::Internal)?;
+    let secret_hash = app.hasher().await?.hash(&generated.key).map_err(ApiError::Internal)?;
     let settings = app.org_settings(org).await?;
     let cap = settings.credential_cap();
     let (generated, secret_hash, settings) = (&generated, &secret_hash, &settings);

@@ -88,7 +88,7 @@ pub async fn process(app: &App, report: Vec<ReportedToken>, request_id: &str) ->
 async fn check(app: &App, reported: &ReportedToken, request_id: &str) -> Result<bool, ApiError> {
     let Ok(key) = ApiKey::parse(reported.token.trim()) else { return Ok(false) };
     let Some(record) = app.store.get_credential(key.key_id()).await? else { return Ok(false) };
-    let hasher = &app.keys().await?.hasher;
+    let hasher = app.hasher().await?;
     if !hasher.verify(&key, record.secret_hash.expose_secret()) {
         return Ok(false);
     }

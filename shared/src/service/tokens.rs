@@ -40,7 +40,9 @@ pub async fn exchange_for(
     request: &TokenRequest,
     ctx: &RequestCtx,
 ) -> Result<AccessToken, ApiError> {
-    let record = app.verify_api_key(key).await?;
+    // A new container reads its signing keys while it verifies the key, not after.
+    let (record, keys) = tokio::join!(app.verify_api_key(key), app.token_keys());
+    let record = record?;
     if let Some(resource) = request.resource.as_deref().filter(|r| *r != app.config.token_audience) {
         tracing::info!(request_id = ctx.request_id, resource, "token refused: another resource");
         return Err(ApiError::InvalidTarget(app.config.token_audience.clone()));
@@ -75,7 +77,7 @@ pub async fn exchange_for(
         jti: format!("at_{}", ulid::Ulid::new()),
         scope: scope.clone(),
     };
-    let keys = app.keys().await?.token_keys.get(now).await;
+    let keys = keys?.get(now).await;
     let token = keys.sign(&claims).map_err(ApiError::Internal)?;
     Ok(AccessToken { token, expires_in: ttl, expires_at, scope })
 }

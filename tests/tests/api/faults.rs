@@ -135,18 +135,19 @@ async fn a_timeout_answers_503_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn a_container_that_cannot_read_its_secrets_at_start_answers_503_until_it_can() {
+async fn a_container_that_cannot_read_its_pepper_answers_503_until_it_can() {
     let app = TestApp::new().await;
     // A container starting while its pepper cannot be read (here: not there yet) still starts...
     let late_id = format!("{}-late", app.app.config.pepper_secret_id);
     let late = app.container_with(|c| c.pepper_secret_id = late_id.clone()).await;
     let path = app.org_path("/api-keys");
-    for (method, route) in [("GET", path.as_str()), ("GET", "/iam/.well-known/jwks.json")] {
-        let r = late.admin_call(method, route, None).await;
-        // ...and answers 503 with Retry-After (not a failed start, which API Gateway shows as a 500).
-        assert_eq!((r.status, r.code()), (503, "service_unavailable"), "{route}: {:?}", r.body);
-        assert!(!r.header("retry-after").is_empty());
-    }
+    // ...and what needs the pepper (an API key's verification) answers 503 with Retry-After (not a
+    // failed start, which API Gateway shows as a 500).
+    let r = late.admin_call("GET", &path, None).await;
+    assert_eq!((r.status, r.code()), (503, "service_unavailable"), "{:?}", r.body);
+    assert!(!r.header("retry-after").is_empty());
+    // Each secret is read where it is used: the JWKS needs only the signing keys, and is served.
+    assert_eq!(late.call("GET", "/iam/.well-known/jwks.json", None, None).await.status, 200);
     // Behind the tenant authorizer, the failure is API Gateway's 500 (the authorizer failed), not a 403.
     let r = late.admin_call("GET", "/demo/whoami", None).await;
     assert_eq!((r.status, r.body["message"].as_str()), (500, Some("Internal Server Error")), "{:?}", r.body);
@@ -158,6 +159,29 @@ async fn a_container_that_cannot_read_its_secrets_at_start_answers_503_until_it_
     assert_eq!(late.admin_call("GET", &path, None).await.status, 503);
     late.app.clock.advance(shared::app::KEYS_RETRY_SECONDS);
     assert_eq!(late.admin_call("GET", &path, None).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_container_reads_each_secret_only_when_a_request_needs_it() {
+    let app = TestApp::new().await;
+    // Signing keys that cannot be read: what signs or verifies tokens answers 503...
+    let missing = format!("{}-missing", app.app.config.signing_keys_secret_id);
+    let keyless = app.container_with(|c| c.signing_keys_secret_id = missing.clone()).await;
+    let r = keyless.call("GET", "/iam/.well-known/jwks.json", None, None).await;
+    assert_eq!((r.status, r.code()), (503, "service_unavailable"), "{:?}", r.body);
+    let r = keyless.call("POST", "/iam/auth/token", None, Some(json!({"apiKey": app.admin_key.clone()}))).await;
+    assert_eq!((r.status, r.code()), (503, "service_unavailable"), "{:?}", r.body);
+    // ...while a call with an API key needs only the pepper, and is served.
+    assert_eq!(keyless.admin_call("GET", &app.org_path("/api-keys"), None).await.status, 200);
+    // Nothing is read at start, nor by a request that needs no secret: a container started before
+    // its pepper existed has not tried (and failed) to read it, so the first request that needs the
+    // pepper after it appears is served at once, without the retry interval a failed read sets.
+    let later_id = format!("{}-later", app.app.config.pepper_secret_id);
+    let later = app.container_with(|c| c.pepper_secret_id = later_id.clone()).await;
+    assert_eq!(later.call("GET", "/iam/openapi.json", None, None).await.status, 200);
+    assert_eq!(later.call("GET", "/iam/.well-known/jwks.json", None, None).await.status, 200);
+    app.secrets().await.create_secret().name(&later_id).secret_string(app.pepper().await).send().await.unwrap();
+    assert_eq!(later.admin_call("GET", &app.org_path("/api-keys"), None).await.status, 200);
 }
 
 #[tokio::test]
