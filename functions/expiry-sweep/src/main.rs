@@ -4,7 +4,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use shared::service::sweep::InvocationDeadline;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")] // one invocation at a time: no worker threads to start or wake
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let app = shared::App::from_env().await?;
