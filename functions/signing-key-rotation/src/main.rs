@@ -4,6 +4,8 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main(flavor = "current_thread")] // one invocation at a time: no worker threads to start or wake
 async fn main() -> Result<(), Error> {
+    // SAFETY: first thing in main, on a current-thread runtime: the process has one thread.
+    unsafe { shared::store::tls::prefer_bundle_file() };
     shared::telemetry::init();
     let sdk = shared::store::sdk::config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);

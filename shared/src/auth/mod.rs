@@ -25,8 +25,9 @@ pub use hashing::{KeyHasher, Pepper};
 
 /// The one HTTP client for the service's own outbound fetches (the identity provider's JWKS, the
 /// secret scanner's keys): built by the first fetch, so a container that never fetches never builds
-/// it, and shared, so the platform's CA certificates are loaded once however many fetchers there are.
-pub(crate) fn outbound_http() -> &'static reqwest::Client {
+/// it (with the platform's CA certificates, from the one bundle file: [`crate::store::tls`]), and
+/// shared by every fetcher.
+pub fn outbound_http() -> &'static reqwest::Client {
     static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
         reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build().expect("an HTTP client")
     });

@@ -5,6 +5,7 @@ mod events;
 pub mod keys;
 pub mod sdk;
 mod secrets;
+pub mod tls;
 
 use std::collections::BTreeMap;
 
