@@ -32,6 +32,9 @@
 //! the same emulator (`/proc/thread-self/schedstat`). BENCH_WARM_ROUNDS (5) rounds of BENCH_WARM_N
 //! (300) each, after 50 warm-up exchanges on each side.
 //!
+//! `BENCH_COLD_COMPARE=<binary>` adds the JWKS and exchange cases of another build of token-exchange
+//! (an earlier commit's, say) to the same rounds.
+//!
 //! Run: `make bench` (it builds the release binaries first), or after
 //! `cargo build --release -p token-exchange -p local-stack --bin token-exchange --example hello_lambda`:
 //! `cargo bench -p local-stack --bench cold_start`. Samples per case from BENCH_COLD_N (20).
@@ -156,12 +159,17 @@ async fn main() -> anyhow::Result<()> {
     let jwks = event(template, "GET", "/iam/.well-known/jwks.json", &[], "");
     let body = serde_json::json!({ "apiKey": org.api_key }).to_string();
     let exchange = event(template, "POST", "/iam/auth/token", &[("content-type", "application/json")], &body);
-    let mut cases = [
+    let mut cases = vec![
         Case { name: "hello-world", binary: hello, event: jwks.clone(), samples: Vec::new() },
         Case { name: "token-exchange jwks", binary: function.clone(), event: jwks.clone(), samples: Vec::new() },
-        Case { name: "  ... CA bundle file only", binary: function.clone(), event: jwks, samples: Vec::new() },
-        Case { name: "token-exchange exchange", binary: function, event: exchange, samples: Vec::new() },
+        Case { name: "  ... CA bundle file only", binary: function.clone(), event: jwks.clone(), samples: Vec::new() },
+        Case { name: "token-exchange exchange", binary: function, event: exchange.clone(), samples: Vec::new() },
     ];
+    // Side by side with another build of the function (e.g. an earlier commit's), in the same rounds.
+    if let Some(other) = std::env::var_os("BENCH_COLD_COMPARE").map(PathBuf::from) {
+        cases.push(Case { name: "compared: jwks", binary: other.clone(), event: jwks, samples: Vec::new() });
+        cases.push(Case { name: "compared: exchange", binary: other, event: exchange, samples: Vec::new() });
+    }
     // One untimed round first: the page cache holds the binaries, moto has served each request once.
     let mut secret_reads = Vec::new();
     for round in 0..=n {
@@ -207,7 +215,7 @@ async fn main() -> anyhow::Result<()> {
     let read = percentile(&secret_reads, 0.5);
     let target = baseline * 2 + read;
     println!("one Secrets Manager read     median {read:>9.2?}  p90 {:>9.2?}", percentile(&secret_reads, 0.9));
-    for case in &cases[1..3] {
+    for case in cases.iter().filter(|c| c.name.contains("jwks") || c.name.contains("bundle")) {
         let median = percentile(&case.samples, 0.5);
         let verdict = if median <= target { "met" } else { "NOT met" };
         println!(
