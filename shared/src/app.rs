@@ -81,20 +81,22 @@ impl<T> OnFirstUse<T> {
         Self { cell: tokio::sync::OnceCell::new(), failed_at: std::sync::Mutex::new(None) }
     }
 
+    /// The value, loading it with `load` if no request has yet; the retry interval counts from
+    /// when the failed read ended (a read that timed out after 5 s still holds off the next 5 s).
     async fn get<F: std::future::Future<Output = anyhow::Result<T>>>(
         &self,
-        now: Timestamp,
+        clock: &Clock,
         load: impl FnOnce() -> F,
     ) -> Result<&T, ApiError> {
         if let Some(value) = self.cell.get() {
             return Ok(value);
         }
         let failed_at = *self.failed_at.lock().expect("secret lock");
-        if let Some(at) = failed_at.filter(|at| now.unix() - at.unix() < KEYS_RETRY_SECONDS) {
+        if let Some(at) = failed_at.filter(|at| clock.now().unix() - at.unix() < KEYS_RETRY_SECONDS) {
             return Err(ApiError::ServiceUnavailable(anyhow::anyhow!("the secret could not be read at {at}")));
         }
         self.cell.get_or_try_init(load).await.map_err(|err| {
-            *self.failed_at.lock().expect("secret lock") = Some(now);
+            *self.failed_at.lock().expect("secret lock") = Some(clock.now());
             ApiError::ServiceUnavailable(err)
         })
     }
@@ -175,15 +177,14 @@ impl App {
     }
 
     async fn pepper_keys(&self) -> Result<&PepperKeys, ApiError> {
-        self.pepper.get(self.clock.now(), || load_pepper(&self.secrets, &self.config.pepper_secret_id)).await
+        self.pepper.get(&self.clock, || load_pepper(&self.secrets, &self.config.pepper_secret_id)).await
     }
 
     /// The token signing and verification keys (read on first use, then re-read every five
     /// minutes by [`TokenKeys`]; while they cannot be read at all, 503).
     pub async fn token_keys(&self) -> Result<&TokenKeys, ApiError> {
-        let now = self.clock.now();
-        let load = || TokenKeys::load(self.secrets.clone(), &self.config.signing_keys_secret_id, now);
-        self.token_keys.get(now, load).await
+        let load = || TokenKeys::load(self.secrets.clone(), &self.config.signing_keys_secret_id, self.clock.now());
+        self.token_keys.get(&self.clock, load).await
     }
 
     /// The org's settings, from the container's cache when younger than the configured TTL (≤ 60 s).

@@ -86,8 +86,8 @@ fn the_outbound_clients_trust_the_bundle_and_nothing_else() {
     std::fs::create_dir_all(&dir).unwrap();
     let bundle = dir.join("bundle.pem");
     std::fs::write(&bundle, &trusted.ca_pem).unwrap();
-    // SAFETY: the only test of this binary, before any other thread exists (the runtime is built
-    // below), and before the roots are first read.
+    // SAFETY: the only test of this binary (its harness runs it on a thread of its own, and no other
+    // test thread exists), before the runtime is built below and before any client reads the roots.
     unsafe {
         std::env::set_var("SSL_CERT_FILE", &bundle);
         std::env::remove_var("SSL_CERT_DIR");
@@ -109,7 +109,7 @@ fn the_outbound_clients_trust_the_bundle_and_nothing_else() {
         assert!(matches!(err, SdkError::DispatchFailure(_)), "refused the stranger: {err:?}");
 
         // The service's own fetches: the same bundle.
-        let http = shared::auth::outbound_http();
+        let http = shared::auth::outbound_http().expect("a client");
         let response = http.get(format!("https://localhost:{good}/jwks.json")).send().await.expect("trusted");
         assert_eq!(response.status(), 400);
         let refused = http.get(format!("https://localhost:{bad}/jwks.json")).send().await;

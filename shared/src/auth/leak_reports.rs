@@ -77,8 +77,8 @@ impl ScannerKeys {
         let unavailable = |what: &str, e: &dyn std::fmt::Display| {
             ApiError::ServiceUnavailable(anyhow::anyhow!("the scanner's public keys {what}: {e}"))
         };
-        let response =
-            super::outbound_http().get(&self.url).send().await.map_err(|e| unavailable("not fetched", &e))?;
+        let http = super::outbound_http().map_err(|reason| unavailable("not fetched", &reason))?;
+        let response = http.get(&self.url).send().await.map_err(|e| unavailable("not fetched", &e))?;
         let response = response.error_for_status().map_err(|e| unavailable("not served", &e))?;
         let bytes = response.bytes().await.map_err(|e| unavailable("not read", &e))?;
         let published: Published = serde_json::from_slice(&bytes).map_err(|e| unavailable("unreadable", &e))?;

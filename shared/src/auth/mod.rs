@@ -26,10 +26,15 @@ pub use hashing::{KeyHasher, Pepper};
 /// The one HTTP client for the service's own outbound fetches (the identity provider's JWKS, the
 /// secret scanner's keys): built by the first fetch, so a container that never fetches never builds
 /// it (with the platform's CA certificates, from the one bundle file: [`crate::store::tls`]), and
-/// shared by every fetcher.
-pub fn outbound_http() -> &'static reqwest::Client {
-    static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
-        reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build().expect("an HTTP client")
+/// shared by every fetcher. Building it loads those certificates; where that fails (an image
+/// without any), every fetch fails with the reason, and the container keeps serving the rest.
+pub fn outbound_http() -> Result<&'static reqwest::Client, &'static str> {
+    static CLIENT: std::sync::LazyLock<Result<reqwest::Client, String>> = std::sync::LazyLock::new(|| {
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build().map_err(|e| {
+            let reason = format!("no outbound HTTP client: {e}");
+            tracing::error!(error = reason, "outbound fetches will fail");
+            reason
+        })
     });
-    &CLIENT
+    CLIENT.as_ref().map_err(String::as_str)
 }

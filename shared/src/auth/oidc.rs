@@ -74,7 +74,11 @@ impl OidcVerifier {
     }
 
     async fn fetch(&self) -> Result<(), AuthFailure> {
-        let response = super::outbound_http().get(&self.provider.jwks_url).send().await.map_err(|e| {
+        let http = super::outbound_http().map_err(|reason| {
+            tracing::warn!(error = reason, "identity provider JWKS not fetched");
+            AuthFailure::InvalidToken
+        })?;
+        let response = http.get(&self.provider.jwks_url).send().await.map_err(|e| {
             tracing::warn!(error = %e, "identity provider JWKS not fetched");
             AuthFailure::InvalidToken
         })?;

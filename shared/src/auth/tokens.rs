@@ -224,7 +224,7 @@ impl KeySet {
     }
 }
 
-/// The key set of this container: loaded at start, re-read at most every five minutes, or sooner
+/// The key set of this container: loaded on first use, re-read at most every five minutes, or sooner
 /// (at most once a minute) when a token names a `kid` the container does not know yet.
 pub struct TokenKeys {
     secrets: SecretStore,
@@ -253,7 +253,7 @@ async fn fetch(secrets: &SecretStore, secret_id: &str) -> anyhow::Result<KeySet>
 }
 
 impl TokenKeys {
-    /// Loads the key set once (container start).
+    /// Loads the key set once (the first request that needs it).
     pub async fn load(secrets: SecretStore, secret_id: &str, now: Timestamp) -> anyhow::Result<Self> {
         let set = fetch(&secrets, secret_id).await.map_err(|e| e.context(format!("load signing keys {secret_id}")))?;
         let state = KeyState { set: Arc::new(set), loaded_at: now, forced_at: None };

@@ -7,6 +7,7 @@
 //! Anywhere else (a binary run by hand, a profile, SSO) the SDK's usual chain loads it.
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -35,10 +36,28 @@ pub async fn config() -> SdkConfig {
     CONFIG.get_or_init(load).await.clone()
 }
 
-/// The configuration from Lambda's environment alone, as `var` reads it; `None` outside Lambda or
-/// when the region or the credentials are not in it.
+/// Settings this configuration does not read: where any is set, the SDK's own loader (which reads
+/// them all) is used instead.
+pub const LOADER_SETTINGS: &[&str] = &[
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_EVENTBRIDGE",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_RETRY_MODE",
+    "AWS_SDK_UA_APP_ID",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE",
+];
+
+/// The configuration from Lambda's environment alone, as `var` reads it; `None` outside Lambda,
+/// when the region or the credentials are not in it, or when a setting it does not read is set.
 pub fn lambda_config(var: &dyn Fn(&str) -> Option<String>) -> Option<SdkConfig> {
     var("AWS_LAMBDA_FUNCTION_NAME")?;
+    if LOADER_SETTINGS.iter().any(|name| var(name).is_some()) {
+        return None;
+    }
     let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"))?;
     var("AWS_ACCESS_KEY_ID")?;
     var("AWS_SECRET_ACCESS_KEY")?;
@@ -47,7 +66,8 @@ pub fn lambda_config(var: &dyn Fn(&str) -> Option<String>) -> Option<SdkConfig> 
         .region(Region::new(region))
         // Read from the environment when first needed, and cached by the SDK's identity cache.
         .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
-        .timeout_config(timeouts());
+        .timeout_config(timeouts())
+        .retry_config(RetryConfig::standard());
     // The SDK's own variable for another endpoint (the local stack's emulator; a VPC endpoint).
     if let Some(url) = var("AWS_ENDPOINT_URL") {
         config = config.endpoint_url(url);
@@ -99,5 +119,16 @@ mod tests {
         assert!(lambda_config(&env(&without("AWS_REGION"))).is_none());
         assert!(lambda_config(&env(&without("AWS_ACCESS_KEY_ID"))).is_none());
         assert!(lambda_config(&env(&without("AWS_SECRET_ACCESS_KEY"))).is_none());
+    }
+
+    #[test]
+    fn a_setting_it_does_not_read_hands_over_to_the_sdks_loader() {
+        for name in LOADER_SETTINGS {
+            let mut pairs = LAMBDA.to_vec();
+            pairs.push((name, "true"));
+            assert!(lambda_config(&env(&pairs)).is_none(), "{name}");
+        }
+        let config = lambda_config(&env(LAMBDA)).expect("a Lambda configuration");
+        assert_eq!(config.retry_config().map(|r| r.max_attempts()), Some(3), "standard retries");
     }
 }
