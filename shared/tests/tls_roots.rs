@@ -1,9 +1,8 @@
 //! Which roots the outbound clients trust once `SSL_CERT_FILE` names a bundle (`store::tls`): the
-//! SDK's default HTTPS client and the service's own fetches (`auth::outbound_http`) both trust
-//! exactly that bundle, here one test CA. A server whose certificate that CA signed is reached;
-//! one signed by another CA is refused in the handshake. And `prefer_bundle_file` leaves a bundle
-//! the environment names alone.
-
+//! SDK's HTTPS client (`store::sdk::https_client`, shared by every SDK client) and the service's
+//! own fetches (`auth::outbound_http`) both trust exactly that bundle, here one test CA. A server
+//! whose certificate that CA signed is reached; one signed by another CA is refused in the
+//! handshake. And `prefer_bundle_file` leaves a bundle the environment names alone.
 use std::sync::Arc;
 
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
@@ -74,6 +73,7 @@ fn secrets_client(port: u16) -> aws_sdk_secretsmanager::Client {
         .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
         .endpoint_url(format!("https://localhost:{port}"))
         .retry_config(RetryConfig::disabled())
+        .http_client(shared::store::sdk::https_client())
         .build();
     aws_sdk_secretsmanager::Client::from_conf(config)
 }

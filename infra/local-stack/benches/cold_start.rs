@@ -16,6 +16,8 @@
 //!   gives; `hello-world current-thread`: the same on the current-thread runtime the functions use.
 //! - `token-exchange jwks`: `GET /iam/.well-known/jwks.json`; the function's whole initialisation
 //!   (SDK configuration) and the one Secrets Manager read the JWKS needs (the signing keys).
+//! - `token-exchange metadata`: the RFC 8414 metadata, which needs no I/O: the function's start-up
+//!   alone (no Secrets Manager read, no connection, no CA certificates).
 //! - `  ... CA bundle file only`: the same with `SSL_CERT_FILE` naming the CA bundle, as Lambda's
 //!   image has it (Debian also has a directory of ~150 certificate links that is read otherwise).
 //! - `token-exchange exchange`: `POST /iam/auth/token` with a real key: initialisation, then the
@@ -159,12 +161,14 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let jwks = event(template, "GET", "/iam/.well-known/jwks.json", &[], "");
+    let metadata = event(template, "GET", "/iam/.well-known/oauth-authorization-server", &[], "");
     let body = serde_json::json!({ "apiKey": org.api_key }).to_string();
     let exchange = event(template, "POST", "/iam/auth/token", &[("content-type", "application/json")], &body);
     let mut cases = vec![
         Case { name: "hello-world", binary: hello.clone(), event: jwks.clone(), samples: Vec::new() },
         Case { name: "hello-world current-thread", binary: hello, event: jwks.clone(), samples: Vec::new() },
         Case { name: "token-exchange jwks", binary: function.clone(), event: jwks.clone(), samples: Vec::new() },
+        Case { name: "token-exchange metadata", binary: function.clone(), event: metadata, samples: Vec::new() },
         Case { name: "  ... CA bundle file only", binary: function.clone(), event: jwks.clone(), samples: Vec::new() },
         Case { name: "token-exchange exchange", binary: function, event: exchange.clone(), samples: Vec::new() },
     ];
@@ -196,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    let warm = warm_invocations(&cases[4].binary, &cases[4].event, &bundle_env, &stack).await?;
+    let warm = warm_invocations(&cases[5].binary, &cases[5].event, &bundle_env, &stack).await?;
     stack.stop().await;
 
     println!("cold start, process spawn → first response; N = {n} per case, alternating, after 1 warm-up round");

@@ -4,13 +4,19 @@
 //! (`AWS_REGION`) and the execution role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 //! `AWS_SESSION_TOKEN`). There the configuration is built from those alone: no provider chain, no
 //! profile files, no instance metadata, nothing read at start that a Lambda function cannot use.
-//! Anywhere else (a binary run by hand, a profile, SSO) the SDK's usual chain loads it.
+//! Anywhere else (a binary run by hand, a profile, SSO) the SDK's usual chain loads it. Either way
+//! every client shares one HTTPS client ([`https_client`]).
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::Provider;
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::{Builder, ConnectorBuilder};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 /// The time limits of every call: a hung call ends well inside the function's 10 s timeout, as a
 /// 503 the client can retry.
@@ -30,7 +36,7 @@ pub async fn config() -> SdkConfig {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         match lambda_config(&var) {
             Some(config) => config,
-            None => aws_config::from_env().timeout_config(timeouts()).load().await,
+            None => aws_config::from_env().timeout_config(timeouts()).http_client(https_client()).load().await,
         }
     };
     CONFIG.get_or_init(load).await.clone()
@@ -67,12 +73,29 @@ pub fn lambda_config(var: &dyn Fn(&str) -> Option<String>) -> Option<SdkConfig> 
         // Read from the environment when first needed, and cached by the SDK's identity cache.
         .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
         .timeout_config(timeouts())
-        .retry_config(RetryConfig::standard());
+        .retry_config(RetryConfig::standard())
+        .http_client(https_client());
     // The SDK's own variable for another endpoint (the local stack's emulator; a VPC endpoint).
     if let Some(url) = var("AWS_ENDPOINT_URL") {
         config = config.endpoint_url(url);
     }
     Some(config.build())
+}
+
+/// One HTTPS client for every SDK client of the process, built as the SDK builds its default
+/// (rustls with aws-lc, the environment's proxy settings). Without it each SDK client (DynamoDB,
+/// Secrets Manager, EventBridge) builds its own, and each of those parses the CA certificates
+/// again on its first connection and keeps its own connection pool.
+pub fn https_client() -> SharedHttpClient {
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 #[cfg(test)]
@@ -102,6 +125,7 @@ mod tests {
         assert_eq!(timeouts.operation_timeout(), Some(std::time::Duration::from_secs(5)));
         assert_eq!(timeouts.operation_attempt_timeout(), Some(std::time::Duration::from_secs(2)));
         assert_eq!(timeouts.connect_timeout(), Some(std::time::Duration::from_secs(1)));
+        assert!(config.http_client().is_some(), "one HTTPS client shared by every SDK client");
     }
 
     #[test]
