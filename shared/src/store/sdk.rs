@@ -86,8 +86,16 @@ pub fn lambda_config(var: &dyn Fn(&str) -> Option<String>) -> Option<SdkConfig> 
 /// (rustls with aws-lc, the environment's proxy settings). Without it each SDK client (DynamoDB,
 /// Secrets Manager, EventBridge) builds its own, and each of those parses the CA certificates
 /// again on its first connection and keeps its own connection pool.
+///
+/// The SDK also asks for a connector, with neither settings nor components, when it validates each
+/// client's configuration, only to load the CA certificates early, and drops it: a TLS connector
+/// there parsed the roots once more per SDK client at start. It gets a plain one instead; every
+/// connection pool is asked for with both (`shared/tests/tls_roots.rs` connects through it).
 pub fn https_client() -> SharedHttpClient {
     Builder::new().build_with_connector_fn(|settings, components| {
+        if settings.is_none() && components.is_none() {
+            return ConnectorBuilder::default().build_http();
+        }
         let mut connector = ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
