@@ -6,7 +6,9 @@ use tracing_subscriber::EnvFilter;
 /// (the SDK's own debug and trace output would include request and response bodies).
 pub const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn,aws_smithy_http=warn,aws_sdk_dynamodb=warn,aws_sdk_secretsmanager=warn,hyper=warn";
 
-/// JSON logs on stdout (CloudWatch), filtered by `RUST_LOG` (default [`DEFAULT_FILTER`]).
+/// JSON logs on stdout (CloudWatch), filtered by `RUST_LOG` (default [`DEFAULT_FILTER`]). Release
+/// builds hold no `debug` or `trace` events at all (the workspace's `tracing` has
+/// `release_max_level_info`): `RUST_LOG=debug` on Lambda shows `info` and above.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let _ = tracing_subscriber::fmt()
