@@ -121,8 +121,26 @@ pub struct TestApp {
     pub scanner: Arc<DevScanner>,
     pub scanner_keys: Arc<RwLock<Value>>,
     pub scanner_fetches: Arc<AtomicUsize>,
-    /// Where this test's lifecycle events are delivered ([`TestApp::drain_events`]).
-    pub events_file: std::path::PathBuf,
+    /// Where this test's lifecycle events are delivered ([`TestApp::drain_events`]); removed when
+    /// the test's last container is dropped.
+    pub events_file: Arc<EventsFile>,
+}
+
+/// A test's events file in the temporary directory, removed when dropped (a test leaves nothing
+/// behind).
+#[derive(Debug)]
+pub struct EventsFile(std::path::PathBuf);
+
+impl EventsFile {
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for EventsFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The subject of the member holding `owner` in every test org (assigned by the operator).
@@ -187,7 +205,7 @@ impl TestApp {
             scanner,
             scanner_keys,
             scanner_fetches,
-            events_file: std::env::temp_dir().join(format!("iam-test-events-{id}.jsonl")),
+            events_file: Arc::new(EventsFile(std::env::temp_dir().join(format!("iam-test-events-{id}.jsonl")))),
         }
     }
 
@@ -342,7 +360,7 @@ impl TestApp {
     /// Runs the lifecycle-events function once (through its handler) into this test's events file,
     /// then answers every event the file holds: the EventBridge envelopes, in order.
     pub async fn drain_events(&self) -> Vec<Value> {
-        let sink = shared::store::EventSink::File(self.events_file.clone());
+        let sink = shared::store::EventSink::File(self.events_file.path().to_path_buf());
         let report = lifecycle_events::handle(&self.app, &sink, &NoDeadline).await.expect("the drain runs");
         assert!(report.finished, "{report:?}");
         self.delivered_events()
@@ -350,7 +368,7 @@ impl TestApp {
 
     /// Every event delivered to this test's events file so far.
     pub fn delivered_events(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(&self.events_file).unwrap_or_default();
+        let text = std::fs::read_to_string(self.events_file.path()).unwrap_or_default();
         text.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
     }
 

@@ -101,7 +101,7 @@ async fn every_kind_of_event_is_published_once_as_documented_and_without_a_secre
         .collect();
     warnings.sort();
     assert_eq!(warnings.iter().map(|(_, days)| *days).collect::<Vec<_>>(), vec![7, 1]);
-    let file = std::fs::read_to_string(&app.events_file).unwrap();
+    let file = std::fs::read_to_string(app.events_file.path()).unwrap();
     for key in &keys {
         assert!(!file.contains(&key[24..]), "an event carries a secret");
     }
@@ -124,7 +124,7 @@ async fn an_event_that_cannot_be_published_stays_in_the_outbox_until_it_is() {
     assert!(app.delivered_events().is_empty());
     // The store fails as the drain takes the event out: it is published again, never lost.
     app.faults.arm("UpdateItem", Fault::Internal, 1000);
-    let sink = EventSink::File(app.events_file.clone());
+    let sink = EventSink::File(app.events_file.path().to_path_buf());
     assert!(lifecycle_events::handle(&app.app, &sink, &NoDeadline).await.is_err());
     app.faults.disarm();
     let events = app.drain_events().await;

@@ -67,7 +67,7 @@ async fn a_signed_report_revokes_a_live_key_and_its_tokens_audits_and_publishes_
             Some("content")
         )
     );
-    let file = std::fs::read_to_string(&app.events_file).unwrap();
+    let file = std::fs::read_to_string(app.events_file.path()).unwrap();
     assert!(!file.contains(&key[24..]), "no secret in an event");
 
     // The same report again: still ours, nothing more written or published.
