@@ -70,7 +70,7 @@ bench: venv toolchain console chromium ## the benchmarks of docs/benchmarks.md (
 	$(CARGO) bench -p local-stack --bench exchange_latency 2>&1 | tee -a .local/bench.txt
 	$(CARGO) bench -p local-stack --bench sweep_throughput 2>&1 | tee -a .local/bench.txt
 	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f))
-	$(CARGO) build --release -p local-stack --example hello_lambda
+	$(CARGO) build --release -p local-stack --example hello_lambda --example secret_read_lambda
 	$(CARGO) bench -p local-stack --bench cold_start 2>&1 | tee -a .local/bench.txt
 	scripts/with-emulator $(CARGO) test --quiet -p iam-tests --test api sweep::the_sweep_reads_what_has_expired_not_the_table \
 	  -- --nocapture 2>&1 | grep '^expiry sweep:' | tee -a .local/bench.txt
