@@ -23,14 +23,17 @@
 //! - `token-exchange exchange`: `POST /iam/auth/token` with a real key: initialisation, then the
 //!   credential GetItem, the argon2id verification, the org's settings and a signed token.
 //!
-//! Beside them, each round times the one Secrets Manager read a function must make, two ways:
-//! - `one Secrets Manager read`: a GetSecretValue from this process's warm, connected client,
-//!   request to parsed answer (the strict allowance: everything a cold function pays to make its
-//!   first read, but the request itself, counts against the function);
-//! - `secret read (current-thread)`: a hello-world that makes that read on its invocation, through
-//!   the functions' SDK configuration (`examples/secret_read_lambda.rs`); its cold start less the
-//!   current-thread hello-world's is the read as a cold function makes it (the SDK loaded, its client
-//!   built, the CA bundle parsed, the connection opened, the request made).
+//! Beside them, each round times the one Secrets Manager read a function must make, three ways:
+//! - `one read`: a GetSecretValue from this process's warm, connected client, request to parsed
+//!   answer (the strict allowance: everything a cold function pays to make its first read, but the
+//!   request itself, counts against the function);
+//! - `one first read`: `examples/secret_read_lambda.rs`, a hello-world with the functions' SDK
+//!   configuration and secret store built before its first invocation, run with the read
+//!   (`secret read`) and without it (`SDK client, no read`): the difference is the first read of a
+//!   cold process whose SDK is already loaded and built (the CA bundle parsed, the connection
+//!   opened, the request made);
+//! - `one cold read`: `secret read` less the current-thread hello-world: the SDK's code loaded and
+//!   its client built as well.
 //!
 //! The summary compares each JWKS case with issue 16's target, 2 × hello-world + the read, for each
 //! hello-world and each allowance, two ways: the ratio of the medians, and the median of each
@@ -49,8 +52,8 @@
 //! function: the hello-world's warm CPU per invocation through the same stand-in.
 //!
 //! The warm figures also give the minor page faults per invocation of both sides.
-//! `BENCH_WARM_ENV=K=V,K2=V2` adds variables to the warm function's environment (for experiments:
-//! `RUST_LOG=off`, glibc's `GLIBC_TUNABLES`).
+//! `BENCH_WARM_ENV='K=V;K2=V2'` adds variables to the warm function's environment only (for
+//! experiments: `RUST_LOG=off`, glibc's `GLIBC_TUNABLES`); the output says so when it is set.
 //!
 //! `BENCH_COLD_COMPARE=<binary>` adds the JWKS and exchange cases of another build of token-exchange
 //! (an earlier commit's, say) to the same rounds.
@@ -172,11 +175,10 @@ async fn main() -> anyhow::Result<()> {
         ("RUST_LOG".into(), "info".into()),
     ]);
 
-    let mut secret_read_env = lambda_env("secret-read");
-    secret_read_env.extend([
-        ("AWS_ENDPOINT_URL".to_string(), stack.moto.url.clone()),
-        ("SECRET_ID".into(), config.signing_keys_secret_id.clone()),
-    ]);
+    let mut sdk_no_read_env = lambda_env("secret-read");
+    sdk_no_read_env.push(("AWS_ENDPOINT_URL".to_string(), stack.moto.url.clone()));
+    let mut secret_read_env = sdk_no_read_env.clone();
+    secret_read_env.push(("SECRET_ID".into(), config.signing_keys_secret_id.clone()));
 
     // Lambda's AL2023 image keeps its CA certificates in one bundle file; Debian adds a directory of
     // ~150 hashed links, which rustls-native-certs also reads unless SSL_CERT_FILE names the bundle.
@@ -193,11 +195,12 @@ async fn main() -> anyhow::Result<()> {
     let mut cases = vec![
         Case { name: "hello-world", binary: hello.clone(), event: jwks.clone(), samples: Vec::new() },
         Case { name: "hello-world current-thread", binary: hello, event: jwks.clone(), samples: Vec::new() },
+        Case { name: SDK_NO_READ, binary: secret_read.clone(), event: jwks.clone(), samples: Vec::new() },
+        Case { name: SECRET_READ, binary: secret_read, event: jwks.clone(), samples: Vec::new() },
         Case { name: "token-exchange jwks", binary: function.clone(), event: jwks.clone(), samples: Vec::new() },
         Case { name: "token-exchange metadata", binary: function.clone(), event: metadata, samples: Vec::new() },
         Case { name: "  ... CA bundle file only", binary: function.clone(), event: jwks.clone(), samples: Vec::new() },
         Case { name: "token-exchange exchange", binary: function, event: exchange.clone(), samples: Vec::new() },
-        Case { name: "secret read (current-thread)", binary: secret_read, event: jwks.clone(), samples: Vec::new() },
     ];
     // Side by side with another build of the function (e.g. an earlier commit's), in the same rounds.
     if let Some(other) = std::env::var_os("BENCH_COLD_COMPARE").map(PathBuf::from) {
@@ -219,7 +222,8 @@ async fn main() -> anyhow::Result<()> {
                 "hello-world" => &hello_env,
                 "hello-world current-thread" => &hello_current_thread_env,
                 "  ... CA bundle file only" => &bundle_env,
-                "secret read (current-thread)" => &secret_read_env,
+                SDK_NO_READ => &sdk_no_read_env,
+                SECRET_READ => &secret_read_env,
                 _ => &function_env,
             };
             let elapsed = cold_start(&case.binary, &case.event, env).await?;
@@ -228,8 +232,11 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    let warm = warm_invocations(&cases[5].binary, &cases[5].event, &bundle_env, &stack).await?;
-    let floor = warm_floor(&cases[1].binary, &cases[1].event, &hello_current_thread_env).await?;
+    let position = |name: &str| cases.iter().position(|c| c.name == name).expect("a case of that name");
+    let (hello_ct, exchange_case) = (position("hello-world current-thread"), position("token-exchange exchange"));
+    let (sdk_case, secret_case) = (position(SDK_NO_READ), position(SECRET_READ));
+    let warm = warm_invocations(&cases[exchange_case].binary, &cases[exchange_case].event, &bundle_env, &stack).await?;
+    let floor = warm_floor(&cases[hello_ct].binary, &cases[hello_ct].event, &hello_current_thread_env).await?;
     stack.stop().await;
 
     println!("cold start, process spawn → first response; N = {n} per case, alternating, after 1 warm-up round");
@@ -258,19 +265,36 @@ async fn main() -> anyhow::Result<()> {
     // current-thread runtime the functions use (the stricter: it starts no worker threads).
     // Two estimates: the ratio of the medians, and the median of each round's ratio to the same
     // round's target (paired: the machine's drift between rounds cancels out).
-    // The read as a cold function makes it: the secret-reading hello-world less the current-thread
-    // hello-world, per round (paired) and of the medians.
-    let secret_case = cases.iter().position(|c| c.name == "secret read (current-thread)").expect("the case");
-    let cold_reads_by_round: Vec<Duration> =
-        (0..n).map(|r| by_round[secret_case][r].saturating_sub(by_round[1][r])).collect();
-    let cold_read = percentile(&cases[secret_case].samples, 0.5).saturating_sub(percentile(&cases[1].samples, 0.5));
+    // The read as a cold function makes it, two ways, each per round (paired) and of the medians:
+    // the secret-reading hello-world less the same binary not reading (the first read of a process
+    // whose SDK is loaded and built), and less the current-thread hello-world (the SDK too).
+    let difference = |of: usize, less: usize| -> (Duration, Vec<Duration>) {
+        let median = percentile(&cases[of].samples, 0.5).saturating_sub(percentile(&cases[less].samples, 0.5));
+        let by_round = (0..n).map(|r| by_round[of][r].saturating_sub(by_round[less][r])).collect::<Vec<_>>();
+        (median, by_round)
+    };
+    let (first_read, first_reads_by_round) = difference(secret_case, sdk_case);
+    let (cold_read, cold_reads_by_round) = difference(secret_case, hello_ct);
+    let median_of = |v: &[Duration]| {
+        let mut v = v.to_vec();
+        v.sort();
+        percentile(&v, 0.5)
+    };
     println!(
-        "one Secrets Manager read as a cold function makes it (secret read − hello-world current-thread) median {cold_read:>9.2?}"
+        "one first read in a cold process (secret read − SDK client, no read)       difference of medians {first_read:>9.2?}, median of rounds {:>9.2?}",
+        median_of(&first_reads_by_round)
     );
-    let allowances: [(&str, Duration, &[Duration]); 2] =
-        [("one read", read, &reads_by_round), ("one cold read", cold_read, &cold_reads_by_round)];
+    println!(
+        "one cold read, the SDK included (secret read − hello-world current-thread) difference of medians {cold_read:>9.2?}, median of rounds {:>9.2?}",
+        median_of(&cold_reads_by_round)
+    );
+    let allowances: [(&str, Duration, &[Duration]); 3] = [
+        ("one read", read, &reads_by_round),
+        ("one first read", first_read, &first_reads_by_round),
+        ("one cold read", cold_read, &cold_reads_by_round),
+    ];
     for ((h, hello), (allowance, read, reads_by_round)) in
-        allowances.iter().flat_map(|a| cases[..2].iter().enumerate().map(move |h| (h, *a)))
+        allowances.iter().flat_map(|a| cases[..=hello_ct].iter().enumerate().map(move |h| (h, *a)))
     {
         let target = percentile(&hello.samples, 0.5) * 2 + read;
         for (c, case) in cases.iter().enumerate().filter(|(_, c)| c.name.contains("jwks") || c.name.contains("bundle"))
@@ -302,6 +326,10 @@ async fn main() -> anyhow::Result<()> {
 }
 
 const WARM_FLOOR_N: usize = 1000;
+
+/// `examples/secret_read_lambda.rs` without a secret to read, and with one.
+const SDK_NO_READ: &str = "SDK client, no read";
+const SECRET_READ: &str = "secret read";
 
 /// The floor of any function's warm invocation CPU: the hello-world (current-thread) served one
 /// event after another through the same stand-in, CPU per invocation (median of five rounds).
@@ -347,11 +375,12 @@ fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
 }
 
 /// Minor page faults of a process or thread so far, from its `stat` file (its tenth field).
-fn minor_faults(stat: &Path) -> u64 {
-    let text = std::fs::read_to_string(stat).unwrap_or_default();
+fn minor_faults(stat: &Path) -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string(stat)?;
     // The command name (second field) may hold spaces: count from after its closing parenthesis.
     let after = text.rsplit_once(')').map_or("", |(_, rest)| rest);
-    after.split_whitespace().nth(7).and_then(|n| n.parse().ok()).unwrap_or(0)
+    let field = after.split_whitespace().nth(7);
+    field.and_then(|n| n.parse().ok()).ok_or_else(|| anyhow::anyhow!("no minor-fault count in {}", stat.display()))
 }
 
 /// Per round, CPU per warm exchange of the function process and of the same exchange in-process.
@@ -360,9 +389,9 @@ struct Warm {
     function: Vec<Duration>,
     in_process: Vec<Duration>,
     handler: Vec<Duration>,
-    /// Minor page faults per invocation: the function process's, and the in-process thread's.
-    function_faults: Vec<f64>,
-    in_process_faults: Vec<f64>,
+    /// Minor page faults per round: the function process's, and the in-process thread's.
+    function_faults: Vec<u64>,
+    in_process_faults: Vec<u64>,
 }
 
 impl Warm {
@@ -378,11 +407,6 @@ impl Warm {
         let mut ratios: Vec<f64> =
             self.function.iter().zip(&self.in_process).map(|(f, i)| f.as_secs_f64() / i.as_secs_f64()).collect();
         ratios.sort_by(f64::total_cmp);
-        let median_f64 = |v: &[f64]| {
-            let mut v = v.to_vec();
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
         println!(
             "warm exchange CPU per invocation, {} rounds of {} each, alternating (medians of the rounds):",
             self.function.len(),
@@ -399,9 +423,8 @@ impl Warm {
             f.as_secs_f64() / i.as_secs_f64()
         );
         println!(
-            "  minor page faults per invocation: function process {:.1}, in-process exchange thread {:.1}",
-            median_f64(&self.function_faults),
-            median_f64(&self.in_process_faults)
+            "  minor page faults per round of {}: function process {:?}, in-process exchange thread {:?}",
+            self.per_round, self.function_faults, self.in_process_faults
         );
     }
 }
@@ -419,11 +442,20 @@ async fn warm_invocations(
     let rounds: usize = std::env::var("BENCH_WARM_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let per_round: usize = std::env::var("BENCH_WARM_N").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
     let mut runtime = RuntimeApi::idle().await?;
-    let extra: Vec<(String, String)> = std::env::var("BENCH_WARM_ENV")
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-        .collect();
+    // `K=V;K2=V2` (`;`, not `,`: RUST_LOG's directives are separated by commas).
+    let extra = std::env::var("BENCH_WARM_ENV").unwrap_or_default();
+    let extra: Vec<(String, String)> = extra
+        .split(';')
+        .filter(|kv| !kv.trim().is_empty())
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("BENCH_WARM_ENV: {kv:?} is not NAME=value"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if !extra.is_empty() {
+        println!("warm function's environment adds (BENCH_WARM_ENV; the in-process side is unchanged): {extra:?}");
+    }
     let mut child = Command::new(binary)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -486,7 +518,7 @@ async fn warm_invocations(
         while let Ok((n, handler)) = go_rx.recv() {
             let result = rt.block_on(async {
                 let before = schedstat_cpu(here);
-                let faults_before = minor_faults(Path::new("/proc/thread-self/stat"));
+                let faults_before = minor_faults(Path::new("/proc/thread-self/stat")).expect("the thread's faults");
                 for _ in 0..n {
                     if handler {
                         let req = lambda_http::request::from_str(&event_text).expect("the event");
@@ -496,7 +528,8 @@ async fn warm_invocations(
                         shared::service::tokens::exchange(&app, &key, &ctx).await?;
                     }
                 }
-                let faults = minor_faults(Path::new("/proc/thread-self/stat")) - faults_before;
+                let faults =
+                    minor_faults(Path::new("/proc/thread-self/stat")).expect("the thread's faults") - faults_before;
                 Ok::<_, shared::ApiError>((schedstat_cpu(here) - before, faults))
             });
             let _ = done_tx.send(result.map_err(|e| anyhow::anyhow!("in-process exchange: {e:?}")));
@@ -528,7 +561,7 @@ async fn warm_invocations(
     let function_stat = PathBuf::from(format!("/proc/{pid}/stat"));
     let threads = || std::fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count());
     for _ in 0..rounds {
-        let (before, threads_before, faults_before) = (process_cpu(pid)?, threads()?, minor_faults(&function_stat));
+        let (before, threads_before, faults_before) = (process_cpu(pid)?, threads()?, minor_faults(&function_stat)?);
         for _ in 0..per_round {
             invoke(&mut runtime).await?;
         }
@@ -537,10 +570,10 @@ async fn warm_invocations(
             println!("warm exchange: the function's thread count changed within a round; its CPU figure may miss some");
         }
         warm.function.push((process_cpu(pid)? - before) / per_round as u32);
-        warm.function_faults.push((minor_faults(&function_stat) - faults_before) as f64 / per_round as f64);
+        warm.function_faults.push(minor_faults(&function_stat)? - faults_before);
         let (cpu, faults) = in_process_round(per_round).await?;
         warm.in_process.push(cpu / per_round as u32);
-        warm.in_process_faults.push(faults as f64 / per_round as f64);
+        warm.in_process_faults.push(faults);
         warm.handler.push(handler_round(per_round).await?.0 / per_round as u32);
     }
     drop(go_tx);
