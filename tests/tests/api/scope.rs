@@ -137,7 +137,12 @@ async fn authorize_explains_a_scope_denial() {
     // Naming itself is asking about itself.
     let body = json!({"principalId": asker, "action": "iam:apiKeys:create"});
     let r = app.bearer_call("POST", &app.org_path("/authorize"), &token, Some(body)).await;
-    assert_eq!(r.body["code"], "scope_not_granted", "{:?}", r.body);
+    assert_eq!(
+        (r.status, r.body["decision"].as_str(), r.body["code"].as_str()),
+        (200, Some("Deny"), Some("scope_not_granted")),
+        "{:?}",
+        r.body
+    );
     let r = app
         .bearer_call("POST", &app.org_path("/authorize"), &token, Some(json!({"action": "iam:apiKeys:create"})))
         .await;
