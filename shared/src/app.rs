@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::ApiError;
 use crate::domain::{OrgId, OrgSettings, PrincipalId, Role, RoleId, Timestamp, built_in_roles};
-use crate::store::{DynamoStore, SecretStore};
+use crate::store::{Change, ChangeObserver, DynamoStore, SecretStore};
 
 /// Everything a handler borrows.
 #[derive(Debug)]
@@ -36,16 +36,70 @@ pub struct App {
     /// Secrets Manager, for the legacy Infuse IoT credentials of each org.
     pub secrets: SecretStore,
     pub(crate) verified_keys: VerifiedKeys,
-    /// Direct `ApiKey` calls answered without a read, where the org's `directApiKeyCacheSeconds` allows.
-    pub(crate) direct_keys: DirectKeys,
     /// Failed verifications per key id (bounded), which refuse a flood of wrong secrets before argon2.
     pub(crate) failed_verifications: FailedVerifications,
-    settings: TtlCache<OrgId, OrgSettings>,
-    principal_roles: TtlCache<(OrgId, String), Vec<RoleId>>,
-    org_roles: TtlCache<OrgId, Arc<Vec<Role>>>,
+    /// What the container keeps of the table; the store tells it every change it commits.
+    pub(crate) caches: Arc<Caches>,
+}
+
+/// The container's copies of what the table holds, each within its bound. Every write the store
+/// commits tells them what it changed ([`ChangeObserver`]): a change made in this container
+/// applies here at once, and no service has to remember which cache a write makes stale.
+#[derive(Debug)]
+pub(crate) struct Caches {
+    clock: Clock,
+    /// Direct `ApiKey` calls answered without a read, where the org's `directApiKeyCacheSeconds` allows.
+    pub(crate) direct_keys: DirectKeys,
+    pub(crate) settings: TtlCache<OrgId, OrgSettings>,
+    pub(crate) principal_roles: TtlCache<(OrgId, String), Vec<RoleId>>,
+    pub(crate) org_roles: TtlCache<OrgId, Arc<Vec<Role>>>,
     /// Each principal's `tokensValidAfter` and individually revoked tokens, as Bearer verification
     /// reads them (≤ [`TOKEN_REVOCATION_CACHE_SECONDS`]).
     pub(crate) token_standing: TtlCache<(OrgId, PrincipalId), TokenStanding>,
+}
+
+impl ChangeObserver for Caches {
+    fn changed(&self, change: &Change) {
+        match change {
+            Change::Credential { key_id } => self.direct_keys.forget(|k| &k.record.credential.id == key_id),
+            Change::Principal { org, id, tokens_valid_after } => {
+                self.direct_keys.forget(|k| &k.record.credential.principal_id == id);
+                self.remember_tokens_valid_after(org, id, *tokens_valid_after);
+            }
+            Change::RevokedToken { org, id, jti } => self.remember_revoked_token(org, id, jti),
+            Change::Roles { org } => {
+                self.org_roles.retain(|o| o != org);
+                self.principal_roles.retain(|(o, _)| o != org);
+            }
+            Change::Settings { org } => self.settings.retain(|o| o != org),
+        }
+    }
+}
+
+impl Caches {
+    /// Records the `tokensValidAfter` just written (so it applies here at once, and a verification
+    /// that read the old value meanwhile cannot put it back for longer than it would have lived
+    /// anyway); the other containers see it within the cache bound.
+    fn remember_tokens_valid_after(&self, org: &OrgId, id: &PrincipalId, valid_after: Option<Timestamp>) {
+        let key = (org.clone(), id.clone());
+        let now = self.clock.now();
+        match self.token_standing.get(&key, now) {
+            Some(known) => self.token_standing.insert(key, TokenStanding { valid_after, ..known }, now),
+            // Nothing known of its revoked tokens here: the next verification reads them all.
+            None => self.token_standing.remove(&key),
+        }
+    }
+
+    /// Records a token just revoked (as for `tokensValidAfter`).
+    fn remember_revoked_token(&self, org: &OrgId, id: &PrincipalId, jti: &str) {
+        let key = (org.clone(), id.clone());
+        let now = self.clock.now();
+        if let Some(known) = self.token_standing.get(&key, now) {
+            let mut jtis = known.revoked_jtis.as_ref().clone();
+            jtis.push(jti.to_string());
+            self.token_standing.insert(key, TokenStanding { revoked_jtis: Arc::new(jtis), ..known }, now);
+        }
+    }
 }
 
 /// What Bearer verification needs of a principal: tokens issued at or before `valid_after` are
@@ -147,8 +201,16 @@ impl App {
         secrets: &aws_sdk_secretsmanager::Client,
         clock: Clock,
     ) -> Self {
+        let caches = Arc::new(Caches {
+            clock: clock.clone(),
+            direct_keys: DirectKeys::default(),
+            settings: TtlCache::new(config.settings_cache_ttl.as_secs() as i64),
+            principal_roles: TtlCache::new(ROLE_CACHE_SECONDS),
+            org_roles: TtlCache::new(ROLE_CACHE_SECONDS),
+            token_standing: TtlCache::new(TOKEN_REVOCATION_CACHE_SECONDS),
+        });
         Self {
-            store: DynamoStore::new(dynamo, config.table_name.clone()),
+            store: DynamoStore::new(dynamo, config.table_name.clone()).observed_by(caches.clone()),
             clock,
             pepper: OnFirstUse::new(),
             token_keys: OnFirstUse::new(),
@@ -156,12 +218,8 @@ impl App {
             scanner: config.secret_scanning_keys_url.clone().map(ScannerKeys::new),
             secrets: SecretStore::new(secrets.clone()),
             verified_keys: VerifiedKeys::default(),
-            direct_keys: DirectKeys::default(),
             failed_verifications: FailedVerifications::new(config.failed_verifications),
-            settings: TtlCache::new(config.settings_cache_ttl.as_secs() as i64),
-            principal_roles: TtlCache::new(ROLE_CACHE_SECONDS),
-            org_roles: TtlCache::new(ROLE_CACHE_SECONDS),
-            token_standing: TtlCache::new(TOKEN_REVOCATION_CACHE_SECONDS),
+            caches,
             config,
         }
     }
@@ -191,38 +249,26 @@ impl App {
     /// An org without a record has the defaults.
     pub async fn org_settings(&self, org: &OrgId) -> Result<OrgSettings, ApiError> {
         let now = self.clock.now();
-        if let Some(settings) = self.settings.get(org, now) {
+        if let Some(settings) = self.caches.settings.get(org, now) {
             return Ok(settings);
         }
         let settings = self.store.get_org(org).await?.map(|o| o.settings).unwrap_or_default();
-        self.settings.insert(org.clone(), settings.clone(), now);
+        self.caches.settings.insert(org.clone(), settings.clone(), now);
         Ok(settings)
     }
 }
 
 impl App {
-    /// Forgets this container's cached settings of `org` (after this container changed them).
-    pub fn forget_settings(&self, org: &OrgId) {
-        self.settings.retain(|o| o != org);
-    }
-
-    /// Forgets this container's cached roles and role assignments of `org` (after this container
-    /// changed them; other containers see the change within [`ROLE_CACHE_SECONDS`]).
-    pub fn forget_roles(&self, org: &OrgId) {
-        self.org_roles.retain(|o| o != org);
-        self.principal_roles.retain(|(o, _)| o != org);
-    }
-
     /// The built-in roles and the org's custom roles, cached ≤ 30 s.
     pub async fn org_roles(&self, org: &OrgId) -> Result<Arc<Vec<Role>>, ApiError> {
         let now = self.clock.now();
-        if let Some(roles) = self.org_roles.get(org, now) {
+        if let Some(roles) = self.caches.org_roles.get(org, now) {
             return Ok(roles);
         }
         let mut roles = built_in_roles();
         roles.extend(self.store.list_roles(org).await?);
         let roles = Arc::new(roles);
-        self.org_roles.insert(org.clone(), roles.clone(), now);
+        self.caches.org_roles.insert(org.clone(), roles.clone(), now);
         Ok(roles)
     }
 
@@ -239,14 +285,14 @@ impl App {
     pub async fn assigned_roles(&self, org: &OrgId, principal: &str) -> Result<Vec<Role>, ApiError> {
         let now = self.clock.now();
         let key = (org.clone(), principal.to_string());
-        let ids = match self.principal_roles.get(&key, now) {
+        let ids = match self.caches.principal_roles.get(&key, now) {
             Some(ids) => ids,
             None => {
                 let ids = match PrincipalId::parse(principal) {
                     Ok(id) => self.store.get_principal(org, &id).await?.map(|p| p.role_ids).unwrap_or_default(),
                     Err(_) => Vec::new(),
                 };
-                self.principal_roles.insert(key, ids.clone(), now);
+                self.caches.principal_roles.insert(key, ids.clone(), now);
                 ids
             }
         };

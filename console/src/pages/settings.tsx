@@ -85,7 +85,7 @@ export function SettingsPage() {
                 name="maxActiveCredentialsPerPrincipal"
                 type="number"
                 min={1}
-                max={98}
+                max={100}
                 required
                 defaultValue={String(settings.maxActiveCredentialsPerPrincipal)}
               />

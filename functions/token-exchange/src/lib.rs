@@ -273,10 +273,11 @@ async fn revoke(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
     let identity = match scheme(req) {
         Some((s, encoded)) if s.eq_ignore_ascii_case("basic") => {
             let (id, secret) = decode_basic(encoded)?;
-            let record = app.verify_api_key(&parse_key(&format!("{id}.{secret}"))?).await?;
+            let standing = app.verify_api_key(&parse_key(&format!("{id}.{secret}"))?).await?;
+            let record = standing.record;
             Identity::Principal(Caller {
                 principal_id: record.credential.principal_id,
-                principal_type: record.principal.principal_type,
+                principal_type: standing.principal.principal_type,
                 org_id: record.org_id,
                 key_id: Some(record.credential.id),
                 scope: None,

@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use local_stack::moto::BenchStack;
 use shared::auth::ApiKey;
-use shared::domain::{Credential, CredentialStatus, Name, PrincipalStatus, PrincipalType, Timestamp};
+use shared::domain::{Credential, CredentialStatus, Name, Timestamp};
 use shared::service::sweep::{self, Deadline};
-use shared::store::{CredentialRecord, PrincipalState};
+use shared::store::CredentialRecord;
 
 struct Unbounded;
 
@@ -63,11 +63,6 @@ async fn main() -> anyhow::Result<()> {
                 org_id: org.org_id.clone(),
                 secret_hash: "$argon2id$seeded".into(),
                 version: 1,
-                principal: PrincipalState {
-                    principal_type: PrincipalType::ApiKey,
-                    principal_status: PrincipalStatus::Active,
-                    principal_expires_at: None,
-                },
             }
         })
         .collect();

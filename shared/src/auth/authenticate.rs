@@ -1,5 +1,7 @@
-//! Authentication: the contract's 401 table, in its order. One strongly consistent read of the
-//! credential item answers for the credential and its principal; org settings come from a cache.
+//! Authentication: the contract's 401 table, in its order. The credential and its principal are
+//! read strongly consistently: the first time a container sees a key, the credential and then
+//! (once the secret verified) its principal; from then on both in one round trip. Org settings
+//! come from a cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +16,7 @@ use crate::App;
 use crate::app::TokenStanding;
 use crate::domain::{Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
 use crate::domain::{ApiError, AuthFailure};
-use crate::store::CredentialRecord;
+use crate::store::{CredentialRecord, KeyStanding, PrincipalRecord, PrincipalState};
 
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,10 +63,19 @@ pub fn unverified_issuer(token: &str) -> Option<String> {
 }
 
 /// Keys verified in this container, by SHA-256 of the whole presented key, with the hash they
-/// verified against: a warm request skips argon2 but still reads the credential's current state.
+/// verified against and where their principal is: a warm request skips argon2 and reads the
+/// credential's and the principal's current state in one round trip.
 #[derive(Debug, Default)]
 pub struct VerifiedKeys {
-    entries: Mutex<HashMap<[u8; 32], String>>,
+    entries: Mutex<HashMap<[u8; 32], Verified>>,
+}
+
+/// What a container remembers of a key it verified (a credential never moves: this never goes stale).
+#[derive(Clone, Debug)]
+struct Verified {
+    phc: String,
+    org: OrgId,
+    principal: PrincipalId,
 }
 
 impl VerifiedKeys {
@@ -83,15 +94,26 @@ impl VerifiedKeys {
 
     fn contains(&self, key: &ApiKey, phc: &str) -> bool {
         let digest = Self::digest(key);
-        self.entries.lock().expect("cache lock").get(&digest).is_some_and(|known| known == phc)
+        self.entries.lock().expect("cache lock").get(&digest).is_some_and(|known| known.phc == phc)
     }
 
-    fn insert(&self, key: &ApiKey, phc: &str) {
+    /// Where the principal of a key verified here is.
+    fn location(&self, key: &ApiKey) -> Option<(OrgId, PrincipalId)> {
+        let entries = self.entries.lock().expect("cache lock");
+        entries.get(&Self::digest(key)).map(|v| (v.org.clone(), v.principal.clone()))
+    }
+
+    fn insert(&self, key: &ApiKey, record: &CredentialRecord) {
         let mut entries = self.entries.lock().expect("cache lock");
         if entries.len() >= Self::CAPACITY {
             entries.clear();
         }
-        entries.insert(Self::digest(key), phc.to_string());
+        let verified = Verified {
+            phc: record.secret_hash.expose_secret().to_string(),
+            org: record.org_id.clone(),
+            principal: record.credential.principal_id.clone(),
+        };
+        entries.insert(Self::digest(key), verified);
     }
 }
 
@@ -100,7 +122,7 @@ impl VerifiedKeys {
 /// entry; each entry says when it was read. At most 60 s old (the setting's maximum).
 #[derive(Debug, Default)]
 pub struct DirectKeys {
-    entries: Mutex<HashMap<[u8; 32], (CredentialRecord, Timestamp)>>,
+    entries: Mutex<HashMap<[u8; 32], (KeyStanding, Timestamp)>>,
 }
 
 impl DirectKeys {
@@ -108,14 +130,14 @@ impl DirectKeys {
     /// No entry is used past this age, whatever a setting says.
     pub const MAX_SECONDS: i64 = 60;
 
-    fn get(&self, key: &ApiKey, now: Timestamp) -> Option<(CredentialRecord, i64)> {
+    fn get(&self, key: &ApiKey, now: Timestamp) -> Option<(KeyStanding, i64)> {
         let entries = self.entries.lock().expect("cache lock");
         let (record, read_at) = entries.get(&VerifiedKeys::digest(key))?;
         let age = now.unix() - read_at.unix();
         (age < Self::MAX_SECONDS).then(|| (record.clone(), age))
     }
 
-    fn insert(&self, key: &ApiKey, record: CredentialRecord, now: Timestamp) {
+    fn insert(&self, key: &ApiKey, record: KeyStanding, now: Timestamp) {
         let mut entries = self.entries.lock().expect("cache lock");
         if entries.len() >= Self::CAPACITY {
             entries.clear();
@@ -123,9 +145,9 @@ impl DirectKeys {
         entries.insert(VerifiedKeys::digest(key), (record, now));
     }
 
-    /// Forgets what this container read of a credential or of a principal's credentials (it has
-    /// just changed them: the change applies here at once).
-    pub fn forget(&self, matches: impl Fn(&CredentialRecord) -> bool) {
+    /// Forgets what this container read of a credential or of a principal's credentials (a write
+    /// here has just changed them: the change applies here at once).
+    pub fn forget(&self, matches: impl Fn(&KeyStanding) -> bool) {
         self.entries.lock().expect("cache lock").retain(|_, (record, _)| !matches(record));
     }
 }
@@ -156,16 +178,17 @@ pub fn presented(headers: &HeaderMap) -> Result<Presented, AuthFailure> {
 }
 
 /// The credential and principal checks, in the contract's order, once the secret has verified.
-pub(crate) fn check_standing(record: &CredentialRecord, now: Timestamp) -> Result<(), AuthFailure> {
+pub(crate) fn check_standing(key: &KeyStanding, now: Timestamp) -> Result<(), AuthFailure> {
+    let record = &key.record;
     match record.credential.status {
         CredentialStatus::Revoked => return Err(AuthFailure::CredentialRevoked),
         _ if record.credential.is_expired_at(now) => return Err(AuthFailure::CredentialExpired),
         _ => {}
     }
-    match record.principal.principal_status {
+    match key.principal.principal_status {
         PrincipalStatus::Suspended => Err(AuthFailure::PrincipalSuspended),
         PrincipalStatus::Revoked => Err(AuthFailure::PrincipalRevoked),
-        PrincipalStatus::Active if record.principal.principal_expires_at.is_some_and(|e| e <= now) => {
+        PrincipalStatus::Active if key.principal.principal_expires_at.is_some_and(|e| e <= now) => {
             Err(AuthFailure::PrincipalExpired)
         }
         PrincipalStatus::Active => Ok(()),
@@ -173,11 +196,14 @@ pub(crate) fn check_standing(record: &CredentialRecord, now: Timestamp) -> Resul
 }
 
 impl App {
-    /// Verifies an API key: format, then one strongly consistent read, then the secret (argon2, or
-    /// the container's cache of keys it already verified), then the credential and principal.
-    /// An unknown key id runs a verification against a dummy hash, so it answers like a wrong secret.
-    /// A key id that failed too often here refuses the secrets not verified here, before any read.
-    pub async fn verify_api_key(&self, key: &ApiKey) -> Result<CredentialRecord, ApiError> {
+    /// Verifies an API key: format, then a strongly consistent read of the credential, then the
+    /// secret (argon2, or the container's cache of keys it already verified), then the credential
+    /// and principal checks. A key this container verified before reads the credential and its
+    /// principal in one round trip; otherwise the principal is read once the secret has verified.
+    /// An unknown key id runs a verification against a dummy hash, so it answers like a wrong
+    /// secret. A key id that failed too often here refuses the secrets not verified here, before
+    /// any read.
+    pub async fn verify_api_key(&self, key: &ApiKey) -> Result<KeyStanding, ApiError> {
         let now = self.clock.now();
         // The verified cache comes first, so a flood of wrong secrets never locks out a key this
         // container has verified; the limit then answers alike for unknown and known key ids.
@@ -186,9 +212,20 @@ impl App {
         {
             return Err(ApiError::TooManyFailedAttempts { retry_after_seconds });
         }
+        let location = self.verified_keys.location(key);
         // The pepper is read on the container's first verification: at the same time as the item.
-        let (found, hasher) = tokio::join!(self.store.get_credential(key.key_id()), self.hasher());
-        let found = found?;
+        let read = async {
+            match &location {
+                Some((org, principal)) => self
+                    .store
+                    .get_credential_and_principal(key.key_id(), org, principal)
+                    .await
+                    .map(|(c, p)| (c, Some(p))),
+                None => self.store.get_credential(key.key_id()).await.map(|c| (c, None)),
+            }
+        };
+        let (found, hasher) = tokio::join!(read, self.hasher());
+        let (found, principal_read) = found?;
         // An unknown key id runs the same steps as a wrong secret (decode an item, look the key up
         // in the cache, verify against a hash), so that the two cost the same: see security.md.
         if found.is_none() {
@@ -205,10 +242,15 @@ impl App {
             return Err(AuthFailure::InvalidApiKey.into());
         };
         if !cached {
-            self.verified_keys.insert(key, record.secret_hash.expose_secret());
+            self.verified_keys.insert(key, &record);
         }
-        check_standing(&record, now)?;
-        Ok(record)
+        let principal = match principal_read {
+            Some(principal) => principal,
+            None => self.store.get_principal(&record.org_id, &record.credential.principal_id).await?,
+        };
+        let standing = KeyStanding { principal: principal_standing(principal.as_ref()), record };
+        check_standing(&standing, now)?;
+        Ok(standing)
     }
 
     /// Authenticates the caller of an IAM route (or of a tenant route, for the authorizer) from its
@@ -236,21 +278,21 @@ impl App {
         let now = self.clock.now();
         // An org that allows it answers from this container's earlier read of the exact key, for
         // at most `directApiKeyCacheSeconds`: no read. Expiry is still checked by the clock.
-        if let Some((record, age)) = self.direct_keys.get(&key, now) {
-            let settings = self.org_settings(&record.org_id).await?;
+        if let Some((record, age)) = self.caches.direct_keys.get(&key, now) {
+            let settings = self.org_settings(&record.record.org_id).await?;
             if settings.direct_api_key_auth && age < i64::from(settings.direct_api_key_cache_seconds) {
                 check_standing(&record, now)?;
                 return Ok(Identity::Principal(caller_of(record)));
             }
         }
         let record = self.verify_api_key(&key).await?;
-        let settings = self.org_settings(&record.org_id).await?;
+        let settings = self.org_settings(&record.record.org_id).await?;
         if !settings.direct_api_key_auth {
             return Err(AuthFailure::DirectApiKeyAuthDisabled.into());
         }
-        self.note_use(&record, ctx).await;
+        self.note_use(&record.record, ctx).await;
         if settings.direct_api_key_cache_seconds > 0 {
-            self.direct_keys.insert(&key, record.clone(), now);
+            self.caches.direct_keys.insert(&key, record.clone(), now);
         }
         Ok(Identity::Principal(caller_of(record)))
     }
@@ -301,7 +343,7 @@ impl App {
     pub(crate) async fn token_standing(&self, org: &OrgId, id: &PrincipalId) -> Result<TokenStanding, ApiError> {
         let now = self.clock.now();
         let key = (org.clone(), id.clone());
-        if let Some(cached) = self.token_standing.get(&key, now) {
+        if let Some(cached) = self.caches.token_standing.get(&key, now) {
             return Ok(cached);
         }
         let principal = self.store.get_principal(org, id).await?.ok_or(AuthFailure::TokenRevoked)?;
@@ -309,32 +351,8 @@ impl App {
             valid_after: principal.principal.tokens_valid_after,
             revoked_jtis: Arc::new(revoked_jtis(&principal.revoked_tokens)),
         };
-        self.token_standing.insert(key, standing.clone(), now);
+        self.caches.token_standing.insert(key, standing.clone(), now);
         Ok(standing)
-    }
-
-    /// Records in this container the `tokensValidAfter` it has just written (so it applies here at
-    /// once, and a verification that read the old value meanwhile cannot put it back for longer
-    /// than it would have lived anyway); the other containers see it within the cache bound.
-    pub fn remember_tokens_valid_after(&self, org: &OrgId, id: &PrincipalId, valid_after: Option<Timestamp>) {
-        let key = (org.clone(), id.clone());
-        let now = self.clock.now();
-        match self.token_standing.get(&key, now) {
-            Some(known) => self.token_standing.insert(key, TokenStanding { valid_after, ..known }, now),
-            // Nothing known of its revoked tokens here: the next verification reads them all.
-            None => self.token_standing.remove(&key),
-        }
-    }
-
-    /// Records in this container a token it has just revoked (as for `tokensValidAfter`).
-    pub fn remember_revoked_token(&self, org: &OrgId, id: &PrincipalId, jti: &str) {
-        let key = (org.clone(), id.clone());
-        let now = self.clock.now();
-        if let Some(known) = self.token_standing.get(&key, now) {
-            let mut jtis = known.revoked_jtis.as_ref().clone();
-            jtis.push(jti.to_string());
-            self.token_standing.insert(key, TokenStanding { revoked_jtis: Arc::new(jtis), ..known }, now);
-        }
     }
 
     /// Records `lastUsedAt`, with the request's source address and route, when the stored value is
@@ -361,13 +379,26 @@ impl App {
 }
 
 /// The caller a credential stands for.
-fn caller_of(record: CredentialRecord) -> Caller {
+fn caller_of(key: KeyStanding) -> Caller {
     Caller {
-        principal_id: record.credential.principal_id,
-        principal_type: record.principal.principal_type,
-        org_id: record.org_id,
-        key_id: Some(record.credential.id),
+        principal_id: key.record.credential.principal_id,
+        principal_type: key.principal.principal_type,
+        org_id: key.record.org_id,
+        key_id: Some(key.record.credential.id),
         scope: None,
+    }
+}
+
+/// What the checks need of a credential's principal; one that is gone stands as Revoked (an
+/// API-key principal is never deleted, so only a broken table has none).
+fn principal_standing(principal: Option<&PrincipalRecord>) -> PrincipalState {
+    match principal {
+        Some(p) => PrincipalState::of(&p.principal),
+        None => PrincipalState {
+            principal_type: PrincipalType::ApiKey,
+            principal_status: PrincipalStatus::Revoked,
+            principal_expires_at: None,
+        },
     }
 }
 
@@ -380,10 +411,9 @@ fn revoked_jtis(entries: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::domain::{Credential, Name};
-    use crate::store::PrincipalState;
 
-    fn record(status: CredentialStatus, principal_status: PrincipalStatus) -> CredentialRecord {
-        CredentialRecord {
+    fn record(status: CredentialStatus, principal_status: PrincipalStatus) -> KeyStanding {
+        let record = CredentialRecord {
             credential: Credential {
                 id: KeyId::parse("abcdefghij0123456789").unwrap(),
                 principal_id: PrincipalId::generate(),
@@ -400,12 +430,13 @@ mod tests {
             org_id: OrgId::generate(),
             secret_hash: secrecy::SecretString::default(),
             version: 1,
-            principal: PrincipalState {
-                principal_type: PrincipalType::ApiKey,
-                principal_status,
-                principal_expires_at: Some(Timestamp::from_unix(200)),
-            },
-        }
+        };
+        let principal = PrincipalState {
+            principal_type: PrincipalType::ApiKey,
+            principal_status,
+            principal_expires_at: Some(Timestamp::from_unix(200)),
+        };
+        KeyStanding { record, principal }
     }
 
     #[test]
@@ -430,7 +461,7 @@ mod tests {
     fn expiry_is_checked_by_time_whether_or_not_the_sweep_ran() {
         let mut r = record(CredentialStatus::Active, PrincipalStatus::Active);
         assert_eq!(check_standing(&r, Timestamp::from_unix(100)), Err(AuthFailure::CredentialExpired));
-        r.credential.expires_at = None;
+        r.record.credential.expires_at = None;
         assert_eq!(check_standing(&r, Timestamp::from_unix(200)), Err(AuthFailure::PrincipalExpired));
     }
 

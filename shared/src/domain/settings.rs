@@ -27,10 +27,10 @@ pub struct OrgSettings {
 impl OrgSettings {
     /// Accepted access-token lifetimes, in seconds.
     pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<i64> = 60..=3600;
-    /// Accepted credential caps. The top is 98, not 100: a principal's status change updates each of
-    /// its Active credentials, the principal and one audit item in one `TransactWriteItems`, whose
-    /// limit is 100 actions.
-    pub const CREDENTIAL_CAP_RANGE: std::ops::RangeInclusive<i64> = 1..=98;
+    /// Accepted credential caps. The cap is a condition on the size of the principal's set of
+    /// Active key ids, and a status change writes the principal item alone, so no transaction grows
+    /// with it.
+    pub const CREDENTIAL_CAP_RANGE: std::ops::RangeInclusive<i64> = 1..=100;
     /// Accepted `directApiKeyCacheSeconds`.
     pub const DIRECT_CACHE_RANGE: std::ops::RangeInclusive<i64> = 0..=60;
     /// Accepted maximum credential lifetimes, in days (up to about ten years).

@@ -8,7 +8,7 @@ use crate::auth::{Caller, resources};
 use crate::domain::ApiError;
 use crate::domain::{Actor, AuditEvent, OrgId, PrincipalId, PrincipalStatus, RoleId};
 use crate::store::ListParams;
-use crate::store::{Assignment, Invariant, Page, StoreError};
+use crate::store::{AssignRefused, Assignment, Page, UnassignRefused, WriteError};
 
 /// The cursor scope of a principal's assignment list.
 pub fn list_scope(org: &OrgId, principal: &PrincipalId) -> String {
@@ -99,15 +99,17 @@ async fn record(
             request_id,
             json!({"roleId": role_id, "roleName": role.name}),
         );
-        let written = app.store.assign_role(&assignment, &event, MAX_ROLES_PER_PRINCIPAL).await;
-        if written.is_ok() {
-            app.forget_roles(org);
-        }
-        match written {
-            // Assigned meanwhile (the next read answers it), or the role was deleted meanwhile
-            // (the next read says 404).
-            Err(StoreError::Violated(Invariant::AssignmentExists | Invariant::Gone)) => Ok(Written::Retry),
-            written => Written::of(written, (assignment, true)),
+        // The write pins the role to the version whose permissions were checked above.
+        match app.store.assign_role(&assignment, role.version, &event, MAX_ROLES_PER_PRINCIPAL).await {
+            Ok(()) => Ok(Written::Done((assignment, true))),
+            // Assigned meanwhile (the next read answers it); the principal gone, revoked or at its
+            // cap (the next read says which); the role changed or deleted meanwhile (the next read
+            // checks the grant against what it holds now, or says 404).
+            Err(WriteError::Violated(
+                AssignRefused::AssignmentExists | AssignRefused::PrincipalMoved | AssignRefused::RoleMoved,
+            ))
+            | Err(WriteError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(super::failure(err)),
         }
     })
     .await
@@ -145,11 +147,8 @@ pub async fn remove(
         json!({"roleId": role_id}),
     );
     match app.store.unassign_role(&assignment, &event).await {
-        Ok(()) => {
-            app.forget_roles(org);
-            Ok(())
-        }
-        Err(StoreError::Violated(Invariant::Gone)) => Err(ApiError::NotFound("role assignment")),
-        Err(err) => Err(err.into()),
+        Ok(()) => Ok(()),
+        Err(WriteError::Violated(UnassignRefused::Gone)) => Err(ApiError::NotFound("role assignment")),
+        Err(err) => Err(super::failure(err)),
     }
 }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Validation, Written, until_written};
+use super::{Validation, Written, failure, until_written};
 use crate::App;
 use crate::auth::{ApiKey, GeneratedKey};
 use crate::domain::{
@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::domain::{ApiError, EventFacts, EventType};
 use crate::store::ListParams;
-use crate::store::{CredentialRecord, Invariant, Page, PrincipalRecord, PrincipalState, StoreError};
+use crate::store::{CredentialRecord, EndRefused, Moved, Page, PrincipalRecord, WriteError};
 
 /// `POST .../credentials`.
 #[derive(Debug, Deserialize)]
@@ -80,28 +80,10 @@ pub async fn issue(
     let (name, generated, secret_hash) = (&name, &generated, &secret_hash);
     let expired_lapsed = &std::sync::atomic::AtomicBool::new(false);
     until_written(|| async move {
-        let principal =
-            app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
-        if principal.principal.status == PrincipalStatus::Revoked {
-            return Err(ApiError::PrincipalRevoked);
-        }
-        // A credential of an expired principal could never authenticate, yet would hold a place
-        // under the cap. (The write is conditioned on the principal's version, so an expiry
-        // changed meanwhile is decided again.)
-        if principal.principal.is_expired_at(now) {
-            return Err(ApiError::PrincipalExpired);
-        }
-        if principal.active_key_ids.len() >= cap as usize {
-            // Credentials past their expiry hold a place until marked Expired: mark them now
-            // (what the sweep does) and decide again, once.
-            if !expired_lapsed.load(std::sync::atomic::Ordering::Relaxed)
-                && expire_lapsed(app, org, principal_id, request_id).await? > 0
-            {
-                expired_lapsed.store(true, std::sync::atomic::Ordering::Relaxed);
-                return Ok(Written::Retry);
-            }
-            return Err(ApiError::CredentialLimitReached { cap });
-        }
+        let Some(principal) = principal_with_room(app, org, principal_id, cap, now, request_id, expired_lapsed).await?
+        else {
+            return Ok(Written::Retry);
+        };
         let record = new_record(generated, secret_hash, &principal, name.clone(), expires_at, now);
         let audit = AuditEvent::new(
             org.clone(),
@@ -119,6 +101,41 @@ pub async fn issue(
         )
     })
     .await
+}
+
+/// The principal, if a credential may be created for it now: not Revoked, not expired, and
+/// holding fewer Active credentials than `cap` (the condition of the write holds it to that under
+/// concurrency; this answers the reason). Credentials past their expiry hold a place until marked
+/// Expired: at the cap they are marked now (what the sweep does), once per request, and `None`
+/// says to read and decide again. Issue and roll, every path that creates a credential, ask here.
+async fn principal_with_room(
+    app: &App,
+    org: &OrgId,
+    principal_id: &PrincipalId,
+    cap: u32,
+    now: Timestamp,
+    request_id: &str,
+    expired_lapsed: &std::sync::atomic::AtomicBool,
+) -> Result<Option<PrincipalRecord>, ApiError> {
+    let principal = app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
+    if principal.principal.status == PrincipalStatus::Revoked {
+        return Err(ApiError::PrincipalRevoked);
+    }
+    // A credential of an expired principal could never authenticate, yet would hold a place
+    // under the cap. (The write is conditioned on the principal's version, so an expiry changed
+    // meanwhile is decided again.)
+    if principal.principal.is_expired_at(now) {
+        return Err(ApiError::PrincipalExpired);
+    }
+    if principal.active_key_ids.len() >= cap as usize {
+        if !expired_lapsed.swap(true, std::sync::atomic::Ordering::Relaxed)
+            && expire_lapsed(app, org, principal_id, request_id).await? > 0
+        {
+            return Ok(None);
+        }
+        return Err(ApiError::CredentialLimitReached { cap });
+    }
+    Ok(Some(principal))
 }
 
 /// Marks the principal's Active credentials that are past their expiry `Expired` (each with its
@@ -170,9 +187,13 @@ pub async fn expire(app: &App, record: &CredentialRecord, now: Timestamp, reques
         match app.store.end_credential(record, after, retention_until, audit, None).await {
             Ok(()) => Ok(Written::Done(true)),
             // The status is no longer the one read: it ended meanwhile.
-            Err(StoreError::Violated(Invariant::VersionMoved)) => Ok(Written::Done(false)),
-            Err(StoreError::Contention) => Ok(Written::Retry),
-            Err(err) => Err(err.into()),
+            Err(WriteError::Violated(EndRefused::StatusMoved)) => Ok(Written::Done(false)),
+            Err(WriteError::Violated(EndRefused::PrincipalGone)) => {
+                tracing::error!(request_id, key_id = %record.credential.id, "a credential whose principal is gone");
+                Ok(Written::Done(false))
+            }
+            Err(WriteError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(failure(err)),
         }
     })
     .await
@@ -207,9 +228,9 @@ pub async fn warn_expiring(
     until_written(|| async move {
         match app.store.note_expiry_warning(record, days, audit).await {
             Ok(()) => Ok(Written::Done(true)),
-            Err(StoreError::Violated(Invariant::VersionMoved)) => Ok(Written::Done(false)),
-            Err(StoreError::Contention) => Ok(Written::Retry),
-            Err(err) => Err(err.into()),
+            Err(WriteError::Violated(Moved::Moved)) => Ok(Written::Done(false)),
+            Err(WriteError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(failure(err)),
         }
     })
     .await
@@ -264,11 +285,7 @@ pub async fn revoke(
             EventFacts::about(EventType::CredentialRevoked, principal_id).credential(key_id, after.name.as_str()),
         );
         let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
-        let written = app.store.end_credential(&record, &after, retention_until, &audit, None).await;
-        if written.is_ok() {
-            app.direct_keys.forget(|r| &r.credential.id == key_id);
-        }
-        Written::of(written, after)
+        Written::of(app.store.end_credential(&record, &after, retention_until, &audit, None).await, after)
     })
     .await
 }
@@ -347,12 +364,7 @@ async fn revoke_live_leaked(
             ..EventFacts::about(EventType::CredentialLeaked, principal_id).credential(key_id, after.name.as_str())
         });
         let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
-        let written = app.store.end_credential(&record, &after, retention_until, &audit, Some(now)).await;
-        if written.is_ok() {
-            app.remember_tokens_valid_after(&record.org_id, principal_id, Some(now));
-            app.direct_keys.forget(|r| &r.credential.id == key_id);
-        }
-        Written::of(written, None)
+        Written::of(app.store.end_credential(&record, &after, retention_until, &audit, Some(now)).await, None)
     })
     .await
 }
@@ -396,7 +408,6 @@ fn new_record(
         },
         org_id: principal.principal.org_id.clone(),
         secret_hash: secret_hash.into(),
-        principal: PrincipalState::of(&principal.principal),
         version: 1,
     }
 }
@@ -434,8 +445,9 @@ fn rolled_name(name: &Name) -> Name {
 
 /// Rolls an Active credential: issues its successor to the same principal (the same name with a
 /// suffix, the same lifetime from now) and shows its key once; the old one keeps working for
-/// `grace` seconds (0: stops at once), then expires. One transaction: the pair takes one place
-/// under the cap, and a failure leaves both or neither.
+/// `grace` seconds (0: stops at once), then expires. The successor needs a place under the cap
+/// like any new credential (the old one holds its own until it ends). One transaction: a failure
+/// leaves both or neither.
 #[allow(clippy::too_many_arguments)]
 pub async fn roll(
     app: &App,
@@ -452,6 +464,7 @@ pub async fn roll(
     let settings = app.org_settings(org).await?;
     let cap = settings.credential_cap();
     let (generated, secret_hash, settings) = (&generated, &secret_hash, &settings);
+    let expired_lapsed = &std::sync::atomic::AtomicBool::new(false);
     until_written(|| async move {
         let now = app.clock.now();
         let old = credential_of(app, org, principal_id, key_id).await?;
@@ -461,17 +474,10 @@ pub async fn roll(
         if old.credential.replaced_by.is_some() {
             return Err(ApiError::CredentialNotActive { why: "already rolled: roll its successor instead" });
         }
-        let principal =
-            app.store.get_principal(org, principal_id).await?.ok_or(ApiError::NotFound("API-key principal"))?;
-        if principal.principal.status == PrincipalStatus::Revoked {
-            return Err(ApiError::PrincipalRevoked);
-        }
-        if principal.principal.is_expired_at(now) {
-            return Err(ApiError::PrincipalExpired);
-        }
-        if principal.active_key_ids.len() > cap as usize {
-            return Err(ApiError::CredentialLimitReached { cap });
-        }
+        let Some(principal) = principal_with_room(app, org, principal_id, cap, now, request_id, expired_lapsed).await?
+        else {
+            return Ok(Written::Retry);
+        };
         // The same lifetime as the old one had, counted from now, within the org's policy.
         let lifetime = old.credential.expires_at.map(|at| at.unix() - old.credential.created_at.unix());
         settings.check_lifetime(lifetime.map(|seconds| now.plus_seconds(seconds)), now)?;
@@ -497,9 +503,7 @@ pub async fn roll(
             }),
         );
         Written::of(
-            app.store.roll_credential(&new, &old, &old_after, &principal, cap, &audit).await.inspect(|()| {
-                app.direct_keys.forget(|r| r.credential.id == old.credential.id);
-            }),
+            app.store.roll_credential(&new, &old, &old_after, &principal, cap, &audit).await,
             Issued { credential: new.credential.clone(), api_key: generated.full.clone() },
         )
     })
@@ -590,11 +594,7 @@ pub async fn update(
                 "version": after.version,
             }),
         );
-        let written = app.store.update_credential(&before, &after, &audit).await;
-        if written.is_ok() {
-            app.direct_keys.forget(|r| r.credential.id == after.credential.id);
-        }
-        Written::of(written, (after.view(now), after.version))
+        Written::of(app.store.update_credential(&before, &after, &audit).await, (after.view(now), after.version))
     })
     .await
 }

@@ -11,7 +11,7 @@ use crate::domain::{
     Actor, AuditEvent, Name, OrgId, Permission, Principal, PrincipalId, PrincipalStatus, PrincipalType, RoleId,
 };
 use crate::store::ListParams;
-use crate::store::{Invariant, Membership, Page, StoreError};
+use crate::store::{MemberAddRefused, MemberRemoveRefused, Membership, Page, WriteError};
 
 /// `POST /iam/orgs/{orgId}/members`: the subject is the provider's `sub`; the issuer is the
 /// configured provider's.
@@ -117,8 +117,8 @@ pub async fn add(
     );
     match app.store.create_member(&member, &audit).await {
         Ok(()) => Ok(member),
-        Err(StoreError::Violated(Invariant::MemberExists)) => Err(ApiError::MemberExists),
-        Err(err) => Err(err.into()),
+        Err(WriteError::Violated(MemberAddRefused::MemberExists)) => Err(ApiError::MemberExists),
+        Err(err) => Err(super::failure(err)),
     }
 }
 
@@ -146,12 +146,9 @@ pub async fn remove(app: &App, actor: &Actor, org: &OrgId, id: &PrincipalId, req
         json!({"subject": member.principal.subject, "roleIds": member.role_ids}),
     );
     match app.store.remove_member(&member.principal, &assignments, &audit).await {
-        Ok(()) => {
-            app.forget_roles(org);
-            Ok(())
-        }
-        Err(StoreError::Violated(Invariant::Gone)) => Err(ApiError::NotFound("member")),
-        Err(err) => Err(err.into()),
+        Ok(()) => Ok(()),
+        Err(WriteError::Violated(MemberRemoveRefused::Gone)) => Err(ApiError::NotFound("member")),
+        Err(err) => Err(super::failure(err)),
     }
 }
 

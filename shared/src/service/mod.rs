@@ -17,7 +17,7 @@ pub mod tokens;
 
 use crate::domain::{ApiError, FieldError};
 use crate::domain::{Name, NameError, Timestamp};
-use crate::store::{Invariant, StoreError};
+use crate::store::{CredentialEditRefused, IssueRefused, Moved, RollRefused, StoreError, WriteError};
 
 /// How many times a write is retried when it lost a race that does not concern the client
 /// (a concurrent issuance changed the credential set, or a transaction conflict).
@@ -42,14 +42,74 @@ enum Written<T> {
 }
 
 impl<T> Written<T> {
-    /// An attempt's write: `Done(answer)` when it happened, `Retry` when it lost a race, the
-    /// failure otherwise.
-    fn of(write: Result<(), StoreError>, answer: T) -> Result<Self, ApiError> {
+    /// An attempt's write: `Done(answer)` when it happened, `Retry` when it lost a race (a
+    /// refusal that a fresh read decides, or a conflict), the failure otherwise.
+    fn of<V: Refusal>(write: Result<(), WriteError<V>>, answer: T) -> Result<Self, ApiError> {
         match write {
             Ok(()) => Ok(Self::Done(answer)),
-            Err(err) if lost_race(&err) => Ok(Self::Retry),
-            Err(err) => Err(err.into()),
+            Err(WriteError::Violated(refusal)) => refusal.decide().map(|()| Self::Retry),
+            Err(err) => Err(failure(err)),
         }
+    }
+}
+
+/// What a service makes of a refused write: `Ok(())` to read and decide again (the next read
+/// says what changed), or the answer. Each refusal type lists only what its write can meet, so
+/// each `match` here is exhaustive.
+trait Refusal: std::fmt::Debug {
+    fn decide(self) -> Result<(), ApiError>;
+}
+
+impl Refusal for IssueRefused {
+    fn decide(self) -> Result<(), ApiError> {
+        match self {
+            Self::PrincipalMoved => Ok(()),
+        }
+    }
+}
+
+impl Refusal for RollRefused {
+    fn decide(self) -> Result<(), ApiError> {
+        match self {
+            Self::PrincipalMoved | Self::OldCredentialMoved => Ok(()),
+        }
+    }
+}
+
+impl Refusal for CredentialEditRefused {
+    fn decide(self) -> Result<(), ApiError> {
+        match self {
+            Self::CredentialMoved => Ok(()),
+        }
+    }
+}
+
+impl Refusal for Moved {
+    fn decide(self) -> Result<(), ApiError> {
+        match self {
+            Self::Moved => Ok(()),
+        }
+    }
+}
+
+impl Refusal for crate::store::EndRefused {
+    fn decide(self) -> Result<(), ApiError> {
+        match self {
+            // It ended meanwhile: the next read answers as it is now.
+            Self::StatusMoved => Ok(()),
+            Self::PrincipalGone => Err(ApiError::NotFound("API-key principal")),
+        }
+    }
+}
+
+/// A write's failure other than a refusal: a conflict that outlived the retries (503), the store
+/// unavailable (503), or a bug (500).
+fn failure<V: std::fmt::Debug>(err: WriteError<V>) -> ApiError {
+    match err {
+        WriteError::Violated(refusal) => ApiError::Internal(anyhow::anyhow!("an unhandled refusal: {refusal:?}")),
+        WriteError::Contention => StoreError::Contention.into(),
+        WriteError::Unavailable(e) => ApiError::ServiceUnavailable(e),
+        WriteError::Other(e) => ApiError::Internal(e),
     }
 }
 
@@ -68,11 +128,6 @@ where
         }
     }
     Err(StoreError::Contention.into())
-}
-
-/// A retryable store outcome: the write lost a race and should be re-decided from a fresh read.
-fn lost_race(err: &StoreError) -> bool {
-    matches!(err, StoreError::Violated(Invariant::VersionMoved) | StoreError::Contention)
 }
 
 /// Collects field errors so one response names every problem of a body. Each body's `check`

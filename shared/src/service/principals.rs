@@ -157,8 +157,8 @@ pub async fn list(
 }
 
 /// Applies a change. With `if_match`, refuses (412) unless the principal is at that version.
-/// Revoked is final (409). A change of status or expiry reaches every Active credential in the
-/// same transaction, so the next authentication sees it.
+/// Revoked is final (409). One item is written whatever the principal's number of credentials:
+/// authentication reads the principal's state from its item, so the next one sees the change.
 pub async fn update(
     app: &App,
     actor: &Actor,
@@ -216,14 +216,7 @@ pub async fn update(
             Some(event) => audit.with_event(EventFacts::about(event, id)),
             None => audit,
         };
-        let written = app.store.update_principal(&before, &after, &audit).await;
-        if written.is_ok() {
-            app.direct_keys.forget(|r| &r.credential.principal_id == id);
-        }
-        if written.is_ok() && after.tokens_valid_after != before.principal.tokens_valid_after {
-            app.remember_tokens_valid_after(org, id, after.tokens_valid_after);
-        }
-        Written::of(written, after)
+        Written::of(app.store.update_principal(&before, &after, &audit).await, after)
     })
     .await
 }
@@ -254,12 +247,7 @@ pub async fn revoke_tokens(
             request_id,
             json!({"tokensValidAfter": now, "version": after.version}),
         );
-        let written = app.store.update_principal(&before, &after, &audit).await;
-        if written.is_ok() {
-            app.direct_keys.forget(|r| &r.credential.principal_id == id);
-            app.remember_tokens_valid_after(org, id, after.tokens_valid_after);
-        }
-        Written::of(written, after)
+        Written::of(app.store.update_principal(&before, &after, &audit).await, after)
     })
     .await
 }
@@ -300,11 +288,7 @@ pub async fn end_tokens_issued_until(
             request_id,
             facts,
         );
-        let written = app.store.update_principal(&before, &after, &audit).await;
-        if written.is_ok() {
-            app.remember_tokens_valid_after(org, id, after.tokens_valid_after);
-        }
-        Written::of(written, Some(after))
+        Written::of(app.store.update_principal(&before, &after, &audit).await, Some(after))
     })
     .await
 }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Validation, Written, lost_race, until_written};
+use super::{Validation, Written, until_written};
 use crate::App;
 use crate::auth::grants::widens;
 use crate::auth::{Caller, resources};
@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::domain::{ApiError, Patch};
 use crate::store::ListParams;
-use crate::store::{Assignment, Invariant, Page, PageKey, StoreError};
+use crate::store::{Assignment, Page, PageKey, RoleCreateRefused, RoleDeleteRefused, RoleUpdateRefused, WriteError};
 
 /// The most permissions one role may hold.
 pub const MAX_PERMISSIONS: usize = 100;
@@ -231,18 +231,15 @@ pub async fn create(app: &App, caller: &Caller, input: CreateRole, request_id: &
     let (role, event) = (&role, &event);
     until_written(|| async move {
         match app.store.create_role(role, event, MAX_CUSTOM_ROLES).await {
-            Ok(()) => {
-                app.forget_roles(org);
-                Ok(Written::Done(role.clone()))
-            }
+            Ok(()) => Ok(Written::Done(role.clone())),
             // The write names the invariant that refused it: no second read to guess which.
-            Err(StoreError::Violated(Invariant::RoleNameTaken)) => Err(ApiError::RoleNameTaken(role.name.clone())),
-            Err(StoreError::Violated(Invariant::RoleLimitReached)) => {
+            Err(WriteError::Violated(RoleCreateRefused::NameTaken)) => Err(ApiError::RoleNameTaken(role.name.clone())),
+            Err(WriteError::Violated(RoleCreateRefused::LimitReached)) => {
                 Err(ApiError::RoleLimitReached { cap: MAX_CUSTOM_ROLES })
             }
-            // Any other refusal or a conflict: decide again.
-            Err(err) if lost_race(&err) => Ok(Written::Retry),
-            Err(err) => Err(err.into()),
+            // A conflict: decide again.
+            Err(WriteError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(super::failure(err)),
         }
     })
     .await
@@ -335,15 +332,11 @@ pub async fn update(
         let event =
             audit(app, actor, org, "iam:roles:update", &after, request_id, json!({"before": before, "after": after}));
         match app.store.update_role(&before, &after, &event).await {
-            Ok(()) => {
-                app.forget_roles(org);
-                Ok(Written::Done(after))
-            }
-            Err(StoreError::Violated(Invariant::RoleNameTaken)) => Err(ApiError::RoleNameTaken(after.name)),
+            Ok(()) => Ok(Written::Done(after)),
+            Err(WriteError::Violated(RoleUpdateRefused::NameTaken)) => Err(ApiError::RoleNameTaken(after.name)),
             // The version moved: decide again from a fresh read (412 there under If-Match).
-            Err(StoreError::Violated(Invariant::VersionMoved)) => Ok(Written::Retry),
-            Err(err) if lost_race(&err) => Ok(Written::Retry),
-            Err(err) => Err(err.into()),
+            Err(WriteError::Violated(RoleUpdateRefused::RoleMoved)) | Err(WriteError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(super::failure(err)),
         }
     })
     .await
@@ -362,15 +355,12 @@ pub async fn delete(app: &App, actor: &Actor, org: &OrgId, id: &RoleId, request_
     let (role, event) = (&role, &event);
     until_written(|| async move {
         match app.store.delete_role(role, event).await {
-            Ok(()) => {
-                app.forget_roles(org);
-                Ok(Written::Done(()))
-            }
-            Err(StoreError::Violated(Invariant::RoleInUse(count))) => Err(ApiError::RoleInUse(count)),
-            Err(StoreError::Violated(Invariant::Gone)) => Err(ApiError::NotFound("role")),
+            Ok(()) => Ok(Written::Done(())),
+            Err(WriteError::Violated(RoleDeleteRefused::InUse(count))) => Err(ApiError::RoleInUse(count)),
+            Err(WriteError::Violated(RoleDeleteRefused::Gone)) => Err(ApiError::NotFound("role")),
             // The org's role count is shared with concurrent creates and deletes: retry.
-            Err(StoreError::Contention) => Ok(Written::Retry),
-            Err(err) => Err(err.into()),
+            Err(WriteError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(super::failure(err)),
         }
     })
     .await

@@ -113,9 +113,6 @@ pub async fn update(
             json!({"before": before.settings, "after": settings}),
         );
         let written = app.store.update_settings(&before, &settings, &event).await;
-        if written.is_ok() {
-            app.forget_settings(org);
-        }
         Written::of(written, OrgRecord { settings, version: before.version + 1, ..before })
     })
     .await

@@ -29,8 +29,8 @@ pub async fn exchange(app: &App, key: &ApiKey, ctx: &RequestCtx) -> Result<Acces
     exchange_for(app, key, &TokenRequest::default(), ctx).await
 }
 
-/// Exchanges a verified API key for an access token. Cost: the credential's one strongly
-/// consistent read (principal state included), the org settings from the container cache, the
+/// Exchanges a verified API key for an access token. Cost: the credential's and its principal's
+/// strongly consistent read (one round trip when warm), the org settings from the container cache, the
 /// throttled `lastUsedAt`; no other write. A `scope` reads the principal's roles too (from the
 /// container's caches when warm) and must be within them (400 `invalid_scope`). Direct-ApiKey-auth
 /// settings do not apply here: this is the non-direct path.
@@ -41,8 +41,9 @@ pub async fn exchange_for(
     ctx: &RequestCtx,
 ) -> Result<AccessToken, ApiError> {
     // A new container reads its signing keys while it verifies the key, not after.
-    let (record, keys) = tokio::join!(app.verify_api_key(key), app.token_keys());
-    let record = record?;
+    let (standing, keys) = tokio::join!(app.verify_api_key(key), app.token_keys());
+    let standing = standing?;
+    let (record, principal_type) = (&standing.record, standing.principal.principal_type);
     if let Some(resource) = request.resource.as_deref().filter(|r| *r != app.config.token_audience) {
         tracing::info!(request_id = ctx.request_id, resource, "token refused: another resource");
         return Err(ApiError::InvalidTarget(app.config.token_audience.clone()));
@@ -53,18 +54,18 @@ pub async fn exchange_for(
             let wanted = scope::parse(text).map_err(ApiError::InvalidScope)?;
             let principal = &record.credential.principal_id;
             let roles = app.assigned_roles(&record.org_id, principal.as_str()).await?;
-            if let Some(missing) = scope::first_not_granted(&roles, record.principal.principal_type, &wanted) {
+            if let Some(missing) = scope::first_not_granted(&roles, principal_type, &wanted) {
                 return Err(ApiError::InvalidScope(format!("{missing} is more than the principal's roles grant")));
             }
             Some(wanted.join(" "))
         }
     };
     let settings = app.org_settings(&record.org_id).await?;
-    app.note_use(&record, ctx).await;
+    app.note_use(record, ctx).await;
     let now = app.clock.now();
     let ttl = settings.token_ttl_seconds();
     let expires_at = now.plus_seconds(i64::from(ttl));
-    let principal_type = record.principal.principal_type.as_str();
+    let principal_type = principal_type.as_str();
     let claims = AccessClaims {
         iss: app.config.token_issuer.clone(),
         aud: app.config.token_audience.clone(),
@@ -168,7 +169,9 @@ pub async fn revoke_token(
 ) -> Result<(), ApiError> {
     use crate::auth::{Action, resources};
     use crate::domain::{AuditEvent, OrgId, PrincipalId};
-    use crate::store::{Invariant, REVOKED_TOKENS_CAP, StoreError, parse_revoked_token_entry, revoked_token_entry};
+    use crate::store::{
+        REVOKED_TOKENS_CAP, TokenRevocationRefused, WriteError, parse_revoked_token_entry, revoked_token_entry,
+    };
 
     let claims = match app.verify_token_signature(token).await {
         Ok(claims) => claims,
@@ -200,12 +203,9 @@ pub async fn revoke_token(
             &ctx.request_id,
             serde_json::json!({"jti": claims.jti, "expiresAt": expires}),
         );
-        match app.store.revoke_token(org, principal_id, entry, REVOKED_TOKENS_CAP, &audit).await {
-            Ok(()) => {
-                app.remember_revoked_token(org, principal_id, &claims.jti);
-                Ok(super::Written::Done(()))
-            }
-            Err(StoreError::Violated(Invariant::VersionMoved)) => {
+        match app.store.revoke_token(org, principal_id, entry, &claims.jti, REVOKED_TOKENS_CAP, &audit).await {
+            Ok(()) => Ok(super::Written::Done(())),
+            Err(WriteError::Violated(TokenRevocationRefused::PrincipalGoneOrFull)) => {
                 // Gone (its tokens are refused already), already revoked, or full: prune what has
                 // expired and try again, or say it is full.
                 let Some(record) = app.store.get_principal(org, principal_id).await? else {
@@ -230,8 +230,8 @@ pub async fn revoke_token(
                 app.store.prune_revoked_tokens(org, principal_id, &expired).await?;
                 Ok(super::Written::Retry)
             }
-            Err(StoreError::Contention) => Ok(super::Written::Retry),
-            Err(err) => Err(err.into()),
+            Err(WriteError::Contention) => Ok(super::Written::Retry),
+            Err(err) => Err(super::failure(err)),
         }
     })
     .await

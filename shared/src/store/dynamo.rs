@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use self::items::{MemberSubjectGuard, RoleNameGuard, RoleRecord, Stored, SubjectMembership, SweepState, WarningState};
 use super::keys::attr;
 use super::{
-    Assignment, CredentialRecord, Invariant, Membership, OrgRecord, Page, PageKey, PrincipalRecord, PrincipalState,
-    StoreError, keys,
+    Assignment, Change, ChangeObserver, CredentialRecord, Membership, OrgRecord, Page, PageKey, PrincipalRecord,
+    StoreError, WriteError, keys,
 };
 use crate::domain::{
     AuditEvent, Credential, CredentialStatus, CredentialStatusFilter, KeyId, OrgId, OrgSettings, Principal,
@@ -39,11 +39,52 @@ pub use test_support::CallCounter;
 
 type Item = HashMap<String, AttributeValue>;
 
+/// DynamoDB's limit on the actions of one `TransactWriteItems`.
+pub const MAX_TRANSACTION_ACTIONS: usize = 100;
+
+/// One action of a transaction and the invariant its condition guards (`None`: a condition that
+/// cannot fail in practice, such as a new ULID's `attribute_not_exists`). A refused transaction
+/// is named by the action that failed, whatever its position.
+pub(crate) struct Guarded<V> {
+    action: TransactWriteItem,
+    guards: Option<Guard<V>>,
+}
+
+/// What a failed condition means: always the same invariant, or one read off the item as it was.
+enum Guard<V> {
+    Always(V),
+    FromOld(fn(Option<&Item>) -> V),
+}
+
+impl<V> Guarded<V> {
+    fn guarding(action: TransactWriteItem, invariant: V) -> Self {
+        Self { action, guards: Some(Guard::Always(invariant)) }
+    }
+
+    fn unguarded(action: TransactWriteItem) -> Self {
+        Self { action, guards: None }
+    }
+
+    fn guarding_with(action: TransactWriteItem, name: fn(Option<&Item>) -> V) -> Self {
+        Self { action, guards: Some(Guard::FromOld(name)) }
+    }
+}
+
+fn update_action(update: Update) -> TransactWriteItem {
+    TransactWriteItem::builder().update(update).build()
+}
+
+fn delete_action(delete: Delete) -> TransactWriteItem {
+    TransactWriteItem::builder().delete(delete).build()
+}
+
 /// The table, through the AWS SDK.
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Told of every committed write's changes (the container's caches).
+    observer: Option<std::sync::Arc<dyn ChangeObserver>>,
     /// A credential item of the usual shape, decoded when a key id is unknown so that path does
     /// the work a found credential costs (see `decode_dummy_credential`).
     dummy_credential: Item,
@@ -121,11 +162,6 @@ fn dummy_record() -> CredentialRecord {
         secret_hash: secrecy::SecretString::from(
             "$argon2id$v=19$m=1024,t=1,p=1$ZHVtbXlzYWx0ZHVtbXlzYWx0$ZHVtbXloYXNoZHVtbXloYXNoZHVtbXloYXNoZHVtbXk",
         ),
-        principal: PrincipalState {
-            principal_type: crate::domain::PrincipalType::ApiKey,
-            principal_status: PrincipalStatus::Active,
-            principal_expires_at: None,
-        },
         version: 1,
     }
 }
@@ -184,11 +220,31 @@ fn build<T, E: std::error::Error + Send + Sync + 'static>(built: Result<T, E>) -
 impl DynamoStore {
     /// A store over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        let mut store =
-            Self { client, table: table.into(), dummy_credential: Item::new(), dummy_response: String::new() };
+        let mut store = Self {
+            client,
+            table: table.into(),
+            observer: None,
+            dummy_credential: Item::new(),
+            dummy_response: String::new(),
+        };
         store.dummy_credential = store.credential_item(&dummy_record(), None).unwrap_or_default();
         store.dummy_response = serde_json::json!({ "Item": item_json(&store.dummy_credential) }).to_string();
         store
+    }
+
+    /// The same store, telling `observer` what each committed write changed.
+    pub fn observed_by(mut self, observer: std::sync::Arc<dyn ChangeObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Tells the observer what a committed write changed.
+    fn committed(&self, changes: &[Change]) {
+        if let Some(observer) = &self.observer {
+            for change in changes {
+                observer.changed(change);
+            }
+        }
     }
 
     /// Decodes a representative credential item and throws it away: an unknown key id spends
@@ -213,32 +269,52 @@ impl DynamoStore {
         self.put(item, Some("attribute_not_exists(PK)"))
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        self.transact_naming(items, |_, _| None).await
+    /// One transaction of unconditional (or never-failing) actions; then the observer is told.
+    async fn transact(&self, items: Vec<TransactWriteItem>, changes: &[Change]) -> Result<(), StoreError> {
+        let guarded = items.into_iter().map(Guarded::<std::convert::Infallible>::unguarded).collect();
+        self.transact_guarded(guarded, changes).await.map_err(|err| match err {
+            WriteError::Violated(never) => match never {},
+            WriteError::Contention => StoreError::Contention,
+            WriteError::Unavailable(e) => StoreError::Unavailable(e),
+            WriteError::Other(e) => StoreError::Other(e),
+        })
     }
 
-    /// [`Self::transact`], naming the invariant a refused write broke: `name` gets the position of
-    /// the first item whose condition failed, and the item as it was where the write asked for it
-    /// (`ReturnValuesOnConditionCheckFailure`).
-    async fn transact_naming(
+    /// One transaction; a refusal names the invariant guarded by the action whose condition failed
+    /// (from the item as it was, where the action asked for it with
+    /// `ReturnValuesOnConditionCheckFailure`). On commit the observer is told `changes`.
+    async fn transact_guarded<V: std::fmt::Debug>(
         &self,
-        items: Vec<TransactWriteItem>,
-        name: impl Fn(usize, Option<&Item>) -> Option<Invariant>,
-    ) -> Result<(), StoreError> {
-        debug_assert!(items.len() <= 100, "TransactWriteItems takes at most 100 actions");
+        actions: Vec<Guarded<V>>,
+        changes: &[Change],
+    ) -> Result<(), WriteError<V>> {
+        if actions.len() > MAX_TRANSACTION_ACTIONS {
+            return Err(WriteError::Other(anyhow!(
+                "a transaction of {} actions: DynamoDB takes at most {MAX_TRANSACTION_ACTIONS}",
+                actions.len()
+            )));
+        }
+        let (items, mut guards): (Vec<_>, Vec<_>) = actions.into_iter().map(|a| (a.action, a.guards)).unzip();
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        let Err(err) = result else { return Ok(()) };
+        let Err(err) = result else {
+            self.committed(changes);
+            return Ok(());
+        };
         if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
             let failed = cancelled
                 .cancellation_reasons()
                 .iter()
                 .enumerate()
                 .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"));
-            if let Some(invariant) = failed.and_then(|(i, reason)| name(i, reason.item())) {
-                return Err(StoreError::Violated(invariant));
+            if let Some((i, reason)) = failed {
+                return match guards.get_mut(i).and_then(Option::take) {
+                    Some(Guard::Always(invariant)) => Err(WriteError::Violated(invariant)),
+                    Some(Guard::FromOld(name)) => Err(WriteError::Violated(name(reason.item()))),
+                    None => Err(WriteError::Other(anyhow!("the condition of unguarded action {i} failed"))),
+                };
             }
         }
-        Err(classify_transaction(err))
+        Err(classify_transaction(err).into())
     }
 
     async fn get(&self, key: (String, String), consistent: bool) -> Result<Option<Item>, StoreError> {

@@ -38,7 +38,6 @@ pub mod attr {
     pub const CREDENTIALS_VERSION: &str = "credentialsVersion";
     /// A principal's set of role ids (its role cap's condition).
     pub const ROLE_IDS: &str = "roleIds";
-    pub const PRINCIPAL_EXPIRES_AT: &str = "principalExpiresAt";
     pub const LAST_USED_AT: &str = "lastUsedAt";
     /// Where the last use came from and what it called: written with `lastUsedAt`.
     pub const LAST_USED_IP: &str = "lastUsedIp";

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 #[cfg(feature = "test-util")]
 pub use dynamo::CallCounter;
-pub use dynamo::DynamoStore;
+pub use dynamo::{DynamoStore, MAX_TRANSACTION_ACTIONS};
 pub use events::{BATCH as EVENT_BATCH, EventSink, envelope as event_envelope};
 pub use secrets::{SecretError, SecretStore};
 
@@ -28,10 +28,6 @@ pub enum StoreError {
     /// A condition expression did not hold (a stale version, a cap, a state that moved on).
     #[error("a write condition did not hold")]
     ConditionFailed,
-    /// A condition did not hold, and the write said which invariant that was (read off the
-    /// position of the transaction's cancellation reason): no second read to guess.
-    #[error("the write would break an invariant: {0:?}")]
-    Violated(Invariant),
     /// Another transaction touched the same items at the same moment; safe to retry.
     #[error("the write conflicted with a concurrent transaction")]
     Contention,
@@ -43,24 +39,153 @@ pub enum StoreError {
     Other(#[source] anyhow::Error),
 }
 
-/// The invariants a refused write names (see [`StoreError::Violated`]).
+/// What can go wrong with one conditional write: `V` lists only the invariants that write's
+/// conditions guard (each named by the item it was put on), so a caller's `match` on it is
+/// exhaustive and no refusal falls through to a 500.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError<V: std::fmt::Debug> {
+    /// A condition did not hold: the invariant its item guards.
+    #[error("the write would break an invariant: {0:?}")]
+    Violated(V),
+    /// Another transaction touched the same items at the same moment; safe to retry.
+    #[error("the write conflicted with a concurrent transaction")]
+    Contention,
+    /// Throttled, timed out or a 5xx: the client may retry later.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else: a bug or a misconfiguration.
+    #[error("store failure")]
+    Other(#[source] anyhow::Error),
+}
+
+impl<V: std::fmt::Debug> From<StoreError> for WriteError<V> {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Contention => Self::Contention,
+            StoreError::Unavailable(e) => Self::Unavailable(e),
+            StoreError::ConditionFailed => Self::Other(anyhow::anyhow!("a condition no item guards did not hold")),
+            StoreError::Other(e) => Self::Other(e),
+        }
+    }
+}
+
+/// Issuing a credential: the principal moved on (its version, status or credential set: the cap).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Invariant {
+pub enum IssueRefused {
+    PrincipalMoved,
+}
+
+/// Rolling a credential: the principal moved on (version, status, the cap), or the old
+/// credential did (its status or version).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RollRefused {
+    PrincipalMoved,
+    OldCredentialMoved,
+}
+
+/// Ending a credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndRefused {
+    /// Its status is no longer the one read (it ended meanwhile).
+    StatusMoved,
+    /// Its principal's item is gone (API-key principals are never deleted: a broken table).
+    PrincipalGone,
+}
+
+/// Editing a credential: it is no longer Active at the version read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialEditRefused {
+    CredentialMoved,
+}
+
+/// Changing a principal (or an org's settings, or warning of an expiry): the record is no longer
+/// at the version (or state) read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moved {
+    Moved,
+}
+
+/// Revoking one access token: the principal is gone, holds the token's entry already, or holds
+/// its cap of revoked tokens (a fresh read says which).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenRevocationRefused {
+    PrincipalGoneOrFull,
+}
+
+/// Creating a custom role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleCreateRefused {
     /// The name, or a look-alike of it, is another role's in the org.
-    RoleNameTaken,
+    NameTaken,
     /// The org already holds its cap of custom roles.
-    RoleLimitReached,
-    /// The record is no longer as it was read (its version, status or sets moved, or it is gone):
-    /// read and decide again.
-    VersionMoved,
-    /// The role is assigned to this many principals.
-    RoleInUse(u64),
-    /// The record is gone.
+    LimitReached,
+}
+
+/// Changing a custom role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleUpdateRefused {
+    /// The role is no longer at the version read (or is gone).
+    RoleMoved,
+    NameTaken,
+}
+
+/// Deleting a custom role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleDeleteRefused {
+    /// This many principals hold it.
+    InUse(u64),
     Gone,
+}
+
+/// Assigning a role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssignRefused {
     /// The principal already holds the role.
     AssignmentExists,
-    /// The subject is already a member of the org.
+    /// The principal is gone, was revoked, or holds its cap of roles.
+    PrincipalMoved,
+    /// The custom role is no longer at the version whose permissions were checked (widened,
+    /// narrowed or deleted meanwhile).
+    RoleMoved,
+}
+
+/// Removing an assignment: it (or its principal or role) is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnassignRefused {
+    Gone,
+}
+
+/// Adding a member: the subject is already a member of the org.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberAddRefused {
     MemberExists,
+}
+
+/// Removing a member: it (or one of its roles) is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberRemoveRefused {
+    Gone,
+}
+
+/// What a committed write changed, told to the caches that hold copies of it (the container's
+/// own caches: other containers see the change within their cache bounds).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// A credential's status or fields.
+    Credential { key_id: KeyId },
+    /// A principal's status, expiry or token standing (`tokensValidAfter`).
+    Principal { org: OrgId, id: PrincipalId, tokens_valid_after: Option<Timestamp> },
+    /// One access token of a principal revoked by itself (RFC 7009).
+    RevokedToken { org: OrgId, id: PrincipalId, jti: String },
+    /// The org's custom roles or role assignments.
+    Roles { org: OrgId },
+    /// The org's settings.
+    Settings { org: OrgId },
+}
+
+/// Told of every committed write's changes ([`DynamoStore::observed_by`]).
+pub trait ChangeObserver: Send + Sync + std::fmt::Debug {
+    fn changed(&self, change: &Change);
 }
 
 /// The key of the last item of a page, all string attributes; sealed into a cursor by `http::cursor`.
@@ -134,8 +259,7 @@ impl PrincipalRecord {
     }
 }
 
-/// The principal's state copied onto each of its Active credentials, so that authentication is
-/// one read; changed in the same transaction as the principal.
+/// What authentication needs of a credential's principal, read from the principal item.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PrincipalState {
@@ -173,7 +297,8 @@ pub struct Membership {
     pub created_at: Timestamp,
 }
 
-/// A credential as stored: what clients see, its org, its secret's hash and its principal's state.
+/// A credential as stored: what clients see, its org and its secret's hash. Its principal's state
+/// is the principal item's alone (authentication reads both).
 /// Its `Debug` leaves the hash out (`secrecy`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -184,8 +309,6 @@ pub struct CredentialRecord {
     /// argon2id PHC string. Never leaves the store and the verifier.
     #[serde(serialize_with = "expose_secret_string")]
     pub secret_hash: SecretString,
-    #[serde(flatten)]
-    pub principal: PrincipalState,
     /// Bumped by every change of the credential's own fields (name, expiry, replacement): its
     /// `ETag`. Items written before it existed read as 1.
     #[serde(default = "first_version")]
@@ -221,6 +344,14 @@ impl From<StoreError> for crate::domain::ApiError {
             other => Self::Internal(anyhow::Error::new(other)),
         }
     }
+}
+
+/// A record and its principal's state, as authentication reads them (one round trip when the
+/// container knows where the principal is).
+#[derive(Clone, Debug)]
+pub struct KeyStanding {
+    pub record: CredentialRecord,
+    pub principal: PrincipalState,
 }
 
 /// `?limit=` and `?cursor=` of a list route.

@@ -244,7 +244,7 @@ async fn settings_are_validated_versioned_and_take_effect() {
         json!({"accessTokenTtlSeconds": 59}),
         json!({"accessTokenTtlSeconds": 3601}),
         json!({"maxActiveCredentialsPerPrincipal": 0}),
-        json!({"maxActiveCredentialsPerPrincipal": 99}),
+        json!({"maxActiveCredentialsPerPrincipal": 101}),
         json!({"directApiKeyAuth": "yes"}),
         json!({"unknown": 1}),
     ] {

@@ -173,8 +173,9 @@ async fn a_warm_api_key_authentication_costs_one_dynamodb_call() {
     app.calls.reset();
     let r = app.admin_call("GET", &path, None).await;
     assert_eq!(r.status, 200);
-    // The route's own read of the principal is the second call; authentication is the first.
-    assert_eq!(app.calls.names(), vec!["GetItem", "GetItem"], "authentication: 1 GetItem; route: 1 GetItem");
+    // The route's own read of the principal is the second call; authentication is the first: the
+    // credential and its principal in one round trip.
+    assert_eq!(app.calls.names(), vec!["BatchGetItem", "GetItem"], "authentication: 1 BatchGetItem; route: 1 GetItem");
 
     app.calls.reset();
     let caller = app
@@ -189,7 +190,7 @@ async fn a_warm_api_key_authentication_costs_one_dynamodb_call() {
         .unwrap();
     let shared::auth::Identity::Principal(caller) = caller else { panic!("an API key is a principal") };
     assert_eq!(caller.principal_id, app.admin);
-    assert_eq!(app.calls.count(), 1, "a warm ApiKey authentication is one strongly consistent GetItem");
+    assert_eq!(app.calls.count(), 1, "a warm ApiKey authentication is one round trip (BatchGetItem)");
 }
 
 #[tokio::test]

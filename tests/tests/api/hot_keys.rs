@@ -70,7 +70,7 @@ async fn the_container_that_revokes_or_suspends_forgets_at_once_and_zero_means_e
     assert_eq!(fresh.call("GET", "/demo/whoami", Some(&key), None).await.status, 200);
     fresh.calls.reset();
     assert_eq!(fresh.call("GET", "/demo/whoami", Some(&key), None).await.status, 200);
-    assert_eq!(fresh.calls.names(), vec!["GetItem"]);
+    assert_eq!(fresh.calls.names(), vec!["BatchGetItem"]);
 }
 
 #[tokio::test]

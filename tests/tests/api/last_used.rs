@@ -97,6 +97,6 @@ async fn a_warm_authentication_stays_one_read() {
     assert_eq!(list_from(&app, &key, "198.51.100.7").await.status, 200);
     app.calls.reset();
     assert_eq!(list_from(&app, &key, "198.51.100.8").await.status, 200);
-    // Authentication's one GetItem, then the route's own query; no write.
-    assert_eq!(app.calls.names(), vec!["GetItem", "Query"]);
+    // Authentication's one round trip, then the route's own query; no write.
+    assert_eq!(app.calls.names(), vec!["BatchGetItem", "Query"]);
 }

@@ -76,7 +76,7 @@ async fn a_roll_issues_a_successor_and_the_old_key_works_until_the_grace_period_
 }
 
 #[tokio::test]
-async fn a_roll_without_grace_stops_the_old_key_at_once_and_the_pair_takes_one_place_under_the_cap() {
+async fn a_roll_needs_a_place_under_the_cap_as_an_issuance_does_and_without_grace_stops_the_old_key_at_once() {
     let app = TestApp::new().await;
     let r =
         app.admin_call("PATCH", &app.org_path("/settings"), Some(json!({"maxActiveCredentialsPerPrincipal": 2}))).await;
@@ -94,11 +94,21 @@ async fn a_roll_without_grace_stops_the_old_key_at_once_and_the_pair_takes_one_p
         .await;
     assert_eq!((r.status, r.code()), (409, "credential_limit_reached"));
 
+    // Every path that creates a credential is held by the same cap: the successor needs a place.
     let r = roll(&app, &principal, &first, json!({"expireOldAfterSeconds": 0})).await;
-    assert_eq!(r.status, 201, "at the cap, a roll still succeeds: {:?}", r.body);
+    assert_eq!((r.status, r.code()), (409, "credential_limit_reached"), "{:?}", r.body);
+    assert_eq!(app.exchange(&first).await.status, 200, "a refused roll changes nothing");
+
+    let r = app.admin_call("POST", &credential_path(&app, &principal, &second, "/revoke"), None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = roll(&app, &principal, &first, json!({"expireOldAfterSeconds": 0})).await;
+    assert_eq!(r.status, 201, "with a place free, the roll succeeds: {:?}", r.body);
     assert_eq!(app.exchange(&first).await.code(), "credential_expired");
-    assert_eq!(app.exchange(&second).await.status, 200, "the other credential is untouched");
     assert_eq!(app.exchange(r.body["apiKey"].as_str().unwrap()).await.status, 200);
+    // The old credential holds its place until it is marked Expired: the next issuance marks it
+    // (as the sweep would) and takes it.
+    let (_, third) = app.issue(&principal, "third").await;
+    assert_eq!(app.exchange(&third).await.status, 200);
 }
 
 #[tokio::test]
@@ -194,4 +204,52 @@ async fn a_roll_keeps_to_the_orgs_lifetime_policy() {
     assert_eq!((r.status, r.code()), (400, "invalid_request"), "a successor without expiry breaks the policy");
     assert!(r.body["errors"][0]["message"].as_str().unwrap().contains("maxCredentialLifetimeDays"), "{:?}", r.body);
     assert_eq!(app.exchange(&forever).await.status, 200, "the refused roll changed nothing");
+}
+
+/// A principal holding the most credentials the cap allows, one of them rolled and in its grace
+/// period, is suspended, made Active again and revoked, each in one write of its own item (and an
+/// audit event); every credential stops at once.
+#[tokio::test]
+async fn a_principal_at_the_largest_cap_is_suspended_and_revoked_in_one_write_and_every_key_stops() {
+    let app = TestApp::new().await;
+    let cap = 100;
+    let r = app
+        .admin_call("PATCH", &app.org_path("/settings"), Some(json!({"maxActiveCredentialsPerPrincipal": cap})))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let principal = app.create_principal("a hundred keys").await["id"].as_str().unwrap().to_string();
+    app.assign(&principal, "iam-viewer").await;
+    let mut keys = Vec::new();
+    for i in 0..cap - 1 {
+        keys.push(app.issue(&principal, &format!("key {i}")).await.1);
+    }
+    let r = roll(&app, &principal, &keys[0], json!({"expireOldAfterSeconds": 3600})).await;
+    assert_eq!(r.status, 201, "the last place goes to a roll's successor: {:?}", r.body);
+    keys.push(r.body["apiKey"].as_str().unwrap().to_string());
+    let r = roll(&app, &principal, &keys[1], json!({"expireOldAfterSeconds": 3600})).await;
+    assert_eq!((r.status, r.code()), (409, "credential_limit_reached"), "at the cap a roll is refused: {:?}", r.body);
+    let r = app
+        .owner_call("POST", &app.org_path(&format!("/api-keys/{principal}/credentials")), Some(json!({"name": "x"})))
+        .await;
+    assert_eq!((r.status, r.code()), (409, "credential_limit_reached"));
+    assert_eq!(keys.len(), cap);
+
+    let path = app.org_path(&format!("/api-keys/{principal}"));
+    for status in ["Suspended", "Active", "Revoked"] {
+        let before = app.table_items().await;
+        let r = app.owner_call("PATCH", &path, Some(json!({"status": status}))).await;
+        assert_eq!(r.status, 200, "{status}: {:?}", r.body);
+        let after = app.table_items().await;
+        let changed = after.iter().filter(|item| !before.contains(item)).count();
+        assert_eq!(changed, 2, "{status}: the principal item and one audit event, whatever its credentials");
+        let expected = match status {
+            "Suspended" => (401, "principal_suspended"),
+            "Revoked" => (401, "principal_revoked"),
+            _ => (200, ""),
+        };
+        for key in &keys {
+            let r = app.call("GET", &path, Some(key), None).await;
+            assert_eq!((r.status, r.code()), expected, "{status}");
+        }
+    }
 }

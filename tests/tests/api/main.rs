@@ -19,6 +19,7 @@ mod lifecycle;
 mod lifetime_policy;
 mod logs;
 mod members;
+mod model;
 mod openapi;
 mod principals;
 mod rotation;

@@ -4,9 +4,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use iam_tests::TestApp;
 use shared::auth::ApiKey;
-use shared::domain::{Credential, CredentialStatus, Name, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
+use shared::domain::{Credential, CredentialStatus, Name, PrincipalId, Timestamp};
 use shared::service::sweep::Deadline;
-use shared::store::{CredentialRecord, PrincipalState};
+use shared::store::CredentialRecord;
 
 /// A fresh table whose first sweep looks back 4 hours, not 48: every record here expired within
 /// the last three, and each hour is one query per expiry shard, which moto answers by reading the
@@ -41,11 +41,6 @@ fn record(app: &TestApp, principal: &str, expires_at: Option<Timestamp>, now: Ti
         // Never verified: these credentials are only swept.
         secret_hash: "$argon2id$seeded".into(),
         version: 1,
-        principal: PrincipalState {
-            principal_type: PrincipalType::ApiKey,
-            principal_status: PrincipalStatus::Active,
-            principal_expires_at: None,
-        },
     }
 }
 

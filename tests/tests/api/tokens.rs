@@ -201,7 +201,7 @@ async fn a_warm_exchange_costs_one_strongly_consistent_read_and_no_write() {
     app.token_for(&app.admin_key).await;
     app.calls.reset();
     app.token_for(&app.admin_key).await;
-    assert_eq!(app.calls.names(), vec!["GetItem"]);
+    assert_eq!(app.calls.names(), vec!["BatchGetItem"]);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Credentials: issue, read (authentication's one read), list, end, and the throttled lastUsedAt.
 
 use super::*;
+use crate::store::{CredentialEditRefused, EndRefused, IssueRefused, RollRefused};
 
 impl DynamoStore {
     pub(super) fn credential_item(
@@ -22,38 +23,34 @@ impl DynamoStore {
         from_attributes(item)
     }
 
-    /// Adds `record` to its principal's Active set, if the principal is still at the version read
-    /// and not Revoked, and there is room: fewer than `cap` ids, or, when it replaces `old` (a
-    /// roll), `old` still in the set and at most `cap` ids (the pair takes one place).
+    /// Adds `record` to its principal's Active set if the principal is still at the version read,
+    /// not Revoked, and holds fewer than `cap` ids. Every path that creates a credential (issue,
+    /// roll) writes this one update: the cap is one condition, whatever the path.
     fn add_active_key(
         &self,
         record: &CredentialRecord,
         principal: &PrincipalRecord,
         cap: u32,
-        replacing: Option<&KeyId>,
     ) -> Result<Update, StoreError> {
-        let room = match replacing {
-            None => "(attribute_not_exists(#keys) OR size(#keys) < :cap)",
-            Some(_) => "contains(#keys, :old) AND size(#keys) <= :cap",
-        };
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key_of(keys::principal(&record.org_id, &principal.principal.id))))
-            .update_expression("ADD #keys :k, #cv :one")
-            .condition_expression(format!("#version = :v AND #status <> :revoked AND {room}"))
-            .expression_attribute_names("#keys", attr::ACTIVE_KEY_IDS)
-            .expression_attribute_names("#cv", attr::CREDENTIALS_VERSION)
-            .expression_attribute_names("#version", attr::VERSION)
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_values(":k", AttributeValue::Ss(vec![record.credential.id.to_string()]))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":v", n(principal.principal.version))
-            .expression_attribute_values(":revoked", s(PrincipalStatus::Revoked.as_str()))
-            .expression_attribute_values(":cap", n(cap));
-        if let Some(old) = replacing {
-            update = update.expression_attribute_values(":old", s(old.as_str()));
-        }
-        build(update.build())
+        build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keys::principal(&record.org_id, &principal.principal.id))))
+                .update_expression("ADD #keys :k, #cv :one")
+                .condition_expression(
+                    "#version = :v AND #status <> :revoked AND (attribute_not_exists(#keys) OR size(#keys) < :cap)",
+                )
+                .expression_attribute_names("#keys", attr::ACTIVE_KEY_IDS)
+                .expression_attribute_names("#cv", attr::CREDENTIALS_VERSION)
+                .expression_attribute_names("#version", attr::VERSION)
+                .expression_attribute_names("#status", attr::STATUS)
+                .expression_attribute_values(":k", AttributeValue::Ss(vec![record.credential.id.to_string()]))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":v", n(principal.principal.version))
+                .expression_attribute_values(":revoked", s(PrincipalStatus::Revoked.as_str()))
+                .expression_attribute_values(":cap", n(cap))
+                .build(),
+        )
     }
 
     /// Writes a new credential, adds it to its principal's Active set (refused once the set holds
@@ -65,20 +62,60 @@ impl DynamoStore {
         principal: &PrincipalRecord,
         cap: u32,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        let update = self.add_active_key(record, principal, cap, None)?;
-        let items = vec![
-            self.put_new(self.credential_item(record, None)?)?,
-            TransactWriteItem::builder().update(update).build(),
-            self.put_new(audit_item(audit)?)?,
+    ) -> Result<(), WriteError<IssueRefused>> {
+        let actions = vec![
+            Guarded::unguarded(self.put_new(self.credential_item(record, None)?)?),
+            Guarded::guarding(
+                update_action(self.add_active_key(record, principal, cap)?),
+                IssueRefused::PrincipalMoved,
+            ),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
         ];
-        // The principal moved on: its version, status or credential set (the cap) changed.
-        self.transact_naming(items, |position, _| (position == 1).then_some(Invariant::VersionMoved)).await
+        self.transact_guarded(actions, &[]).await
     }
 
     /// The credential with this key id, strongly consistent: authentication's one read.
     pub async fn get_credential(&self, key_id: &KeyId) -> Result<Option<CredentialRecord>, StoreError> {
         self.get(keys::credential(key_id), true).await?.map(Self::credential_from).transpose()
+    }
+
+    /// The credential with this key id and the principal at `org`/`principal` (where an earlier
+    /// read of the credential said it belongs), strongly consistent, in one round trip
+    /// (`BatchGetItem`): a warm authentication's one read.
+    pub async fn get_credential_and_principal(
+        &self,
+        key_id: &KeyId,
+        org: &OrgId,
+        principal: &PrincipalId,
+    ) -> Result<(Option<CredentialRecord>, Option<PrincipalRecord>), StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let (credential_key, principal_key) = (keys::credential(key_id), keys::principal(org, principal));
+        let wanted = build(
+            KeysAndAttributes::builder()
+                .keys(key_of(credential_key.clone()))
+                .keys(key_of(principal_key.clone()))
+                .consistent_read(true)
+                .build(),
+        )?;
+        let mut request = HashMap::from([(self.table.clone(), wanted)]);
+        let (mut credential, mut found_principal) = (None, None);
+        // DynamoDB may leave keys unprocessed under load: ask again for those, a few times.
+        for _ in 0..3 {
+            let out = self.client.batch_get_item().set_request_items(Some(request)).send().await.map_err(classify)?;
+            for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                let sk = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                if sk == credential_key.1 {
+                    credential = Some(Self::credential_from(item)?);
+                } else if sk == principal_key.1 {
+                    found_principal = Some(Self::principal_from(item)?);
+                }
+            }
+            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                Some(unprocessed) => request = unprocessed,
+                None => return Ok((credential, found_principal)),
+            }
+        }
+        Err(StoreError::Unavailable(anyhow!("the batch read left keys unprocessed")))
     }
 
     /// A principal's credentials by status (or all), oldest first, through GSI1.
@@ -120,7 +157,7 @@ impl DynamoStore {
         retention_until: Timestamp,
         audit: &AuditEvent,
         end_tokens_at: Option<Timestamp>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), WriteError<EndRefused>> {
         let c = &before.credential;
         let (_, gsi1sk) =
             keys::credential_by_principal(&before.org_id, &c.principal_id, after.status, c.created_at, &c.id);
@@ -140,8 +177,14 @@ impl DynamoStore {
             HashMap::from([("#st".into(), attr::STATUS.into())]),
             HashMap::from([(":before".into(), s(c.status.as_str()))]),
         )?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
+        let mut actions = vec![
+            Guarded::guarding(update_action(update), EndRefused::StatusMoved),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
+        ];
+        let mut changes = vec![Change::Credential { key_id: c.id.clone() }];
         if c.status == CredentialStatus::Active {
+            // An update must not create the item: an API-key principal is never deleted (Revoked
+            // is final), so its absence is a broken table, named as such.
             let mut principal = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key_of(keys::principal(&before.org_id, &c.principal_id))))
@@ -156,18 +199,15 @@ impl DynamoStore {
                     .update_expression("SET #tva = :tva DELETE #keys :k ADD #cv :one")
                     .expression_attribute_names("#tva", attr::TOKENS_VALID_AFTER)
                     .expression_attribute_values(":tva", s(at.to_string()));
+                changes.push(Change::Principal {
+                    org: before.org_id.clone(),
+                    id: c.principal_id.clone(),
+                    tokens_valid_after: Some(at),
+                });
             }
-            let update = build(principal.build())?;
-            items.push(TransactWriteItem::builder().update(update).build());
+            actions.push(Guarded::guarding(update_action(build(principal.build())?), EndRefused::PrincipalGone));
         }
-        // The credential's status is no longer the one read (it ended meanwhile), or its
-        // principal is gone.
-        self.transact_naming(items, |position, _| match position {
-            0 => Some(Invariant::VersionMoved),
-            2 => Some(Invariant::Gone),
-            _ => None,
-        })
-        .await
+        self.transact_guarded(actions, &changes).await
     }
 
     /// The update of a credential's own fields (name, expiry and its place in the expiry index,
@@ -214,16 +254,18 @@ impl DynamoStore {
         before: &CredentialRecord,
         after: &CredentialRecord,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), WriteError<CredentialEditRefused>> {
         let update = self.credential_fields(before, after)?;
-        let items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
-        self.transact_naming(items, |position, _| (position == 0).then_some(Invariant::VersionMoved)).await
+        let actions = vec![
+            Guarded::guarding(update_action(update), CredentialEditRefused::CredentialMoved),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
+        ];
+        self.transact_guarded(actions, &[Change::Credential { key_id: after.credential.id.clone() }]).await
     }
 
-    /// Rolls a credential: writes `new`, adds it to the principal's Active set (the pair counts
-    /// as one place: the set may hold one more than `cap` only while the old credential is in it),
-    /// and marks the old one replaced, expiring at `old_after`'s expiry; audited. One transaction:
-    /// both or neither. Refused (`VersionMoved`) when the principal or the old credential moved on.
+    /// Rolls a credential: writes `new`, adds it to the principal's Active set under the same cap
+    /// condition as an issuance, and marks the old one replaced, expiring at `old_after`'s expiry;
+    /// audited. One transaction: both or neither.
     pub async fn roll_credential(
         &self,
         new: &CredentialRecord,
@@ -232,15 +274,17 @@ impl DynamoStore {
         principal: &PrincipalRecord,
         cap: u32,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        let update = self.add_active_key(new, principal, cap, Some(&old_before.credential.id))?;
-        let items = vec![
-            self.put_new(self.credential_item(new, None)?)?,
-            TransactWriteItem::builder().update(update).build(),
-            TransactWriteItem::builder().update(self.credential_fields(old_before, old_after)?).build(),
-            self.put_new(audit_item(audit)?)?,
+    ) -> Result<(), WriteError<RollRefused>> {
+        let actions = vec![
+            Guarded::unguarded(self.put_new(self.credential_item(new, None)?)?),
+            Guarded::guarding(update_action(self.add_active_key(new, principal, cap)?), RollRefused::PrincipalMoved),
+            Guarded::guarding(
+                update_action(self.credential_fields(old_before, old_after)?),
+                RollRefused::OldCredentialMoved,
+            ),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
         ];
-        self.transact_naming(items, |position, _| matches!(position, 1 | 2).then_some(Invariant::VersionMoved)).await
+        self.transact_guarded(actions, &[Change::Credential { key_id: old_before.credential.id.clone() }]).await
     }
 
     /// Sets `lastUsedAt`, with the source address and route of that use (`lastUsedIp`,

@@ -138,8 +138,7 @@ mod tests {
     /// Every name `keys` gives an attribute is one the records really write.
     #[test]
     fn the_names_expressions_use_are_the_names_records_write() {
-        let mut credential = dummy_record();
-        credential.principal.principal_expires_at = credential.credential.expires_at;
+        let credential = dummy_record();
         let item = Stored::new(keys::credential(&credential.credential.id), &credential)
             .gsi1(("a".into(), "b".into()))
             .gsi2(("c".into(), "d".into()))
@@ -157,7 +156,6 @@ mod tests {
             attr::STATUS,
             attr::EXPIRES_AT,
             attr::ORG_ID,
-            attr::PRINCIPAL_EXPIRES_AT,
             attr::LAST_USED_AT,
             attr::LAST_USED_IP,
             attr::LAST_USED_ROUTE,

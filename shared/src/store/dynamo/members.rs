@@ -1,11 +1,16 @@
 //! Members: User principals with a subject guard, added and removed with their assignments.
 
 use super::*;
+use crate::store::{MemberAddRefused, MemberRemoveRefused};
 
 impl DynamoStore {
     /// Adds a member: its principal, its subject guard (refused when the subject is already a
     /// member), the subject's membership of the org (in the subject's partition) and the audit event.
-    pub async fn create_member(&self, principal: &Principal, audit: &AuditEvent) -> Result<(), StoreError> {
+    pub async fn create_member(
+        &self,
+        principal: &Principal,
+        audit: &AuditEvent,
+    ) -> Result<(), WriteError<MemberAddRefused>> {
         let subject =
             principal.subject.as_deref().ok_or_else(|| StoreError::Other(anyhow!("a member has a subject")))?;
         let record = PrincipalRecord::new(principal.clone());
@@ -17,15 +22,14 @@ impl DynamoStore {
             created_at: principal.created_at,
         };
         let membership = Stored::new(keys::subject_membership(subject, &principal.org_id), &membership).item()?;
-        let items = vec![
-            self.put_new(self.principal_item(&record)?)?,
-            self.put_new(guard)?,
-            self.put_new(membership)?,
-            self.put_new(audit_item(audit)?)?,
-        ];
         // The guard and the membership exist together: either one there means a member already.
-        self.transact_naming(items, |position, _| (position == 1 || position == 2).then_some(Invariant::MemberExists))
-            .await
+        let actions = vec![
+            Guarded::unguarded(self.put_new(self.principal_item(&record)?)?),
+            Guarded::guarding(self.put_new(guard)?, MemberAddRefused::MemberExists),
+            Guarded::guarding(self.put_new(membership)?, MemberAddRefused::MemberExists),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
+        ];
+        self.transact_guarded(actions, &[]).await
     }
 
     /// Every organisation `subject` is a member of, oldest membership first (strongly consistent:
@@ -70,7 +74,7 @@ impl DynamoStore {
         member: &Principal,
         assignments: &[Assignment],
         audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), WriteError<MemberRemoveRefused>> {
         let subject = member.subject.as_deref().ok_or_else(|| StoreError::Other(anyhow!("a member has a subject")))?;
         let delete = |key: (String, String), condition: Option<&str>| {
             build(
@@ -82,19 +86,19 @@ impl DynamoStore {
             )
             .map(|d| TransactWriteItem::builder().delete(d).build())
         };
-        let mut items = vec![
-            delete(keys::principal(&member.org_id, &member.id), Some("attribute_exists(PK)"))?,
-            delete(keys::member_subject(&member.org_id, subject), None)?,
-            delete(keys::subject_membership(subject, &member.org_id), None)?,
-            self.put_new(audit_item(audit)?)?,
+        let gone = MemberRemoveRefused::Gone;
+        let mut actions = vec![
+            Guarded::guarding(delete(keys::principal(&member.org_id, &member.id), Some("attribute_exists(PK)"))?, gone),
+            Guarded::unguarded(delete(keys::member_subject(&member.org_id, subject), None)?),
+            Guarded::unguarded(delete(keys::subject_membership(subject, &member.org_id), None)?),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
         ];
         for a in assignments {
-            items.push(delete(keys::assignment(&a.org_id, &a.principal_id, &a.role_id), None)?);
+            actions.push(Guarded::unguarded(delete(keys::assignment(&a.org_id, &a.principal_id, &a.role_id), None)?));
             if !a.role_id.is_built_in() {
-                items.push(TransactWriteItem::builder().update(self.count_assignments(a, -1)?).build());
+                actions.push(Guarded::guarding(update_action(self.count_assignments(a, -1)?), gone));
             }
         }
-        // Only the principal's delete and the roles' counts have conditions: it, or they, are gone.
-        self.transact_naming(items, |_, _| Some(Invariant::Gone)).await
+        self.transact_guarded(actions, &[Change::Roles { org: member.org_id.clone() }]).await
     }
 }

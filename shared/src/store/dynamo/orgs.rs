@@ -1,12 +1,13 @@
 //! Organisations: their record and settings, and the audit log.
 
 use super::*;
+use crate::store::Moved;
 
 impl DynamoStore {
     /// Creates an org (never overwrites one), with its audit event.
     pub async fn create_org(&self, org: &OrgRecord, audit: &AuditEvent) -> Result<(), StoreError> {
         let item = Stored::new(keys::org(&org.id), org).item()?;
-        self.transact(vec![self.put_new(item)?, self.put_new(audit_item(audit)?)?]).await
+        self.transact(vec![self.put_new(item)?, self.put_new(audit_item(audit)?)?], &[]).await
     }
 
     /// The org's record; eventually consistent (settings are cached for up to a minute anyway).
@@ -38,7 +39,7 @@ impl DynamoStore {
         before: &OrgRecord,
         settings: &OrgSettings,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), WriteError<Moved>> {
         let settings = serde_dynamo::to_attribute_value(settings)
             .map_err(|e| StoreError::Other(anyhow!("serialise settings: {e}")))?;
         let set =
@@ -51,8 +52,11 @@ impl DynamoStore {
             HashMap::from([("#ver".into(), attr::VERSION.into())]),
             HashMap::from([(":v".into(), n(before.version))]),
         )?;
-        let items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
-        self.transact_naming(items, |position, _| (position == 0).then_some(Invariant::VersionMoved)).await
+        let actions = vec![
+            Guarded::guarding(update_action(update), Moved::Moved),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
+        ];
+        self.transact_guarded(actions, &[Change::Settings { org: before.id.clone() }]).await
     }
 
     /// A page of the org's audit events, newest first: each shard read newest first from the

@@ -1,6 +1,7 @@
 //! API-key principals: their item, its state copied onto each Active credential, and their lists.
 
 use super::*;
+use crate::store::{Moved, TokenRevocationRefused};
 
 impl DynamoStore {
     pub(super) fn principal_item(&self, record: &PrincipalRecord) -> Result<Item, StoreError> {
@@ -22,7 +23,7 @@ impl DynamoStore {
     /// Creates a principal (never overwrites), with its audit event.
     pub async fn create_principal(&self, principal: &Principal, audit: &AuditEvent) -> Result<(), StoreError> {
         let record = PrincipalRecord::new(principal.clone());
-        self.transact(vec![self.put_new(self.principal_item(&record)?)?, self.put_new(audit_item(audit)?)?]).await
+        self.transact(vec![self.put_new(self.principal_item(&record)?)?, self.put_new(audit_item(audit)?)?], &[]).await
     }
 
     /// One principal, strongly consistent (it guards every write that follows).
@@ -71,15 +72,16 @@ impl DynamoStore {
         )
     }
 
-    /// Changes a principal if neither it nor its set of credentials changed since `before` was
-    /// read, and copies its new state onto each Active credential, all in one transaction. Only the
-    /// principal's own fields are written: its role and credential sets are left as they are.
+    /// Changes a principal if it is still at the version `before` was read at: one item and the
+    /// audit event, whatever its number of credentials (authentication reads the principal item, so
+    /// a status change reaches every credential at once). Only the principal's own fields are
+    /// written: its role and credential sets are left as they are.
     pub async fn update_principal(
         &self,
         before: &PrincipalRecord,
         after: &Principal,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), WriteError<Moved>> {
         let mut fields = to_attributes(after)?;
         let (gpk, gsk) = keys::principal_by_status(&after.org_id, after.status, &after.id);
         fields.insert(keys::GSI1PK.into(), s(gpk));
@@ -89,33 +91,20 @@ impl DynamoStore {
             keys::principal(&after.org_id, &after.id),
             &fields,
             remove,
-            "#version = :v AND #cv = :cv",
-            HashMap::from([
-                ("#version".into(), attr::VERSION.into()),
-                ("#cv".into(), attr::CREDENTIALS_VERSION.into()),
-            ]),
-            HashMap::from([(":v".into(), n(before.principal.version)), (":cv".into(), n(before.credentials_version))]),
+            "#version = :v",
+            HashMap::from([("#version".into(), attr::VERSION.into())]),
+            HashMap::from([(":v".into(), n(before.principal.version))]),
         )?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
-        let state = PrincipalState::of(after);
-        if state != PrincipalState::of(&before.principal) {
-            let state_fields = to_attributes(&state)?;
-            let remove: &[&str] =
-                if state.principal_expires_at.is_none() { &[attr::PRINCIPAL_EXPIRES_AT] } else { &[] };
-            for key_id in &before.active_key_ids {
-                let update = self.set_and_remove(
-                    keys::credential(key_id),
-                    &state_fields,
-                    remove,
-                    "attribute_exists(PK)",
-                    HashMap::new(),
-                    HashMap::new(),
-                )?;
-                items.push(TransactWriteItem::builder().update(update).build());
-            }
-        }
-        // The principal's version or credential set moved, or a credential it listed is gone.
-        self.transact_naming(items, |_, _| Some(Invariant::VersionMoved)).await
+        let actions = vec![
+            Guarded::guarding(update_action(update), Moved::Moved),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
+        ];
+        let change = Change::Principal {
+            org: after.org_id.clone(),
+            id: after.id.clone(),
+            tokens_valid_after: after.tokens_valid_after,
+        };
+        self.transact_guarded(actions, &[change]).await
     }
 
     /// API-key principals of an org, oldest first; by status through GSI1 (eventually consistent),
@@ -150,28 +139,38 @@ impl DynamoStore {
     }
 
     /// Adds a revoked token's entry to its principal, with the audit event, if the principal
-    /// exists and holds fewer than `cap` entries (`VersionMoved` otherwise: read and decide).
+    /// exists, does not hold the entry yet and holds fewer than `cap` entries (refused otherwise:
+    /// read and decide).
     pub async fn revoke_token(
         &self,
         org: &OrgId,
         principal: &PrincipalId,
         entry: &str,
+        jti: &str,
         cap: usize,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), WriteError<TokenRevocationRefused>> {
         let update = build(
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key_of(keys::principal(org, principal))))
                 .update_expression("ADD #rt :entry")
-                .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#rt) OR size(#rt) < :cap)")
+                // Not there yet: a token revoked twice is one change, audited once.
+                .condition_expression(
+                    "attribute_exists(PK) AND (attribute_not_exists(#rt) OR (size(#rt) < :cap AND NOT contains(#rt, :one)))",
+                )
                 .expression_attribute_names("#rt", attr::REVOKED_TOKENS)
                 .expression_attribute_values(":entry", AttributeValue::Ss(vec![entry.to_string()]))
+                .expression_attribute_values(":one", s(entry))
                 .expression_attribute_values(":cap", n(cap))
                 .build(),
         )?;
-        let items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
-        self.transact_naming(items, |position, _| (position == 0).then_some(Invariant::VersionMoved)).await
+        let actions = vec![
+            Guarded::guarding(update_action(update), TokenRevocationRefused::PrincipalGoneOrFull),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
+        ];
+        let change = Change::RevokedToken { org: org.clone(), id: principal.clone(), jti: jti.to_string() };
+        self.transact_guarded(actions, &[change]).await
     }
 
     /// Drops revoked-token entries whose tokens have expired.

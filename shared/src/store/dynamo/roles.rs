@@ -3,6 +3,7 @@
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::*;
+use crate::store::{AssignRefused, RoleCreateRefused, RoleDeleteRefused, RoleUpdateRefused, UnassignRefused};
 
 impl DynamoStore {
     pub(super) fn role_item(role: &Role, assignment_count: u64) -> Result<Item, StoreError> {
@@ -21,7 +22,12 @@ impl DynamoStore {
 
     /// Creates a custom role; refused when its name is taken in the org (`RoleNameTaken`) or the org
     /// holds its cap (`RoleLimitReached`).
-    pub async fn create_role(&self, role: &Role, audit: &AuditEvent, cap: usize) -> Result<(), StoreError> {
+    pub async fn create_role(
+        &self,
+        role: &Role,
+        audit: &AuditEvent,
+        cap: usize,
+    ) -> Result<(), WriteError<RoleCreateRefused>> {
         let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("a custom role needs an org")))?;
         // The org item counts its custom roles; the cap is this condition, not a count read before.
         let count = build(
@@ -36,18 +42,13 @@ impl DynamoStore {
                 .expression_attribute_values(":cap", n(cap as u64))
                 .build(),
         )?;
-        let items = vec![
-            self.put_new(Self::role_item(role, 0)?)?,
-            self.put_new(Self::name_item(org, role)?)?,
-            TransactWriteItem::builder().update(count).build(),
-            self.put_new(audit_item(audit)?)?,
+        let actions = vec![
+            Guarded::unguarded(self.put_new(Self::role_item(role, 0)?)?),
+            Guarded::guarding(self.put_new(Self::name_item(org, role)?)?, RoleCreateRefused::NameTaken),
+            Guarded::guarding(update_action(count), RoleCreateRefused::LimitReached),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
         ];
-        self.transact_naming(items, |position, _| match position {
-            1 => Some(Invariant::RoleNameTaken),
-            2 => Some(Invariant::RoleLimitReached),
-            _ => None,
-        })
-        .await
+        self.transact_guarded(actions, &[Change::Roles { org: org.clone() }]).await
     }
 
     /// A custom role and how many principals hold it, strongly consistent.
@@ -64,7 +65,12 @@ impl DynamoStore {
 
     /// Replaces a custom role at `before.version` (else `VersionMoved`); a rename moves its name
     /// guard in the same transaction (`RoleNameTaken` when the new name is taken).
-    pub async fn update_role(&self, before: &Role, after: &Role, audit: &AuditEvent) -> Result<(), StoreError> {
+    pub async fn update_role(
+        &self,
+        before: &Role,
+        after: &Role,
+        audit: &AuditEvent,
+    ) -> Result<(), WriteError<RoleUpdateRefused>> {
         let org = after.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
         let mut fields = to_attributes(after)?;
         fields.remove(attr::ORG_ID);
@@ -77,30 +83,28 @@ impl DynamoStore {
             HashMap::from([("#ver".into(), attr::VERSION.into())]),
             HashMap::from([(":v".into(), n(before.version))]),
         )?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
+        let mut actions = vec![
+            Guarded::guarding(update_action(update), RoleUpdateRefused::RoleMoved),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
+        ];
         // The guard moves only when the name's skeleton does (a change of case or a look-alike
         // keeps it; putting it again would find itself there).
         if keys::role_name(org, &before.name) != keys::role_name(org, &after.name) {
-            items.push(self.put_new(Self::name_item(org, after)?)?);
+            actions.push(Guarded::guarding(self.put_new(Self::name_item(org, after)?)?, RoleUpdateRefused::NameTaken));
             let delete = build(
                 Delete::builder()
                     .table_name(&self.table)
                     .set_key(Some(key_of(keys::role_name(org, &before.name))))
                     .build(),
             )?;
-            items.push(TransactWriteItem::builder().delete(delete).build());
+            actions.push(Guarded::unguarded(delete_action(delete)));
         }
-        self.transact_naming(items, |position, _| match position {
-            0 => Some(Invariant::VersionMoved),
-            2 => Some(Invariant::RoleNameTaken),
-            _ => None,
-        })
-        .await
+        self.transact_guarded(actions, &[Change::Roles { org: org.clone() }]).await
     }
 
     /// Deletes a custom role that no principal holds (`RoleInUse` otherwise, `Gone` when it is),
     /// and its name guard.
-    pub async fn delete_role(&self, role: &Role, audit: &AuditEvent) -> Result<(), StoreError> {
+    pub async fn delete_role(&self, role: &Role, audit: &AuditEvent) -> Result<(), WriteError<RoleDeleteRefused>> {
         let org = role.org_id.as_ref().ok_or_else(|| StoreError::Other(anyhow!("built-in roles are not stored")))?;
         let delete = build(
             Delete::builder()
@@ -125,19 +129,18 @@ impl DynamoStore {
                 .expression_attribute_values(":one", n(1))
                 .build(),
         )?;
-        let items = vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            TransactWriteItem::builder().delete(name).build(),
-            TransactWriteItem::builder().update(count).build(),
-            self.put_new(audit_item(audit)?)?,
-        ];
         // The role's condition failed: it is assigned (the item as it was says to how many), or gone.
-        self.transact_naming(items, |position, old| match (position, old) {
-            (0, Some(role)) => Some(Invariant::RoleInUse(Self::role_from(role.clone()).map_or(0, |(_, count)| count))),
-            (0, None) => Some(Invariant::Gone),
-            _ => None,
-        })
-        .await
+        let in_use_or_gone = |old: Option<&Item>| match old {
+            Some(role) => RoleDeleteRefused::InUse(Self::role_from(role.clone()).map_or(0, |(_, count)| count)),
+            None => RoleDeleteRefused::Gone,
+        };
+        let actions = vec![
+            Guarded::guarding_with(delete_action(delete), in_use_or_gone),
+            Guarded::unguarded(delete_action(name)),
+            Guarded::unguarded(update_action(count)),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
+        ];
+        self.transact_guarded(actions, &[Change::Roles { org: org.clone() }]).await
     }
 
     pub(super) fn assignment_item(a: &Assignment) -> Result<Item, StoreError> {
@@ -147,9 +150,16 @@ impl DynamoStore {
     }
 
     /// Assigns a role: the assignment, the principal's role set, the custom role's assignment count
-    /// and the audit event in one transaction. Refused (ConditionFailed) when the assignment exists,
-    /// the principal is gone or revoked, or the custom role was deleted meanwhile.
-    pub async fn assign_role(&self, a: &Assignment, audit: &AuditEvent, cap: usize) -> Result<(), StoreError> {
+    /// and the audit event in one transaction. Refused when the assignment exists, the principal is
+    /// gone, revoked or at its cap, or the custom role is no longer at `role_version` (the version
+    /// whose permissions the grant rule checked: widened, narrowed or deleted meanwhile).
+    pub async fn assign_role(
+        &self,
+        a: &Assignment,
+        role_version: u64,
+        audit: &AuditEvent,
+        cap: usize,
+    ) -> Result<(), WriteError<AssignRefused>> {
         // The principal holds at most `cap` roles: a condition on its role set, so that concurrent
         // assignments cannot pass it, and a member's removal stays one transaction.
         let principal = build(
@@ -167,22 +177,28 @@ impl DynamoStore {
                 .expression_attribute_values(":cap", n(cap as u64))
                 .build(),
         )?;
-        let mut items = vec![
-            self.put_new(Self::assignment_item(a)?)?,
-            TransactWriteItem::builder().update(principal).build(),
-            self.put_new(audit_item(audit)?)?,
+        let mut actions = vec![
+            Guarded::guarding(self.put_new(Self::assignment_item(a)?)?, AssignRefused::AssignmentExists),
+            // Gone, revoked or at its cap: a fresh read says which.
+            Guarded::guarding(update_action(principal), AssignRefused::PrincipalMoved),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
         ];
         if !a.role_id.is_built_in() {
-            items.push(TransactWriteItem::builder().update(self.count_assignments(a, 1)?).build());
+            let count = build(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_of(keys::role(&a.org_id, &a.role_id))))
+                    .update_expression("ADD #count :one")
+                    .condition_expression("attribute_exists(PK) AND #ver = :v")
+                    .expression_attribute_names("#count", attr::ASSIGNMENT_COUNT)
+                    .expression_attribute_names("#ver", attr::VERSION)
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":v", n(role_version))
+                    .build(),
+            )?;
+            actions.push(Guarded::guarding(update_action(count), AssignRefused::RoleMoved));
         }
-        self.transact_naming(items, |position, _| match position {
-            0 => Some(Invariant::AssignmentExists),
-            // Gone, revoked or at its cap: a fresh read says which.
-            1 => Some(Invariant::VersionMoved),
-            3 => Some(Invariant::Gone),
-            _ => None,
-        })
-        .await
+        self.transact_guarded(actions, &[Change::Roles { org: a.org_id.clone() }]).await
     }
 
     pub(super) fn count_assignments(&self, a: &Assignment, delta: i64) -> Result<Update, StoreError> {
@@ -199,7 +215,7 @@ impl DynamoStore {
     }
 
     /// Removes an assignment, the role from the principal's set and one from the role's count.
-    pub async fn unassign_role(&self, a: &Assignment, audit: &AuditEvent) -> Result<(), StoreError> {
+    pub async fn unassign_role(&self, a: &Assignment, audit: &AuditEvent) -> Result<(), WriteError<UnassignRefused>> {
         let delete = build(
             Delete::builder()
                 .table_name(&self.table)
@@ -217,16 +233,16 @@ impl DynamoStore {
                 .expression_attribute_values(":r", AttributeValue::Ss(vec![a.role_id.to_string()]))
                 .build(),
         )?;
-        let mut items = vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            TransactWriteItem::builder().update(principal).build(),
-            self.put_new(audit_item(audit)?)?,
+        // The assignment, its principal or its role is gone.
+        let mut actions = vec![
+            Guarded::guarding(delete_action(delete), UnassignRefused::Gone),
+            Guarded::guarding(update_action(principal), UnassignRefused::Gone),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
         ];
         if !a.role_id.is_built_in() {
-            items.push(TransactWriteItem::builder().update(self.count_assignments(a, -1)?).build());
+            actions.push(Guarded::guarding(update_action(self.count_assignments(a, -1)?), UnassignRefused::Gone));
         }
-        // The assignment, its principal or its role is gone.
-        self.transact_naming(items, |position, _| (position != 2).then_some(Invariant::Gone)).await
+        self.transact_guarded(actions, &[Change::Roles { org: a.org_id.clone() }]).await
     }
 
     /// One assignment, strongly consistent.

@@ -1,6 +1,7 @@
 //! The expiry sweep's state and its reads of the expiry index.
 
 use super::*;
+use crate::store::Moved;
 
 impl DynamoStore {
     /// The last hour (epoch hours) the sweep finished, strongly consistent.
@@ -116,7 +117,7 @@ impl DynamoStore {
         record: &CredentialRecord,
         days: u32,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), WriteError<Moved>> {
         let c = &record.credential;
         let expires_at = c.expires_at.ok_or_else(|| StoreError::Other(anyhow!("a warning for no expiry")))?;
         let update = build(
@@ -135,7 +136,10 @@ impl DynamoStore {
                 .expression_attribute_values(":exp", s(expires_at.to_string()))
                 .build(),
         )?;
-        let items = vec![TransactWriteItem::builder().update(update).build(), self.put_new(audit_item(audit)?)?];
-        self.transact_naming(items, |position, _| (position == 0).then_some(Invariant::VersionMoved)).await
+        let actions = vec![
+            Guarded::guarding(update_action(update), Moved::Moved),
+            Guarded::unguarded(self.put_new(audit_item(audit)?)?),
+        ];
+        self.transact_guarded(actions, &[]).await
     }
 }
