@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use iam_tests::reads::Read;
 use iam_tests::{FORMS, Form, ISSUER, TestApp, TestResponse, with_checksum};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use local_stack::event::IncomingRequest;
@@ -200,8 +201,12 @@ async fn a_warm_exchange_costs_one_strongly_consistent_read_and_no_write() {
     let app = TestApp::new().await;
     app.token_for(&app.admin_key).await;
     app.calls.reset();
+    app.reads.reset();
     app.token_for(&app.admin_key).await;
-    assert_eq!(app.calls.names(), vec!["GetItem"]);
+    assert_eq!(app.calls.names(), vec!["GetItem"], "one request, and it is no write");
+    // The request itself asks for a strongly consistent read: an eventually consistent one could
+    // still see a credential revoked a moment ago as Active.
+    assert_eq!(app.reads.reads(), vec![Read::consistent("GetItem")]);
 }
 
 #[tokio::test]
