@@ -8,13 +8,15 @@
 //! the Authorization header value (empty: none) and the rest is the body.
 //!
 //! Properties: nothing panics; every refusal is a 400, 401, 413 or 415 problem with its stable
-//! code; a body the exchange readers accept holds a well-formed key.
+//! code; a body the exchange readers accept holds a well-formed key; an accepted display name or
+//! member subject holds no code point names refuse (controls, bidirectional controls, invisible,
+//! private-use, noncharacters).
 
 #![no_main]
 
 use lambda_http::{Body, Request};
 use libfuzzer_sys::fuzz_target;
-use shared::domain::Timestamp;
+use shared::domain::{NameError, Timestamp};
 use shared::http::{ApiError, json_body};
 use shared::service::credentials::IssueCredential;
 use shared::service::members::AddMember;
@@ -59,6 +61,11 @@ fn request(content_type: Option<&str>, authorization: Option<&[u8]>, body: &[u8]
     builder.body(body).expect("request")
 }
 
+/// An accepted name or subject holds no code point a name may not hold.
+fn clean(text: &str) {
+    assert!(text.chars().all(|c| NameError::for_char(c).is_none()), "accepted: {text:?}");
+}
+
 fn validate(kind: usize, content_type: Option<&str>, data: &[u8], now: Timestamp) -> Result<(), ApiError> {
     if kind >= 8 {
         let (authorization, body) = match data.iter().position(|&b| b == b'\n') {
@@ -75,12 +82,16 @@ fn validate(kind: usize, content_type: Option<&str>, data: &[u8], now: Timestamp
     // Each body's one parser: its shape (`json_body`), then its `check` into a typed command,
     // exactly as the services run them.
     match kind {
-        0 => drop(json_body::<CreatePrincipal>(&req)?.check(now)?),
+        0 => clean(json_body::<CreatePrincipal>(&req)?.check(now)?.display_name.as_str()),
         1 => drop(json_body::<UpdatePrincipal>(&req)?.check(now)?),
         2 => drop(json_body::<IssueCredential>(&req)?.check(now)?),
         3 => drop(json_body::<CreateRole>(&req)?.check()?),
         4 => drop(json_body::<UpdateRole>(&req)?.check()?),
-        5 => drop(json_body::<AddMember>(&req)?.check()?),
+        5 => {
+            let member = json_body::<AddMember>(&req)?.check()?;
+            clean(&member.subject);
+            clean(member.shown.as_str());
+        }
         6 => json_body::<UpdateSettings>(&req)?.check()?,
         _ => drop(json_body::<Simulate>(&req)?.check(Some("198.51.100.7"))?),
     }

@@ -2,8 +2,9 @@
 //! IAM's verifier or the identity provider's) and `KeySet::verify`, on raw strings and on tokens
 //! genuinely signed with the key set's own key, so that header and claims decoding past the
 //! signature check is reached too.
-//! Property: nothing panics; a token that verifies has our `iss` and `aud`, is unexpired and
-//! was signed with the current key with `typ: at+jwt`.
+//! Property: nothing panics; a token that verifies has our `iss` and `aud`, is unexpired, was
+//! not issued (`iat`) nor made valid (`nbf`) later than now plus the leeway, and was signed with
+//! the current key with `typ: at+jwt`.
 
 #![no_main]
 
@@ -84,6 +85,7 @@ struct Fields {
     exp_offset: Field,
     iat: Field,
     jti: Field,
+    nbf_offset: Field,
 }
 
 fn sign(header: &[u8], claims: &[u8]) -> String {
@@ -119,7 +121,20 @@ fn structured(f: Fields, now: Timestamp) -> String {
     put(&mut claims, "exp", &exp, json!(now.unix() + 600));
     put(&mut claims, "iat", &f.iat, json!(now.unix()));
     put(&mut claims, "jti", &f.jti, json!("fuzz"));
+    // An integer is an offset from now, so that both sides of the leeway are reached.
+    let nbf = match f.nbf_offset {
+        Field::Int(offset) => Field::Int(now.unix().saturating_add(offset % 100_000)),
+        Field::Ours => Field::Absent,
+        other => other,
+    };
+    put(&mut claims, "nbf", &nbf, Value::Null);
     sign(&serde_json::to_vec(&header).expect("json"), &serde_json::to_vec(&claims).expect("json"))
+}
+
+/// A claim of the token's payload as JSON (`nbf` is not among the verified claims returned).
+fn payload_claim(token: &str, name: &str) -> Option<Value> {
+    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    serde_json::from_slice::<Value>(&payload).ok()?.get(name).cloned()
 }
 
 // Framing (so seeds stay readable): byte 0 picks the mode (mod 3). 0: the rest is the token;
@@ -145,6 +160,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(claims.iss, ISS);
         assert_eq!(claims.aud, AUD);
         assert!(claims.exp + 30 > now.unix(), "expired token accepted: {claims:?}");
+        assert!(claims.iat <= now.unix() + 30, "token issued in the future accepted: {claims:?}");
+        if let Some(nbf) = payload_claim(&token, "nbf").and_then(|v| v.as_i64()) {
+            assert!(nbf <= now.unix() + 30, "token not valid yet accepted: nbf {nbf}, {claims:?}");
+        }
         let header = jsonwebtoken::decode_header(&token).expect("a verified token has a header");
         assert_eq!(header.alg, Algorithm::EdDSA);
         assert_eq!(header.kid.as_deref(), Some(KEYS.kid.as_str()));

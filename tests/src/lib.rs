@@ -20,6 +20,7 @@ use shared::{App, Clock, Config};
 
 pub mod faults;
 pub mod openapi;
+pub mod reads;
 
 /// The emulator `make test` started (`scripts/with-emulator`).
 pub fn emulator_url() -> String {
@@ -52,11 +53,12 @@ pub fn forged_key(key_id: &str) -> String {
     with_checksum(&format!("ik_{key_id}.{}", "Q".repeat(32)))
 }
 
-/// The DynamoDB client the handlers get: counted, with fault injection, and attempts that time out
-/// after `attempt_timeout`.
+/// The DynamoDB client the handlers get: counted, its reads' consistency recorded, with fault
+/// injection, and attempts that time out after `attempt_timeout`.
 fn handlers_client(
     sdk: &aws_config::SdkConfig,
     calls: &CallCounter,
+    reads: &reads::ReadLog,
     faults: &faults::Faults,
     attempt_timeout: Duration,
 ) -> aws_sdk_dynamodb::Client {
@@ -67,6 +69,7 @@ fn handlers_client(
     aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(sdk)
             .interceptor(calls.clone())
+            .interceptor(reads.clone())
             .interceptor(faults.clone())
             .timeout_config(timeouts)
             .build(),
@@ -104,6 +107,8 @@ pub struct TestApp {
     pub template: Arc<Template>,
     /// Counts the DynamoDB operations the handlers send.
     pub calls: CallCounter,
+    /// Records whether each read the handlers send is strongly consistent.
+    pub reads: reads::ReadLog,
     /// A client without the counter, for the test's own reads of the table.
     pub dynamo: aws_sdk_dynamodb::Client,
     pub table: String,
@@ -183,8 +188,9 @@ impl TestApp {
         let template = Arc::new(Template::load_default().expect("the template reads"));
         admin::provision(&dynamo, &secrets, &config, &template).await.expect("table and secrets");
         let calls = CallCounter::default();
+        let reads = reads::ReadLog::default();
         let faults = faults::Faults::start().await;
-        let counted = handlers_client(&sdk, &calls, &faults, attempt_timeout);
+        let counted = handlers_client(&sdk, &calls, &reads, &faults, attempt_timeout);
         let clock = Clock::manual(Timestamp::now());
         let app = Arc::new(App::with_clock(config.clone(), counted, &secrets, clock).await.expect("build app"));
         let made = admin::bootstrap(&app, "test org", true).await.expect("bootstrap");
@@ -193,6 +199,7 @@ impl TestApp {
             app,
             template,
             calls,
+            reads,
             dynamo,
             table: config.table_name,
             org: made.org_id,
@@ -249,7 +256,8 @@ impl TestApp {
         let sdk = emulator_sdk_config(&emulator_url()).await;
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let calls = CallCounter::default();
-        let counted = handlers_client(&sdk, &calls, &self.faults, attempt_timeout);
+        let reads = reads::ReadLog::default();
+        let counted = handlers_client(&sdk, &calls, &reads, &self.faults, attempt_timeout);
         let mut config = self.app.config.clone();
         adjust(&mut config);
         let clock = Clock::manual(self.app.clock.now());
@@ -258,6 +266,7 @@ impl TestApp {
             app,
             template: self.template.clone(),
             calls,
+            reads,
             dynamo: self.dynamo.clone(),
             table: self.table.clone(),
             org: self.org.clone(),

@@ -47,6 +47,12 @@ fn validator(key: &str, schema: &Value) -> Arc<jsonschema::Validator> {
         .clone()
 }
 
+/// Whether `instance` is valid by the document's `#/components/schemas/<name>`.
+pub fn schema_accepts(name: &str, instance: &Value) -> bool {
+    let schema = serde_json::json!({ "$ref": format!("#/components/schemas/{name}") });
+    validator(&format!("#/components/schemas/{name}"), &schema).iter_errors(instance).next().is_none()
+}
+
 /// Checks one response of `method path` against the document; `Err` says what does not conform.
 pub fn check(method: &str, path: &str, status: u16, headers: &http::HeaderMap, body: &[u8]) -> Result<(), String> {
     let op = operation(method, path).ok_or_else(|| format!("{method} {path} is not in the OpenAPI document"))?;

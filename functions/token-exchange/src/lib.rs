@@ -12,7 +12,7 @@ use serde::Deserialize;
 use shared::App;
 use shared::auth::{Action, ApiKey, AuthFailure, Caller, Identity, resources};
 use shared::http::body::{MAX_BODY_BYTES, request_bytes};
-use shared::http::{ApiError, FieldError, RequestCtx, json_body, json_with, no_store};
+use shared::http::{ApiError, FieldError, RequestCtx, json_body, json_with, no_store, response};
 use shared::service::tokens;
 
 /// Serves one API Gateway request; every failure is an error response, never a Lambda error.
@@ -219,8 +219,7 @@ async fn jwks(app: &App) -> Result<Response<Body>, ApiError> {
 
 /// The OpenAPI document of every route (built into the binary; no I/O).
 fn openapi() -> Response<Body> {
-    Response::builder()
-        .status(200)
+    response::builder(200)
         .header("content-type", "application/json")
         .header("cache-control", "public, max-age=300")
         .body(Body::from(shared::http::openapi::DOCUMENT))
@@ -287,11 +286,8 @@ async fn revoke(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
     };
     let token = token_form(req)?;
     tokens::revoke_token(app, identity, &token, ctx).await?;
-    let mut response = Response::new(Body::Empty);
-    for (name, value) in no_store() {
-        response.headers_mut().insert(name, value.parse().expect("a header value"));
-    }
-    Ok(response)
+    let builder = no_store().into_iter().fold(response::builder(200), |b, (name, value)| b.header(name, value));
+    Ok(builder.body(Body::Empty).expect("valid response parts"))
 }
 
 /// The `token` of an RFC 7662 or RFC 7009 form body (`token_type_hint` is accepted and ignored:

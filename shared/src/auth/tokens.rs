@@ -17,7 +17,7 @@ use crate::domain::Timestamp;
 
 /// The `typ` of our access tokens (RFC 9068 §2.1).
 pub const TOKEN_TYPE: &str = "at+jwt";
-/// Clock skew tolerated on `exp`.
+/// Clock skew tolerated on `exp`, `iat` and `nbf` (access and member tokens alike).
 pub const LEEWAY_SECONDS: i64 = 30;
 /// The longest access-token lifetime an org may set; a retired key stays published this long
 /// (plus the leeway) after it stopped signing.
@@ -146,6 +146,16 @@ pub struct AccessClaims {
     pub scope: Option<String>,
 }
 
+/// What verification decodes: the claims, and `nbf`, which our tokens never carry but a token
+/// may (one that is not valid yet is refused, whoever signed it).
+#[derive(Deserialize)]
+struct VerifiedClaims {
+    #[serde(flatten)]
+    claims: AccessClaims,
+    #[serde(default)]
+    nbf: Option<i64>,
+}
+
 impl KeySet {
     /// Parses the secret's JSON.
     pub fn from_secret(text: &str) -> anyhow::Result<Self> {
@@ -180,7 +190,8 @@ impl KeySet {
     }
 
     /// Verifies a token: EdDSA only, `typ` at+jwt, a `kid` of this set (never a key named by the
-    /// token itself), signature, `iss`, `aud`, and `exp` (leeway 30 s) against `now`.
+    /// token itself), signature, `iss`, `aud`, `exp`, and `iat` and `nbf` not in the future (each
+    /// with the leeway) against `now`, the service's clock.
     pub fn verify(
         &self,
         token: &str,
@@ -213,14 +224,22 @@ impl KeySet {
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let data =
-            jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation).map_err(|e| match e.kind() {
+            jsonwebtoken::decode::<VerifiedClaims>(token, &key.decoding, &validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthFailure::TokenExpired,
                 _ => AuthFailure::InvalidToken,
             })?;
-        if data.claims.exp + LEEWAY_SECONDS <= now.unix() {
+        let VerifiedClaims { claims, nbf } = data.claims;
+        if claims.exp + LEEWAY_SECONDS <= now.unix() {
             return Err(AuthFailure::TokenExpired);
         }
-        Ok(data.claims)
+        // A token issued, or valid only from, later than now (past the leeway) is no token at all:
+        // a container whose clock runs ahead, or a key in the wrong hands, must not mint tokens
+        // that outlive their lifetime. The same rule as for member tokens (`oidc.rs`).
+        let latest = now.unix() + LEEWAY_SECONDS;
+        if claims.iat > latest || nbf.is_some_and(|nbf| nbf > latest) {
+            return Err(AuthFailure::InvalidToken);
+        }
+        Ok(claims)
     }
 }
 
@@ -358,6 +377,60 @@ mod tests {
         assert_eq!(keys.verify(&token, ISS, "urn:other", now()), Err(AuthFailure::InvalidToken));
         assert_eq!(keys.verify(&token, ISS, AUD, now().plus_seconds(900 + 30)), Err(AuthFailure::TokenExpired));
         assert!(keys.verify(&token, ISS, AUD, now().plus_seconds(900 + 29)).is_ok(), "30 s of leeway");
+    }
+
+    /// `claims` with `nbf` added, signed with the set's current key as `sign` would.
+    fn sign_with_nbf(keys: &KeySet, claims: &AccessClaims, nbf: i64) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(TOKEN_TYPE.into());
+        header.kid = Some(keys.current.kid.clone());
+        let mut body = serde_json::to_value(claims).unwrap();
+        body["nbf"] = nbf.into();
+        jsonwebtoken::encode(&header, &body, &keys.current.encoding).unwrap()
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_refused_beyond_the_leeway() {
+        let t0 = Timestamp::from_unix(1_795_000_000);
+        let (keys, _) = set(t0);
+        for (ahead, verifies) in [(0, true), (LEEWAY_SECONDS, true), (LEEWAY_SECONDS + 1, false), (3600, false)] {
+            let mut issued = claims(t0);
+            issued.iat = t0.unix() + ahead;
+            issued.exp = issued.iat + 900;
+            let token = keys.sign(&issued).unwrap();
+            let verified = keys.verify(&token, ISS, AUD, t0);
+            if verifies {
+                assert_eq!(verified, Ok(issued), "iat {ahead} s ahead");
+            } else {
+                assert_eq!(verified, Err(AuthFailure::InvalidToken), "iat {ahead} s ahead");
+            }
+        }
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused_beyond_the_leeway() {
+        let t0 = Timestamp::from_unix(1_795_000_000);
+        let (keys, _) = set(t0);
+        for (ahead, verifies) in [(-60, true), (LEEWAY_SECONDS, true), (LEEWAY_SECONDS + 1, false), (3600, false)] {
+            let token = sign_with_nbf(&keys, &claims(t0), t0.unix() + ahead);
+            let verified = keys.verify(&token, ISS, AUD, t0);
+            if verifies {
+                assert_eq!(verified, Ok(claims(t0)), "nbf {ahead} s ahead");
+            } else {
+                assert_eq!(verified, Err(AuthFailure::InvalidToken), "nbf {ahead} s ahead");
+            }
+        }
+    }
+
+    #[test]
+    fn the_time_claims_are_judged_by_the_clock_passed_in() {
+        // A token issued an hour ahead of the system clock verifies for a service clock an hour
+        // ahead too, and is refused for one standing at the system's now.
+        let later = Timestamp::now().plus_seconds(3600);
+        let (keys, _) = set(later);
+        let token = keys.sign(&claims(later)).unwrap();
+        assert_eq!(keys.verify(&token, ISS, AUD, later), Ok(claims(later)));
+        assert_eq!(keys.verify(&token, ISS, AUD, later.plus_seconds(-3600)), Err(AuthFailure::InvalidToken));
     }
 
     #[test]

@@ -68,8 +68,7 @@ where
 /// 200 with `body` as CSV, the next page's cursor in `X-Next-Cursor` (absent on the last page),
 /// and `Vary: Accept` (the same URL answers JSON too).
 pub fn csv_page(body: String, next: Option<String>, filename: &str) -> Response<Body> {
-    let mut builder = Response::builder()
-        .status(200)
+    let mut builder = super::response::builder(200)
         .header("content-type", CSV)
         .header("content-disposition", format!("attachment; filename=\"{filename}\""))
         .header("vary", "Accept");

@@ -153,8 +153,7 @@ impl ApiError {
                 (value.to_string(), "application/json")
             }
         };
-        let mut builder = Response::builder()
-            .status(self.status())
+        let mut builder = super::response::builder(self.status())
             .header("content-type", content_type)
             .header("cache-control", "no-store");
         match &self {
@@ -173,5 +172,22 @@ impl ApiError {
             _ => {}
         }
         builder.body(Body::Text(body)).expect("valid response parts")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nosniff(response: &Response<Body>) -> Option<&str> {
+        response.headers().get("x-content-type-options").and_then(|v| v.to_str().ok())
+    }
+
+    #[test]
+    fn every_error_answer_carries_nosniff() {
+        for error in [ApiError::RouteNotFound, ApiError::InvalidCursor, ApiError::VersionMismatch { current: 3 }] {
+            assert_eq!(nosniff(&error.into_response("r")), Some("nosniff"));
+        }
+        assert_eq!(nosniff(&ApiError::UnsupportedGrantType.into_oauth_response("r", false)), Some("nosniff"));
     }
 }

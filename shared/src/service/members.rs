@@ -8,7 +8,8 @@ use crate::App;
 use crate::auth::resources;
 use crate::domain::ApiError;
 use crate::domain::{
-    Actor, AuditEvent, Name, OrgId, Permission, Principal, PrincipalId, PrincipalStatus, PrincipalType, RoleId,
+    Actor, AuditEvent, Name, NameError, OrgId, Permission, Principal, PrincipalId, PrincipalStatus, PrincipalType,
+    RoleId,
 };
 use crate::store::ListParams;
 use crate::store::{MemberAddRefused, MemberRemoveRefused, Membership, Page, WriteError};
@@ -50,12 +51,16 @@ impl Validation {
     /// shown by (its `displayName`, else its e-mail, else its subject, made a valid name).
     fn member(&mut self, input: &AddMember) -> Option<(String, Option<String>, Name)> {
         let subject = input.subject.trim();
+        // The code points names refuse, for the same reasons: a subject is listed, audited and
+        // shown (as the display name, when there is no other), and one that reorders or hides
+        // text could pass for another member's.
+        let refused = subject.chars().find_map(NameError::for_char);
         // At most 1,000 bytes too: the subject is part of its guard item's sort key (DynamoDB: 1,024).
-        let subject_ok = !subject.is_empty()
-            && subject.chars().count() <= 255
-            && subject.len() <= 1000
-            && !subject.chars().any(char::is_control);
-        if !subject_ok {
+        let subject_ok =
+            !subject.is_empty() && subject.chars().count() <= 255 && subject.len() <= 1000 && refused.is_none();
+        if let Some(refusal) = &refused {
+            self.push("subject", &refusal.to_string());
+        } else if !subject_ok {
             self.push(
                 "subject",
                 "must be the provider's subject: 1 to 255 characters (at most 1,000 bytes), no control characters",
@@ -197,4 +202,42 @@ async fn my_organisation(app: &App, membership: Membership) -> Result<Option<MyO
     }
     let role_ids = roles.into_iter().map(|r| r.id).collect();
     Ok(Some(MyOrganisation { org_id, name: org.name, principal_id, role_ids, permissions }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FieldError;
+
+    fn subject_errors(subject: &str) -> Vec<FieldError> {
+        let input = AddMember { subject: subject.into(), email: None, display_name: Some("shown".into()) };
+        match input.check() {
+            Err(ApiError::InvalidRequest(errors)) => errors,
+            other => panic!("{subject:?} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_subject_holding_a_code_point_names_refuse_is_refused_naming_the_subject() {
+        for (subject, message) in [
+            ("a\u{202e}b", "must not contain the bidirectional control character U+202E"),
+            ("\u{2066}alice", "must not contain the bidirectional control character U+2066"),
+            ("ali\u{200b}ce", "must not contain the invisible (default-ignorable) character U+200B"),
+            ("alice\u{e0041}", "must not contain the invisible (default-ignorable) character U+E0041"),
+            ("al\u{e000}ice", "must not contain the private-use character U+E000"),
+            ("alice\u{fffe}", "must not contain the noncharacter U+FFFE"),
+            ("a\u{7}b", "must not contain control characters"),
+        ] {
+            assert_eq!(subject_errors(subject), vec![FieldError::new("subject", message)], "{subject:?}");
+        }
+    }
+
+    #[test]
+    fn provider_subjects_of_every_usual_shape_are_accepted() {
+        for subject in ["alice", "auth0|5f7c8ec7c33c6c004bbafe82", "248289761001", "ユーザー", "Zoë"] {
+            let input = AddMember { subject: subject.into(), email: None, display_name: None };
+            let checked = input.check().unwrap_or_else(|e| panic!("{subject:?}: {e:?}"));
+            assert_eq!((checked.subject.as_str(), checked.shown.as_str()), (subject, subject));
+        }
+    }
 }

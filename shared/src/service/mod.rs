@@ -139,7 +139,15 @@ impl Validation {
     fn name(&mut self, field: &str, text: &str) -> Option<Name> {
         match Name::parse(text) {
             Ok(name) => Some(name),
-            Err(err @ (NameError::Empty | NameError::TooLong | NameError::ControlCharacter)) => {
+            Err(
+                err @ (NameError::Empty
+                | NameError::TooLong
+                | NameError::ControlCharacter
+                | NameError::BidiControl(_)
+                | NameError::InvisibleCharacter(_)
+                | NameError::PrivateUseCharacter(_)
+                | NameError::Noncharacter(_)),
+            ) => {
                 self.0.push(FieldError::new(field, err.to_string()));
                 None
             }

@@ -347,11 +347,90 @@ impl Lcg {
     }
 }
 
+/// The outcome the contract prescribes for one generated case, written out from the documented
+/// rules (docs/security.md, Authorization) and not computed by the service's evaluator: the test
+/// holds both the real route and the explainer to it, so a wrong decision fails even where the two
+/// agree.
+struct Expected<'a> {
+    /// The route's action and resource.
+    action: &'a str,
+    resource: &'a str,
+    /// The target principal's resource, `iam:api-keys/<target>`.
+    target_key: &'a str,
+}
+
+impl Expected<'_> {
+    /// The route actions each generated action pattern grants, by hand: `*` and `iam:*` every IAM
+    /// action; `iam:apiKeys:*` the two apiKeys verbs; `iam:*:list` every list within one segment.
+    fn grants(&self, pattern: &str) -> bool {
+        let granted: &[&str] = match pattern {
+            "*" | "iam:*" => &[
+                "iam:apiKeys:read",
+                "iam:apiKeys:list",
+                "iam:credentials:list",
+                "iam:roles:list",
+                "iam:settings:read",
+                "iam:roleAssignments:list",
+            ],
+            "iam:apiKeys:*" => &["iam:apiKeys:read", "iam:apiKeys:list"],
+            "iam:apiKeys:read" => &["iam:apiKeys:read"],
+            "iam:*:list" => &["iam:apiKeys:list", "iam:credentials:list", "iam:roles:list", "iam:roleAssignments:list"],
+            "iam:settings:read" => &["iam:settings:read"],
+            "iot:devices:read" => &[],
+            other => panic!("no expectation written for the action pattern {other}"),
+        };
+        granted.contains(&self.action)
+    }
+
+    /// Resource patterns: `*` covers all; `iam:api-keys/*` covers the target's key and the list's
+    /// `iam:api-keys/*`; any other pattern (no wildcard, or `iam:roles/*`) covers itself only.
+    fn covers(&self, pattern: &str) -> bool {
+        pattern == "*"
+            || pattern == self.resource
+            || (pattern == "iam:api-keys/*" && (self.resource == self.target_key || self.resource == "iam:api-keys/*"))
+    }
+
+    /// The 401 table before the 403 table; then no assignment, no role supporting ApiKey, no
+    /// permission for the action, none on the resource, no condition holding.
+    fn outcome(&self, case: &Case) -> &'static str {
+        match case {
+            _ if case.suspended => "principal_suspended",
+            Case { role: CaseRole::None, .. } => "no_role_assignment",
+            Case { role: CaseRole::Viewer, .. } => "Allow",
+            Case { role: CaseRole::Custom { user_only: true, .. }, .. } => "permission_denied",
+            Case { role: CaseRole::Custom { action, .. }, .. } if !self.grants(action) => "permission_denied",
+            Case { role: CaseRole::Custom { resource, .. }, .. } if !self.covers(resource) => "scope_mismatch",
+            Case { role: CaseRole::Custom { condition_holds: false, .. }, .. } => "condition_not_met",
+            Case { role: CaseRole::Custom { .. }, .. } => "Allow",
+        }
+    }
+}
+
+/// What a generated case gave its principal.
+struct Case {
+    role: CaseRole,
+    suspended: bool,
+}
+
+enum CaseRole {
+    None,
+    Viewer,
+    /// One permission; `user_only`: the role stopped supporting ApiKey after the assignment.
+    Custom {
+        action: String,
+        resource: String,
+        condition_holds: bool,
+        user_only: bool,
+    },
+}
+
 #[tokio::test]
-async fn the_explainer_agrees_with_the_real_routes_on_generated_cases() {
+async fn the_explainer_and_the_real_routes_decide_generated_cases_as_the_contract_says() {
     let app = TestApp::new().await;
     let (target, _) = app.principal_with_role("target", None).await;
-    let mut rng = Lcg(0x1a2b_3c4d);
+    let target_key = format!("iam:api-keys/{target}");
+    // A seed whose 36 cases reach every outcome below, a condition that holds among them.
+    let mut rng = Lcg(0x1a2b_444b);
     let routes: [(&str, &str, &str, String); 6] = [
         ("iam:apiKeys:read", "GET", "/api-keys/T", format!("iam:api-keys/{target}")),
         ("iam:apiKeys:list", "GET", "/api-keys", "iam:api-keys/*".into()),
@@ -371,25 +450,29 @@ async fn the_explainer_agrees_with_the_real_routes_on_generated_cases() {
         "iam:settings".into(),
         format!("iam:principals/{target}"),
     ];
+    // Each condition with whether it holds for a request from 198.51.100.7 now.
     let conditions = [
-        Value::Null,
-        json!({"sourceIp": ["198.51.100.0/24"]}),
-        json!({"sourceIp": ["203.0.113.0/24"]}),
-        json!({"notBefore": app.at(3600)}),
-        json!({"notAfter": app.at(-3600)}),
+        (Value::Null, true),
+        (json!({"sourceIp": ["198.51.100.0/24"]}), true),
+        (json!({"sourceIp": ["203.0.113.0/24"]}), false),
+        (json!({"notBefore": app.at(3600)}), false),
+        (json!({"notAfter": app.at(-3600)}), false),
     ];
     let types = [json!(["ApiKey"]), json!(["ApiKey", "User"]), json!(["User"])];
     let statuses = ["Active", "Active", "Active", "Suspended"];
-    let mut agreed = 0;
     let mut decisions = std::collections::HashMap::new();
     for case in 0..36 {
         let (principal, key) = app.principal_with_role(&format!("case {case}"), None).await;
-        match case % 4 {
-            0 => {}
-            1 => app.assign(&principal, "iam-viewer").await,
+        let role = match case % 4 {
+            0 => CaseRole::None,
+            1 => {
+                app.assign(&principal, "iam-viewer").await;
+                CaseRole::Viewer
+            }
             _ => {
-                let mut permission = json!({"action": rng.pick(&actions), "resource": rng.pick(&resources)});
-                let condition = rng.pick(&conditions);
+                let (action, resource) = (rng.pick(&actions), rng.pick(&resources));
+                let mut permission = json!({"action": action, "resource": resource});
+                let (condition, condition_holds) = rng.pick(&conditions);
                 if !condition.is_null() {
                     permission["condition"] = condition.clone();
                 }
@@ -405,14 +488,21 @@ async fn the_explainer_agrees_with_the_real_routes_on_generated_cases() {
                     let r = app.admin_call("PATCH", &path, Some(json!({"principalTypes": ["User"]}))).await;
                     assert_eq!(r.status, 200, "{:?}", r.body);
                 }
+                let (action, resource) = (action.to_string(), resource.clone());
+                CaseRole::Custom { action, resource, condition_holds: *condition_holds, user_only }
             }
-        }
+        };
         let status = rng.pick(&statuses);
         if *status != "Active" {
-            app.admin_call("PATCH", &app.org_path(&format!("/api-keys/{principal}")), Some(json!({"status": status})))
+            let r = app
+                .admin_call("PATCH", &app.org_path(&format!("/api-keys/{principal}")), Some(json!({"status": status})))
                 .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
         }
+        let generated = Case { role, suspended: *status == "Suspended" };
         let (action, method, path, resource) = rng.pick(&routes);
+        let expected =
+            Expected { action: *action, resource: resource.as_str(), target_key: &target_key }.outcome(&generated);
         let real = app.call(method, &app.org_path(&path.replace('T', &target)), Some(&key), None).await;
         let explained = app
             .admin_call("POST", &app.org_path("/authorize"), Some(json!({"principalId": principal, "action": action, "resource": resource, "sourceIp": "198.51.100.7"})))
@@ -423,13 +513,26 @@ async fn the_explainer_agrees_with_the_real_routes_on_generated_cases() {
             "Allow" => "Allow".to_string(),
             _ => explained.body["code"].as_str().unwrap().to_string(),
         };
-        assert_eq!(real_outcome, explained_outcome, "case {case}: {action} on {resource}: {}", explained.body);
-        *decisions.entry(real_outcome).or_insert(0) += 1;
-        agreed += 1;
+        assert_eq!(real_outcome, expected, "case {case}, the route: {action} on {resource}: {:?}", real.body);
+        assert_eq!(
+            explained_outcome, expected,
+            "case {case}, the explainer: {action} on {resource}: {}",
+            explained.body
+        );
+        *decisions.entry(expected).or_insert(0) += 1;
     }
-    assert_eq!(agreed, 36);
-    // The generator must reach both sides of the decision and several codes.
-    assert!(decisions.len() >= 4, "{decisions:?}");
+    // The generator reaches every outcome of the contract's order: each check can fail the test.
+    let reached: std::collections::BTreeSet<&str> = decisions.keys().copied().collect();
+    let every: std::collections::BTreeSet<&str> = [
+        "Allow",
+        "condition_not_met",
+        "no_role_assignment",
+        "permission_denied",
+        "principal_suspended",
+        "scope_mismatch",
+    ]
+    .into();
+    assert_eq!(reached, every, "{decisions:?}");
 }
 
 fn types_as_strs(v: &Value) -> Vec<&str> {

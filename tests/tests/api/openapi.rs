@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use iam_tests::TestApp;
-use iam_tests::openapi::{DOCUMENT, check};
+use iam_tests::openapi::{DOCUMENT, check, schema_accepts};
+use serde_json::json;
 
 #[tokio::test]
 async fn the_document_has_every_route_of_the_template_and_no_other() {
@@ -151,4 +152,65 @@ fn every_documented_request_example_passes_its_body_parser() {
         }
     }
     assert_eq!(checked, 12, "every JSON request body of the document");
+}
+
+/// The name and subject patterns accept exactly what the service accepts, character class by
+/// character class: a client that validates by the document is never surprised by a 400, and the
+/// data the API fuzzer generates as valid is valid.
+#[test]
+fn the_name_and_subject_patterns_refuse_what_the_service_refuses() {
+    use shared::domain::Name;
+    use shared::service::members::AddMember;
+
+    let classes: [(&str, &[char]); 6] = [
+        // Letters of several scripts, an emoji, the replacement character, an unassigned one.
+        ("accepted", &['a', 'é', '鍵', 'م', '🚀', '\u{fffd}', '\u{1fffd}']),
+        ("control", &['\u{7}', '\u{85}', '\u{2028}']),
+        ("bidirectional control", &['\u{61c}', '\u{200e}', '\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}']),
+        (
+            "default-ignorable",
+            &[
+                '\u{ad}',
+                '\u{34f}',
+                '\u{115f}',
+                '\u{180e}',
+                '\u{200b}',
+                '\u{200c}',
+                '\u{200d}',
+                '\u{2060}',
+                '\u{2064}',
+                '\u{206f}',
+                '\u{3164}',
+                '\u{fe0f}',
+                '\u{feff}',
+                '\u{ffa0}',
+                '\u{1bca0}',
+                '\u{1d17a}',
+                '\u{e0001}',
+                '\u{e0041}',
+                '\u{e0100}',
+                '\u{e0fff}',
+            ],
+        ),
+        ("private use", &['\u{e000}', '\u{f8ff}', '\u{f0000}', '\u{10fffd}']),
+        ("noncharacter", &['\u{fdd0}', '\u{fdef}', '\u{fffe}', '\u{1ffff}', '\u{dfffe}', '\u{10ffff}']),
+    ];
+    for (class, chars) in classes {
+        for &c in chars {
+            let inside = format!("a{c}b");
+            assert_eq!(Name::parse(&inside).is_ok(), class == "accepted", "{class}: {inside:?}");
+            for text in [inside, c.to_string(), format!(" {c} ")] {
+                let name = Name::parse(&text).is_ok();
+                assert_eq!(schema_accepts("NameInput", &json!(text)), name, "NameInput, {class}: {text:?}");
+                assert_eq!(schema_accepts("RoleNameInput", &json!(text)), name, "RoleNameInput, {class}: {text:?}");
+                let subject = AddMember { subject: text.clone(), email: None, display_name: None }.check().is_ok();
+                assert_eq!(subject, name, "a subject is refused where a name is, {class}: {text:?}");
+                assert_eq!(schema_accepts("SubjectInput", &json!(text)), subject, "SubjectInput, {class}: {text:?}");
+            }
+        }
+    }
+    for (schema, longest) in [("NameInput", 128), ("RoleNameInput", 64), ("SubjectInput", 255)] {
+        assert!(schema_accepts(schema, &json!(format!(" {} ", "x".repeat(longest)))), "{schema}: {longest}");
+        assert!(!schema_accepts(schema, &json!("x".repeat(longest + 1))), "{schema}: {}", longest + 1);
+    }
 }

@@ -70,6 +70,18 @@ async fn a_step_for_a_version_that_is_not_pending_is_refused() {
     let app = TestApp::new().await;
     let client = secrets().await;
     let id = &app.app.config.signing_keys_secret_id;
-    let r = handle(&client, &event(id, &request_token(), "testSecret"), app.app.clock.now()).await;
-    assert!(r.is_err());
+    let before = app.signing_keys().await;
+    let token = request_token();
+    // Every step after createSecret, finishSecret (which would move AWSCURRENT) included, refuses
+    // a version Secrets Manager never labelled pending, for that reason and no other.
+    for step in ["setSecret", "testSecret", "finishSecret"] {
+        let refused = handle(&client, &event(id, &token, step), app.app.clock.now()).await.expect_err(step);
+        assert_eq!(refused.to_string(), format!("version {token} is not pending rotation"), "{step}");
+    }
+    // Nothing moved: the same key is current, its predecessor unchanged, and no such version exists.
+    let after = app.signing_keys().await;
+    assert_eq!(after.current.kid, before.current.kid);
+    assert_eq!(after.previous.map(|k| k.kid), before.previous.map(|k| k.kid));
+    let versions = client.list_secret_version_ids().secret_id(id).send().await.expect("list the versions");
+    assert!(versions.versions().iter().all(|v| v.version_id() != Some(token.as_str())), "{versions:?}");
 }

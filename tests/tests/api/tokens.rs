@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use iam_tests::reads::Read;
 use iam_tests::{FORMS, Form, ISSUER, TestApp, TestResponse, with_checksum};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use local_stack::event::IncomingRequest;
@@ -200,8 +201,12 @@ async fn a_warm_exchange_costs_one_strongly_consistent_read_and_no_write() {
     let app = TestApp::new().await;
     app.token_for(&app.admin_key).await;
     app.calls.reset();
+    app.reads.reset();
     app.token_for(&app.admin_key).await;
-    assert_eq!(app.calls.names(), vec!["BatchGetItem"]);
+    assert_eq!(app.calls.names(), vec!["BatchGetItem"], "one request (the credential and its principal), no write");
+    // The request itself asks for strongly consistent reads: an eventually consistent one could
+    // still see a credential or principal revoked a moment ago as Active.
+    assert_eq!(app.reads.reads(), vec![Read::consistent("BatchGetItem")]);
 }
 
 #[tokio::test]
