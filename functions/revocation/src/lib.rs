@@ -9,7 +9,7 @@ use shared::auth::{Action, resources};
 use shared::domain::KeyId;
 use shared::http::body::{json_list, request_bytes};
 use shared::http::request::{path_param, principal_id};
-use shared::http::{ApiError, RequestCtx, json};
+use shared::http::{ApiError, RequestCtx, json, json_with};
 use shared::service::{credentials, leaks};
 
 /// Serves one API Gateway request; every failure is a problem+json response, never a Lambda error.
@@ -45,7 +45,12 @@ async fn leak_report(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Respo
         request_bytes(req),
     )
     .await?;
-    let report = json_list(req, leaks::MAX_REPORT_BYTES)?;
-    let labels = leaks::process(app, report, &ctx.request_id).await?;
-    Ok(json(200, &labels))
+    let report = json_list::<serde_json::Value>(req, leaks::MAX_REPORT_BYTES)?;
+    let judged = leaks::process(app, report, &ctx.request_id).await?;
+    // The body is GitHub's feedback format, which has no place for an entry without a label: the
+    // unreadable ones are named in a header instead.
+    let unreadable: Vec<String> = judged.unreadable.iter().map(usize::to_string).collect();
+    let headers =
+        if unreadable.is_empty() { Vec::new() } else { vec![(leaks::UNREADABLE_HEADER, unreadable.join(","))] };
+    Ok(json_with(200, &judged.labels, &headers))
 }

@@ -1,6 +1,8 @@
 //! Leaked-key reports in GitHub's secret-scanning partner format: a signed report revokes the live
 //! credentials it names (and their principal's issued tokens), audits and publishes them; a bad
-//! signature changes nothing; unknown and malformed strings cost no write (malformed: no read).
+//! signature changes nothing; unknown and malformed strings cost no write (malformed: no read); an
+//! entry that cannot be read is left unlabelled and never spares the others; a string reported
+//! many times is judged once.
 
 use iam_tests::{TestApp, forged_key};
 use local_stack::scanner::DevScanner;
@@ -9,6 +11,11 @@ use sha2::{Digest, Sha256};
 
 fn hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The label GitHub's feedback format gives `token`.
+fn labelled(token: &str, label: &str) -> Value {
+    json!({"token_hash": hash(token), "token_type": "infuse_iam_api_key", "label": label})
 }
 
 fn reported(token: &str) -> Value {
@@ -92,7 +99,7 @@ async fn a_report_with_a_bad_signature_is_401_and_changes_nothing() {
         ("no signature", app.scanner.key_identifier().to_string(), String::new()),
     ];
     for (case, key_id, signature) in cases {
-        // An unknown key id is refused once the keys have been fetched again (at most once a minute).
+        // A minute apart, so that the unknown key id makes the keys be fetched again first.
         app.app.clock.advance(60);
         app.calls.reset();
         let r = app.leak_report_signed(raw.clone(), &key_id, &signature).await;
@@ -167,37 +174,151 @@ async fn reports_signed_by_a_new_scanner_key_verify_after_one_refetch() {
     let r = app.leak_report_signed(raw.clone(), rotated.key_identifier(), &rotated.sign(&raw)).await;
     assert_eq!((r.status, r.body[0]["label"].as_str()), (200, Some("true_positive")), "{:?}", r.body);
     assert_eq!(app.scanner_fetches.load(std::sync::atomic::Ordering::SeqCst), fetched + 1);
-    // Unknown ids do not make the container fetch more than once a minute: within that minute they
-    // are 503 with Retry-After (the scanner may have rotated again: it sends again), reading nothing.
-    let unknown = DevScanner::generate().unwrap();
-    for _ in 0..3 {
-        app.calls.reset();
-        let r = app.leak_report_signed(raw.clone(), unknown.key_identifier(), &unknown.sign(&raw)).await;
-        assert_eq!((r.status, r.code(), r.header("retry-after").is_empty()), (503, "service_unavailable", false));
-        assert_eq!(app.calls.count(), 0);
-    }
-    assert_eq!(app.scanner_fetches.load(std::sync::atomic::Ordering::SeqCst), fetched + 1);
-    app.app.clock.advance(60);
-    let r = app.leak_report_signed(raw.clone(), unknown.key_identifier(), &unknown.sign(&raw)).await;
-    assert_eq!((r.status, r.code()), (401, "invalid_signature"), "still unknown after a fresh fetch");
-    assert_eq!(app.scanner_fetches.load(std::sync::atomic::Ordering::SeqCst), fetched + 2);
 }
 
 #[tokio::test]
-async fn a_report_that_is_not_a_list_of_reported_strings_is_400_and_too_many_strings_are_refused() {
+async fn an_unknown_scanner_key_id_while_the_refetch_waits_is_401_not_503() {
     let app = TestApp::new().await;
-    for (body, code) in [
-        (json!({"token": "x"}), "invalid_request"),
-        (json!([{"token": "x"}]), "invalid_request"),
-        (json!([{"token": "x", "type": "t", "url": "u", "source": "s", "extra": 1}]), "invalid_request"),
-    ] {
+    let (_, key) = principal_with_key(&app).await;
+    assert_eq!(app.leak_report(&json!([reported("x")])).await.status, 200, "the scanner's keys are fetched");
+    let fetches = || app.scanner_fetches.load(std::sync::atomic::Ordering::SeqCst);
+    let fetched = fetches();
+    let raw = json!([reported(&key)]).to_string().into_bytes();
+    let unknown = DevScanner::generate().unwrap();
+    // Within the minute after a fetch the keys are not fetched again, and an unknown id is refused
+    // as any unknown key, reading nothing: a 503 would let anyone set off the API's 5xx alarm.
+    for _ in 0..3 {
+        app.calls.reset();
+        let r = app.leak_report_signed(raw.clone(), unknown.key_identifier(), &unknown.sign(&raw)).await;
+        assert_eq!((r.status, r.code()), (401, "invalid_signature"), "{:?}", r.body);
+        assert_eq!(app.calls.count(), 0);
+    }
+    assert_eq!(fetches(), fetched, "not fetched again within the minute");
+    app.app.clock.advance(60);
+    let r = app.leak_report_signed(raw.clone(), unknown.key_identifier(), &unknown.sign(&raw)).await;
+    assert_eq!((r.status, r.code()), (401, "invalid_signature"), "still unknown after a fresh fetch");
+    assert_eq!(fetches(), fetched + 1);
+    assert_eq!(app.exchange(&key).await.status, 200, "the key still works");
+}
+
+#[tokio::test]
+async fn a_github_report_revokes_every_live_key_it_names_and_labels_every_entry_it_can_read() {
+    let app = TestApp::new().await;
+    let (_, first) = app.principal_with_key("leaked-first").await;
+    let (_, second) = app.principal_with_key("leaked-second").await;
+    let unknown = forged_key("zzzzzzzzzzzzzzzzzzzz");
+    // GitHub documents payloads with and without `source`; fields this service does not know are
+    // ignored; an entry it cannot read (here a number as the token) stops nothing.
+    let mut without_source = reported(&first);
+    without_source.as_object_mut().unwrap().remove("source");
+    let mut with_extra = reported(&second);
+    with_extra["secret_type_display_name"] = json!("Infuse IAM API key");
+    let r = app.leak_report(&json!([{"token": 5}, without_source, with_extra, reported(&unknown)])).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!([
+            labelled(&first, "true_positive"),
+            labelled(&second, "true_positive"),
+            labelled(&unknown, "false_positive")
+        ])
+    );
+    assert_eq!(r.header("unreadable-entries"), "0", "the entry that could not be read has no label");
+    for key in [&first, &second] {
+        let used = app.call("GET", &app.org_path("/api-keys"), Some(key.as_str()), None).await;
+        assert_eq!((used.status, used.code()), (401, "credential_revoked"));
+    }
+    let audit = app.admin_call("GET", &app.org_path("/audit-events"), None).await;
+    let mut sources: Vec<&str> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "iam:credentials:revoke")
+        .map(|e| e["details"]["source"].as_str().unwrap())
+        .collect();
+    sources.sort();
+    assert_eq!(sources, ["", "content"], "a source left out is audited as empty");
+}
+
+#[tokio::test]
+async fn a_report_of_one_live_key_a_thousand_times_revokes_it_once_and_labels_every_copy() {
+    let app = TestApp::new().await;
+    let (_, key) = app.principal_with_key("leaked-often").await;
+    app.calls.reset();
+    let r = app.leak_report(&Value::Array(vec![reported(&key); 1000])).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let label = labelled(&key, "true_positive");
+    let labels = r.body.as_array().unwrap();
+    assert_eq!(labels.len(), 1000);
+    assert!(labels.iter().all(|l| *l == label), "every copy is labelled");
+    let calls = app.calls.names();
+    let count = |name: &str| calls.iter().filter(|n| n.as_str() == name).count();
+    assert_eq!((count("GetItem"), count("TransactWriteItems")), (2, 1), "one check, one revocation: {calls:?}");
+    let events = app.audit_events(&app.org).await;
+    let revocations = events.iter().filter(|e| e["action"].as_s().unwrap() == "iam:credentials:revoke").count();
+    assert_eq!(revocations, 1, "revoked once");
+    let used = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
+    assert_eq!((used.status, used.code()), (401, "credential_revoked"));
+}
+
+#[tokio::test]
+async fn an_unreadable_entry_anywhere_in_a_report_never_spares_a_live_key() {
+    let app = TestApp::new().await;
+    let mut no_url = reported(&forged_key("abcdefghij0123456789"));
+    no_url.as_object_mut().unwrap().remove("url");
+    // (what the entry is, the entry, whether it is read and labelled)
+    let cases = [
+        ("a bare string", json!("ik_0123456789abcdefghij.NotARealSecret"), false),
+        ("null", Value::Null, false),
+        (
+            "a number as the token",
+            json!({"token": 5, "type": "infuse_iam_api_key", "url": "u", "source": "content"}),
+            false,
+        ),
+        ("an object without a type", json!({"token": "ik_x", "url": "u", "source": "content"}), false),
+        ("no url", no_url, true),
+    ];
+    let mut n = 0;
+    for (case, entry, readable) in cases {
+        for entry_first in [true, false] {
+            n += 1;
+            let (_, key) = app.principal_with_key(&format!("leaked-{n}")).await;
+            let report = if entry_first {
+                json!([entry.clone(), reported(&key)])
+            } else {
+                json!([reported(&key), entry.clone()])
+            };
+            let r = app.leak_report(&report).await;
+            assert_eq!(r.status, 200, "{case}: {:?}", r.body);
+            let labels = r.body.as_array().unwrap();
+            let live = labels.iter().find(|l| l["token_hash"] == hash(&key).as_str());
+            assert_eq!(live.map(|l| l["label"].clone()), Some(json!("true_positive")), "{case}: {labels:?}");
+            assert_eq!(labels.len(), if readable { 2 } else { 1 }, "{case}: an unreadable entry has no label");
+            let unreadable = match (readable, entry_first) {
+                (true, _) => "",
+                (false, true) => "0",
+                (false, false) => "1",
+            };
+            assert_eq!(r.header("unreadable-entries"), unreadable, "{case}");
+            let used = app.call("GET", &app.org_path("/api-keys"), Some(&key), None).await;
+            assert_eq!((used.status, used.code()), (401, "credential_revoked"), "{case}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_report_that_is_not_a_json_array_is_400_and_more_than_1000_entries_are_refused() {
+    let app = TestApp::new().await;
+    for body in [json!({"token": "x", "type": "t", "url": "u"}), json!("ik_x"), Value::Null, json!(5)] {
         let r = app.leak_report(&body).await;
-        assert_eq!((r.status, r.body["code"].as_str()), (400, Some(code)), "{body}");
+        assert_eq!((r.status, r.code()), (400, "invalid_request"), "{body}");
     }
     let many: Vec<Value> = (0..1001).map(|i| reported(&format!("s{i}"))).collect();
     let r = app.leak_report(&Value::Array(many)).await;
-    assert_eq!((r.status, r.body["code"].as_str()), (400, Some("invalid_request")), "{:?}", r.body);
+    assert_eq!((r.status, r.code()), (400, "invalid_request"), "{:?}", r.body);
+    let r = app.leak_report(&Value::Array(vec![Value::Null; 1001])).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request"), "unreadable entries count too");
     let raw = b"[{\"token\": ".to_vec();
     let r = app.leak_report_signed(raw.clone(), app.scanner.key_identifier(), &app.scanner.sign(&raw)).await;
-    assert_eq!((r.status, r.body["code"].as_str()), (400, Some("malformed_json")));
+    assert_eq!((r.status, r.code()), (400, "malformed_json"));
 }
