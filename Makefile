@@ -8,7 +8,7 @@ VENV    := .venv
 PYTHON  ?= python3
 CARGO   ?= cargo
 
-.PHONY: help dev test console console-deps chromium bootstrap leak-report user-token venv toolchain bench fuzz fuzz-api package console-deploy fmt clean
+.PHONY: help dev test soak console console-deps chromium bootstrap leak-report user-token venv toolchain bench fuzz fuzz-api package console-deploy fmt clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,6 +22,7 @@ test: venv toolchain console-deps chromium ## every check CI runs: fmt, clippy, 
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	scripts/check-layers
+	scripts/check-release-features
 	@mkdir -p .local
 	@# Every test binary runs even when one fails; the exit status is still cargo's, and the
 	@# summary line comes last either way.
@@ -30,6 +31,9 @@ test: venv toolchain console-deps chromium ## every check CI runs: fmt, clippy, 
 	  exit $${status:-0}
 	@# The console: its type check against shared/openapi.yaml, its build, then the browser tests.
 	scripts/browser-tests
+
+soak: venv toolchain ## the model-based test over 10,000 random sequences from fresh seeds (SOAK_SEQUENCES, SOAK_SHARDS, MODEL_SEED); summary in .local/soak/summary.txt
+	scripts/soak
 
 console-deps: ## install the console's pinned npm toolchain (package-lock.json)
 	@test -d console/node_modules/.bin || (cd console && npm ci --no-audit --no-fund)
@@ -76,6 +80,8 @@ bench: venv toolchain console chromium ## the benchmarks of docs/benchmarks.md (
 	  -- --nocapture 2>&1 | grep '^expiry sweep:' | tee -a .local/bench.txt
 	scripts/with-emulator $(CARGO) test --quiet -p iam-tests --test api hot_keys::hot_key_calls_per_second \
 	  -- --ignored --nocapture 2>&1 | grep '^hot key:' | tee -a .local/bench.txt
+	scripts/with-emulator $(CARGO) test --quiet -p iam-tests --test api leaks::leak_report_timings \
+	  -- --ignored --nocapture 2>&1 | grep '^leak report:' | tee -a .local/bench.txt
 	@echo "binary sizes (x86_64 release, stripped; make package builds the arm64 ones for Lambda):" | tee -a .local/bench.txt
 	@cd target/release && ls -l $(FUNCTIONS) | awk '{printf "  %-22s %5.2f MB\n", $$9, $$5 / 1048576}' | tee -a ../../.local/bench.txt
 	scripts/console-size | tee -a .local/bench.txt

@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::auth::CursorKey;
 use crate::auth::leak_reports::ScannerKeys;
 use crate::auth::oidc::OidcVerifier;
-use crate::auth::tokens::TokenKeys;
+use crate::auth::tokens::{KeySource, TokenKeys};
 use crate::auth::{DirectKeys, FailedVerifications, KeyHasher, Pepper, VerifiedKeys};
 use crate::cache::TtlCache;
 use crate::clock::Clock;
@@ -241,7 +241,13 @@ impl App {
     /// The token signing and verification keys (read on first use, then re-read every five
     /// minutes by [`TokenKeys`]; while they cannot be read at all, 503).
     pub async fn token_keys(&self) -> Result<&TokenKeys, ApiError> {
-        let load = || TokenKeys::load(self.secrets.clone(), &self.config.signing_keys_secret_id, self.clock.now());
+        // Only a function configured with the signing keys (token-exchange) reads them; every
+        // other reads their public half.
+        let source = match &self.config.signing_keys_secret_id {
+            Some(id) => KeySource::Signing(id.clone()),
+            None => KeySource::Verification(self.config.verification_keys_secret_id.clone()),
+        };
+        let load = || TokenKeys::load(self.secrets.clone(), source, self.clock.now());
         self.token_keys.get(&self.clock, load).await
     }
 

@@ -12,7 +12,10 @@ pub struct Config {
     /// Secrets Manager id of the pepper (argon2's secret input).
     pub pepper_secret_id: String,
     /// Secrets Manager id of the token signing keys (current and previous Ed25519 keys).
-    pub signing_keys_secret_id: String,
+    /// The signing keys (private): set for token-exchange (and the rotation function) alone.
+    pub signing_keys_secret_id: Option<String>,
+    /// Their public half, which every function that verifies access tokens reads.
+    pub verification_keys_secret_id: String,
     /// `iss` of the access tokens this service issues (and the only one it accepts).
     pub token_issuer: String,
     /// `aud` of the access tokens: the APIs that accept them.
@@ -69,8 +72,9 @@ impl Config {
         self.infuse_iot_secret_pattern.replace("{orgId}", org)
     }
 
-    /// Reads `TABLE_NAME`, `PEPPER_SECRET_ID`, `SIGNING_KEYS_SECRET_ID`, `TOKEN_ISSUER` and
-    /// `TOKEN_AUDIENCE` (required) and the optional tunables.
+    /// Reads `TABLE_NAME`, `PEPPER_SECRET_ID`, `VERIFICATION_KEYS_SECRET_ID`, `TOKEN_ISSUER` and
+    /// `TOKEN_AUDIENCE` (required), `SIGNING_KEYS_SECRET_ID` (token-exchange's alone) and the
+    /// optional tunables.
     pub fn from_env() -> anyhow::Result<Self> {
         let var = |name: &str| std::env::var(name).with_context(|| format!("{name} is not set"));
         let number = |name: &str, default: i64| -> anyhow::Result<i64> {
@@ -82,7 +86,8 @@ impl Config {
         Ok(Self {
             table_name: var("TABLE_NAME")?,
             pepper_secret_id: var("PEPPER_SECRET_ID")?,
-            signing_keys_secret_id: var("SIGNING_KEYS_SECRET_ID")?,
+            signing_keys_secret_id: std::env::var("SIGNING_KEYS_SECRET_ID").ok().filter(|id| !id.is_empty()),
+            verification_keys_secret_id: var("VERIFICATION_KEYS_SECRET_ID")?,
             token_issuer: var("TOKEN_ISSUER")?,
             token_audience: var("TOKEN_AUDIENCE")?,
             oidc: match (std::env::var("OIDC_ISSUER"), std::env::var("OIDC_AUDIENCE"), std::env::var("OIDC_JWKS_URL")) {
@@ -100,13 +105,15 @@ impl Config {
         })
     }
 
-    /// Defaults for a table and its secrets (tests and the local stack): the secrets are named
-    /// `<prefix>/pepper` and `<prefix>/signing-keys`, the issuer is `issuer`.
+    /// Defaults for a table and its secrets (tests and the local stack, where one App serves every
+    /// function, token-exchange's signing included): the secrets are named `<prefix>/pepper`,
+    /// `<prefix>/signing-keys` and `<prefix>/verification-keys`, the issuer is `issuer`.
     pub fn new(table_name: impl Into<String>, secret_prefix: &str, issuer: impl Into<String>) -> Self {
         Self {
             table_name: table_name.into(),
             pepper_secret_id: format!("{secret_prefix}/pepper"),
-            signing_keys_secret_id: format!("{secret_prefix}/signing-keys"),
+            signing_keys_secret_id: Some(format!("{secret_prefix}/signing-keys")),
+            verification_keys_secret_id: format!("{secret_prefix}/verification-keys"),
             token_issuer: issuer.into(),
             token_audience: Self::DEFAULT_AUDIENCE.into(),
             oidc: None,

@@ -472,17 +472,26 @@ impl TestApp {
     /// The signing-key secret as stored (tests forge tokens with it).
     pub async fn signing_keys(&self) -> shared::auth::tokens::StoredKeySet {
         let secrets = self.secrets().await;
-        let read = secrets.get_secret_value().secret_id(&self.app.config.signing_keys_secret_id);
+        let read = secrets.get_secret_value().secret_id(self.app.config.signing_keys_secret_id.as_deref().unwrap());
         let text = read.version_stage("AWSCURRENT").send().await;
         serde_json::from_str(&text.expect("read signing keys").secret_string.expect("string")).expect("key set JSON")
     }
 
-    /// Replaces the signing-key secret (a rotation, as the rotation function will do it).
+    /// Replaces the signing-key secret and its public half (a rotation, as the rotation function
+    /// does it).
     pub async fn put_signing_keys(&self, set: &shared::auth::tokens::StoredKeySet) {
         self.secrets()
             .await
             .put_secret_value()
-            .secret_id(&self.app.config.signing_keys_secret_id)
+            .secret_id(&self.app.config.verification_keys_secret_id)
+            .secret_string(serde_json::to_string(&set.published().unwrap()).unwrap())
+            .send()
+            .await
+            .expect("put verification keys");
+        self.secrets()
+            .await
+            .put_secret_value()
+            .secret_id(self.app.config.signing_keys_secret_id.as_deref().unwrap())
             .secret_string(serde_json::to_string(set).unwrap())
             .send()
             .await

@@ -1,6 +1,8 @@
 //! Signing-key rotation on Secrets Manager's rotation protocol (`createSecret`, `setSecret`,
 //! `testSecret`, `finishSecret`): a new Ed25519 key becomes current, the old one stays as
-//! `previous` (published and verifying) until every token it signed has expired.
+//! `previous` (published and verifying) until every token it signed has expired. The public half
+//! of the set goes to the verification-keys secret, which every verifying function reads, before
+//! the new key can sign.
 
 use anyhow::{Context, bail};
 use aws_sdk_secretsmanager::Client;
@@ -14,7 +16,13 @@ const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";
 
 /// Runs one step. Every step is idempotent: Secrets Manager may call any of them again.
-pub async fn handle(secrets: &Client, event: &RotationEvent, now: Timestamp) -> anyhow::Result<()> {
+/// `verification_secret_id` is the secret that receives the set's public half.
+pub async fn handle(
+    secrets: &Client,
+    event: &RotationEvent,
+    verification_secret_id: &str,
+    now: Timestamp,
+) -> anyhow::Result<()> {
     let described =
         secrets.describe_secret().secret_id(&event.secret_id).send().await.context("describe the secret")?;
     let stages =
@@ -30,10 +38,14 @@ pub async fn handle(secrets: &Client, event: &RotationEvent, now: Timestamp) -> 
     }
     match event.step.as_str() {
         "createSecret" => create(secrets, event, now).await,
-        // The keys live only in this secret: there is no other system to configure.
-        "setSecret" => Ok(()),
+        // The verifiers learn the new key before it signs: its public half is published with the
+        // current one's (a verifier re-reads the set on an unknown `kid`).
+        "setSecret" => publish(secrets, event, verification_secret_id).await,
         "testSecret" => test(secrets, event, now).await,
-        "finishSecret" => finish(secrets, event, described.version_ids_to_stages()).await,
+        "finishSecret" => {
+            publish(secrets, event, verification_secret_id).await?;
+            finish(secrets, event, described.version_ids_to_stages()).await
+        }
         other => bail!("unknown rotation step {other}"),
     }
 }
@@ -105,6 +117,23 @@ async fn test(secrets: &Client, event: &RotationEvent, now: Timestamp) -> anyhow
     };
     let token = keys.sign(&claims)?;
     keys.verify(&token, "rotation-test", "rotation-test", now).map_err(|e| anyhow::anyhow!("verify: {e}"))?;
+    Ok(())
+}
+
+/// Writes the pending set's public half (its new key first, the current one as previous) to the
+/// verification-keys secret; idempotent.
+async fn publish(secrets: &Client, event: &RotationEvent, verification_secret_id: &str) -> anyhow::Result<()> {
+    let pending = stored(secrets, &event.secret_id, PENDING, Some(&event.client_request_token))
+        .await?
+        .context("no pending version")?;
+    let published = serde_json::from_str::<StoredKeySet>(&pending).context("the pending key set")?.published()?;
+    secrets
+        .put_secret_value()
+        .secret_id(verification_secret_id)
+        .secret_string(serde_json::to_string(&published)?)
+        .send()
+        .await
+        .context("publish the verification keys")?;
     Ok(())
 }
 

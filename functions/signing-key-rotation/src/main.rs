@@ -10,9 +10,13 @@ async fn main() -> Result<(), Error> {
     let sdk = shared::store::sdk::config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let secrets = &secrets;
+    let verification = std::env::var("VERIFICATION_KEYS_SECRET_ID")?;
+    let verification = verification.as_str();
     run(service_fn(move |event: LambdaEvent<signing_key_rotation::RotationEvent>| async move {
         let now = shared::domain::Timestamp::now();
-        signing_key_rotation::handle(secrets, &event.payload, now).await.map_err(|e| Error::from(format!("{e:#}")))
+        signing_key_rotation::handle(secrets, &event.payload, verification, now)
+            .await
+            .map_err(|e| Error::from(format!("{e:#}")))
     }))
     .await
 }

@@ -162,7 +162,8 @@ async fn main() -> anyhow::Result<()> {
         ("AWS_ENDPOINT_URL".to_string(), stack.moto.url.clone()),
         ("TABLE_NAME".into(), config.table_name.clone()),
         ("PEPPER_SECRET_ID".into(), config.pepper_secret_id.clone()),
-        ("SIGNING_KEYS_SECRET_ID".into(), config.signing_keys_secret_id.clone()),
+        ("SIGNING_KEYS_SECRET_ID".into(), config.signing_keys_secret_id.clone().unwrap_or_default()),
+        ("VERIFICATION_KEYS_SECRET_ID".into(), config.verification_keys_secret_id.clone()),
         ("TOKEN_ISSUER".into(), config.token_issuer.clone()),
         ("TOKEN_AUDIENCE".into(), config.token_audience.clone()),
         // As the template's Globals give every function: an identity provider is always configured
@@ -178,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
     let mut sdk_no_read_env = lambda_env("secret-read");
     sdk_no_read_env.push(("AWS_ENDPOINT_URL".to_string(), stack.moto.url.clone()));
     let mut secret_read_env = sdk_no_read_env.clone();
-    secret_read_env.push(("SECRET_ID".into(), config.signing_keys_secret_id.clone()));
+    secret_read_env.push(("SECRET_ID".into(), config.signing_keys_secret_id.clone().unwrap_or_default()));
 
     // Lambda's AL2023 image keeps its CA certificates in one bundle file; Debian adds a directory of
     // ~150 hashed links, which rustls-native-certs also reads unless SSL_CERT_FILE names the bundle.
@@ -213,7 +214,11 @@ async fn main() -> anyhow::Result<()> {
         // The one Secrets Manager read a function must make, timed the same way: from this
         // process's (warm) client, a GetSecretValue of the signing keys, request to parsed answer.
         let started = Instant::now();
-        stack.app.secrets.read(&config.signing_keys_secret_id, Some("AWSCURRENT")).await?;
+        stack
+            .app
+            .secrets
+            .read(config.signing_keys_secret_id.as_deref().unwrap_or_default(), Some("AWSCURRENT"))
+            .await?;
         if round > 0 {
             secret_reads.push(started.elapsed());
         }

@@ -46,7 +46,7 @@ fn key_schema(value: &Value) -> anyhow::Result<Vec<KeySchemaElement>> {
 }
 
 /// Everything a stack needs before its App starts: the table (from the template), the pepper and
-/// the signing keys, under `config`'s names.
+/// the signing keys with their public half, under `config`'s names.
 pub async fn provision(
     dynamo: &aws_sdk_dynamodb::Client,
     secrets: &aws_sdk_secretsmanager::Client,
@@ -55,7 +55,8 @@ pub async fn provision(
 ) -> anyhow::Result<()> {
     create_table(dynamo, &config.table_name, template).await?;
     seed_pepper(secrets, &config.pepper_secret_id).await?;
-    write_signing_keys(secrets, &config.signing_keys_secret_id).await
+    let signing = config.signing_keys_secret_id.as_deref().context("a stack signs: it needs the signing keys")?;
+    write_signing_keys(secrets, signing, &config.verification_keys_secret_id).await
 }
 
 /// Creates `table_name` exactly as the template's table resource defines it (keys, GSIs, TTL).
@@ -133,8 +134,15 @@ pub async fn seed_pepper(secrets: &aws_sdk_secretsmanager::Client, secret_id: &s
 
 /// Writes one fresh Ed25519 key set into the signing-keys secret, creating it if needed (the local
 /// stack, tests, and a deployed stack's first key set before the rotation schedule takes over).
-pub async fn write_signing_keys(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> anyhow::Result<()> {
+/// A new signing key set in `secret_id`, and its public half in `verification_secret_id` (the
+/// public half first: a verifier must know a key before it signs).
+pub async fn write_signing_keys(
+    secrets: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    verification_secret_id: &str,
+) -> anyhow::Result<()> {
     let set = StoredKeySet { current: StoredKey::generate(shared::domain::Timestamp::now())?, previous: None };
+    write_secret(secrets, verification_secret_id, &serde_json::to_string(&set.published()?)?).await?;
     write_secret(secrets, secret_id, &serde_json::to_string(&set)?).await
 }
 

@@ -329,3 +329,30 @@ fn the_stage_throttles_every_route_and_the_token_exchange_more_tightly() {
         assert!(served.contains(key.as_str().unwrap()), "RouteSettings names {key:?}, which is no route");
     }
 }
+
+/// The private signing keys are TokenExchange's (it signs) and SigningKeyRotation's (it makes
+/// them) alone: no other function is granted their secret or told its name; every function that
+/// verifies reads the public half.
+#[test]
+fn only_the_token_exchange_and_the_rotation_can_read_the_private_signing_keys() {
+    let text = std::fs::read_to_string(local_stack::template::default_path()).unwrap();
+    let doc: Value = serde_norway::from_str(&text).unwrap();
+    let globals = &doc["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(globals.get("SIGNING_KEYS_SECRET_ID").is_none(), "no function is told the private secret by Globals");
+    assert!(globals.get("VERIFICATION_KEYS_SECRET_ID").is_some(), "every function is told the public half");
+    let mut readers = BTreeSet::new();
+    for (name, resource) in doc["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let name = name.as_str().unwrap().to_string();
+        let granted = format!("{:?}", resource["Properties"]["Policies"]);
+        let told = resource["Properties"]["Environment"]["Variables"].get("SIGNING_KEYS_SECRET_ID").is_some();
+        if granted.contains("SigningKeysSecret") {
+            readers.insert(name.clone());
+        }
+        assert_eq!(told, name == "TokenExchange", "{name}: told the private signing keys' secret");
+    }
+    let expected: BTreeSet<String> = ["SigningKeyRotation", "TokenExchange"].into_iter().map(String::from).collect();
+    assert_eq!(readers, expected);
+}

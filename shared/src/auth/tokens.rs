@@ -82,10 +82,51 @@ impl StoredKey {
     }
 }
 
-/// A key ready to sign and verify.
+/// The verification-keys secret: the public half of the signing keys (what every function that
+/// verifies access tokens reads; only token-exchange and the rotation function read the private
+/// half). The rotation function writes it from the signing-key set.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedKeySet {
+    pub keys: Vec<PublishedKey>,
+}
+
+/// One public key: its `kid`, the Ed25519 public key (`x`, base64url, as in a JWK), and when it
+/// stopped signing.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedKey {
+    pub kid: String,
+    pub x: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<Timestamp>,
+}
+
+impl StoredKeySet {
+    /// The public half of the set: what verifiers need, and nothing that signs.
+    pub fn published(&self) -> anyhow::Result<PublishedKeySet> {
+        let keys = std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .map(|stored| {
+                let der = stored.pkcs8_der()?;
+                let pair = Ed25519KeyPair::from_pkcs8(&der)
+                    .map_err(|_| anyhow::anyhow!("key {} is not Ed25519 PKCS#8", stored.kid))?;
+                Ok(PublishedKey {
+                    kid: stored.kid.clone(),
+                    x: URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+                    retired_at: stored.retired_at,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(PublishedKeySet { keys })
+    }
+}
+
+/// A key ready to verify, and to sign where the private half was loaded.
 struct LoadedKey {
     kid: String,
-    encoding: EncodingKey,
+    /// `None` in a set loaded from the public half: it cannot sign.
+    encoding: Option<EncodingKey>,
     decoding: DecodingKey,
     /// The public key as a JWK (RFC 8037 OKP).
     jwk: serde_json::Value,
@@ -98,12 +139,16 @@ impl LoadedKey {
         let pair = Ed25519KeyPair::from_pkcs8(&der)
             .map_err(|_| anyhow::anyhow!("key {} is not Ed25519 PKCS#8", stored.kid))?;
         let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        Ok(Self { encoding: Some(EncodingKey::from_ed_der(&der)), ..Self::public(&stored.kid, &x, stored.retired_at)? })
+    }
+
+    fn public(kid: &str, x: &str, retired_at: Option<Timestamp>) -> anyhow::Result<Self> {
         Ok(Self {
-            kid: stored.kid.clone(),
-            encoding: EncodingKey::from_ed_der(&der),
-            decoding: DecodingKey::from_ed_components(&x)?,
-            jwk: serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": stored.kid, "use": "sig", "alg": "EdDSA"}),
-            retired_at: stored.retired_at,
+            kid: kid.to_string(),
+            encoding: None,
+            decoding: DecodingKey::from_ed_components(x)?,
+            jwk: serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig", "alg": "EdDSA"}),
+            retired_at,
         })
     }
 
@@ -157,13 +202,22 @@ struct VerifiedClaims {
 }
 
 impl KeySet {
-    /// Parses the secret's JSON.
+    /// Parses the signing-keys secret's JSON (it signs and verifies).
     pub fn from_secret(text: &str) -> anyhow::Result<Self> {
         let stored: StoredKeySet = serde_json::from_str(text)?;
         Ok(Self {
             current: LoadedKey::load(&stored.current)?,
             previous: stored.previous.as_ref().map(LoadedKey::load).transpose()?,
         })
+    }
+
+    /// Parses the verification-keys secret's JSON (it verifies; it cannot sign). The first key is
+    /// the current one.
+    pub fn from_published(text: &str) -> anyhow::Result<Self> {
+        let published: PublishedKeySet = serde_json::from_str(text)?;
+        let mut keys = published.keys.iter().map(|k| LoadedKey::public(&k.kid, &k.x, k.retired_at));
+        let current = keys.next().ok_or_else(|| anyhow::anyhow!("the verification keys are empty"))??;
+        Ok(Self { current, previous: keys.next().transpose()? })
     }
 
     /// The JWKS document: every key that may still verify a live token.
@@ -183,10 +237,15 @@ impl KeySet {
 
     /// Signs `claims` with the current key.
     pub fn sign(&self, claims: &AccessClaims) -> anyhow::Result<String> {
+        let encoding = self
+            .current
+            .encoding
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("this function holds the verification keys only: it cannot sign"))?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(TOKEN_TYPE.into());
         header.kid = Some(self.current.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &self.current.encoding)?)
+        Ok(jsonwebtoken::encode(&header, claims, encoding)?)
     }
 
     /// Verifies a token: EdDSA only, `typ` at+jwt, a `kid` of this set (never a key named by the
@@ -247,7 +306,7 @@ impl KeySet {
 /// (at most once a minute) when a token names a `kid` the container does not know yet.
 pub struct TokenKeys {
     secrets: SecretStore,
-    secret_id: String,
+    source: KeySource,
     state: RwLock<KeyState>,
 }
 
@@ -261,22 +320,33 @@ struct KeyState {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys").field("secret_id", &self.secret_id).finish_non_exhaustive()
+        f.debug_struct("TokenKeys").field("source", &self.source).finish_non_exhaustive()
     }
 }
 
-async fn fetch(secrets: &SecretStore, secret_id: &str) -> anyhow::Result<KeySet> {
+/// Where a container's token keys come from: the signing keys (private and public: token-exchange,
+/// which signs), or their public half alone (every function that only verifies).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    Signing(String),
+    Verification(String),
+}
+
+async fn fetch(secrets: &SecretStore, source: &KeySource) -> anyhow::Result<KeySet> {
     // The stage is named explicitly: moto answers an unstaged read with the secret's first version
     // even after a rotation moved AWSCURRENT (AWS answers AWSCURRENT either way).
-    KeySet::from_secret(&secrets.read(secret_id, Some("AWSCURRENT")).await?)
+    match source {
+        KeySource::Signing(id) => KeySet::from_secret(&secrets.read(id, Some("AWSCURRENT")).await?),
+        KeySource::Verification(id) => KeySet::from_published(&secrets.read(id, Some("AWSCURRENT")).await?),
+    }
 }
 
 impl TokenKeys {
     /// Loads the key set once (the first request that needs it).
-    pub async fn load(secrets: SecretStore, secret_id: &str, now: Timestamp) -> anyhow::Result<Self> {
-        let set = fetch(&secrets, secret_id).await.map_err(|e| e.context(format!("load signing keys {secret_id}")))?;
+    pub async fn load(secrets: SecretStore, source: KeySource, now: Timestamp) -> anyhow::Result<Self> {
+        let set = fetch(&secrets, &source).await.map_err(|e| e.context(format!("load token keys {source:?}")))?;
         let state = KeyState { set: Arc::new(set), loaded_at: now, forced_at: None };
-        Ok(Self { secrets, secret_id: secret_id.to_string(), state: RwLock::new(state) })
+        Ok(Self { secrets, source, state: RwLock::new(state) })
     }
 
     /// The key set, re-read when older than five minutes.
@@ -311,7 +381,7 @@ impl TokenKeys {
     /// Re-reads the set. A failed re-read keeps the set it has and tries again in 30 s, so tokens
     /// keep verifying through a Secrets Manager outage without every request waiting on it.
     async fn refresh(&self, set: Arc<KeySet>, now: Timestamp) -> Arc<KeySet> {
-        match fetch(&self.secrets, &self.secret_id).await {
+        match fetch(&self.secrets, &self.source).await {
             Ok(fresh) => {
                 let fresh = Arc::new(fresh);
                 let mut state = self.state.write().expect("key set lock");
@@ -386,7 +456,7 @@ mod tests {
         header.kid = Some(keys.current.kid.clone());
         let mut body = serde_json::to_value(claims).unwrap();
         body["nbf"] = nbf.into();
-        jsonwebtoken::encode(&header, &body, &keys.current.encoding).unwrap()
+        jsonwebtoken::encode(&header, &body, keys.current.encoding.as_ref().unwrap()).unwrap()
     }
 
     #[test]
@@ -456,5 +526,30 @@ mod tests {
         let later = t0.plus_seconds(RETIRED_KEY_LIFETIME_SECONDS);
         assert_eq!(keys.jwks(later)["keys"].as_array().unwrap().len(), 1);
         assert_eq!(keys.verify(&token, ISS, AUD, later), Err(AuthFailure::InvalidToken));
+    }
+
+    #[test]
+    fn the_published_half_verifies_what_the_signing_keys_sign_and_cannot_sign() {
+        let now = Timestamp::from_unix(1_800_000_000);
+        let (signing, stored) = set(now);
+        let published = serde_json::to_string(&stored.published().unwrap()).unwrap();
+        assert!(!published.contains(stored.current.private_key_pkcs8.expose_secret()), "no private key");
+        let verifying = KeySet::from_published(&published).unwrap();
+        let claims = AccessClaims {
+            iss: ISS.into(),
+            aud: AUD.into(),
+            sub: "s".into(),
+            client_id: "c".into(),
+            org_id: "o".into(),
+            principal_type: "ApiKey".into(),
+            iat: now.unix(),
+            exp: now.unix() + 60,
+            jti: "j".into(),
+            scope: None,
+        };
+        let token = signing.sign(&claims).unwrap();
+        assert_eq!(verifying.verify(&token, ISS, AUD, now).unwrap(), claims);
+        assert!(verifying.sign(&claims).is_err());
+        assert_eq!(verifying.jwks(now), signing.jwks(now));
     }
 }

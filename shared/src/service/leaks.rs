@@ -72,6 +72,7 @@ pub struct Judged {
 }
 
 /// One of our credentials, its secret verified.
+#[derive(Clone)]
 struct Ours {
     key_id: KeyId,
     org_id: OrgId,
@@ -119,13 +120,16 @@ pub async fn process(app: &App, report: Vec<Value>, request_id: &str) -> Result<
     }
 
     // Each distinct string once, with the entry that first names it (its URL is the one audited).
-    let mut distinct: Vec<&ReportedToken> = Vec::new();
-    let mut index_of: HashMap<&str, usize> = HashMap::new();
+    // (Owned values throughout: the futures below are spawned by the runtime, `Send + 'static`
+    // apart from the App they borrow.)
+    let mut distinct: Vec<usize> = Vec::new();
+    let mut index_of: HashMap<String, usize> = HashMap::new();
     let judged_as: Vec<usize> = readable
         .iter()
-        .map(|reported| {
-            *index_of.entry(reported.token.trim()).or_insert_with(|| {
-                distinct.push(reported);
+        .enumerate()
+        .map(|(position, reported)| {
+            *index_of.entry(reported.token.trim().to_string()).or_insert_with(|| {
+                distinct.push(position);
                 distinct.len() - 1
             })
         })
@@ -140,8 +144,9 @@ pub async fn process(app: &App, report: Vec<Value>, request_id: &str) -> Result<
     );
 
     let mut failure: Option<ApiError> = None;
-    let verdicts: Vec<Option<Ours>> = futures::stream::iter(&distinct)
-        .map(|reported| judge(app, reported.token.trim()))
+    let tokens: Vec<String> = distinct.iter().map(|&i| readable[i].token.trim().to_string()).collect();
+    let verdicts: Vec<Option<Ours>> = futures::stream::iter(tokens)
+        .map(|token| async move { judge(app, &token).await })
         .buffered(CONCURRENCY)
         .collect::<Vec<Result<Option<Ours>, ApiError>>>()
         .await
@@ -155,27 +160,29 @@ pub async fn process(app: &App, report: Vec<Value>, request_id: &str) -> Result<
         })
         .collect();
 
-    let mut groups: Vec<Vec<(&Ours, &ReportedToken)>> = Vec::new();
-    let mut group_of: HashMap<(&OrgId, &PrincipalId), usize> = HashMap::new();
-    for (found, reported) in verdicts.iter().zip(&distinct).filter_map(|(v, r)| v.as_ref().map(|v| (v, *r))) {
-        let mut new_group = || {
-            groups.push(Vec::new());
-            groups.len() - 1
-        };
+    let mut groups: Vec<Vec<(Ours, ReportedToken)>> = Vec::new();
+    let mut group_of: HashMap<(OrgId, PrincipalId), usize> = HashMap::new();
+    for (found, &position) in verdicts.iter().zip(&distinct) {
+        let Some(found) = found else { continue };
         // Keys that were not Active are only read (and at most one token end written per
         // principal), so they need not wait for each other.
-        let group = if found.active {
-            *group_of.entry((&found.org_id, &found.principal_id)).or_insert_with(new_group)
-        } else {
-            new_group()
+        let group = match found.active {
+            true => *group_of.entry((found.org_id.clone(), found.principal_id.clone())).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            }),
+            false => {
+                groups.push(Vec::new());
+                groups.len() - 1
+            }
         };
-        groups[group].push((found, reported));
+        groups[group].push((found.clone(), readable[position].clone()));
     }
     let revoked: Vec<Result<(), ApiError>> = futures::stream::iter(groups)
         .map(|group| async move {
             let mut outcome = Ok(());
             for (found, reported) in group {
-                outcome = outcome.and(revoke(app, found, reported, request_id).await);
+                outcome = outcome.and(revoke(app, &found, &reported, request_id).await);
             }
             outcome
         })

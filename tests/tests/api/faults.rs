@@ -165,8 +165,8 @@ async fn a_container_that_cannot_read_its_pepper_answers_503_until_it_can() {
 async fn a_container_reads_each_secret_only_when_a_request_needs_it() {
     let app = TestApp::new().await;
     // Signing keys that cannot be read: what signs or verifies tokens answers 503...
-    let missing = format!("{}-missing", app.app.config.signing_keys_secret_id);
-    let keyless = app.container_with(|c| c.signing_keys_secret_id = missing.clone()).await;
+    let missing = format!("{}-missing", app.app.config.signing_keys_secret_id.as_deref().unwrap());
+    let keyless = app.container_with(|c| c.signing_keys_secret_id = Some(missing.clone())).await;
     let r = keyless.call("GET", "/iam/.well-known/jwks.json", None, None).await;
     assert_eq!((r.status, r.code()), (503, "service_unavailable"), "{:?}", r.body);
     let r = keyless.call("POST", "/iam/auth/token", None, Some(json!({"apiKey": app.admin_key.clone()}))).await;

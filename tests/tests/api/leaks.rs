@@ -322,3 +322,34 @@ async fn a_report_that_is_not_a_json_array_is_400_and_more_than_1000_entries_are
     let r = app.leak_report_signed(raw.clone(), app.scanner.key_identifier(), &app.scanner.sign(&raw)).await;
     assert_eq!((r.status, r.code()), (400, "malformed_json"));
 }
+
+/// `make bench`: how long the largest reports take on the local stack, end to end through the
+/// handler (a measurement; it asserts only what the reports must do, never a time).
+#[tokio::test]
+#[ignore = "a measurement for make bench; it asserts nothing about speed"]
+async fn leak_report_timings_of_the_largest_reports() {
+    let app = TestApp::new().await;
+    let mut lines = Vec::new();
+    let mut time = async |what: &str, report: Vec<Value>| {
+        let started = std::time::Instant::now();
+        let r = app.leak_report(&Value::Array(report)).await;
+        let seconds = started.elapsed().as_secs_f64();
+        assert_eq!(r.status, 200, "{what}: {:?}", r.body);
+        lines.push(format!("leak report: {what}: {seconds:.2} s"));
+    };
+    let (_, key) = app.principal_with_key("leaked-often").await;
+    time("1000 copies of one live key", vec![reported(&key); 1000]).await;
+    let unknown: Vec<Value> = (0..1000).map(|i| reported(&forged_key(&format!("{i:0>20}")))).collect();
+    time("1000 distinct well-formed keys nobody issued", unknown).await;
+    let mut live = Vec::new();
+    for p in 0..10 {
+        let principal = app.create_principal(&format!("p{p}")).await["id"].as_str().unwrap().to_string();
+        for c in 0..10 {
+            live.push(reported(&app.issue(&principal, &format!("k{c}")).await.1));
+        }
+    }
+    time("100 distinct live keys of 10 principals", live).await;
+    for line in lines {
+        println!("{line}");
+    }
+}

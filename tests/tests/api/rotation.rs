@@ -16,10 +16,11 @@ async fn secrets() -> aws_sdk_secretsmanager::Client {
 
 async fn rotate(app: &TestApp, token: &str) -> anyhow::Result<()> {
     let client = secrets().await;
-    let id = &app.app.config.signing_keys_secret_id;
+    let id = app.app.config.signing_keys_secret_id.as_deref().unwrap();
+    let verification = &app.app.config.verification_keys_secret_id;
     let now = app.app.clock.now();
     for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-        handle(&client, &event(id, token, step), now).await?;
+        handle(&client, &event(id, token, step), verification, now).await?;
     }
     Ok(())
 }
@@ -52,6 +53,28 @@ async fn rotation_makes_a_new_key_current_and_old_tokens_verify_until_they_expir
     assert_eq!(jwks.body["keys"].as_array().unwrap().len(), 2, "both keys are published");
     assert_eq!(app.bearer_call("GET", &app.org_path("/api-keys"), &old_token, None).await.status, 200);
     assert_eq!(app.bearer_call("GET", &app.org_path("/api-keys"), &new_token, None).await.status, 200);
+
+    // The verifiers' half: the new key first, the old one retired, and no private key.
+    let published = secrets()
+        .await
+        .get_secret_value()
+        .secret_id(&app.app.config.verification_keys_secret_id)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .unwrap()
+        .secret_string
+        .unwrap();
+    let set: shared::auth::tokens::PublishedKeySet = serde_json::from_str(&published).unwrap();
+    let kids: Vec<&str> = set.keys.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(kids, vec![after.current.kid.as_str(), previous.kid.as_str()]);
+    assert!(set.keys[1].retired_at.is_some() && set.keys[0].retired_at.is_none());
+    assert!(!published.contains("privateKey"), "{published}");
+    let verifier = app.container_with(|c| c.signing_keys_secret_id = None).await;
+    for token in [&old_token, &new_token] {
+        let r = verifier.bearer_call("GET", &verifier.org_path("/api-keys"), token, None).await;
+        assert_eq!(r.status, 200, "a verifier reading only the public half verifies both keys' tokens");
+    }
 }
 
 #[tokio::test]
@@ -69,13 +92,15 @@ async fn rotating_again_while_the_previous_key_may_verify_live_tokens_is_refused
 async fn a_step_for_a_version_that_is_not_pending_is_refused() {
     let app = TestApp::new().await;
     let client = secrets().await;
-    let id = &app.app.config.signing_keys_secret_id;
+    let id = app.app.config.signing_keys_secret_id.as_deref().unwrap();
+    let verification = &app.app.config.verification_keys_secret_id;
     let before = app.signing_keys().await;
     let token = request_token();
     // Every step after createSecret, finishSecret (which would move AWSCURRENT) included, refuses
     // a version Secrets Manager never labelled pending, for that reason and no other.
     for step in ["setSecret", "testSecret", "finishSecret"] {
-        let refused = handle(&client, &event(id, &token, step), app.app.clock.now()).await.expect_err(step);
+        let refused =
+            handle(&client, &event(id, &token, step), verification, app.app.clock.now()).await.expect_err(step);
         assert_eq!(refused.to_string(), format!("version {token} is not pending rotation"), "{step}");
     }
     // Nothing moved: the same key is current, its predecessor unchanged, and no such version exists.

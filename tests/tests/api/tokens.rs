@@ -424,19 +424,54 @@ async fn after_rotation_tokens_of_the_previous_key_verify_until_they_expire() {
 async fn a_container_that_has_not_seen_a_new_key_rereads_the_set_once_for_it() {
     let app = TestApp::new().await;
     let lagging = app.second_container().await;
+    // The lagging container loads the set before the rotation (and would not re-read it for
+    // five minutes).
+    let old_token = app.token_for(&app.admin_key).await;
+    assert_eq!(lagging.bearer_call("GET", &lagging.org_path("/api-keys"), &old_token, None).await.status, 200);
     let old = app.signing_keys().await;
     let now = app.app.clock.now();
     let mut retired = old.current.clone();
     retired.retired_at = Some(now);
     app.put_signing_keys(&StoredKeySet { current: StoredKey::generate(now).unwrap(), previous: Some(retired) }).await;
-    app.app.clock.advance(301);
-    let new_token = app.token_for(&app.admin_key).await;
-    // The lagging container loaded the set before the rotation and would not re-read it for
-    // five minutes; the unknown kid makes it re-read now.
+    // A container that loads the set now signs with the new key, at the same time.
+    let signer = app.second_container().await;
+    let new_token = signer.token_for(&app.admin_key).await;
+    assert_ne!(
+        jsonwebtoken::decode_header(&new_token).unwrap().kid,
+        jsonwebtoken::decode_header(&old_token).unwrap().kid
+    );
+    // The unknown kid makes the lagging container re-read now.
     lagging.calls.reset();
     let r = lagging.bearer_call("GET", &lagging.org_path("/api-keys"), &new_token, None).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     // A token with a kid nobody knows does not make it re-read again within the minute.
     let forged = sign_with(&StoredKey::generate(now).unwrap(), ed_header("at+jwt", "nobody"), &json!({}));
     assert_eq!(refused_with(&lagging, &forged).await, "invalid_token");
+}
+
+/// A function that only verifies (every one but token-exchange) is configured with the public half
+/// of the signing keys alone: it verifies the tokens token-exchange signs, and cannot sign one.
+#[tokio::test]
+async fn a_function_that_only_verifies_holds_the_public_keys_and_cannot_sign() {
+    let app = TestApp::new().await;
+    let token = app.token_for(&app.admin_key).await;
+    let verifier = app.container_with(|c| c.signing_keys_secret_id = None).await;
+    let r = verifier.bearer_call("GET", &verifier.org_path("/api-keys"), &token, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let jwks = verifier.call("GET", "/iam/.well-known/jwks.json", None, None).await;
+    assert_eq!(jwks.body, app.call("GET", "/iam/.well-known/jwks.json", None, None).await.body, "the same public keys");
+    let keys = verifier.app.token_keys().await.unwrap().get(verifier.app.clock.now()).await;
+    let claims = shared::auth::tokens::AccessClaims {
+        iss: "i".into(),
+        aud: "a".into(),
+        sub: "s".into(),
+        client_id: "c".into(),
+        org_id: "o".into(),
+        principal_type: "ApiKey".into(),
+        iat: 0,
+        exp: 1,
+        jti: "j".into(),
+        scope: None,
+    };
+    assert!(keys.sign(&claims).is_err(), "no private key to sign with");
 }

@@ -33,8 +33,12 @@ enum Command {
     /// Write a fresh Ed25519 signing key set into an existing secret (a deployed stack's
     /// SigningKeysSecret, once, before first use).
     SeedSigningKeys {
+        /// The signing-keys secret (`SigningKeysSecretArn`).
         #[arg(long)]
         secret_id: String,
+        /// The secret that receives their public half (`VerificationKeysSecretArn`).
+        #[arg(long)]
+        verification_secret_id: String,
     },
     /// Print a member token of the local development identity provider (make user-token).
     UserToken {
@@ -105,9 +109,10 @@ async fn main() -> anyhow::Result<()> {
             admin::link_infuse_iot(&secrets, &config, &org, &infuse_org_id, &api_key).await?;
             println!("linked {org} to Infuse IoT organisation {infuse_org_id}");
         }
-        Command::SeedSigningKeys { secret_id } => {
-            admin::write_signing_keys(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await?;
-            println!("wrote a new signing key set to {secret_id}");
+        Command::SeedSigningKeys { secret_id, verification_secret_id } => {
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            admin::write_signing_keys(&secrets, &secret_id, &verification_secret_id).await?;
+            println!("wrote a new signing key set to {secret_id} and its public half to {verification_secret_id}");
         }
         Command::CreateTable { table, template } => {
             admin::create_table(&dynamo, &table, &Template::load(&template)?).await?;
