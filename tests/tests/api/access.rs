@@ -501,8 +501,7 @@ async fn the_explainer_and_the_real_routes_decide_generated_cases_as_the_contrac
         }
         let generated = Case { role, suspended: *status == "Suspended" };
         let (action, method, path, resource) = rng.pick(&routes);
-        let expected =
-            Expected { action: *action, resource: resource.as_str(), target_key: &target_key }.outcome(&generated);
+        let expected = Expected { action, resource: resource.as_str(), target_key: &target_key }.outcome(&generated);
         let real = app.call(method, &app.org_path(&path.replace('T', &target)), Some(&key), None).await;
         let explained = app
             .admin_call("POST", &app.org_path("/authorize"), Some(json!({"principalId": principal, "action": action, "resource": resource, "sourceIp": "198.51.100.7"})))

@@ -433,8 +433,18 @@ pub fn run(name: &str, seed: u64, sequences: u32) {
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let mut runner = TestRunner::new_with_rng(config.clone(), TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
     let started = std::time::Instant::now();
+    let ran = std::sync::atomic::AtomicUsize::new(0);
     let result = runner.run(&Model::sequential_strategy(STEPS), |(initial, transitions, seen)| {
+        let steps = transitions.len();
         System::test_sequential(config.clone(), initial, transitions, seen);
+        // Progress for long runs (make soak): every 100 sequences that held.
+        let ran = ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if ran.is_multiple_of(100) {
+            eprintln!(
+                "model {name}: {ran} sequences held (the last of {steps} steps), {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
         Ok(())
     });
     HARNESS.with(|h| *h.borrow_mut() = None);
