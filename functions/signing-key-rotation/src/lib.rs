@@ -39,11 +39,12 @@ pub async fn handle(
     match event.step.as_str() {
         "createSecret" => create(secrets, event, now).await,
         // The verifiers learn the new key before it signs: its public half is published with the
-        // current one's (a verifier re-reads the set on an unknown `kid`).
-        "setSecret" => publish(secrets, event, verification_secret_id).await,
+        // current one's (a verifier re-reads the set on an unknown `kid`). The current key still
+        // signs until finishSecret, so it is published as not retired until then.
+        "setSecret" => publish(secrets, event, verification_secret_id, None).await,
         "testSecret" => test(secrets, event, now).await,
         "finishSecret" => {
-            publish(secrets, event, verification_secret_id).await?;
+            publish(secrets, event, verification_secret_id, Some(now)).await?;
             finish(secrets, event, described.version_ids_to_stages()).await
         }
         other => bail!("unknown rotation step {other}"),
@@ -120,13 +121,22 @@ async fn test(secrets: &Client, event: &RotationEvent, now: Timestamp) -> anyhow
     Ok(())
 }
 
-/// Writes the pending set's public half (its new key first, the current one as previous) to the
-/// verification-keys secret; idempotent.
-async fn publish(secrets: &Client, event: &RotationEvent, verification_secret_id: &str) -> anyhow::Result<()> {
+/// Writes the pending set's public half (its new key first, the current one as previous, retired
+/// at `retired_at`: `None` while it still signs) to the verification-keys secret; idempotent.
+async fn publish(
+    secrets: &Client,
+    event: &RotationEvent,
+    verification_secret_id: &str,
+    retired_at: Option<Timestamp>,
+) -> anyhow::Result<()> {
     let pending = stored(secrets, &event.secret_id, PENDING, Some(&event.client_request_token))
         .await?
         .context("no pending version")?;
-    let published = serde_json::from_str::<StoredKeySet>(&pending).context("the pending key set")?.published()?;
+    let mut published = serde_json::from_str::<StoredKeySet>(&pending).context("the pending key set")?.published()?;
+    if let Some(previous) = published.keys.get_mut(1) {
+        // Counted from when it stops signing, not from when the rotation began, whichever is later.
+        previous.retired_at = retired_at.map(|at| previous.retired_at.map_or(at, |created| created.max(at)));
+    }
     secrets
         .put_secret_value()
         .secret_id(verification_secret_id)

@@ -146,6 +146,24 @@ pub async fn write_signing_keys(
     write_secret(secrets, secret_id, &serde_json::to_string(&set)?).await
 }
 
+/// Writes the public half of the signing keys already in `secret_id` to `verification_secret_id`
+/// (no new key: the tokens signed so far keep verifying).
+pub async fn publish_verification_keys(
+    secrets: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    verification_secret_id: &str,
+) -> anyhow::Result<()> {
+    let current = secrets
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .with_context(|| format!("read {secret_id}"))?;
+    let set: StoredKeySet = serde_json::from_str(current.secret_string().context("the signing keys are a string")?)?;
+    write_secret(secrets, verification_secret_id, &serde_json::to_string(&set.published()?)?).await
+}
+
 /// Creates a secret, or puts a new current value into it when it exists.
 async fn write_secret(secrets: &aws_sdk_secretsmanager::Client, name: &str, value: &str) -> anyhow::Result<()> {
     if secrets.create_secret().name(name).secret_string(value).send().await.is_err() {

@@ -41,7 +41,7 @@ pub fn app_with(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), 
         "PK": {"S": format!("CRED#{key_id}")}, "SK": {"S": "CRED"}, "id": {"S": key_id},
         "principalId": {"S": principal.to_string()}, "name": {"S": "bench"}, "status": {"S": "Active"},
         "createdAt": {"S": t.to_string()}, "lastUsedAt": {"S": t.to_string()}, "orgId": {"S": org.to_string()},
-        "secretHash": {"S": phc}, "principalType": {"S": "ApiKey"}, "principalStatus": {"S": "Active"}
+        "secretHash": {"S": phc}
     }})
     .to_string();
     let org_item = json!({"Item": {
@@ -60,10 +60,18 @@ pub fn app_with(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), 
     }})
     .to_string();
     let known = key_id.clone();
+    // A warm authentication reads the credential and its principal in one BatchGetItem.
+    let item_of = |answer: &str| serde_json::from_str::<serde_json::Value>(answer).unwrap()["Item"].clone();
+    let batch =
+        json!({"Responses": {"bench": [item_of(&credential), item_of(&principal_item)]}, "UnprocessedKeys": {}})
+            .to_string();
     let dynamo_http = infallible_client_fn(move |req| {
+        let batch_read = req.headers().get("x-amz-target").is_some_and(|t| t.ends_with("BatchGetItem"));
         let body = body_text(&req);
         // The one credential; any other key id is unknown (an empty GetItem answer).
-        let answer = if body.contains(&format!("CRED#{known}")) {
+        let answer = if batch_read {
+            batch.clone()
+        } else if body.contains(&format!("CRED#{known}")) {
             credential.clone()
         } else if body.contains("CRED#") {
             "{}".to_string()

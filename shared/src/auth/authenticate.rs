@@ -244,9 +244,14 @@ impl App {
         if !cached {
             self.verified_keys.insert(key, &record);
         }
+        // The location a warm read used came from this container's earlier read of the same
+        // credential (a credential never moves); read again should it ever disagree.
+        let located = location
+            .as_ref()
+            .is_some_and(|(org, principal)| org == &record.org_id && principal == &record.credential.principal_id);
         let principal = match principal_read {
-            Some(principal) => principal,
-            None => self.store.get_principal(&record.org_id, &record.credential.principal_id).await?,
+            Some(principal) if located => principal,
+            _ => self.store.get_principal(&record.org_id, &record.credential.principal_id).await?,
         };
         let standing = KeyStanding { principal: principal_standing(principal.as_ref()), record };
         check_standing(&standing, now)?;

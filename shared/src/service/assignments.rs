@@ -146,9 +146,14 @@ pub async fn remove(
         request_id,
         json!({"roleId": role_id}),
     );
-    match app.store.unassign_role(&assignment, &event).await {
-        Ok(()) => Ok(()),
-        Err(WriteError::Violated(UnassignRefused::Gone)) => Err(ApiError::NotFound("role assignment")),
-        Err(err) => Err(super::failure(err)),
-    }
+    let (assignment, event) = (&assignment, &event);
+    until_written(|| async move {
+        match app.store.unassign_role(assignment, event).await {
+            Ok(()) => Ok(Written::Done(())),
+            Err(WriteError::Violated(UnassignRefused::Gone)) => Err(ApiError::NotFound("role assignment")),
+            Err(WriteError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(super::failure(err)),
+        }
+    })
+    .await
 }

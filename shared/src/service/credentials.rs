@@ -364,7 +364,15 @@ async fn revoke_live_leaked(
             ..EventFacts::about(EventType::CredentialLeaked, principal_id).credential(key_id, after.name.as_str())
         });
         let retention_until = now.plus_seconds(app.config.retention_days * 86_400);
-        Written::of(app.store.end_credential(&record, &after, retention_until, &audit, Some(now)).await, None)
+        match app.store.end_credential(&record, &after, retention_until, &audit, Some(now)).await {
+            // A report is answered for every entry: a credential whose principal is gone (a broken
+            // table) is logged, not a failure of the whole report.
+            Err(WriteError::Violated(EndRefused::PrincipalGone)) => {
+                tracing::error!(request_id, key_id = %key_id, "a leaked credential whose principal is gone");
+                Ok(Written::Done(None))
+            }
+            written => Written::of(written, None),
+        }
     })
     .await
 }

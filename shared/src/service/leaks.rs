@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::credentials::{self, FoundAt};
 use crate::App;
 use crate::auth::ApiKey;
-use crate::domain::{ApiError, AuthFailure, CredentialStatus, FieldError, KeyId, OrgId, PrincipalId};
+use crate::domain::{ApiError, AuthFailure, FieldError, KeyId, OrgId, PrincipalId};
 
 /// Entries one report may carry.
 pub const MAX_TOKENS: usize = 1000;
@@ -77,8 +77,6 @@ struct Ours {
     key_id: KeyId,
     org_id: OrgId,
     principal_id: PrincipalId,
-    /// Active when judged: its revocation will update its principal.
-    active: bool,
 }
 
 /// Checks the report's signature against the configured scanner's keys: 401 `invalid_signature`
@@ -164,18 +162,12 @@ pub async fn process(app: &App, report: Vec<Value>, request_id: &str) -> Result<
     let mut group_of: HashMap<(OrgId, PrincipalId), usize> = HashMap::new();
     for (found, &position) in verdicts.iter().zip(&distinct) {
         let Some(found) = found else { continue };
-        // Keys that were not Active are only read (and at most one token end written per
-        // principal), so they need not wait for each other.
-        let group = match found.active {
-            true => *group_of.entry((found.org_id.clone(), found.principal_id.clone())).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            }),
-            false => {
-                groups.push(Vec::new());
-                groups.len() - 1
-            }
-        };
+        // Every key of one principal in one group, Active or not: each revocation, and each end of
+        // tokens for a key that ended recently, writes the principal item, so they take turns.
+        let group = *group_of.entry((found.org_id.clone(), found.principal_id.clone())).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
         groups[group].push((found.clone(), readable[position].clone()));
     }
     let revoked: Vec<Result<(), ApiError>> = futures::stream::iter(groups)
@@ -213,12 +205,7 @@ async fn judge(app: &App, token: &str) -> Result<Option<Ours>, ApiError> {
     if !hasher.verify(&key, record.secret_hash.expose_secret()) {
         return Ok(None);
     }
-    Ok(Some(Ours {
-        key_id: key.key_id().clone(),
-        active: record.credential.status == CredentialStatus::Active,
-        org_id: record.org_id,
-        principal_id: record.credential.principal_id,
-    }))
+    Ok(Some(Ours { key_id: key.key_id().clone(), org_id: record.org_id, principal_id: record.credential.principal_id }))
 }
 
 /// Revokes one of our credentials found in public, if it is live. A report that leaves out `url`

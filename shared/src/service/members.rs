@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::Validation;
+use super::{Validation, Written, until_written};
 use crate::App;
 use crate::auth::resources;
 use crate::domain::ApiError;
@@ -120,11 +120,17 @@ pub async fn add(
         request_id,
         json!({"subject": member.subject, "email": member.email}),
     );
-    match app.store.create_member(&member, &audit).await {
-        Ok(()) => Ok(member),
-        Err(WriteError::Violated(MemberAddRefused::MemberExists)) => Err(ApiError::MemberExists),
-        Err(err) => Err(super::failure(err)),
-    }
+    let (member, audit) = (&member, &audit);
+    until_written(|| async move {
+        match app.store.create_member(member, audit).await {
+            Ok(()) => Ok(Written::Done(member.clone())),
+            Err(WriteError::Violated(MemberAddRefused::MemberExists)) => Err(ApiError::MemberExists),
+            // A concurrent transaction on the same items decides nothing: again.
+            Err(WriteError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(super::failure(err)),
+        }
+    })
+    .await
 }
 
 /// A page of the org's members.
@@ -150,11 +156,16 @@ pub async fn remove(app: &App, actor: &Actor, org: &OrgId, id: &PrincipalId, req
         request_id,
         json!({"subject": member.principal.subject, "roleIds": member.role_ids}),
     );
-    match app.store.remove_member(&member.principal, &assignments, &audit).await {
-        Ok(()) => Ok(()),
-        Err(WriteError::Violated(MemberRemoveRefused::Gone)) => Err(ApiError::NotFound("member")),
-        Err(err) => Err(super::failure(err)),
-    }
+    let (member, assignments, audit) = (&member, &assignments, &audit);
+    until_written(|| async move {
+        match app.store.remove_member(&member.principal, assignments, audit).await {
+            Ok(()) => Ok(Written::Done(())),
+            Err(WriteError::Violated(MemberRemoveRefused::Gone)) => Err(ApiError::NotFound("member")),
+            Err(WriteError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(super::failure(err)),
+        }
+    })
+    .await
 }
 
 /// `GET /iam/me`: a member token's subject and the organisations it is a member of.

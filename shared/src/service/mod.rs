@@ -48,6 +48,8 @@ impl<T> Written<T> {
         match write {
             Ok(()) => Ok(Self::Done(answer)),
             Err(WriteError::Violated(refusal)) => refusal.decide().map(|()| Self::Retry),
+            // Another transaction touched the same items at the same moment: decide again.
+            Err(WriteError::Contention) => Ok(Self::Retry),
             Err(err) => Err(failure(err)),
         }
     }

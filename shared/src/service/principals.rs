@@ -137,8 +137,16 @@ pub async fn create(
         request_id,
         json!({"displayName": principal.display_name, "status": principal.status, "expiresAt": principal.expires_at}),
     );
-    app.store.create_principal(&principal, &audit).await?;
-    Ok(principal)
+    let (principal, audit) = (&principal, &audit);
+    until_written(|| async move {
+        match app.store.create_principal(principal, audit).await {
+            Ok(()) => Ok(Written::Done(principal.clone())),
+            // A concurrent transaction on the same items decides nothing: again.
+            Err(crate::store::StoreError::Contention) => Ok(Written::Retry),
+            Err(err) => Err(err.into()),
+        }
+    })
+    .await
 }
 
 /// One principal of the org.

@@ -117,6 +117,21 @@ async fn persistent_transaction_conflicts_answer_503_and_write_nothing() {
     every_write_fails_cleanly(Fault::Conflict).await;
 }
 
+/// A conflict with a concurrent transaction decides nothing: every write path tries again and
+/// succeeds (the answer a client would have had without the conflict).
+#[tokio::test]
+async fn a_passing_transaction_conflict_is_tried_again_on_every_write_path() {
+    let app = TestApp::new().await;
+    let writes = writes(&app).await;
+    assert_eq!(app.admin_call("GET", &app.org_path("/api-keys"), None).await.status, 200);
+    for write in writes {
+        app.faults.arm("TransactWriteItems", Fault::Conflict, 1);
+        let r = app.admin_call(write.method, &write.path, write.body.clone()).await;
+        app.faults.disarm();
+        assert!((200..300).contains(&r.status), "{} after one conflict: {} {:?}", write.name, r.status, r.body);
+    }
+}
+
 #[tokio::test]
 async fn a_timeout_answers_503_and_writes_nothing() {
     let app = TestApp::new().await;

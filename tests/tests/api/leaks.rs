@@ -353,3 +353,38 @@ async fn leak_report_timings_of_the_largest_reports() {
         println!("{line}");
     }
 }
+
+/// A leak's revocation ends its principal's tokens (`tokensValidAfter`) and moves the principal's
+/// version: a change of the principal decided on a read from before the leak is refused and decided
+/// again, so it cannot write the old `tokensValidAfter` back.
+#[tokio::test]
+async fn a_leak_moves_its_principals_version_so_no_change_read_before_it_writes_the_old_token_end_back() {
+    let app = TestApp::new().await;
+    let (principal, key) = app.principal_with_key("leaky").await;
+    let path = app.org_path(&format!("/api-keys/{principal}"));
+    let before = app.admin_call("GET", &path, None).await;
+    let version = before.body["version"].as_u64().unwrap();
+    assert_eq!(app.leak_report(&json!([reported(&key)])).await.status, 200);
+    let after = app.admin_call("GET", &path, None).await;
+    assert_eq!(after.body["version"].as_u64(), Some(version + 1), "{:?}", after.body);
+    assert!(after.body["tokensValidAfter"].is_string(), "{:?}", after.body);
+    // A change decided on the read from before the leak (here: named by its version) is refused.
+    let stale = app
+        .send(local_stack::event::IncomingRequest {
+            method: "PATCH".into(),
+            path: path.clone(),
+            headers: vec![
+                ("Authorization".into(), format!("ApiKey {}", app.admin_key)),
+                ("Content-Type".into(), "application/json".into()),
+                ("If-Match".into(), version.to_string()),
+            ],
+            body: json!({"displayName": "renamed"}).to_string().into_bytes(),
+            source_ip: "198.51.100.7".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!((stale.status, stale.code()), (412, "version_mismatch"), "{:?}", stale.body);
+    let r = app.admin_call("PATCH", &path, Some(json!({"displayName": "renamed"}))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["tokensValidAfter"], after.body["tokensValidAfter"], "the token end stands");
+}

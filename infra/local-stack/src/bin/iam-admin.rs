@@ -40,6 +40,16 @@ enum Command {
         #[arg(long)]
         verification_secret_id: String,
     },
+    /// Publish the public half of the signing keys already in `secret_id` (no new key): a stack
+    /// that predates the verification-keys secret, once, before its functions are updated.
+    PublishVerificationKeys {
+        /// The signing-keys secret (`SigningKeysSecretArn`).
+        #[arg(long)]
+        secret_id: String,
+        /// The secret that receives their public half (`VerificationKeysSecretArn`).
+        #[arg(long)]
+        verification_secret_id: String,
+    },
     /// Print a member token of the local development identity provider (make user-token).
     UserToken {
         /// The org the subject should be a member of (checked, for a helpful hint).
@@ -113,6 +123,11 @@ async fn main() -> anyhow::Result<()> {
             let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
             admin::write_signing_keys(&secrets, &secret_id, &verification_secret_id).await?;
             println!("wrote a new signing key set to {secret_id} and its public half to {verification_secret_id}");
+        }
+        Command::PublishVerificationKeys { secret_id, verification_secret_id } => {
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            admin::publish_verification_keys(&secrets, &secret_id, &verification_secret_id).await?;
+            println!("published the public half of {secret_id} to {verification_secret_id}");
         }
         Command::CreateTable { table, template } => {
             admin::create_table(&dynamo, &table, &Template::load(&template)?).await?;

@@ -99,8 +99,15 @@ impl DynamoStore {
         )?;
         let mut request = HashMap::from([(self.table.clone(), wanted)]);
         let (mut credential, mut found_principal) = (None, None);
-        // DynamoDB may leave keys unprocessed under load: ask again for those, a few times.
-        for _ in 0..3 {
+        // DynamoDB may leave keys unprocessed under load: ask again for those, a few times, backing
+        // off a little more each time.
+        for attempt in 0..3u64 {
+            if attempt > 0 {
+                let mut jitter = [0u8; 1];
+                let _ = getrandom::fill(&mut jitter);
+                let millis = (10 << attempt) + u64::from(jitter[0]) % (10 << attempt);
+                tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+            }
             let out = self.client.batch_get_item().set_request_items(Some(request)).send().await.map_err(classify)?;
             for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
                 let sk = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
@@ -195,9 +202,12 @@ impl DynamoStore {
                 .expression_attribute_values(":k", AttributeValue::Ss(vec![c.id.to_string()]))
                 .expression_attribute_values(":one", n(1));
             if let Some(at) = end_tokens_at {
+                // A change of the principal's own field: its version moves, so a change of the
+                // principal read before this one cannot write the old `tokensValidAfter` back.
                 principal = principal
-                    .update_expression("SET #tva = :tva DELETE #keys :k ADD #cv :one")
+                    .update_expression("SET #tva = :tva DELETE #keys :k ADD #cv :one, #version :one")
                     .expression_attribute_names("#tva", attr::TOKENS_VALID_AFTER)
+                    .expression_attribute_names("#version", attr::VERSION)
                     .expression_attribute_values(":tva", s(at.to_string()));
                 changes.push(Change::Principal {
                     org: before.org_id.clone(),
