@@ -66,7 +66,11 @@ pub fn app_with(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), 
         json!({"Responses": {"bench": [item_of(&credential), item_of(&principal_item)]}, "UnprocessedKeys": {}})
             .to_string();
     let dynamo_http = infallible_client_fn(move |req| {
-        let batch_read = req.headers().get("x-amz-target").is_some_and(|t| t.ends_with("BatchGetItem"));
+        let batch_read = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.to_str().ok())
+            .is_some_and(|t| t.ends_with("BatchGetItem"));
         let body = body_text(&req);
         // The one credential; any other key id is unknown (an empty GetItem answer).
         let answer = if batch_read {
