@@ -3,15 +3,13 @@
 //! (once the secret verified) its principal; from then on both in one round trip. Org settings
 //! come from a cache.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use http::HeaderMap;
 use secrecy::ExposeSecret;
-use sha2::{Digest, Sha256};
 
 use super::tokens::AccessClaims;
-use super::{ApiKey, RequestCtx};
+use super::{ApiKey, Presented, RequestCtx, presented};
 use crate::App;
 use crate::app::TokenStanding;
 use crate::domain::{Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
@@ -60,121 +58,6 @@ pub fn unverified_issuer(token: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("iss")?.as_str().map(String::from)
-}
-
-/// Keys verified in this container, by SHA-256 of the whole presented key, with the hash they
-/// verified against and where their principal is: a warm request skips argon2 and reads the
-/// credential's and the principal's current state in one round trip.
-#[derive(Debug, Default)]
-pub struct VerifiedKeys {
-    entries: Mutex<HashMap<[u8; 32], Verified>>,
-}
-
-/// What a container remembers of a key it verified (a credential never moves: this never goes stale).
-#[derive(Clone, Debug)]
-struct Verified {
-    phc: String,
-    org: OrgId,
-    principal: PrincipalId,
-}
-
-impl VerifiedKeys {
-    /// Bound on entries; the cache starts afresh beyond it (a container serves few keys).
-    const CAPACITY: usize = 10_000;
-
-    fn digest(key: &ApiKey) -> [u8; 32] {
-        Sha256::digest(key.full().as_bytes()).into()
-    }
-
-    /// Whether this exact key verified here (against whatever hash): what lets it past the
-    /// failure limit of its key id.
-    fn knows(&self, key: &ApiKey) -> bool {
-        self.entries.lock().expect("cache lock").contains_key(&Self::digest(key))
-    }
-
-    fn contains(&self, key: &ApiKey, phc: &str) -> bool {
-        let digest = Self::digest(key);
-        self.entries.lock().expect("cache lock").get(&digest).is_some_and(|known| known.phc == phc)
-    }
-
-    /// Where the principal of a key verified here is.
-    fn location(&self, key: &ApiKey) -> Option<(OrgId, PrincipalId)> {
-        let entries = self.entries.lock().expect("cache lock");
-        entries.get(&Self::digest(key)).map(|v| (v.org.clone(), v.principal.clone()))
-    }
-
-    fn insert(&self, key: &ApiKey, record: &CredentialRecord) {
-        let mut entries = self.entries.lock().expect("cache lock");
-        if entries.len() >= Self::CAPACITY {
-            entries.clear();
-        }
-        let verified = Verified {
-            phc: record.secret_hash.expose_secret().to_string(),
-            org: record.org_id.clone(),
-            principal: record.credential.principal_id.clone(),
-        };
-        entries.insert(Self::digest(key), verified);
-    }
-}
-
-/// Direct `ApiKey` calls answered from an earlier read of the key, for orgs that allow it
-/// (`directApiKeyCacheSeconds` > 0): by SHA-256 of the whole key, so only the exact key finds its
-/// entry; each entry says when it was read. At most 60 s old (the setting's maximum).
-#[derive(Debug, Default)]
-pub struct DirectKeys {
-    entries: Mutex<HashMap<[u8; 32], (KeyStanding, Timestamp)>>,
-}
-
-impl DirectKeys {
-    const CAPACITY: usize = 10_000;
-    /// No entry is used past this age, whatever a setting says.
-    pub const MAX_SECONDS: i64 = 60;
-
-    fn get(&self, key: &ApiKey, now: Timestamp) -> Option<(KeyStanding, i64)> {
-        let entries = self.entries.lock().expect("cache lock");
-        let (record, read_at) = entries.get(&VerifiedKeys::digest(key))?;
-        let age = now.unix() - read_at.unix();
-        (age < Self::MAX_SECONDS).then(|| (record.clone(), age))
-    }
-
-    fn insert(&self, key: &ApiKey, record: KeyStanding, now: Timestamp) {
-        let mut entries = self.entries.lock().expect("cache lock");
-        if entries.len() >= Self::CAPACITY {
-            entries.clear();
-        }
-        entries.insert(VerifiedKeys::digest(key), (record, now));
-    }
-
-    /// Forgets what this container read of a credential or of a principal's credentials (a write
-    /// here has just changed them: the change applies here at once).
-    pub fn forget(&self, matches: impl Fn(&KeyStanding) -> bool) {
-        self.entries.lock().expect("cache lock").retain(|_, (record, _)| !matches(record));
-    }
-}
-
-/// The scheme and value of the Authorization header.
-#[derive(Debug)]
-pub enum Presented {
-    ApiKey(String),
-    Bearer(String),
-}
-
-/// The Authorization header read as `ApiKey <value>` or `Bearer <token>` (schemes case-insensitive).
-pub fn presented(headers: &HeaderMap) -> Result<Presented, AuthFailure> {
-    let value = headers.get(http::header::AUTHORIZATION).ok_or(AuthFailure::MissingCredentials)?;
-    let value = value.to_str().map_err(|_| AuthFailure::MissingCredentials)?.trim();
-    let (scheme, rest) = value.split_once(' ').ok_or(AuthFailure::MissingCredentials)?;
-    let rest = rest.trim();
-    if rest.is_empty() {
-        return Err(AuthFailure::MissingCredentials);
-    }
-    if scheme.eq_ignore_ascii_case("apikey") {
-        Ok(Presented::ApiKey(rest.to_string()))
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        Ok(Presented::Bearer(rest.to_string()))
-    } else {
-        Err(AuthFailure::MissingCredentials)
-    }
 }
 
 /// The credential and principal checks, in the contract's order, once the secret has verified.
@@ -468,18 +351,5 @@ mod tests {
         assert_eq!(check_standing(&r, Timestamp::from_unix(100)), Err(AuthFailure::CredentialExpired));
         r.record.credential.expires_at = None;
         assert_eq!(check_standing(&r, Timestamp::from_unix(200)), Err(AuthFailure::PrincipalExpired));
-    }
-
-    #[test]
-    fn unparseable_authorization_headers_are_missing_credentials() {
-        for value in ["", "ApiKey", "ApiKey   ", "Basic abc", "ik_abc"] {
-            let mut headers = HeaderMap::new();
-            headers.insert(http::header::AUTHORIZATION, value.parse().unwrap());
-            assert!(matches!(presented(&headers), Err(AuthFailure::MissingCredentials)), "{value:?}");
-        }
-        assert!(matches!(presented(&HeaderMap::new()), Err(AuthFailure::MissingCredentials)));
-        let mut headers = HeaderMap::new();
-        headers.insert(http::header::AUTHORIZATION, "apikey ik_x".parse().unwrap());
-        assert!(matches!(presented(&headers), Ok(Presented::ApiKey(v)) if v == "ik_x"));
     }
 }

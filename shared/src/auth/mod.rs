@@ -8,6 +8,8 @@ pub mod cursor_key;
 mod failed_verifications;
 pub mod grants;
 mod hashing;
+mod header;
+mod key_caches;
 pub mod leak_reports;
 pub mod oidc;
 pub mod policy;
@@ -16,12 +18,14 @@ pub mod tokens;
 
 pub use crate::domain::AuthFailure;
 pub use api_key::{ApiKey, GeneratedKey, MalformedKey};
-pub use authenticate::{Caller, DirectKeys, Identity, Presented, VerifiedKeys, presented, unverified_issuer};
+pub use authenticate::{Caller, Identity, unverified_issuer};
 pub use authorize::{Action, resources};
 pub use context::RequestCtx;
 pub use cursor_key::CursorKey;
 pub use failed_verifications::FailedVerifications;
 pub use hashing::{KeyHasher, Pepper};
+pub use header::{Presented, authorization, presented};
+pub use key_caches::{DirectKeys, VerifiedKeys};
 
 /// The one HTTP client for the service's own outbound fetches (the identity provider's JWKS, the
 /// secret scanner's keys): built by the first fetch, so a container that never fetches never builds
