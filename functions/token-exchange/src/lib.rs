@@ -15,31 +15,28 @@ use shared::http::body::{MAX_BODY_BYTES, request_bytes};
 use shared::http::{ApiError, FieldError, RequestCtx, json_body, json_with, no_store, response};
 use shared::service::tokens;
 
-/// Serves one API Gateway request; every failure is an error response, never a Lambda error.
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let ctx = RequestCtx::of(&req);
-    match ctx.route_key.as_str() {
-        "POST /iam/auth/token" if is_oauth(&req) => {
-            let used_basic = scheme(&req).is_some_and(|(s, _)| s.eq_ignore_ascii_case("basic"));
-            oauth_exchange(app, &ctx, &req).await.unwrap_or_else(|e| e.into_oauth_response(&ctx.request_id, used_basic))
-        }
-        "POST /iam/auth/token" => exchange(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
-        "GET /iam/.well-known/jwks.json" => jwks(app).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
-        "GET /iam/.well-known/oauth-authorization-server" | "GET /.well-known/oauth-authorization-server/iam" => {
-            metadata(app)
-        }
-        "POST /iam/auth/introspect" => {
-            introspect(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id))
-        }
-        "POST /iam/auth/revoke" => revoke(app, &ctx, &req).await.unwrap_or_else(|e| e.into_response(&ctx.request_id)),
-        "GET /iam/openapi.json" => openapi(),
-        _ => ApiError::RouteNotFound.into_response(&ctx.request_id),
-    }
+shared::routes! {
+    "POST /iam/auth/token" => token, own;
+    "GET /iam/.well-known/jwks.json" => jwks, own;
+    "GET /iam/.well-known/oauth-authorization-server" => metadata, own;
+    "GET /.well-known/oauth-authorization-server/iam" => metadata, own;
+    "POST /iam/auth/introspect" => introspect, own;
+    "POST /iam/auth/revoke" => revoke, own;
+    "GET /iam/openapi.json" => openapi, own;
 }
 
+/// The token endpoint: an OAuth request gets OAuth's response and error shapes, a JSON one the API's.
+async fn token(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
+    if !is_oauth(req) {
+        return exchange(app, ctx, req).await;
+    }
+    let used_basic = scheme(req).is_some_and(|(s, _)| s.eq_ignore_ascii_case("basic"));
+    Ok(oauth_exchange(app, ctx, req).await.unwrap_or_else(|e| e.into_oauth_response(&ctx.request_id, used_basic)))
+}
+
+/// The `Authorization` header as `(scheme, credentials)`, read by the one parser of the header.
 fn scheme(req: &Request) -> Option<(&str, &str)> {
-    let value = req.headers().get("authorization")?.to_str().ok()?.trim();
-    value.split_once(' ').map(|(s, rest)| (s, rest.trim()))
+    shared::auth::authorization(req.headers())
 }
 
 fn media_type(req: &Request) -> String {
@@ -210,7 +207,7 @@ fn decode_basic(encoded: &str) -> Result<(String, String), ApiError> {
 }
 
 /// Every public key that may still verify a live token; verifiers may cache it for five minutes.
-async fn jwks(app: &App) -> Result<Response<Body>, ApiError> {
+async fn jwks(app: &App, _: &RequestCtx, _: &Request) -> Result<Response<Body>, ApiError> {
     let now = app.clock.now();
     let keys = app.token_keys().await?.get(now).await;
     let max_age = shared::auth::tokens::JWKS_MAX_AGE_SECONDS;
@@ -218,17 +215,17 @@ async fn jwks(app: &App) -> Result<Response<Body>, ApiError> {
 }
 
 /// The OpenAPI document of every route (built into the binary; no I/O).
-fn openapi() -> Response<Body> {
-    response::builder(200)
+async fn openapi(_: &App, _: &RequestCtx, _: &Request) -> Result<Response<Body>, ApiError> {
+    Ok(response::builder(200)
         .header("content-type", "application/json")
         .header("cache-control", "public, max-age=300")
         .body(Body::from(shared::http::openapi::DOCUMENT))
-        .expect("valid response")
+        .expect("valid response"))
 }
 
 /// RFC 8414 authorization-server metadata, from the configured issuer (no I/O). Served at
 /// `<issuer>/.well-known/oauth-authorization-server`, beside the JWKS (the issuer has a path, `/iam`).
-fn metadata(app: &App) -> Response<Body> {
+async fn metadata(app: &App, _: &RequestCtx, _: &Request) -> Result<Response<Body>, ApiError> {
     let issuer = app.config.token_issuer.trim_end_matches('/');
     let body = serde_json::json!({
         "issuer": issuer,
@@ -243,7 +240,7 @@ fn metadata(app: &App) -> Response<Body> {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "bearer"],
         "service_documentation": format!("{issuer}/openapi.json"),
     });
-    json_with(200, &body, &[("cache-control", "public, max-age=300".to_string())])
+    Ok(json_with(200, &body, &[("cache-control", "public, max-age=300".to_string())]))
 }
 
 /// RFC 7662 token introspection for a resource server: the caller (an API key, directly or by its

@@ -8,6 +8,7 @@ mod list;
 pub mod openapi;
 pub mod request;
 pub mod response;
+pub mod routes;
 
 pub use crate::auth::CursorKey;
 pub use crate::auth::RequestCtx;
