@@ -185,7 +185,7 @@ impl TestApp {
         config.secret_scanning_keys_url = Some(format!("http://{}/public_keys", listener.local_addr().unwrap()));
         tokio::spawn(local_stack::idp::serve_jwks(listener, scanner_keys.clone(), scanner_fetches.clone()));
         adjust(&mut config);
-        let template = Arc::new(Template::load_default().expect("the template reads"));
+        let template = template();
         admin::provision(&dynamo, &secrets, &config, &template).await.expect("table and secrets");
         let calls = CallCounter::default();
         let reads = reads::ReadLog::default();
@@ -653,4 +653,12 @@ impl shared::service::sweep::Deadline for NoDeadline {
     fn reached(&self) -> bool {
         false
     }
+}
+
+/// The template, read once per test process: a long run (`make soak`) serves what the tree held when
+/// it started, whatever is edited beside it meanwhile.
+fn template() -> Arc<Template> {
+    static TEMPLATE: std::sync::LazyLock<Arc<Template>> =
+        std::sync::LazyLock::new(|| Arc::new(Template::load_default().expect("the template reads")));
+    TEMPLATE.clone()
 }
