@@ -356,3 +356,14 @@ fn only_the_token_exchange_and_the_rotation_can_read_the_private_signing_keys() 
     let expected: BTreeSet<String> = ["SigningKeyRotation", "TokenExchange"].into_iter().map(String::from).collect();
     assert_eq!(readers, expected);
 }
+
+#[test]
+fn the_first_deploy_starts_no_rotation_before_the_keys_are_seeded() {
+    let text = std::fs::read_to_string(local_stack::template::default_path()).unwrap();
+    let doc: Value = serde_norway::from_str(&text).unwrap();
+    let schedule = &doc["Resources"]["SigningKeysRotationSchedule"]["Properties"];
+    // CloudFormation's default (true) rotates when the stack is created, before `iam-admin
+    // seed-signing-keys` has written a current version: that rotation would fail.
+    assert_eq!(schedule["RotateImmediatelyOnUpdate"].as_bool(), Some(false));
+    assert_eq!(schedule["RotationRules"]["AutomaticallyAfterDays"].as_u64(), Some(30));
+}

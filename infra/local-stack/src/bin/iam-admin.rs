@@ -50,6 +50,18 @@ enum Command {
         #[arg(long)]
         verification_secret_id: String,
     },
+    /// Make the subject of the org's identity provider a member of the org with a role (the first
+    /// `owner` of a deployed org: an API-key principal cannot grant what it does not hold).
+    AddMember {
+        #[arg(long)]
+        org: String,
+        /// The `sub` the org's identity provider gives the person.
+        #[arg(long)]
+        subject: String,
+        /// A built-in role: owner, iam-admin, iam-viewer.
+        #[arg(long, default_value = "owner")]
+        role: String,
+    },
     /// Print a member token of the local development identity provider (make user-token).
     UserToken {
         /// The org the subject should be a member of (checked, for a helpful hint).
@@ -128,6 +140,18 @@ async fn main() -> anyhow::Result<()> {
             let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
             admin::publish_verification_keys(&secrets, &secret_id, &verification_secret_id).await?;
             println!("published the public half of {secret_id} to {verification_secret_id}");
+        }
+        Command::AddMember { org, subject, role } => {
+            let config = match local_config(&field) {
+                Ok(config) => config,
+                Err(_) => Config::from_env()
+                    .context("no running local stack (.local/stack.json); set the service's environment")?,
+            };
+            let org = shared::domain::OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            let app = App::new(config, dynamo, &secrets).await?;
+            let member = admin::add_member(&app, &org, &subject, &role).await?;
+            println!("{subject} is member {member} of {org}, with role {role}");
         }
         Command::CreateTable { table, template } => {
             admin::create_table(&dynamo, &table, &Template::load(&template)?).await?;
