@@ -75,7 +75,8 @@ impl Faults {
         *self.plan.lock().unwrap() = None;
     }
 
-    /// Throttles GetItems of one item past `per_second` in any wall-clock second (None: no limit).
+    /// Throttles reads (GetItem, BatchGetItem) of one item past `per_second` in any wall-clock second
+    /// (None: no limit).
     pub fn limit_reads_per_key(&self, per_second: Option<usize>) {
         *self.read_limit.lock().unwrap() = per_second.map(|per_second| ReadLimit {
             per_second,
@@ -90,18 +91,34 @@ impl Faults {
         self.read_limit.lock().unwrap().as_ref().map_or(0, |l| l.throttled)
     }
 
-    fn over_read_limit(&self, body: &[u8]) -> bool {
+    /// Whether a read of `operation` names an item read more than the limit's count this second
+    /// (a GetItem's key, or any key of a BatchGetItem: the warm authentication reads its two items
+    /// in one).
+    fn over_read_limit(&self, operation: &str, body: &[u8]) -> bool {
         let mut limit = self.read_limit.lock().unwrap();
         let Some(limit) = limit.as_mut() else { return false };
-        let key: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-        let item = format!("{}|{}", key["Key"]["PK"]["S"], key["Key"]["SK"]["S"]);
+        let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let keys: Vec<&serde_json::Value> = match operation {
+            "GetItem" => vec![&request["Key"]],
+            "BatchGetItem" => request["RequestItems"]
+                .as_object()
+                .into_iter()
+                .flat_map(|tables| tables.values())
+                .flat_map(|table| table["Keys"].as_array().into_iter().flatten())
+                .collect(),
+            _ => return false,
+        };
         let second = limit.started.elapsed().as_secs();
-        let entry = limit.seen.entry(item).or_insert((second, 0));
-        if entry.0 != second {
-            *entry = (second, 0);
+        let mut over = false;
+        for key in keys {
+            let item = format!("{}|{}", key["PK"]["S"], key["SK"]["S"]);
+            let entry = limit.seen.entry(item).or_insert((second, 0));
+            if entry.0 != second {
+                *entry = (second, 0);
+            }
+            entry.1 += 1;
+            over |= entry.1 > limit.per_second;
         }
-        entry.1 += 1;
-        let over = entry.1 > limit.per_second;
         limit.throttled += usize::from(over);
         over
     }
@@ -133,7 +150,7 @@ impl Intercept for Faults {
         let operation = target.rsplit('.').next().unwrap_or_default();
         if let Some(fault) = self.take(operation) {
             context.request_mut().set_uri(format!("{}{}", self.server, fault.path()))?;
-        } else if operation == "GetItem" && self.over_read_limit(context.request().body().bytes().unwrap_or_default()) {
+        } else if self.over_read_limit(operation, context.request().body().bytes().unwrap_or_default()) {
             context.request_mut().set_uri(format!("{}{}", self.server, Fault::Throttle.path()))?;
         }
         Ok(())
