@@ -30,7 +30,7 @@ struct Verified {
 
 impl VerifiedKeys {
     /// Bound on entries; the cache starts afresh beyond it (a container serves few keys).
-    const CAPACITY: usize = 10_000;
+    pub const CAPACITY: usize = 10_000;
 
     pub(super) fn digest(key: &ApiKey) -> [u8; 32] {
         Sha256::digest(key.full().as_bytes()).into()
@@ -76,7 +76,8 @@ pub struct DirectKeys {
 }
 
 impl DirectKeys {
-    const CAPACITY: usize = 10_000;
+    /// Bound on entries; the cache starts afresh beyond it (a container serves few keys).
+    pub const CAPACITY: usize = 10_000;
     /// No entry is used past this age, whatever a setting says.
     pub const MAX_SECONDS: i64 = 60;
 

@@ -21,7 +21,7 @@ use crate::store::{CredentialEditRefused, IssueRefused, Moved, RollRefused, Stor
 
 /// How many times a write is retried when it lost a race that does not concern the client
 /// (a concurrent issuance changed the credential set, or a transaction conflict).
-const WRITE_ATTEMPTS: usize = 8;
+pub const WRITE_ATTEMPTS: usize = 8;
 
 /// Waits a little, more each attempt (10 ms doubling to 320 ms, with up to as much again of
 /// jitter; about 2 s over all attempts), before retrying a contended write.
