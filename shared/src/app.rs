@@ -35,6 +35,8 @@ pub struct App {
     pub scanner: Option<ScannerKeys>,
     /// Secrets Manager, for the legacy Infuse IoT credentials of each org.
     pub secrets: SecretStore,
+    /// The workload issuers' keys (workload identity federation), fetched on first use.
+    pub issuers: crate::auth::federation::Issuers,
     pub(crate) verified_keys: VerifiedKeys,
     /// Failed verifications per key id (bounded), which refuse a flood of wrong secrets before argon2.
     pub(crate) failed_verifications: FailedVerifications,
@@ -217,6 +219,9 @@ impl App {
             oidc: config.oidc.clone().map(OidcVerifier::new),
             scanner: config.secret_scanning_keys_url.clone().map(ScannerKeys::new),
             secrets: SecretStore::new(secrets.clone()),
+            issuers: crate::auth::federation::Issuers::new(crate::auth::federation::FetchPolicy {
+                local_issuer: config.local_workload_issuer.clone(),
+            }),
             verified_keys: VerifiedKeys::default(),
             failed_verifications: FailedVerifications::new(config.failed_verifications),
             caches,

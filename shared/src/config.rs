@@ -39,6 +39,9 @@ pub struct Config {
     pub secret_scanning_keys_url: Option<String>,
     /// How far back the first expiry sweep of a table reads the expiry index (hours; 48).
     pub sweep_first_lookback_hours: i64,
+    /// The local stack's development workload issuer: the one issuer a workload trust may name
+    /// over `http` and on a loopback address. Never set in a deployed stack.
+    pub local_workload_issuer: Option<String>,
 }
 
 /// The per-container limit on failed API-key verifications of one key id: after `failures` within
@@ -102,6 +105,7 @@ impl Config {
             failed_verifications: FailureLimit::default(),
             secret_scanning_keys_url: std::env::var("SECRET_SCANNING_KEYS_URL").ok().filter(|u| !u.is_empty()),
             sweep_first_lookback_hours: number("SWEEP_FIRST_LOOKBACK_HOURS", 48)?.clamp(1, 24 * 90),
+            local_workload_issuer: std::env::var("LOCAL_WORKLOAD_ISSUER").ok().filter(|u| !u.is_empty()),
         })
     }
 
@@ -124,6 +128,7 @@ impl Config {
             failed_verifications: FailureLimit::default(),
             secret_scanning_keys_url: None,
             sweep_first_lookback_hours: 48,
+            local_workload_issuer: None,
         }
     }
 }

@@ -71,6 +71,20 @@ fn every_limit_the_doc_lists_is_the_codes() {
         shared::service::sweep::FIRST_LOOKBACK_HOURS,
         shared::store::keys::EXPIRY_SHARDS,
         shared::store::keys::AUDIT_SHARDS,
+        shared::service::trusts::MAX_TRUSTS,
+        shared::service::trusts::MAX_AUDIENCES,
+        shared::service::trusts::MAX_CONDITIONS,
+        shared::service::trusts::MAX_TEXT_BYTES,
+        shared::service::trusts::DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+        shared::auth::federation::KEYS_MAX_AGE_SECONDS,
+        shared::auth::federation::REFETCH_SECONDS,
+        shared::auth::federation::FAILED_FETCH_RETRY_SECONDS,
+        shared::auth::federation::MAX_ISSUERS,
+        shared::auth::federation::MAX_DOCUMENT_BYTES,
+        shared::auth::federation::FETCH_TIMEOUT_SECONDS,
+        shared::auth::federation::MAX_SUBJECT_TOKEN_BYTES,
+        shared::auth::federation::MAX_SUBJECT_TOKEN_AGE_SECONDS,
+        shared::auth::federation::MAX_SUBJECT_AUDIENCES,
     ]
     .into_iter()
     .collect();

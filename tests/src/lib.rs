@@ -126,6 +126,12 @@ pub struct TestApp {
     pub scanner: Arc<DevScanner>,
     pub scanner_keys: Arc<RwLock<Value>>,
     pub scanner_fetches: Arc<AtomicUsize>,
+    /// The tests' workload issuer (GitHub Actions' stand-in): its key, its URL (the one `http`
+    /// issuer this configuration allows), its JWKS (replaceable) and how often that was fetched.
+    pub workload: Arc<DevIdp>,
+    pub workload_issuer: String,
+    pub workload_jwks: Arc<RwLock<Value>>,
+    pub workload_fetches: Arc<AtomicUsize>,
     /// Where this test's lifecycle events are delivered ([`TestApp::drain_events`]); removed when
     /// the test's last container is dropped.
     pub events_file: Arc<EventsFile>,
@@ -184,6 +190,18 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the scanner");
         config.secret_scanning_keys_url = Some(format!("http://{}/public_keys", listener.local_addr().unwrap()));
         tokio::spawn(local_stack::idp::serve_jwks(listener, scanner_keys.clone(), scanner_fetches.clone()));
+        let workload = Arc::new(DevIdp::generate().expect("a workload issuer key"));
+        let workload_jwks = Arc::new(RwLock::new(workload.jwks()));
+        let workload_fetches = Arc::new(AtomicUsize::new(0));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the workload issuer");
+        let workload_issuer = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(local_stack::workload::serve_issuer(
+            listener,
+            workload_issuer.clone(),
+            workload_jwks.clone(),
+            workload_fetches.clone(),
+        ));
+        config.local_workload_issuer = Some(workload_issuer.clone());
         adjust(&mut config);
         let template = template();
         admin::provision(&dynamo, &secrets, &config, &template).await.expect("table and secrets");
@@ -212,6 +230,10 @@ impl TestApp {
             scanner,
             scanner_keys,
             scanner_fetches,
+            workload,
+            workload_issuer,
+            workload_jwks,
+            workload_fetches,
             events_file: Arc::new(EventsFile(std::env::temp_dir().join(format!("iam-test-events-{id}.jsonl")))),
         }
     }
@@ -279,6 +301,10 @@ impl TestApp {
             scanner: self.scanner.clone(),
             scanner_keys: self.scanner_keys.clone(),
             scanner_fetches: self.scanner_fetches.clone(),
+            workload: self.workload.clone(),
+            workload_issuer: self.workload_issuer.clone(),
+            workload_jwks: self.workload_jwks.clone(),
+            workload_fetches: self.workload_fetches.clone(),
             events_file: self.events_file.clone(),
         }
     }
@@ -643,6 +669,49 @@ impl TestApp {
             }
         }
         self.send(incoming).await
+    }
+}
+
+impl TestApp {
+    /// A GitHub Actions-shaped token of the tests' workload issuer for `audience`, issued now (the
+    /// service clock) for five minutes, with `overrides` set last (`null` removes a claim).
+    pub fn workload_token(&self, audience: &str, overrides: Value) -> String {
+        let claims = local_stack::workload::claims(
+            local_stack::workload::Kind::Github,
+            &self.workload_issuer,
+            audience,
+            None,
+            self.app.clock.now().unix(),
+            300,
+            overrides.as_object().expect("overrides are an object"),
+        );
+        self.workload.sign(jsonwebtoken::Algorithm::ES256, &claims).expect("sign a workload token")
+    }
+
+    /// `POST /iam/auth/token` as RFC 8693 token exchange of `token`, with `extra` form parameters.
+    pub async fn exchange_workload(&self, token: &str, extra: &[(&str, &str)]) -> TestResponse {
+        let mut pairs = vec![
+            ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+            ("subject_token", token),
+            ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+        ];
+        pairs.extend_from_slice(extra);
+        self.form_post("/iam/auth/token", &pairs).await
+    }
+
+    /// `POST path` with a form body of `pairs` and no Authorization.
+    pub async fn form_post(&self, path: &str, pairs: &[(&str, &str)]) -> TestResponse {
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        body.extend_pairs(pairs);
+        self.send(IncomingRequest {
+            method: "POST".into(),
+            path: path.into(),
+            headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded".into())],
+            body: body.finish().into_bytes(),
+            source_ip: "198.51.100.7".into(),
+            ..Default::default()
+        })
+        .await
     }
 }
 

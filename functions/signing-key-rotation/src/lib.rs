@@ -115,6 +115,7 @@ async fn test(secrets: &Client, event: &RotationEvent, now: Timestamp) -> anyhow
         exp: now.unix() + 60,
         jti: "rotation-test".into(),
         scope: None,
+        act: None,
     };
     let token = keys.sign(&claims)?;
     keys.verify(&token, "rotation-test", "rotation-test", now).map_err(|e| anyhow::anyhow!("verify: {e}"))?;

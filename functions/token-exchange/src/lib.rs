@@ -4,7 +4,9 @@
 //!
 //! The key arrives as JSON `{"apiKey"}`, as `Authorization: ApiKey …`, or as an OAuth 2.0
 //! client-credentials request (form body, client secret in the body or as HTTP Basic); OAuth
-//! requests get OAuth's response and error shapes (RFC 6749 §5.1, §5.2).
+//! requests get OAuth's response and error shapes (RFC 6749 §5.1, §5.2). A keyless workload sends
+//! its own OIDC token instead, as an RFC 8693 token exchange or an RFC 7523 JWT bearer grant (form
+//! bodies), which a workload trust of its organisation must accept.
 
 use base64::Engine;
 use lambda_http::{Body, Request, Response};
@@ -13,7 +15,17 @@ use shared::App;
 use shared::auth::{Action, ApiKey, AuthFailure, Caller, Identity, resources};
 use shared::http::body::{MAX_BODY_BYTES, request_bytes};
 use shared::http::{ApiError, FieldError, RequestCtx, json_body, json_with, no_store, response};
-use shared::service::tokens;
+use shared::service::{federation, tokens};
+
+/// RFC 8693's grant type.
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// RFC 7523's grant type.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// The subject token types a token exchange takes (RFC 8693 §3): a JWT, or an OIDC ID token.
+const SUBJECT_TOKEN_TYPES: [&str; 2] =
+    ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token"];
+/// What a token exchange issues (RFC 8693 §3).
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 shared::routes! {
     "POST /iam/auth/token" => token, own;
@@ -124,29 +136,53 @@ fn json_client_request(req: &Request) -> Result<(ApiKey, tokens::TokenRequest), 
     Ok((parse_key(&text)?, tokens::TokenRequest { scope, resource: target(resource, audience)? }))
 }
 
-/// RFC 6749 §4.4 client credentials: `grant_type=client_credentials`, `client_id=ik_<keyId>`,
-/// `client_secret=<keySecret>`, the pair in the body or as HTTP Basic (RFC 6749 §2.3.1), never both.
+/// An OAuth token request: RFC 6749 §4.4 client credentials (`grant_type=client_credentials`,
+/// `client_id=ik_<keyId>`, `client_secret=<keySecret>`, the pair in the body or as HTTP Basic, RFC
+/// 6749 §2.3.1, never both), or a workload's own token: RFC 8693 (`subject_token`) or RFC 7523
+/// (`assertion`).
 async fn oauth_exchange(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<Body>, ApiError> {
-    let (key, request) = oauth_client_request(req)?;
-    let token = tokens::exchange_for(app, &key, &request, ctx).await?;
+    let (token, issued_token_type) = match oauth_request(req)? {
+        OAuthGrant::ClientCredentials(key, request) => (tokens::exchange_for(app, &key, &request, ctx).await?, None),
+        OAuthGrant::Workload { token, request, exchange } => {
+            (federation::exchange(app, &token, &request, ctx).await?, exchange.then_some(ACCESS_TOKEN_TYPE))
+        }
+    };
     let mut body = serde_json::json!({
         "access_token": token.token,
         "token_type": "Bearer",
         "expires_in": token.expires_in,
     });
+    if let Some(issued) = issued_token_type {
+        body["issued_token_type"] = issued.into();
+    }
     if let Some(scope) = token.scope {
         body["scope"] = scope.into();
     }
     Ok(json_with(200, &body, &no_store()))
 }
 
-/// The key of an OAuth client-credentials request (no I/O).
-pub fn oauth_client_key(req: &Request) -> Result<ApiKey, ApiError> {
-    oauth_client_request(req).map(|(key, _)| key)
+/// What an OAuth token request asks for.
+enum OAuthGrant {
+    ClientCredentials(ApiKey, tokens::TokenRequest),
+    /// A workload's own token: `exchange` for RFC 8693 (whose answer names the issued token's
+    /// type), else RFC 7523.
+    Workload {
+        token: String,
+        request: tokens::TokenRequest,
+        exchange: bool,
+    },
 }
 
-/// An OAuth client-credentials request (no I/O): the key, and `scope`, `resource` or `audience`.
-fn oauth_client_request(req: &Request) -> Result<(ApiKey, tokens::TokenRequest), ApiError> {
+/// The key of an OAuth client-credentials request (no I/O); another grant is 400.
+pub fn oauth_client_key(req: &Request) -> Result<ApiKey, ApiError> {
+    match oauth_request(req)? {
+        OAuthGrant::ClientCredentials(key, _) => Ok(key),
+        OAuthGrant::Workload { .. } => Err(invalid("grant_type", "is not client_credentials")),
+    }
+}
+
+/// An OAuth token request (no I/O): its grant, and `scope`, `resource` or `audience`.
+fn oauth_request(req: &Request) -> Result<OAuthGrant, ApiError> {
     let raw = request_bytes(req);
     if raw.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
@@ -159,9 +195,50 @@ fn oauth_client_request(req: &Request) -> Result<(ApiKey, tokens::TokenRequest),
         params.push((name.into_owned(), value.into_owned()));
     }
     let param = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let owned = |name: &str| param(name).map(String::from);
+    let request = || -> Result<tokens::TokenRequest, ApiError> {
+        Ok(tokens::TokenRequest { scope: owned("scope"), resource: target(owned("resource"), owned("audience"))? })
+    };
     match param("grant_type") {
         None => return Err(invalid("grant_type", "is required")),
         Some("client_credentials") => {}
+        Some(grant @ (TOKEN_EXCHANGE | JWT_BEARER)) => {
+            // The workload's token is its credential: no client authenticates beside it.
+            if scheme(req).is_some_and(|(s, _)| s.eq_ignore_ascii_case("basic")) || param("client_secret").is_some() {
+                return Err(invalid(
+                    "client_secret",
+                    "this grant takes no client authentication: the workload's token is the credential",
+                ));
+            }
+            let exchange = grant == TOKEN_EXCHANGE;
+            let token = if exchange {
+                if param("actor_token").is_some() {
+                    return Err(invalid("actor_token", "delegation is not supported"));
+                }
+                match param("subject_token_type") {
+                    None => return Err(invalid("subject_token_type", "is required")),
+                    Some(t) if SUBJECT_TOKEN_TYPES.contains(&t) => {}
+                    Some(_) => {
+                        return Err(invalid(
+                            "subject_token_type",
+                            "must be urn:ietf:params:oauth:token-type:jwt or :id_token",
+                        ));
+                    }
+                }
+                if param("requested_token_type").is_some_and(|t| t != ACCESS_TOKEN_TYPE) {
+                    return Err(invalid(
+                        "requested_token_type",
+                        "only urn:ietf:params:oauth:token-type:access_token is issued",
+                    ));
+                }
+                param("subject_token")
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| invalid("subject_token", "is required"))?
+            } else {
+                param("assertion").filter(|t| !t.is_empty()).ok_or_else(|| invalid("assertion", "is required"))?
+            };
+            return Ok(OAuthGrant::Workload { token: token.to_string(), request: request()?, exchange });
+        }
         Some(_) => return Err(ApiError::UnsupportedGrantType),
     }
     let basic = match scheme(req) {
@@ -185,10 +262,7 @@ fn oauth_client_request(req: &Request) -> Result<(ApiKey, tokens::TokenRequest),
         (None, None) => return Err(AuthFailure::MissingCredentials.into()),
     };
     let key = parse_key(&format!("{client_id}.{client_secret}"))?;
-    let owned = |name: &str| param(name).map(String::from);
-    let request =
-        tokens::TokenRequest { scope: owned("scope"), resource: target(owned("resource"), owned("audience"))? };
-    Ok((key, request))
+    Ok(OAuthGrant::ClientCredentials(key, request()?))
 }
 
 fn invalid(field: &str, message: &str) -> ApiError {
@@ -233,7 +307,7 @@ async fn metadata(app: &App, _: &RequestCtx, _: &Request) -> Result<Response<Bod
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "introspection_endpoint": format!("{issuer}/auth/introspect"),
         "revocation_endpoint": format!("{issuer}/auth/revoke"),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", TOKEN_EXCHANGE, JWT_BEARER],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["bearer"],

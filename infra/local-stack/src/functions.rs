@@ -16,6 +16,7 @@ pub const ROUTE_TABLES: &[(&str, &[Route])] = &[
     ("roles", roles::ROUTES),
     ("token-exchange", token_exchange::ROUTES),
     ("whoami", whoami::ROUTES),
+    ("workload-trusts", workload_trusts::ROUTES),
 ];
 
 /// Every function this stack can serve; a test checks it equals the template's set.
@@ -40,6 +41,7 @@ pub async fn invoke(app: &App, name: &str, req: Request) -> Option<Response<Body
         "members" => Box::pin(members::handle(app, req)).await,
         "developer" => Box::pin(developer::handle(app, req)).await,
         "whoami" => Box::pin(whoami::handle(app, req)).await,
+        "workload-trusts" => Box::pin(workload_trusts::handle(app, req)).await,
         _ => return None,
     })
 }

@@ -1,7 +1,7 @@
 //! The local stack: every route of `infra/template.yaml` served on loopback by calling each
 //! function's `handle` in-process with an API Gateway HTTP API (v2) event, plus the admin
 //! operations (create the table from the template, seed secrets, bootstrap an org); beside them,
-//! the development identity provider and the console.
+//! the development identity provider, the development workload issuer and the console.
 
 pub mod admin;
 pub mod console;
@@ -13,3 +13,4 @@ pub mod runtime_api;
 pub mod scanner;
 pub mod server;
 pub mod template;
+pub mod workload;

@@ -112,6 +112,8 @@ pub struct LocalExtras {
     pub console: Option<ConsoleSite>,
     /// The development secret scanner, whose public key is served at `scanner::KEYS_PATH`.
     pub scanner: Option<Arc<crate::scanner::DevScanner>>,
+    /// The development workload issuer (under `workload::ISSUER_PATH`).
+    pub workload: Option<Arc<crate::workload::LocalWorkloadIssuer>>,
 }
 
 /// A request answered as the local stack answers it: by the development identity provider or the
@@ -124,6 +126,11 @@ pub async fn respond(
 ) -> http::Response<Vec<u8>> {
     if let Some(idp) = &extras.idp
         && let Some(response) = idp.answer(&incoming, app.clock.now())
+    {
+        return response;
+    }
+    if let Some(workload) = &extras.workload
+        && let Some(response) = workload.answer(&incoming)
     {
         return response;
     }

@@ -80,6 +80,7 @@ fn an_org_route_has_the_org_and_the_id_its_resource_names_in_its_path() {
         let needs = match resource {
             Resource::ApiKey | Resource::Principal | Resource::Member => Some("{principalId}"),
             Resource::Role => Some("{roleId}"),
+            Resource::WorkloadTrust => Some("{trustId}"),
             Resource::Fixed(_) => None,
         };
         if let Some(id) = needs {

@@ -51,6 +51,13 @@ const EXTRA_ROUTES: &[&str] = &[
     "POST /iam/auth/introspect",
     "POST /iam/auth/revoke",
     "GET /.well-known/oauth-authorization-server/iam",
+    // Keyless workloads: the workload trusts and the test of a token against one.
+    "GET /iam/orgs/{orgId}/workload-trusts",
+    "POST /iam/orgs/{orgId}/workload-trusts",
+    "GET /iam/orgs/{orgId}/workload-trusts/{trustId}",
+    "PATCH /iam/orgs/{orgId}/workload-trusts/{trustId}",
+    "DELETE /iam/orgs/{orgId}/workload-trusts/{trustId}",
+    "POST /iam/orgs/{orgId}/workload-trusts/{trustId}/test",
 ];
 
 #[test]

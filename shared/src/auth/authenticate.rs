@@ -198,7 +198,11 @@ impl App {
             principal_id: PrincipalId::parse(&claims.sub).map_err(invalid)?,
             principal_type: PrincipalType::ApiKey,
             org_id: OrgId::parse(&claims.org_id).map_err(invalid)?,
-            key_id: Some(KeyId::parse(&claims.client_id).map_err(invalid)?),
+            // A token issued through a workload trust names the trust, not a key.
+            key_id: match crate::domain::TrustId::parse(&claims.client_id) {
+                Ok(_) => None,
+                Err(_) => Some(KeyId::parse(&claims.client_id).map_err(invalid)?),
+            },
             // A scope that no longer parses was not issued by us: refuse the token.
             scope: claims
                 .scope

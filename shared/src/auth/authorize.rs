@@ -45,6 +45,12 @@ impl Action {
     pub const MEMBERS_REMOVE: Self = Self("iam:members:remove");
     pub const DEVELOPER_READ: Self = Self("admin:developer:read");
     pub const TOKENS_INTROSPECT: Self = Self("iam:tokens:introspect");
+    pub const WORKLOAD_TRUSTS_CREATE: Self = Self("iam:workloadTrusts:create");
+    pub const WORKLOAD_TRUSTS_READ: Self = Self("iam:workloadTrusts:read");
+    pub const WORKLOAD_TRUSTS_LIST: Self = Self("iam:workloadTrusts:list");
+    pub const WORKLOAD_TRUSTS_UPDATE: Self = Self("iam:workloadTrusts:update");
+    pub const WORKLOAD_TRUSTS_DELETE: Self = Self("iam:workloadTrusts:delete");
+    pub const WORKLOAD_TRUSTS_TEST: Self = Self("iam:workloadTrusts:test");
 
     /// The action's name.
     pub fn as_str(self) -> &'static str {
@@ -54,7 +60,7 @@ impl Action {
 
 /// Resource names, one function per kind, so every route and the docs agree.
 pub mod resources {
-    use crate::domain::{PrincipalId, RoleId};
+    use crate::domain::{PrincipalId, RoleId, TrustId};
 
     /// An API-key principal (and its credentials): `iam:api-keys/<id>`.
     pub fn api_key(id: &PrincipalId) -> String {
@@ -85,6 +91,12 @@ pub mod resources {
     /// A member: `iam:members/<usr_…>`.
     pub fn member(id: &PrincipalId) -> String {
         format!("iam:members/{id}")
+    }
+    /// Creating or listing workload trusts.
+    pub const WORKLOAD_TRUSTS: &str = "iam:workload-trusts/*";
+    /// A workload trust: `iam:workload-trusts/<id>`.
+    pub fn workload_trust(id: &TrustId) -> String {
+        format!("iam:workload-trusts/{id}")
     }
     /// The legacy developer page of the org.
     pub const DEVELOPER: &str = "admin:developer";

@@ -6,6 +6,7 @@ mod authorize;
 mod context;
 pub mod cursor_key;
 mod failed_verifications;
+pub mod federation;
 pub mod grants;
 mod hashing;
 mod header;

@@ -186,6 +186,10 @@ pub struct AccessClaims {
     /// principal's roles grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The external workload a workload trust accepted (RFC 8693 §4.1 `act`): `{"iss", "sub"}` of
+    /// its token. Absent on tokens exchanged for an API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
 }
 
 /// What verification decodes: the claims, and `nbf`, which our tokens never carry but a token

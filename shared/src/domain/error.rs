@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{AuthFailure, Denial};
+use super::{AuthFailure, Denial, GrantRefusal};
 
 /// One field that failed validation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -38,8 +38,13 @@ pub enum ApiError {
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
     /// 400 `unsupported_grant_type` (OAuth 2.0 token requests).
-    #[error("only grant_type=client_credentials is supported")]
+    #[error(
+        "grant_type must be client_credentials, urn:ietf:params:oauth:grant-type:token-exchange or urn:ietf:params:oauth:grant-type:jwt-bearer"
+    )]
     UnsupportedGrantType,
+    /// 400 `invalid_grant` (RFC 6749 §5.2) with the `code` of the check an external token failed.
+    #[error("{0}")]
+    InvalidGrant(GrantRefusal),
     /// 400 `invalid_scope` (RFC 6749 §5.2): a scope that is not one, or asks for more than the
     /// principal's roles grant.
     #[error("scope: {0}")]
@@ -90,6 +95,12 @@ pub enum ApiError {
     /// 409 `role_limit_reached`.
     #[error("the organisation already has {cap} custom roles, the limit")]
     RoleLimitReached { cap: usize },
+    /// 409 `trust_audience_taken`: another workload trust of the org has this issuer and audience.
+    #[error("another workload trust already accepts this issuer's tokens for the audience {0:?}")]
+    TrustAudienceTaken(String),
+    /// 409 `trust_limit_reached`.
+    #[error("the organisation already has {cap} workload trusts, the limit")]
+    TrustLimitReached { cap: usize },
     /// 409 `role_assignment_limit_reached`.
     #[error("the principal already holds {cap} roles, the limit")]
     RoleAssignmentLimitReached { cap: usize },

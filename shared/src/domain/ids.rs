@@ -61,6 +61,7 @@ macro_rules! prefixed_ulid {
 }
 
 prefixed_ulid!(OrgId, "org_", "organisation id");
+prefixed_ulid!(TrustId, "wit_", "workload trust id");
 
 /// A principal's id: `akp_<ULID>` for an API-key principal, `usr_<ULID>` for a member.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

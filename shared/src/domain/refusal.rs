@@ -84,3 +84,81 @@ impl Denial {
         }
     }
 }
+
+/// Why an external token was not accepted for an access token (RFC 8693 token exchange, RFC 7523
+/// JWT bearer): each is 400 `invalid_grant` with its own `code`. The message names the check that
+/// failed and never the trust's configuration (the caller is not authenticated); an administrator
+/// sees every check of a token against a trust at `POST .../workload-trusts/{trustId}/test`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GrantRefusal {
+    #[error("the subject token is not a signed JWT with iss, sub, aud, exp and iat")]
+    MalformedToken,
+    #[error("no enabled workload trust accepts tokens of this issuer for this audience")]
+    TrustNotFound,
+    #[error("the workload trust for this issuer and audience is disabled")]
+    TrustDisabled,
+    #[error(
+        "the token's algorithm is refused: asymmetric signatures only (RS, PS, ES, EdDSA), as the issuer's key says"
+    )]
+    AlgorithmRefused,
+    #[error("the issuer publishes no key with the token's kid")]
+    UnknownKey,
+    #[error("the token's signature does not verify against the issuer's key")]
+    BadSignature,
+    #[error("the subject token has expired")]
+    TokenExpired,
+    #[error("the subject token is not valid yet (nbf or iat in the future)")]
+    TokenNotYetValid,
+    #[error("the subject token was issued too long ago")]
+    TokenTooOld,
+    #[error("the token's claims do not meet the workload trust's conditions")]
+    ConditionNotMet,
+    #[error("the issuer's discovery document or keys could not be fetched; retry later")]
+    IssuerUnavailable,
+    #[error("the principal the workload trust maps to is suspended")]
+    PrincipalSuspended,
+    #[error("the principal the workload trust maps to has been revoked")]
+    PrincipalRevoked,
+    #[error("the principal the workload trust maps to has expired")]
+    PrincipalExpired,
+}
+
+impl GrantRefusal {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::MalformedToken => "subject_token_malformed",
+            Self::TrustNotFound => "trust_not_found",
+            Self::TrustDisabled => "trust_disabled",
+            Self::AlgorithmRefused => "algorithm_refused",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::TokenExpired => "subject_token_expired",
+            Self::TokenNotYetValid => "subject_token_not_yet_valid",
+            Self::TokenTooOld => "subject_token_too_old",
+            Self::ConditionNotMet => "trust_condition_not_met",
+            Self::IssuerUnavailable => "issuer_unavailable",
+            Self::PrincipalSuspended => "principal_suspended",
+            Self::PrincipalRevoked => "principal_revoked",
+            Self::PrincipalExpired => "principal_expired",
+        }
+    }
+
+    /// Every refusal, for the tests and the docs that list them.
+    pub const ALL: [Self; 14] = [
+        Self::MalformedToken,
+        Self::TrustNotFound,
+        Self::TrustDisabled,
+        Self::AlgorithmRefused,
+        Self::UnknownKey,
+        Self::BadSignature,
+        Self::TokenExpired,
+        Self::TokenNotYetValid,
+        Self::TokenTooOld,
+        Self::ConditionNotMet,
+        Self::IssuerUnavailable,
+        Self::PrincipalSuspended,
+        Self::PrincipalRevoked,
+        Self::PrincipalExpired,
+    ];
+}

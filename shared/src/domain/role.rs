@@ -93,7 +93,7 @@ pub fn role_name_skeleton(name: &str) -> String {
 }
 
 /// IAM's read and list actions: what `iam-viewer` grants.
-pub const IAM_READ_ACTIONS: [&str; 10] = [
+pub const IAM_READ_ACTIONS: [&str; 13] = [
     "iam:apiKeys:read",
     "iam:apiKeys:list",
     "iam:credentials:list",
@@ -104,6 +104,9 @@ pub const IAM_READ_ACTIONS: [&str; 10] = [
     "iam:members:list",
     "iam:settings:read",
     "iam:audit:read",
+    "iam:workloadTrusts:read",
+    "iam:workloadTrusts:list",
+    "iam:workloadTrusts:test",
 ];
 
 fn built_in(id: &str, name: &str, description: &str, types: &[PrincipalType], actions: &[&str]) -> Role {

@@ -30,6 +30,8 @@ impl ApiError {
             Self::MemberExists => 409,
             Self::RoleInUse(_) | Self::RoleNameTaken(_) | Self::RoleReadOnly | Self::RoleLimitReached { .. } => 409,
             Self::RoleAssignmentLimitReached { .. } => 409,
+            Self::TrustAudienceTaken(_) | Self::TrustLimitReached { .. } => 409,
+            Self::InvalidGrant(_) => 400,
             Self::RolePrincipalTypeUnsupported { .. } => 422,
             Self::InvalidRequest(_) | Self::MalformedJson(_) | Self::InvalidCursor | Self::UnsupportedGrantType => 400,
             Self::InvalidScope(_) | Self::InvalidTarget(_) => 400,
@@ -59,6 +61,9 @@ impl ApiError {
             Self::RoleReadOnly => "role_read_only",
             Self::RoleLimitReached { .. } => "role_limit_reached",
             Self::RoleAssignmentLimitReached { .. } => "role_assignment_limit_reached",
+            Self::TrustAudienceTaken(_) => "trust_audience_taken",
+            Self::TrustLimitReached { .. } => "trust_limit_reached",
+            Self::InvalidGrant(refusal) => refusal.code(),
             Self::RolePrincipalTypeUnsupported { .. } => "role_principal_type_unsupported",
             Self::InvalidRequest(_) => "invalid_request",
             Self::MalformedJson(_) => "malformed_json",
@@ -111,6 +116,7 @@ impl ApiError {
         let error = match &self {
             Self::Unauthenticated(_) => "invalid_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidGrant(_) => "invalid_grant",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidTarget(_) => "invalid_target",
             // Not `invalid_client` (the secret may be right) nor RFC 8628's `slow_down` (polling): the

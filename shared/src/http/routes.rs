@@ -12,7 +12,7 @@ pub use lambda_http::{Body, Request};
 
 use crate::App;
 use crate::auth::{Action, Caller, RequestCtx, resources};
-use crate::domain::{KeyId, PrincipalId, RoleId};
+use crate::domain::{KeyId, PrincipalId, RoleId, TrustId};
 use crate::http::ApiError;
 use crate::http::request::path_param;
 
@@ -61,6 +61,8 @@ pub enum Resource {
     Principal,
     /// `iam:members/{principalId}`, a member's id.
     Member,
+    /// `iam:workload-trusts/{trustId}`.
+    WorkloadTrust,
 }
 
 impl Resource {
@@ -71,6 +73,7 @@ impl Resource {
     pub const AUDIT: Self = Self::Fixed(resources::AUDIT);
     pub const AUTHORIZE: Self = Self::Fixed(resources::AUTHORIZE);
     pub const MEMBERS: Self = Self::Fixed(resources::MEMBERS);
+    pub const WORKLOAD_TRUSTS: Self = Self::Fixed(resources::WORKLOAD_TRUSTS);
 }
 
 /// An opened `org` route: the authenticated caller, authorized for the route's action, and the
@@ -82,9 +85,14 @@ pub struct Call<'r> {
     principal: Option<PrincipalId>,
     role: Option<RoleId>,
     key: Option<KeyId>,
+    trust: Option<TrustId>,
 }
 
 impl Call<'_> {
+    /// The path's `{trustId}`.
+    pub fn trust_id(&self) -> Result<&TrustId, ApiError> {
+        self.trust.as_ref().ok_or_else(|| undeclared("trustId"))
+    }
     /// The path's `{principalId}`.
     pub fn principal_id(&self) -> Result<&PrincipalId, ApiError> {
         self.principal.as_ref().ok_or_else(|| undeclared("principalId"))
@@ -131,6 +139,10 @@ pub async fn open<'r>(
         false => None,
         true => Some(path_param(req, "keyId", "credential", |t| KeyId::parse(t).ok())?),
     };
+    let trust = match has("trustId") {
+        false => None,
+        true => Some(path_param(req, "trustId", "workload trust", |t| TrustId::parse(t).ok())?),
+    };
     let named = match resource {
         Resource::Fixed(name) => name.to_string(),
         Resource::ApiKey => resources::api_key(principal.as_ref().ok_or_else(|| undeclared("principalId"))?),
@@ -139,9 +151,10 @@ pub async fn open<'r>(
         }
         Resource::Member => resources::member(principal.as_ref().ok_or_else(|| undeclared("principalId"))?),
         Resource::Role => resources::role(role.as_ref().ok_or_else(|| undeclared("roleId"))?),
+        Resource::WorkloadTrust => resources::workload_trust(trust.as_ref().ok_or_else(|| undeclared("trustId"))?),
     };
     app.authorize(&caller, action, &named, ctx).await?;
-    Ok(Call { ctx, req, caller, principal, role, key })
+    Ok(Call { ctx, req, caller, principal, role, key, trust })
 }
 
 /// Declares a function's routes once and generates its `ROUTES` and `handle`:

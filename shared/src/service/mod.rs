@@ -4,6 +4,7 @@ pub mod assignments;
 pub mod credentials;
 pub mod developer;
 pub mod events;
+pub mod federation;
 pub mod leaks;
 pub mod members;
 pub mod orgs;
@@ -14,6 +15,7 @@ pub mod settings;
 pub mod simulate;
 pub mod sweep;
 pub mod tokens;
+pub mod trusts;
 
 use crate::domain::{ApiError, FieldError};
 use crate::domain::{Name, NameError, Timestamp};

@@ -44,42 +44,75 @@ pub async fn exchange_for(
     let (standing, keys) = tokio::join!(app.verify_api_key(key), app.token_keys());
     let standing = standing?;
     let (record, principal_type) = (&standing.record, standing.principal.principal_type);
+    let subject = Subject {
+        org: &record.org_id,
+        principal_id: &record.credential.principal_id,
+        principal_type,
+        client_id: record.credential.id.to_string(),
+    };
+    let scope = granted_scope(app, &subject, request, ctx).await?;
+    let settings = app.org_settings(&record.org_id).await?;
+    app.note_use(record, ctx).await;
+    sign(app, keys?, &subject, scope, settings.token_ttl_seconds(), None).await
+}
+
+/// Whom a token is for, once that is settled (an API key verified, or an external token accepted
+/// by a workload trust), and through what (`client_id`: the key id, or the trust id).
+pub(crate) struct Subject<'a> {
+    pub org: &'a crate::domain::OrgId,
+    pub principal_id: &'a crate::domain::PrincipalId,
+    pub principal_type: crate::domain::PrincipalType,
+    pub client_id: String,
+}
+
+/// What a request asks beyond its subject, checked: a `resource` or `audience` other than this
+/// service's is 400 `invalid_target`; a `scope` must be one and within the principal's roles (read
+/// from the container's caches when warm), else 400 `invalid_scope`. The token's scope, if any.
+pub(crate) async fn granted_scope(
+    app: &App,
+    subject: &Subject<'_>,
+    request: &TokenRequest,
+    ctx: &RequestCtx,
+) -> Result<Option<String>, ApiError> {
     if let Some(resource) = request.resource.as_deref().filter(|r| *r != app.config.token_audience) {
         tracing::info!(request_id = ctx.request_id, resource, "token refused: another resource");
         return Err(ApiError::InvalidTarget(app.config.token_audience.clone()));
     }
-    let scope = match request.scope.as_deref() {
-        None => None,
-        Some(text) => {
-            let wanted = scope::parse(text).map_err(ApiError::InvalidScope)?;
-            let principal = &record.credential.principal_id;
-            let roles = app.assigned_roles(&record.org_id, principal.as_str()).await?;
-            if let Some(missing) = scope::first_not_granted(&roles, principal_type, &wanted) {
-                return Err(ApiError::InvalidScope(format!("{missing} is more than the principal's roles grant")));
-            }
-            Some(wanted.join(" "))
-        }
-    };
-    let settings = app.org_settings(&record.org_id).await?;
-    app.note_use(record, ctx).await;
+    let Some(text) = request.scope.as_deref() else { return Ok(None) };
+    let wanted = scope::parse(text).map_err(ApiError::InvalidScope)?;
+    let roles = app.assigned_roles(subject.org, subject.principal_id.as_str()).await?;
+    if let Some(missing) = scope::first_not_granted(&roles, subject.principal_type, &wanted) {
+        return Err(ApiError::InvalidScope(format!("{missing} is more than the principal's roles grant")));
+    }
+    Ok(Some(wanted.join(" ")))
+}
+
+/// Signs the access token of `subject`, living `ttl` seconds from now; `act` names the external
+/// workload it was issued to (RFC 8693 §4.1), when it was.
+pub(crate) async fn sign(
+    app: &App,
+    keys: &crate::auth::tokens::TokenKeys,
+    subject: &Subject<'_>,
+    scope: Option<String>,
+    ttl: u32,
+    act: Option<serde_json::Value>,
+) -> Result<AccessToken, ApiError> {
     let now = app.clock.now();
-    let ttl = settings.token_ttl_seconds();
     let expires_at = now.plus_seconds(i64::from(ttl));
-    let principal_type = principal_type.as_str();
     let claims = AccessClaims {
         iss: app.config.token_issuer.clone(),
         aud: app.config.token_audience.clone(),
-        sub: record.credential.principal_id.to_string(),
-        client_id: record.credential.id.to_string(),
-        org_id: record.org_id.to_string(),
-        principal_type: principal_type.into(),
+        sub: subject.principal_id.to_string(),
+        client_id: subject.client_id.clone(),
+        org_id: subject.org.to_string(),
+        principal_type: subject.principal_type.as_str().into(),
         iat: now.unix(),
         exp: expires_at.unix(),
         jti: format!("at_{}", ulid::Ulid::new()),
         scope: scope.clone(),
+        act,
     };
-    let keys = keys?.get(now).await;
-    let token = keys.sign(&claims).map_err(ApiError::Internal)?;
+    let token = keys.get(now).await.sign(&claims).map_err(ApiError::Internal)?;
     Ok(AccessToken { token, expires_in: ttl, expires_at, scope })
 }
 

@@ -35,6 +35,7 @@ mod roles;
 mod sweep;
 #[cfg(feature = "test-util")]
 mod test_support;
+mod trusts;
 #[cfg(feature = "test-util")]
 pub use test_support::CallCounter;
 

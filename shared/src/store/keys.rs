@@ -2,7 +2,7 @@
 //! else. docs/data-model.md lists the access patterns these keys serve.
 
 use crate::domain::{
-    CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, RoleId, Timestamp, role_name_skeleton,
+    CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, RoleId, Timestamp, TrustId, role_name_skeleton,
 };
 
 pub const PK: &str = "PK";
@@ -61,6 +61,12 @@ pub mod attr {
     pub const EXPIRY_WARNED_DAYS: &str = "expiryWarnedDays";
     /// The sweep state's last hour fully swept.
     pub const SWEPT_THROUGH_HOUR: &str = "sweptThroughHour";
+    /// The org item's count of its workload trusts (the trust cap's condition).
+    pub const WORKLOAD_TRUSTS: &str = "workloadTrusts";
+    /// A workload trust's id (on the trust and on each of its audience items).
+    pub const ID: &str = "id";
+    /// Whose token a workload trust last accepted (written with `lastUsedAt`).
+    pub const LAST_USED_SUBJECT: &str = "lastUsedSubject";
 }
 
 /// Org item: `ORG#<orgId>` / `ORG`.
@@ -246,6 +252,27 @@ pub fn memberships_of_subject(subject: &str) -> (String, &'static str) {
 
 fn subject_pk(subject: &str) -> String {
     format!("SUBJECT#{subject}")
+}
+
+/// Workload trust item: `ORG#<orgId>` / `TRUST#<trustId>`.
+pub fn workload_trust(org: &OrgId, id: &TrustId) -> (String, String) {
+    (org_pk(org), format!("TRUST#{id}"))
+}
+
+/// Every workload trust of an org: the org partition, sort keys beginning `TRUST#`.
+pub fn workload_trusts_of(org: &OrgId) -> (String, &'static str) {
+    (org_pk(org), "TRUST#")
+}
+
+/// A workload trust's audience item, one per audience, holding a copy of the trust: how a token
+/// exchange finds the trust from the token's `iss` and `aud` alone, in one read, and the guard
+/// that no two trusts accept one issuer's tokens for one audience.
+/// `WTAUD#<base64url(SHA-256(issuer "\n" audience))>` / `WTAUD`.
+pub fn trust_audience(issuer: &str, audience: &str) -> (String, String) {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{issuer}\n{audience}").as_bytes());
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, digest);
+    (format!("WTAUD#{encoded}"), "WTAUD".into())
 }
 
 /// All members (User principals) of an org.

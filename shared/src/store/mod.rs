@@ -155,6 +155,17 @@ pub enum UnassignRefused {
     Gone,
 }
 
+/// Creating or changing a workload trust.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrustWriteRefused {
+    /// Another trust accepts the issuer's tokens for the audience at this index of the trust's list.
+    AudienceTaken(usize),
+    /// The org already holds its cap of trusts (creation).
+    LimitReached,
+    /// The trust is no longer at the version read, or is gone (a change or a deletion).
+    TrustMoved,
+}
+
 /// Adding a member: the subject is already a member of the org.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberAddRefused {

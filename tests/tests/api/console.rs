@@ -35,6 +35,7 @@ impl Stack {
             idp: Some(Arc::new(LocalIdp::new(app.idp.clone(), API))),
             console: console_dir.map(|dir| ConsoleSite::new(dir, API)),
             scanner: None,
+            workload: None,
         };
         Self { app, extras }
     }

@@ -28,3 +28,4 @@ mod scope;
 mod sweep;
 mod token_revocation;
 mod tokens;
+mod workload;

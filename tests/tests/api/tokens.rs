@@ -472,6 +472,7 @@ async fn a_function_that_only_verifies_holds_the_public_keys_and_cannot_sign() {
         exp: 1,
         jti: "j".into(),
         scope: None,
+        act: None,
     };
     assert!(keys.sign(&claims).is_err(), "no private key to sign with");
 }

@@ -73,6 +73,24 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
     },
+    /// Print a workload token of the local development workload issuer (make workload-token),
+    /// shaped like GitHub Actions' (or a Kubernetes service account's) OIDC token.
+    WorkloadToken {
+        /// Its `aud`.
+        #[arg(long)]
+        aud: String,
+        /// Its `sub` (else the kind's example: repo:acme/app:ref:refs/heads/main).
+        #[arg(long)]
+        sub: Option<String>,
+        /// A JSON object of claims to set (null removes one).
+        #[arg(long)]
+        claims: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = local_stack::workload::DEFAULT_TTL_SECONDS)]
+        ttl: i64,
+        #[arg(long, value_enum, default_value = "github")]
+        kind: local_stack::workload::Kind,
+    },
     /// Link an org to an Infuse IoT organisation (what /admin/developer shows its members).
     LinkInfuseIot {
         #[arg(long)]
@@ -121,6 +139,22 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 idp.token(&issuer, local_stack::idp::AUDIENCE, &subject, shared::domain::Timestamp::now().unix(), ttl)?
             );
+        }
+        Command::WorkloadToken { aud, sub, claims, ttl, kind } => {
+            let issuer =
+                field("workloadIssuer").context("no running local stack (.local/stack.json): start make dev")?;
+            let state = args.stack.parent().unwrap_or(std::path::Path::new("."));
+            let key = local_stack::idp::DevIdp::load(&state.join(local_stack::workload::KEY_FILE))?;
+            let overrides = match claims.as_deref() {
+                None => serde_json::Map::new(),
+                Some(text) => match serde_json::from_str(text) {
+                    Ok(Value::Object(map)) => map,
+                    _ => anyhow::bail!("--claims must be a JSON object, such as '{{\"ref\": \"refs/heads/dev\"}}'"),
+                },
+            };
+            let now = shared::domain::Timestamp::now().unix();
+            let claims = local_stack::workload::claims(kind, &issuer, &aud, sub.as_deref(), now, ttl, &overrides);
+            println!("{}", key.sign(jsonwebtoken::Algorithm::ES256, &claims)?);
         }
         Command::LinkInfuseIot { org, infuse_org_id, api_key } => {
             let config = match local_config(&field) {

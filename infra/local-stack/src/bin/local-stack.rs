@@ -15,6 +15,7 @@ use local_stack::moto::Moto;
 use local_stack::scanner::{self, DevScanner};
 use local_stack::server;
 use local_stack::template::{self, Template};
+use local_stack::workload::{self, LocalWorkloadIssuer};
 use serde_json::json;
 use shared::auth::oidc::OidcProvider;
 use shared::service::sweep::InvocationDeadline;
@@ -69,6 +70,11 @@ async fn main() -> anyhow::Result<()> {
         audience: idp::AUDIENCE.into(),
         jwks_url: format!("{api}{}", idp::JWKS_PATH),
     });
+    // Workload tokens: the development workload issuer, the one issuer trusted over http.
+    let workload_key = Arc::new(DevIdp::generate()?);
+    workload_key.save(&args.state_dir.join(workload::KEY_FILE))?;
+    let workload_issuer = LocalWorkloadIssuer::new(workload_key, &api);
+    config.local_workload_issuer = Some(workload_issuer.issuer());
     // Leak reports are trusted from the development scanner only (scripts/leak-report signs with it).
     let scanner = Arc::new(DevScanner::generate()?);
     scanner.save(&args.state_dir.join("secret-scanning.json"), &format!("{api}/iam/secret-scanning/reports"))?;
@@ -86,11 +92,13 @@ async fn main() -> anyhow::Result<()> {
         "apiBaseUrl": api, "emulatorUrl": moto.url, "tableName": config.table_name,
         "secretPrefix": "iam-local", "tokenIssuer": config.token_issuer,
         "oidcIssuer": format!("{api}{}", idp::ISSUER_PATH),
+        "workloadIssuer": workload_issuer.issuer(),
     });
     write_private(&args.state_dir.join("stack.json"), &serde_json::to_string_pretty(&stack)?)?;
     let bootstrap = json!({
         "apiBaseUrl": api, "orgId": demo.org_id, "principalId": demo.principal_id, "apiKey": demo.api_key,
         "emulatorUrl": moto.url, "tableName": config.table_name, "userToken": user_token,
+        "workloadIssuer": workload_issuer.issuer(),
     });
     write_private(&args.state_dir.join("bootstrap.json"), &serde_json::to_string_pretty(&bootstrap)?)?;
     let env = format!(
@@ -151,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
         idp: Some(Arc::new(LocalIdp::new(idp, &api))),
         console: Some(ConsoleSite::new(&args.console_dir, &api)),
         scanner: Some(scanner),
+        workload: Some(Arc::new(workload_issuer)),
     };
     server::serve(listener, app, template, extras, shutdown_signal()).await?;
     moto.stop().await;

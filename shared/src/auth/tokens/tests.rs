@@ -22,6 +22,7 @@ fn claims(now: Timestamp) -> AccessClaims {
         exp: now.unix() + 900,
         jti: "j".into(),
         scope: None,
+        act: None,
     }
 }
 
@@ -148,6 +149,7 @@ fn the_published_half_verifies_what_the_signing_keys_sign_and_cannot_sign() {
         exp: now.unix() + 60,
         jti: "j".into(),
         scope: None,
+        act: None,
     };
     let token = signing.sign(&claims).unwrap();
     assert_eq!(verifying.verify(&token, ISS, AUD, now).unwrap(), claims);
