@@ -8,7 +8,7 @@ VENV    := .venv
 PYTHON  ?= python3
 CARGO   ?= cargo
 
-.PHONY: help dev test soak console console-deps chromium bootstrap leak-report user-token venv toolchain bench fuzz fuzz-api package console-deploy fmt clean
+.PHONY: help dev test soak console console-deps chromium bootstrap leak-report user-token workload-token venv toolchain bench fuzz fuzz-api package console-deploy fmt clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -64,6 +64,12 @@ user-token: ## print a member token of the local identity provider: make user-to
 	@test -f .local/stack.json || { echo "no running stack: start it with make dev" >&2; exit 2; }
 	@$(CARGO) build --quiet -p local-stack --bin iam-admin
 	@./target/debug/iam-admin user-token --org "$(ORG)" --subject "$(SUBJECT)"
+
+workload-token: ## print a workload token of the local workload issuer (GitHub Actions' shape): make workload-token AUD=<audience> [SUB=<sub>] [CLAIMS='<json>'] [TTL=<seconds>] [KIND=kubernetes]
+	@test -n "$(AUD)" || { echo "usage: make workload-token AUD=<audience> [SUB=<sub>] [CLAIMS='<json object>'] [TTL=<seconds>] [KIND=github|kubernetes]" >&2; exit 2; }
+	@test -f .local/stack.json || { echo "no running stack: start it with make dev" >&2; exit 2; }
+	@$(CARGO) build --quiet -p local-stack --bin iam-admin
+	@./target/debug/iam-admin workload-token --aud "$(AUD)" $(if $(SUB),--sub "$(SUB)") $(if $(CLAIMS),--claims '$(CLAIMS)') $(if $(TTL),--ttl "$(TTL)") $(if $(KIND),--kind "$(KIND)")
 
 bench: venv toolchain console chromium ## the benchmarks of docs/benchmarks.md (CPU, latency, cold start, timing, sweep, sizes); output in .local/bench.txt
 	@mkdir -p .local && : > .local/bench.txt

@@ -3,7 +3,6 @@
 //! which checks a token against a trust and shows every check. The exchange itself is
 //! token-exchange's (`POST /iam/auth/token`).
 
-use serde::Deserialize;
 use shared::App;
 use shared::http::request::if_match;
 use shared::http::routes::{Call, Response};
@@ -49,15 +48,8 @@ async fn delete(app: &App, call: Call<'_>) -> Result<Response, ApiError> {
     Ok(no_content())
 }
 
-/// `{"token": "<a workload's JWT>"}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TestToken {
-    token: String,
-}
-
 async fn test(app: &App, call: Call<'_>) -> Result<Response, ApiError> {
     let trust = trusts::get(app, &call.caller.org_id, call.trust_id()?).await?;
-    let body: TestToken = json_body(call.req)?;
+    let body: federation::TestRequest = json_body(call.req)?;
     Ok(json(200, &federation::test(app, &trust, &body.token).await))
 }

@@ -110,6 +110,13 @@ pub async fn exchange(
     Ok(issued)
 }
 
+/// `POST .../workload-trusts/{trustId}/test`: `{"token": "<a workload's JWT>"}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestRequest {
+    pub token: String,
+}
+
 /// One check of a token against a trust, as the test shows it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -110,7 +110,7 @@ fn every_documented_request_example_passes_its_body_parser() {
     use shared::domain::Timestamp;
     use shared::http::body::json_list;
     use shared::http::{ApiError, json_body};
-    use shared::service::{credentials, leaks, members, principals, roles, settings, simulate};
+    use shared::service::{credentials, federation, leaks, members, principals, roles, settings, simulate, trusts};
 
     let now = Timestamp::parse("2026-11-22T10:00:00Z").unwrap();
     let parse = |operation: &str, req: &lambda_http::Request| -> Result<(), ApiError> {
@@ -126,6 +126,13 @@ fn every_documented_request_example_passes_its_body_parser() {
             "addMember" => drop(json_body::<members::AddMember>(req)?.check()?),
             "updateCredential" => drop(json_body::<credentials::UpdateCredential>(req)?.check(now)?),
             "rollCredential" => drop(json_body::<credentials::RollCredential>(req)?.check()?),
+            "createWorkloadTrust" => {
+                let org = shared::domain::OrgId::parse("org_01JD7Q3Z8XKM4PRT6VW0Y2B5CE").unwrap();
+                let policy = shared::auth::federation::FetchPolicy::default();
+                drop(json_body::<trusts::CreateTrust>(req)?.check(&org, &policy, now)?)
+            }
+            "updateWorkloadTrust" => drop(json_body::<trusts::UpdateTrust>(req)?),
+            "testWorkloadTrust" => drop(json_body::<federation::TestRequest>(req)?),
             "reportLeakedKeys" => {
                 let entries = json_list::<serde_json::Value>(req, leaks::MAX_REPORT_BYTES)?;
                 assert!(entries.iter().all(|e| leaks::ReportedToken::read(e).is_some()), "every entry is readable");
@@ -154,7 +161,7 @@ fn every_documented_request_example_passes_its_body_parser() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 12, "every JSON request body of the document");
+    assert_eq!(checked, 15, "every JSON request body of the document");
 }
 
 /// The name and subject patterns accept exactly what the service accepts, character class by
