@@ -16,6 +16,7 @@ import { SettingsPage } from "./pages/settings";
 import { AuditPage } from "./pages/audit";
 import { TroubleshootPage } from "./pages/troubleshoot";
 import { DeveloperPage } from "./pages/developer";
+import { WorkloadIdentitiesPage } from "./pages/workload-identities";
 
 const ORG_KEY = "iam-console.org";
 
@@ -152,6 +153,7 @@ function Signed(props: { config: ConsoleConfig; manager: UserManager; user: User
             <Route path={href("roles")} component={RolesPage} />
             <Route path={href("roles/:roleId")} component={RolePage} />
             <Route path={href("members")} component={MembersPage} />
+            <Route path={href("workload-identities")} component={WorkloadIdentitiesPage} />
             <Route path={href("settings")} component={SettingsPage} />
             <Route path={href("audit-log")} component={AuditPage} />
             <Route path={href("troubleshoot")} component={TroubleshootPage} />
@@ -186,6 +188,7 @@ function Nav() {
         {item("api-keys", "API Keys")}
         {item("roles", "Roles")}
         {item("members", "Members")}
+        {item("workload-identities", "Workload identities")}
       </ul>
       <ul>
         {item("settings", "Settings")}

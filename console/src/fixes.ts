@@ -47,6 +47,8 @@ const BY_CODE: Record<string, string> = {
   role_assignment_limit_reached: "Remove a role assignment from this principal first.",
   credential_limit_reached: "Revoke a credential this principal no longer uses, or raise the credential cap in Settings.",
   member_exists: "This subject is already a member of the organisation.",
+  trust_audience_taken: "Another workload trust of this organisation accepts this issuer for that audience: use another audience, or change that trust.",
+  trust_limit_reached: "Delete a workload trust you no longer use first.",
   version_mismatch: "Someone changed this meanwhile: reload the page and make your change again.",
   not_linked: "This organisation is not linked to an Infuse IoT organisation yet: ask your administrator.",
   not_found: "It no longer exists, or you are in another organisation: reload the list.",

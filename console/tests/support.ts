@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,11 +12,28 @@ export interface Bootstrap {
   principalId: string;
   apiKey: string;
   userToken: string;
+  /** The development workload issuer (GitHub Actions' stand-in). */
+  workloadIssuer: string;
+}
+
+function bootstrapPath(): string {
+  return process.env.IAM_BOOTSTRAP ?? join(dirname(fileURLToPath(import.meta.url)), "../../.local/bootstrap.json");
 }
 
 export function bootstrap(): Bootstrap {
-  const path = process.env.IAM_BOOTSTRAP ?? join(dirname(fileURLToPath(import.meta.url)), "../../.local/bootstrap.json");
-  return JSON.parse(readFileSync(path, "utf8")) as Bootstrap;
+  return JSON.parse(readFileSync(bootstrapPath(), "utf8")) as Bootstrap;
+}
+
+/**
+ * A workload token of the stack's development issuer for `audience` (GitHub Actions' shape: `sub`
+ * repo:acme/app:ref:refs/heads/main, `repository_id` 690412345), `claims` set last; minted by
+ * `iam-admin workload-token`, as `make workload-token` does.
+ */
+export function workloadToken(audience: string, claims: Record<string, unknown> = {}): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const stack = join(dirname(bootstrapPath()), "stack.json");
+  const args = ["--stack", stack, "workload-token", "--aud", audience, "--claims", JSON.stringify(claims)];
+  return execFileSync(join(here, "../../target/debug/iam-admin"), args, { encoding: "utf8" }).trim();
 }
 
 /** The demo org's owner (the local stack makes it a member holding `owner`). */
