@@ -20,9 +20,10 @@ const PINNING_CLAIMS = ["sub", "repository_id", "repository_owner_id", "project_
 /** Whether a condition ties the trust to one workload: the service's rule, shown before it is sent. */
 function pins(c: Row): boolean {
   if (!PINNING_CLAIMS.includes(c.claim.trim()) || !c.value) return false;
-  if (c.test === "equals") return true;
+  if (c.test === "equals" || !/[*?]/.test(c.value)) return true;
+  // The fixed start names something past a separator and ends at one (repo:acme/* pins; repo:acme* does not).
   const fixed = c.value.split(/[*?]/)[0];
-  return /[:/].*[\p{L}\p{N}]/u.test(fixed);
+  return /[:/].*[\p{L}\p{N}]/u.test(fixed) && /[:/]$/.test(fixed);
 }
 
 function describeCondition(c: Condition): string {

@@ -27,26 +27,42 @@ pub fn free_port() -> anyhow::Result<u16> {
 
 impl Moto {
     /// Starts the serialised moto server with `python` (the project venv's) on a free port, its log
-    /// in `log`, and waits until it accepts connections.
+    /// in `log`, and waits until it accepts connections. A port taken between choosing it and moto
+    /// binding it (a busy machine's outgoing connections use the same range) makes moto exit at
+    /// once: it is started again on another port, up to three times.
     pub async fn start(python: &Path, log: &Path) -> anyhow::Result<Self> {
-        let port = free_port()?;
-        let log_file = std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
-        let child = Command::new(python)
-            .arg(launcher())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("start moto with {} (run `make venv` first)", python.display()))?;
-        let started = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            if started.elapsed() > Duration::from_secs(120) {
-                bail!("moto did not listen on port {port} within 120 s (hung?); see {}", log.display());
+        for attempt in 1..=3 {
+            let port = free_port()?;
+            let log_file = std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
+            let mut child = Command::new(python)
+                .arg(launcher())
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(log_file.try_clone()?)
+                .stderr(log_file)
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("start moto with {} (run `make venv` first)", python.display()))?;
+            let started = Instant::now();
+            loop {
+                if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                    return Ok(Self { child, url: format!("http://127.0.0.1:{port}") });
+                }
+                if child.try_wait()?.is_some() {
+                    tracing::warn!(
+                        port,
+                        attempt,
+                        "moto exited before it listened (its port was taken?); starting it again"
+                    );
+                    break;
+                }
+                // A hang guard for a loaded machine, not a speed test.
+                if started.elapsed() > Duration::from_secs(120) {
+                    bail!("moto did not listen on port {port} within 120 s (hung?); see {}", log.display());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Ok(Self { child, url: format!("http://127.0.0.1:{port}") })
+        bail!("moto exited before it listened, three times; see {}", log.display())
     }
 
     /// The serialised moto of this workspace's venv, its log in a fresh temporary directory named

@@ -82,7 +82,8 @@ impl ClaimCondition {
 
     /// Whether this condition alone ties the trust to one workload: an `equals` on a pinning
     /// claim, or a `matches` on one whose fixed start (before the first wildcard) names something
-    /// past a `:` or `/` (`repo:acme/*` pins, `repo:*` and `*` do not).
+    /// past a `:` or `/` and ends at a `:` or `/` (`repo:acme/*` pins; `repo:*`, `repo:acme*`
+    /// and `*` do not).
     pub fn pins(&self) -> bool {
         if !PINNING_CLAIMS.contains(&self.claim.as_str()) {
             return false;
@@ -105,10 +106,17 @@ impl ClaimCondition {
 }
 
 fn pattern_pins(pattern: &str) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return !pattern.is_empty();
+    }
+    // The fixed start must end at a separator, past something named: `repo:acme/` pins an owner,
+    // while `repo:acme` would also match `repo:acme-evil/…`.
     let fixed = pattern.split(['*', '?']).next().unwrap_or_default();
-    fixed
+    let named = fixed
         .char_indices()
-        .any(|(i, c)| (c == ':' || c == '/') && fixed[i + c.len_utf8()..].chars().any(char::is_alphanumeric))
+        .find(|(_, c)| *c == ':' || *c == '/')
+        .is_some_and(|(i, c)| fixed[i + c.len_utf8()..].chars().any(char::is_alphanumeric));
+    named && fixed.ends_with([':', '/'])
 }
 
 impl WorkloadTrust {
@@ -160,7 +168,7 @@ mod tests {
         assert!(condition("repository_id", Some("74"), None).pins());
         assert!(condition("sub", None, Some("repo:acme/*")).pins());
         assert!(condition("sub", None, Some("system:serviceaccount:ci:*")).pins());
-        for loose in ["*", "repo:*", "repo:?*", "?", "acme*", ""] {
+        for loose in ["*", "repo:*", "repo:?*", "?", "acme*", "", "repo:acme*", "repo:a*", "repo:acme/app*"] {
             assert!(!condition("sub", None, Some(loose)).pins(), "{loose}");
         }
         assert!(!condition("sub", Some(""), None).pins());

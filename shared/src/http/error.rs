@@ -171,6 +171,10 @@ impl ApiError {
                 builder = builder.header("www-authenticate", challenge)
             }
             Self::ServiceUnavailable(_) => builder = builder.header("retry-after", "1"),
+            Self::InvalidGrant(crate::domain::GrantRefusal::IssuerUnavailable) => {
+                let seconds = crate::auth::federation::FAILED_FETCH_RETRY_SECONDS;
+                builder = builder.header("retry-after", seconds.to_string())
+            }
             Self::TooManyFailedAttempts { retry_after_seconds } => {
                 builder = builder.header("retry-after", retry_after_seconds.to_string())
             }

@@ -17,11 +17,11 @@ fn refused(refusal: GrantRefusal) -> ApiError {
     ApiError::InvalidGrant(refusal)
 }
 
-/// The trust that accepts a peeked token: the enabled trusts of its issuer for any of its
-/// audiences (one strongly consistent read), the oldest first whose conditions the claims meet.
-/// None enabled: `trust_disabled` if one exists, else `trust_not_found`; none met:
-/// `trust_condition_not_met`.
-async fn accepting_trust(app: &App, peeked: &Peeked) -> Result<WorkloadTrust, ApiError> {
+/// The enabled trusts of a peeked token's issuer for any of its audiences (one strongly consistent
+/// read), oldest first. None at all: `trust_not_found`; none enabled: `trust_disabled`. Their
+/// conditions are judged only once the token's signature and times hold, so that no unsigned
+/// token can learn what a trust accepts.
+async fn candidate_trusts(app: &App, peeked: &Peeked) -> Result<Vec<WorkloadTrust>, ApiError> {
     let mut trusts = app.store.find_trusts(&peeked.issuer, &peeked.audiences).await?;
     trusts.sort_by(|a, b| a.id.cmp(&b.id));
     trusts.dedup_by(|a, b| a.id == b.id);
@@ -32,31 +32,38 @@ async fn accepting_trust(app: &App, peeked: &Peeked) -> Result<WorkloadTrust, Ap
     if enabled.is_empty() {
         return Err(refused(GrantRefusal::TrustDisabled));
     }
-    enabled.into_iter().find(|t| t.first_unmet(&peeked.claims).is_none()).ok_or(refused(GrantRefusal::ConditionNotMet))
+    Ok(enabled)
 }
 
-/// The principal a trust maps to may act: an Active API-key principal, not past its expiry.
-async fn principal_standing(app: &App, trust: &WorkloadTrust, now: Timestamp) -> Result<(), GrantRefusal> {
-    let record = app.store.get_principal(&trust.org_id, &trust.principal_id).await.ok().flatten();
-    let Some(record) = record else { return Err(GrantRefusal::PrincipalRevoked) };
+/// Whether the principal a trust maps to may act (an Active API-key principal, not past its
+/// expiry), read strongly consistently; the read's own failure is the outer error (503).
+async fn principal_standing(
+    app: &App,
+    trust: &WorkloadTrust,
+    now: Timestamp,
+) -> Result<Result<(), GrantRefusal>, ApiError> {
+    let Some(record) = app.store.get_principal(&trust.org_id, &trust.principal_id).await? else {
+        return Ok(Err(GrantRefusal::PrincipalRevoked));
+    };
     let p = &record.principal;
-    match p.status {
+    Ok(match p.status {
         PrincipalStatus::Revoked => Err(GrantRefusal::PrincipalRevoked),
         PrincipalStatus::Suspended => Err(GrantRefusal::PrincipalSuspended),
         PrincipalStatus::Active if p.principal_type != PrincipalType::ApiKey => Err(GrantRefusal::PrincipalRevoked),
         PrincipalStatus::Active if p.is_expired_at(now) => Err(GrantRefusal::PrincipalExpired),
         PrincipalStatus::Active => Ok(()),
-    }
+    })
 }
 
 /// Exchanges an external token for an access token. Checks, in order, each failure its own 400
-/// `invalid_grant` code: the token's form; a trust for its issuer and audience (one read); the
-/// algorithm, key and signature (the issuer's keys from the container's cache when warm: no
-/// fetch); its times; the trust's conditions; the principal's standing. Then `scope` and
-/// `resource` as for a key, and the token: its `sub` the principal, `client_id` the trust, `act`
-/// the external issuer and subject, living the shorter of the org's token lifetime and the
-/// trust's. The trust's `lastUsedAt` and an audit event naming the external issuer and subject
-/// are written in one transaction before the token is answered.
+/// `invalid_grant` code: the token's form; an enabled trust for its issuer and audience (one
+/// read); the algorithm, key and signature (the issuer's keys from the container's cache when
+/// warm: no fetch); its times; the trust's conditions (the oldest trust whose conditions all
+/// hold); the principal's standing. Then `scope` and `resource` as for a key, and the token: its
+/// `sub` the principal, `client_id` the trust, `act` the external issuer and subject, living the
+/// shorter of the org's token lifetime and the trust's. The trust's `lastUsedAt` and an audit
+/// event naming the external issuer and subject are written in one transaction before the token
+/// is answered; no token leaves without it.
 pub async fn exchange(
     app: &App,
     token: &str,
@@ -65,12 +72,16 @@ pub async fn exchange(
 ) -> Result<AccessToken, ApiError> {
     let now = app.clock.now();
     let peeked = peek(token).map_err(refused)?;
-    // A new container reads its signing keys while it finds the trust, not after.
-    let (trust, keys) = tokio::join!(accepting_trust(app, &peeked), app.token_keys());
-    let trust = trust?;
+    // A new container reads its signing keys while it finds the trusts, not after.
+    let (trusts, keys) = tokio::join!(candidate_trusts(app, &peeked), app.token_keys());
+    let trusts = trusts?;
     app.issuers.verify_signature(token, &peeked, now).await.map_err(refused)?;
     check_times(&peeked.claims, now).map_err(refused)?;
-    principal_standing(app, &trust, now).await.map_err(refused)?;
+    let trust = trusts
+        .into_iter()
+        .find(|t| t.first_unmet(&peeked.claims).is_none())
+        .ok_or(refused(GrantRefusal::ConditionNotMet))?;
+    principal_standing(app, &trust, now).await?.map_err(refused)?;
     let subject = Subject {
         org: &trust.org_id,
         principal_id: &trust.principal_id,
@@ -99,7 +110,10 @@ pub async fn exchange(
             "scope": issued.scope,
         }),
     );
-    app.store.note_trust_use(&trust, &peeked.subject, now, &audit).await?;
+    // A trust deleted since it was read issues nothing (and writes nothing).
+    if !app.store.note_trust_use(&trust, &peeked.subject, now, &audit).await? {
+        return Err(refused(GrantRefusal::TrustNotFound));
+    }
     tracing::info!(
         request_id = ctx.request_id,
         trust = %trust.id,
@@ -216,13 +230,11 @@ pub async fn test(app: &App, trust: &WorkloadTrust, token: &str) -> TestResult {
         };
         checks.push(check(format!("condition: {}", condition.describe()), outcome));
     }
-    checks.push(check(
-        "principal",
-        principal_standing(app, trust, now)
-            .await
-            .map(|()| format!("{} is Active", trust.principal_id))
-            .map_err(|r| (r, r.to_string())),
-    ));
+    let standing = match principal_standing(app, trust, now).await {
+        Ok(standing) => standing.map(|()| format!("{} is Active", trust.principal_id)).map_err(|r| (r, r.to_string())),
+        Err(_) => Err((GrantRefusal::PrincipalRevoked, "the principal could not be read just now: test again".into())),
+    };
+    checks.push(check("principal", standing));
     let code = checks.iter().find_map(|c| c.code);
     TestResult { accepted: code.is_none(), code, checks, claims: Some(peeked.claims) }
 }

@@ -236,8 +236,11 @@ impl UpdateTrust {
             after.enabled = enabled;
         }
         v.finish()?;
-        after.version = before.version + 1;
-        after.updated_at = now;
+        // A change that changes nothing keeps the version.
+        if after != *before {
+            after.version = before.version + 1;
+            after.updated_at = now;
+        }
         Ok(after)
     }
 }
@@ -336,7 +339,8 @@ pub async fn list(app: &App, org: &OrgId) -> Result<Vec<WorkloadTrust>, ApiError
 }
 
 /// Changes a trust, at the version `expected` when given (`If-Match`, else 412); a change that
-/// widens it is a grant of its (new) principal's permissions.
+/// widens it is a grant of its (new) principal's permissions. A change that changes nothing keeps
+/// the version and writes nothing.
 pub async fn update(
     app: &App,
     caller: &Caller,
@@ -352,6 +356,9 @@ pub async fn update(
             return Err(ApiError::VersionMismatch { current: before.version });
         }
         let after = input.clone().apply(&before, app.issuers.policy(), app.clock.now())?;
+        if after.version == before.version {
+            return Ok(Written::Done(before));
+        }
         if widens(&before, &after) {
             check_principal(app, &caller.org_id, &after.principal_id).await?;
             app.authorize_acting_as(caller, &after.principal_id).await?;

@@ -9,6 +9,13 @@ async fn a_caller_from_another_org_is_refused_on_every_route_and_changes_nothing
     let (principal, key) = app.principal_with_key("victim").await;
     let key_id = key[3..23].to_string();
     let role_id = app.custom_role("victim role", &["ApiKey"], json!([{"action": "*", "resource": "*"}])).await;
+    let trust = json!({
+        "name": "victim trust", "issuer": app.workload_issuer, "audiences": [format!("urn:infuse:iam:{}", app.org)],
+        "conditions": [{"claim": "sub", "equals": "repo:acme/app:ref:refs/heads/main"}], "principalId": principal,
+    });
+    let r = app.owner_call("POST", &app.org_path("/workload-trusts"), Some(trust)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let trust_id = r.body["id"].as_str().unwrap().to_string();
     let intruder = app.another_org(true).await;
     // Warm the intruder's and the admin's lastUsedAt so the snapshot below is stable.
     app.call("GET", &format!("/iam/orgs/{}/api-keys", intruder.org_id), Some(&intruder.api_key), None).await;
@@ -26,6 +33,9 @@ async fn a_caller_from_another_org_is_refused_on_every_route_and_changes_nothing
             ("POST", _, _) if path.ends_with("/authorize") => Some(json!({"action": "iam:roles:read"})),
             ("PATCH", _, _) if path.ends_with("/settings") => Some(json!({"directApiKeyAuth": false})),
             ("PATCH", _, _) if path.contains("/roles/") => Some(json!({"name": "hijacked"})),
+            ("PATCH", _, _) if path.contains("/workload-trusts/") => Some(json!({"principalId": principal})),
+            ("POST", _, _) if path.ends_with("/test") => Some(json!({"token": "a.b.c"})),
+            ("POST", _, _) if path.ends_with("/workload-trusts") => Some(json!({"name": "planted"})),
             ("PATCH", _, _) => Some(json!({"status": "Revoked"})),
             _ => None,
         }
@@ -37,7 +47,8 @@ async fn a_caller_from_another_org_is_refused_on_every_route_and_changes_nothing
             .replace("{orgId}", &org)
             .replace("{principalId}", &principal)
             .replace("{keyId}", &key_id)
-            .replace("{roleId}", &role_id);
+            .replace("{roleId}", &role_id)
+            .replace("{trustId}", &trust_id);
         assert!(!path.contains('{'), "a path parameter the matrix does not fill: {path}");
         let r = app.call(&route.method, &path, Some(&intruder.api_key), body_for(&route.method, &path)).await;
         assert_eq!((r.status, r.code()), (403, "org_mismatch"), "{} {}", route.method, route.path);

@@ -125,7 +125,7 @@ async fn a_scoped_token_cannot_grant_beyond_its_scope() {
     let path = app.org_path(&format!("/principals/{target}/role-assignments/iam-viewer"));
     let r = app.bearer_call("PUT", &path, &token, None).await;
     assert_eq!((r.status, r.code()), (403, "escalation_denied"), "iam-viewer's actions are outside the scope");
-    let wide = scoped_token(&app, &key, "iam:roleAssignments:assign iam:apiKeys:* iam:credentials:* iam:roles:* iam:roleAssignments:* iam:members:* iam:settings:* iam:audit:*").await;
+    let wide = scoped_token(&app, &key, "iam:roleAssignments:assign iam:apiKeys:* iam:credentials:* iam:roles:* iam:roleAssignments:* iam:members:* iam:settings:* iam:audit:* iam:workloadTrusts:*").await;
     assert_eq!(app.bearer_call("PUT", &path, &wide, None).await.status, 201);
 }
 

@@ -211,7 +211,14 @@ async fn the_metadata_document_names_the_endpoints_that_answer() {
     assert_eq!(r.status, 200);
     let issuer = app.app.config.token_issuer.trim_end_matches('/').to_string();
     assert_eq!(r.body["issuer"], issuer.as_str());
-    assert_eq!(r.body["grant_types_supported"], json!(["client_credentials"]));
+    assert_eq!(
+        r.body["grant_types_supported"],
+        json!([
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        ])
+    );
     for (field, path) in [
         ("token_endpoint", "/iam/auth/token"),
         ("jwks_uri", "/iam/.well-known/jwks.json"),

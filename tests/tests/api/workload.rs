@@ -154,6 +154,14 @@ async fn each_failed_check_is_refused_with_its_own_code() {
     let kid = app.workload_jwks.read().unwrap()["keys"][0]["kid"].as_str().unwrap().to_string();
     let payload = parts[1];
     refused(&exchange(format!("{}.{payload}.", b64(&json!({"alg": "none", "kid": kid})))).await, "algorithm_refused");
+    // A token that is not the issuer's learns nothing of the trust's conditions: its signature is
+    // refused before they are judged.
+    let wrong_sub = app.workload_token(&aud, json!({"sub": "repo:evil/app:ref:refs/heads/main"}));
+    let unsigned_wrong =
+        format!("{}.{}.", b64(&json!({"alg": "none", "kid": kid})), wrong_sub.split('.').nth(1).unwrap());
+    refused(&exchange(unsigned_wrong).await, "algorithm_refused");
+    let forged_wrong = format!("{}.{}.{}", parts[0], wrong_sub.split('.').nth(1).unwrap(), parts[2]);
+    refused(&exchange(forged_wrong).await, "bad_signature");
     let public = app.workload_jwks.read().unwrap()["keys"][0].to_string();
     let mut hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     hs.kid = Some(kid.clone());
@@ -386,4 +394,122 @@ async fn a_workload_grant_takes_no_client_secret_and_names_missing_parameters() 
     assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (400, Some("requested_token_type")), "{:?}", r.body);
     let r = app.form_post("/iam/auth/token", &[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")]).await;
     assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (400, Some("assertion")), "{:?}", r.body);
+}
+
+/// One answer of a test server: its path, status, headers and body.
+type Answer = (&'static str, u16, Vec<(&'static str, String)>, String);
+
+/// Serves `routes` on loopback; its base URL.
+async fn serve(routes: Vec<Answer>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let routes = std::sync::Arc::new(routes);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let routes = routes.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let found = routes.iter().find(|(path, ..)| *path == req.uri().path()).cloned();
+                    async move {
+                        let (_, status, headers, body) = found.unwrap_or(("", 404, vec![], "{}".into()));
+                        let mut response = http::Response::builder().status(status);
+                        for (name, value) in headers {
+                            response = response.header(name, value);
+                        }
+                        Ok::<_, std::convert::Infallible>(
+                            response.body(http_body_util::Full::new(hyper::body::Bytes::from(body))).unwrap(),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn an_issuers_documents_are_read_only_as_they_claim_to_be() {
+    use shared::auth::federation::{FetchPolicy, Issuers, MAX_DOCUMENT_BYTES};
+    use shared::domain::{GrantRefusal, Timestamp};
+    let now = Timestamp::from_unix(1_800_000_000);
+    let key = local_stack::idp::DevIdp::generate().unwrap();
+    let kid = key.jwks()["keys"][0]["kid"].as_str().unwrap().to_string();
+    // Each issuer is a loopback server of its own: the one issuer its policy allows over http.
+    let key_of = |issuer: String| {
+        let kid = kid.clone();
+        async move {
+            Issuers::new(FetchPolicy { local_issuer: Some(issuer.clone()) }).key(&issuer, &kid, now).await.map(|_| ())
+        }
+    };
+    let unavailable = Err(GrantRefusal::IssuerUnavailable);
+
+    // A discovery document that names another issuer: its keys are not read.
+    let json_type = || vec![("content-type", "application/json".to_string())];
+    let lying = serve(vec![(
+        "/.well-known/openid-configuration",
+        200,
+        json_type(),
+        json!({"issuer": "https://token.actions.githubusercontent.com", "jwks_uri": "https://token.actions.githubusercontent.com/.well-known/jwks"}).to_string(),
+    )])
+    .await;
+    assert_eq!(key_of(lying).await, unavailable, "another issuer's document");
+
+    // A redirect is not followed (it could lead anywhere, the instance metadata address among them).
+    let redirecting = serve(vec![(
+        "/.well-known/openid-configuration",
+        302,
+        vec![("location", "http://169.254.169.254/latest/meta-data/".to_string())],
+        String::new(),
+    )])
+    .await;
+    assert_eq!(key_of(redirecting).await, unavailable, "a redirect");
+
+    // A key set over the size limit is not read.
+    let mut huge = key.jwks();
+    huge["padding"] = "x".repeat(MAX_DOCUMENT_BYTES).into();
+    assert_eq!(key_of(serve_self(huge.to_string()).await).await, unavailable, "a key set over the limit");
+
+    // The same issuer with a key set of a sane size works: the refusals above are for their reasons.
+    let fine = serve_self(key.jwks().to_string()).await;
+    assert_eq!(key_of(fine.clone()).await, Ok(()));
+    // Without the local exception, an http issuer on loopback is never fetched.
+    let strict = Issuers::new(FetchPolicy::default());
+    assert_eq!(strict.key(&fine, &kid, now).await.map(|_| ()), unavailable, "http on loopback");
+}
+
+/// An issuer serving its own discovery document (naming itself) and `jwks`.
+async fn serve_self(jwks: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let doc = json!({"issuer": base, "jwks_uri": format!("{base}/jwks.json")}).to_string();
+    let routes = std::sync::Arc::new(vec![("/.well-known/openid-configuration", doc), ("/jwks.json", jwks)]);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let routes = routes.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let body = routes.iter().find(|(p, _)| *p == req.uri().path()).map(|(_, b)| b.clone());
+                    async move {
+                        let status = if body.is_some() { 200 } else { 404 };
+                        Ok::<_, std::convert::Infallible>(
+                            http::Response::builder()
+                                .status(status)
+                                .header("content-type", "application/json")
+                                .body(http_body_util::Full::new(hyper::body::Bytes::from(body.unwrap_or_default())))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    base
 }

@@ -323,3 +323,18 @@ impl Issuers {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_resolver_refuses_a_name_with_a_private_address_unless_it_is_the_local_issuers() {
+        use reqwest::dns::Resolve;
+        let strict = PublicOnly { local_host: None };
+        assert!(strict.resolve("localhost".parse().unwrap()).await.is_err(), "loopback");
+        let local = PublicOnly { local_host: Some("localhost".into()) };
+        let addrs: Vec<SocketAddr> = local.resolve("localhost".parse().unwrap()).await.unwrap().collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+    }
+}

@@ -205,15 +205,15 @@ impl DynamoStore {
     }
 
     /// Records a token the trust accepted: its `lastUsedAt` and `lastUsedSubject`, and the audit
-    /// event naming the external issuer and subject, in one transaction. A trust deleted meanwhile
-    /// takes no record.
+    /// event naming the external issuer and subject, in one transaction. `false`: the trust was
+    /// deleted meanwhile, and nothing is written.
     pub async fn note_trust_use(
         &self,
         trust: &WorkloadTrust,
         subject: &str,
         at: Timestamp,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let update = build(
             Update::builder()
                 .table_name(&self.table)
@@ -229,7 +229,8 @@ impl DynamoStore {
         let actions =
             vec![Guarded::guarding(update_action(update), ()), Guarded::unguarded(self.put_new(audit_item(audit)?)?)];
         match self.transact_guarded(actions, &[]).await {
-            Ok(()) | Err(WriteError::Violated(())) => Ok(()),
+            Ok(()) => Ok(true),
+            Err(WriteError::Violated(())) => Ok(false),
             Err(WriteError::Contention) => Err(StoreError::Contention),
             Err(WriteError::Unavailable(e)) => Err(StoreError::Unavailable(e)),
             Err(WriteError::Other(e)) => Err(StoreError::Other(e)),
