@@ -75,13 +75,28 @@ pub async fn exchange(
     // A new container reads its signing keys while it finds the trusts, not after.
     let (trusts, keys) = tokio::join!(candidate_trusts(app, &peeked), app.token_keys());
     let trusts = trusts?;
-    app.issuers.verify_signature(token, &peeked, now).await.map_err(refused)?;
+    // The usual case, one trust: its principal is read while the signature is checked (a cold
+    // container's fetch of the issuer's keys among it), not after. Its answer counts only once the
+    // signature, the times and the conditions hold.
+    let (signature, early) = match trusts.as_slice() {
+        [only] => {
+            let (signature, standing) =
+                tokio::join!(app.issuers.verify_signature(token, &peeked, now), principal_standing(app, only, now));
+            (signature, Some(standing))
+        }
+        _ => (app.issuers.verify_signature(token, &peeked, now).await, None),
+    };
+    signature.map_err(refused)?;
     check_times(&peeked.claims, now).map_err(refused)?;
     let trust = trusts
         .into_iter()
         .find(|t| t.first_unmet(&peeked.claims).is_none())
         .ok_or(refused(GrantRefusal::ConditionNotMet))?;
-    principal_standing(app, &trust, now).await?.map_err(refused)?;
+    let standing = match early {
+        Some(standing) => standing,
+        None => principal_standing(app, &trust, now).await,
+    };
+    standing?.map_err(refused)?;
     let subject = Subject {
         org: &trust.org_id,
         principal_id: &trust.principal_id,

@@ -135,7 +135,7 @@ impl Validation {
         if !conditions.is_empty() && !conditions.iter().any(ClaimCondition::pins) {
             self.push(
                 "conditions",
-                "must pin the workload: sub, repository_id, repository_owner_id, project_id or namespace_id with equals, or sub with a glob whose fixed start names something (repo:acme/app:*, not repo:*)",
+                "must pin the workload: sub, repository_id, repository_owner_id, project_id or namespace_id with equals, or with a glob whose fixed start names something and ends at : or / (repo:acme/app:*, not repo:* or repo:acme*)",
             );
         }
     }
