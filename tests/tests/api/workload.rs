@@ -307,7 +307,12 @@ async fn a_trust_to_a_principal_needs_every_permission_of_the_principal() {
     let r = app.admin_call("PATCH", &path, Some(json!({"principalId": principal}))).await;
     assert_eq!((r.status, r.body["code"].as_str()), (403, Some("escalation_denied")), "{:?}", r.body);
     let r = app.admin_call("PATCH", &path, Some(json!({"name": "renamed"}))).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!((r.status, r.body["version"].as_u64()), (200, Some(2)), "{:?}", r.body);
+    // A change that changes nothing keeps the version and writes nothing.
+    let audited = app.audit_events(&app.org).await.len();
+    let r = app.admin_call("PATCH", &path, Some(json!({"name": "renamed"}))).await;
+    assert_eq!((r.status, r.body["version"].as_u64()), (200, Some(2)), "{:?}", r.body);
+    assert_eq!(app.audit_events(&app.org).await.len(), audited);
 }
 
 #[tokio::test]
