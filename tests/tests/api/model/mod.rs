@@ -418,6 +418,12 @@ impl StateMachineTest for System {
 /// Runs `sequences` random sequences from `seed`, each in a table of its own; a failure panics
 /// with the seed and the minimal sequence.
 pub fn run(name: &str, seed: u64, sequences: u32) {
+    if std::env::var_os("MODEL_SEED").is_some() {
+        // A soak (`make soak` sets MODEL_SEED) keeps the service's warnings and errors in its shard's
+        // log, so that the cause of a 5xx is on record. `make test` installs no subscriber here: its
+        // log test installs its own.
+        let _ = tracing_subscriber::fmt().with_max_level(tracing::Level::WARN).with_writer(std::io::stderr).try_init();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     HARNESS.with(|h| *h.borrow_mut() = Some(rt.handle().clone()));
     let config = Config {
