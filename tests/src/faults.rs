@@ -45,6 +45,8 @@ pub struct Faults {
     server: String,
     plan: Arc<Mutex<Option<(String, Fault, usize)>>>,
     read_limit: Arc<Mutex<Option<ReadLimit>>>,
+    /// Stops the server (and frees its port) when the last handle is dropped: held, never read.
+    _stop: Arc<crate::Stop>,
 }
 
 #[derive(Debug)]
@@ -61,8 +63,8 @@ impl Faults {
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let server = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(serve(listener));
-        Self { server, plan: Arc::default(), read_limit: Arc::default() }
+        let task = tokio::spawn(serve(listener)).abort_handle();
+        Self { server, plan: Arc::default(), read_limit: Arc::default(), _stop: Arc::new(crate::Stop(vec![task])) }
     }
 
     /// Fails the next `times` requests of `operation` with `fault`.

@@ -132,6 +132,8 @@ pub struct TestApp {
     pub workload_issuer: String,
     pub workload_jwks: Arc<RwLock<Value>>,
     pub workload_fetches: Arc<AtomicUsize>,
+    /// Stops the test's identity provider, scanner and workload issuer with its last container.
+    pub servers: Arc<Stop>,
     /// Where this test's lifecycle events are delivered ([`TestApp::drain_events`]); removed when
     /// the test's last container is dropped.
     pub events_file: Arc<EventsFile>,
@@ -151,6 +153,20 @@ impl EventsFile {
 impl Drop for EventsFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Aborts a test's own servers when dropped, which frees their ports: a long run (`make soak`, a
+/// TestApp per sequence) would otherwise hold four listening ports per sequence until the
+/// machine's ephemeral ports ran out.
+#[derive(Debug, Default)]
+pub struct Stop(pub Vec<tokio::task::AbortHandle>);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -182,26 +198,30 @@ impl TestApp {
         let idp_fetches = Arc::new(AtomicUsize::new(0));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the idp");
         let jwks_url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-        tokio::spawn(local_stack::idp::serve_jwks(listener, idp_jwks.clone(), idp_fetches.clone()));
+        let idp_task = tokio::spawn(local_stack::idp::serve_jwks(listener, idp_jwks.clone(), idp_fetches.clone()));
         config.oidc = Some(OidcProvider { issuer: IDP_ISSUER.into(), audience: IDP_AUDIENCE.into(), jwks_url });
         let scanner = Arc::new(DevScanner::generate().expect("a scanner key"));
         let scanner_keys = Arc::new(RwLock::new(scanner.public_keys()));
         let scanner_fetches = Arc::new(AtomicUsize::new(0));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the scanner");
         config.secret_scanning_keys_url = Some(format!("http://{}/public_keys", listener.local_addr().unwrap()));
-        tokio::spawn(local_stack::idp::serve_jwks(listener, scanner_keys.clone(), scanner_fetches.clone()));
+        let scanner_task =
+            tokio::spawn(local_stack::idp::serve_jwks(listener, scanner_keys.clone(), scanner_fetches.clone()));
         let workload = Arc::new(DevIdp::generate().expect("a workload issuer key"));
         let workload_jwks = Arc::new(RwLock::new(workload.jwks()));
         let workload_fetches = Arc::new(AtomicUsize::new(0));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the workload issuer");
         let workload_issuer = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(local_stack::workload::serve_issuer(
+        let workload_task = tokio::spawn(local_stack::workload::serve_issuer(
             listener,
             workload_issuer.clone(),
             workload_jwks.clone(),
             workload_fetches.clone(),
         ));
         config.local_workload_issuer = Some(workload_issuer.clone());
+        let servers = Arc::new(Stop(
+            [idp_task, scanner_task, workload_task].iter().map(tokio::task::JoinHandle::abort_handle).collect(),
+        ));
         adjust(&mut config);
         let template = template();
         admin::provision(&dynamo, &secrets, &config, &template).await.expect("table and secrets");
@@ -234,6 +254,7 @@ impl TestApp {
             workload_issuer,
             workload_jwks,
             workload_fetches,
+            servers,
             events_file: Arc::new(EventsFile(std::env::temp_dir().join(format!("iam-test-events-{id}.jsonl")))),
         }
     }
@@ -305,6 +326,7 @@ impl TestApp {
             workload_issuer: self.workload_issuer.clone(),
             workload_jwks: self.workload_jwks.clone(),
             workload_fetches: self.workload_fetches.clone(),
+            servers: self.servers.clone(),
             events_file: self.events_file.clone(),
         }
     }
