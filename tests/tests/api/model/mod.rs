@@ -421,8 +421,13 @@ pub fn run(name: &str, seed: u64, sequences: u32) {
     if std::env::var_os("MODEL_SEED").is_some() {
         // A soak (`make soak` sets MODEL_SEED) keeps the service's warnings and errors in its shard's
         // log, so that the cause of a 5xx is on record. `make test` installs no subscriber here: its
-        // log test installs its own.
-        let _ = tracing_subscriber::fmt().with_max_level(tracing::Level::WARN).with_writer(std::io::stderr).try_init();
+        // log test installs its own. A leaked key's revocation is a warning by design and the model
+        // reports leaks often: that one is left out.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn,shared::service::leaks=error"))
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .try_init();
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     HARNESS.with(|h| *h.borrow_mut() = Some(rt.handle().clone()));
