@@ -1,7 +1,7 @@
 //! Authentication: the contract's 401 table, in its order. The credential and its principal are
 //! read strongly consistently: the first time a container sees a key, the credential and then
-//! (once the secret verified) its principal; from then on both in one round trip. Org settings
-//! come from a cache.
+//! (once the secret verified) its principal, with the org's settings when the container has none
+//! cached; from then on both in one round trip. Org settings come from a cache.
 
 use std::sync::Arc;
 
@@ -134,11 +134,29 @@ impl App {
             .is_some_and(|(org, principal)| org == &record.org_id && principal == &record.credential.principal_id);
         let principal = match principal_read {
             Some(principal) if located => principal,
-            _ => self.store.get_principal(&record.org_id, &record.credential.principal_id).await?,
+            _ => self.read_principal(&record.org_id, &record.credential.principal_id, now).await?,
         };
         let standing = KeyStanding { principal: principal_standing(principal.as_ref()), record };
         check_standing(&standing, now)?;
         Ok(standing)
+    }
+
+    /// A principal read once its key's secret has verified. When the org's settings are not in
+    /// this container's cache (a cold container), they come in the same round trip and fill it:
+    /// whatever the key is for next (a token's lifetime, whether it may call directly) reads
+    /// nothing more.
+    pub(crate) async fn read_principal(
+        &self,
+        org: &OrgId,
+        principal: &PrincipalId,
+        now: Timestamp,
+    ) -> Result<Option<PrincipalRecord>, ApiError> {
+        if self.caches.settings.get(org, now).is_some() {
+            return Ok(self.store.get_principal(org, principal).await?);
+        }
+        let (principal, org_record) = self.store.get_principal_and_org(org, principal).await?;
+        self.caches.settings.insert(org.clone(), org_record.map(|o| o.settings).unwrap_or_default(), now);
+        Ok(principal)
     }
 
     /// Authenticates the caller of an IAM route (or of a tenant route, for the authorizer) from its

@@ -36,13 +36,14 @@ async fn candidate_trusts(app: &App, peeked: &Peeked) -> Result<Vec<WorkloadTrus
 }
 
 /// Whether the principal a trust maps to may act (an Active API-key principal, not past its
-/// expiry), read strongly consistently; the read's own failure is the outer error (503).
+/// expiry), read strongly consistently (with the org's settings, in the same round trip, when the
+/// container has none cached); the read's own failure is the outer error (503).
 async fn principal_standing(
     app: &App,
     trust: &WorkloadTrust,
     now: Timestamp,
 ) -> Result<Result<(), GrantRefusal>, ApiError> {
-    let Some(record) = app.store.get_principal(&trust.org_id, &trust.principal_id).await? else {
+    let Some(record) = app.read_principal(&trust.org_id, &trust.principal_id, now).await? else {
         return Ok(Err(GrantRefusal::PrincipalRevoked));
     };
     let p = &record.principal;

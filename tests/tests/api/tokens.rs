@@ -210,6 +210,24 @@ async fn a_warm_exchange_costs_one_strongly_consistent_read_and_no_write() {
 }
 
 #[tokio::test]
+async fn a_containers_first_exchange_reads_the_credential_then_its_principal_and_settings_together() {
+    let app = TestApp::new().await;
+    // Used once already (its lastUsedAt is fresh): the new container has no write to make.
+    app.token_for(&app.admin_key).await;
+    let cold = app.second_container().await;
+    let r = cold.exchange(&app.admin_key).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // The credential (which names the principal and the org), then, once the secret verified, the
+    // principal and the org's settings in one request: two round trips, not three.
+    assert_eq!(cold.calls.names(), vec!["GetItem", "BatchGetItem"]);
+    assert_eq!(cold.reads.reads(), vec![Read::consistent("GetItem"), Read::consistent("BatchGetItem")]);
+    // The settings read filled the cache: the next exchange is the warm one.
+    cold.calls.reset();
+    cold.exchange(&app.admin_key).await;
+    assert_eq!(cold.calls.names(), vec!["BatchGetItem"]);
+}
+
+#[tokio::test]
 async fn revoking_stops_new_exchanges_at_once_and_issued_tokens_live_until_exp() {
     let app = TestApp::new().await;
     let (principal, key) = app.principal_with_key("ci").await;

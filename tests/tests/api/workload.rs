@@ -227,6 +227,18 @@ async fn a_warm_exchange_fetches_nothing_and_reads_its_trust_in_one_request() {
 }
 
 #[tokio::test]
+async fn a_containers_first_exchange_reads_the_principal_and_settings_together() {
+    let app = TestApp::new().await;
+    trust(&app).await;
+    let cold = app.second_container().await;
+    let r = cold.exchange_workload(&app.workload_token(&audience(&app), json!({})), &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // The trust, then the principal with the org's settings (while the issuer's keys are fetched),
+    // then the one write: no read after the signature holds.
+    assert_eq!(cold.calls.names(), ["BatchGetItem", "BatchGetItem", "TransactWriteItems"]);
+}
+
+#[tokio::test]
 async fn an_unknown_key_refetches_the_issuers_keys_at_most_once_a_minute() {
     let app = TestApp::new().await;
     trust(&app).await;

@@ -88,17 +88,27 @@ impl DynamoStore {
         org: &OrgId,
         principal: &PrincipalId,
     ) -> Result<(Option<CredentialRecord>, Option<PrincipalRecord>), StoreError> {
+        let (credential, principal) = self.get_two(keys::credential(key_id), keys::principal(org, principal)).await?;
+        Ok((credential.map(Self::credential_from).transpose()?, principal.map(Self::principal_from).transpose()?))
+    }
+
+    /// Two items by key, strongly consistent, in one round trip (`BatchGetItem`), each `None`
+    /// when absent.
+    pub(super) async fn get_two(
+        &self,
+        first: (String, String),
+        second: (String, String),
+    ) -> Result<(Option<Item>, Option<Item>), StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
-        let (credential_key, principal_key) = (keys::credential(key_id), keys::principal(org, principal));
         let wanted = build(
             KeysAndAttributes::builder()
-                .keys(key_of(credential_key.clone()))
-                .keys(key_of(principal_key.clone()))
+                .keys(key_of(first.clone()))
+                .keys(key_of(second.clone()))
                 .consistent_read(true)
                 .build(),
         )?;
         let mut request = HashMap::from([(self.table.clone(), wanted)]);
-        let (mut credential, mut found_principal) = (None, None);
+        let (mut found_first, mut found_second) = (None, None);
         // DynamoDB may leave keys unprocessed under load: ask again for those, a few times, backing
         // off a little more each time.
         for attempt in 0..3u64 {
@@ -110,16 +120,17 @@ impl DynamoStore {
             }
             let out = self.client.batch_get_item().set_request_items(Some(request)).send().await.map_err(classify)?;
             for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                let pk = item.get(keys::PK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
                 let sk = item.get(keys::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                if sk == credential_key.1 {
-                    credential = Some(Self::credential_from(item)?);
-                } else if sk == principal_key.1 {
-                    found_principal = Some(Self::principal_from(item)?);
+                if (&pk, &sk) == (&first.0, &first.1) {
+                    found_first = Some(item);
+                } else if (&pk, &sk) == (&second.0, &second.1) {
+                    found_second = Some(item);
                 }
             }
             match out.unprocessed_keys.filter(|u| !u.is_empty()) {
                 Some(unprocessed) => request = unprocessed,
-                None => return Ok((credential, found_principal)),
+                None => return Ok((found_first, found_second)),
             }
         }
         Err(StoreError::Unavailable(anyhow!("the batch read left keys unprocessed")))

@@ -15,6 +15,17 @@ impl DynamoStore {
         self.get(keys::org(org), false).await?.map(from_attributes).transpose()
     }
 
+    /// A principal and its org's record, both strongly consistent, in one round trip: what a
+    /// container's first verification of a key reads once the secret has verified.
+    pub async fn get_principal_and_org(
+        &self,
+        org: &OrgId,
+        principal: &PrincipalId,
+    ) -> Result<(Option<PrincipalRecord>, Option<OrgRecord>), StoreError> {
+        let (principal, org) = self.get_two(keys::principal(org, principal), keys::org(org)).await?;
+        Ok((principal.map(Self::principal_from).transpose()?, org.map(from_attributes).transpose()?))
+    }
+
     /// Writes one audit event on its own (a read that must be audited, not a change).
     pub async fn put_audit(&self, audit: &AuditEvent) -> Result<(), StoreError> {
         self.client
