@@ -21,7 +21,13 @@
 //! - `  ... CA bundle file only`: the same with `SSL_CERT_FILE` naming the CA bundle, as Lambda's
 //!   image has it (Debian also has a directory of ~150 certificate links that is read otherwise).
 //! - `token-exchange exchange`: `POST /iam/auth/token` with a real key: initialisation, then the
-//!   credential GetItem, the argon2id verification, the org's settings and a signed token.
+//!   credential GetItem (with both secrets, concurrently), the argon2id verification, the principal
+//!   and the org's settings (one BatchGetItem) and a signed token.
+//! - `token-exchange federated`: `POST /iam/auth/token`, an RFC 8693 exchange of a workload token
+//!   from the development workload issuer (served by this process on loopback, named by
+//!   `LOCAL_WORKLOAD_ISSUER` as `make dev` names it) against a trust of the bootstrap principal:
+//!   initialisation, the trust's BatchGetItem with the signing keys, the issuer's discovery
+//!   document and JWKS with the principal and the settings, the audit transaction, a signed token.
 //!
 //! Beside them, each round times the one Secrets Manager read a function must make, three ways:
 //! - `one read`: a GetSecretValue from this process's warm, connected client, request to parsed
@@ -34,6 +40,13 @@
 //!   opened, the request made);
 //! - `one cold read`: `secret read` less the current-thread hello-world: the SDK's code loaded and
 //!   its client built as well.
+//!
+//! The exchanges' target: 2 × hello-world + the slowest single read an exchange makes. Each round
+//! times, from this process's warm client, every AWS read either exchange makes (the credential
+//! GetItem, the credential-and-principal BatchGetItem, the principal, the org, the trusts'
+//! BatchGetItem, the pepper, the signing keys); the round's slowest is its allowance. The issuer's
+//! two fetches are on loopback and faster than any of them, so leaving them out makes the target
+//! stricter, not looser.
 //!
 //! The summary compares each JWKS case with issue 16's target, 2 × hello-world + the read, for each
 //! hello-world and each allowance, two ways: the ratio of the medians, and the median of each
@@ -64,6 +77,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -137,8 +152,23 @@ async fn main() -> anyhow::Result<()> {
     let secret_read = release_binary(&target, "examples/secret_read_lambda")?;
     let function = release_binary(&target, "token-exchange")?;
 
-    let stack = BenchStack::start("iam-cold", "https://iam.example.test/iam").await?;
+    // The development workload issuer, on loopback, as `make dev` serves it.
+    let workload_key = Arc::new(local_stack::idp::DevIdp::generate()?);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let workload_issuer = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(local_stack::workload::serve_issuer(
+        listener,
+        workload_issuer.clone(),
+        Arc::new(RwLock::new(workload_key.jwks())),
+        Arc::new(AtomicUsize::new(0)),
+    ));
+    let stack = BenchStack::start_with("iam-cold", "https://iam.example.test/iam", |config| {
+        config.local_workload_issuer = Some(workload_issuer.clone());
+    })
+    .await?;
     let (config, template, org) = (&stack.config, &stack.template, &stack.org);
+    let workload_audience = format!("urn:infuse:iam:{}", org.org_id);
+    let workload_token = workload_trust(&stack, &workload_key, &workload_issuer, &workload_audience).await?;
 
     let lambda_env = |name: &str| {
         vec![
@@ -174,6 +204,7 @@ async fn main() -> anyhow::Result<()> {
         ("INFUSE_IOT_SECRET_PATTERN".into(), "iam/infuse-iot/{orgId}".into()),
         ("RETENTION_DAYS".into(), "90".into()),
         ("RUST_LOG".into(), "info".into()),
+        ("LOCAL_WORKLOAD_ISSUER".into(), workload_issuer.clone()),
     ]);
 
     let mut sdk_no_read_env = lambda_env("secret-read");
@@ -193,6 +224,11 @@ async fn main() -> anyhow::Result<()> {
     let metadata = event(template, "GET", "/iam/.well-known/oauth-authorization-server", &[], "");
     let body = serde_json::json!({ "apiKey": org.api_key }).to_string();
     let exchange = event(template, "POST", "/iam/auth/token", &[("content-type", "application/json")], &body);
+    let form = format!(
+        "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token={workload_token}&subject_token_type=urn:ietf:params:oauth:token-type:jwt"
+    );
+    let federated =
+        event(template, "POST", "/iam/auth/token", &[("content-type", "application/x-www-form-urlencoded")], &form);
     let mut cases = vec![
         Case { name: "hello-world", binary: hello.clone(), event: jwks.clone(), samples: Vec::new() },
         Case { name: "hello-world current-thread", binary: hello, event: jwks.clone(), samples: Vec::new() },
@@ -201,7 +237,13 @@ async fn main() -> anyhow::Result<()> {
         Case { name: "token-exchange jwks", binary: function.clone(), event: jwks.clone(), samples: Vec::new() },
         Case { name: "token-exchange metadata", binary: function.clone(), event: metadata, samples: Vec::new() },
         Case { name: "  ... CA bundle file only", binary: function.clone(), event: jwks.clone(), samples: Vec::new() },
-        Case { name: "token-exchange exchange", binary: function, event: exchange.clone(), samples: Vec::new() },
+        Case {
+            name: "token-exchange exchange",
+            binary: function.clone(),
+            event: exchange.clone(),
+            samples: Vec::new(),
+        },
+        Case { name: "token-exchange federated", binary: function, event: federated, samples: Vec::new() },
     ];
     // Side by side with another build of the function (e.g. an earlier commit's), in the same rounds.
     if let Some(other) = std::env::var_os("BENCH_COLD_COMPARE").map(PathBuf::from) {
@@ -210,7 +252,12 @@ async fn main() -> anyhow::Result<()> {
     }
     // One untimed round first: the page cache holds the binaries, moto has served each request once.
     let mut secret_reads = Vec::new();
+    let mut exchange_reads = Reads::default();
     for round in 0..=n {
+        let timed = exchange_reads.time(&stack, &workload_issuer, &workload_audience).await?;
+        if round > 0 {
+            exchange_reads.rounds.push(timed);
+        }
         // The one Secrets Manager read a function must make, timed the same way: from this
         // process's (warm) client, a GetSecretValue of the signing keys, request to parsed answer.
         let started = Instant::now();
@@ -280,11 +327,6 @@ async fn main() -> anyhow::Result<()> {
     };
     let (first_read, first_reads_by_round) = difference(secret_case, sdk_case);
     let (cold_read, cold_reads_by_round) = difference(secret_case, hello_ct);
-    let median_of = |v: &[Duration]| {
-        let mut v = v.to_vec();
-        v.sort();
-        percentile(&v, 0.5)
-    };
     println!(
         "one first read in a cold process (secret read − SDK client, no read)       difference of medians {first_read:>9.2?}, median of rounds {:>9.2?}",
         median_of(&first_reads_by_round)
@@ -317,6 +359,29 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "{:<24} {median:>9.2?} against 2 × {} + {allowance} = {target:.2?}: {verdict} ({:.2}× the target; paired by round {paired:.2}×)",
                 case.name.trim_start_matches(' '),
+                hello.name,
+                median.as_secs_f64() / target.as_secs_f64()
+            );
+        }
+    }
+    exchange_reads.print();
+    let slowest = exchange_reads.slowest_by_round();
+    let slowest_median = median_of(&slowest);
+    for (h, hello) in cases[..=hello_ct].iter().enumerate() {
+        let target = percentile(&hello.samples, 0.5) * 2 + slowest_median;
+        for (c, case) in cases.iter().enumerate().filter(|(_, c)| {
+            c.name.starts_with("token-exchange exchange") || c.name.starts_with("token-exchange federated")
+        }) {
+            let median = percentile(&case.samples, 0.5);
+            let mut paired: Vec<f64> = (0..n)
+                .map(|r| by_round[c][r].as_secs_f64() / (by_round[h][r] * 2 + slowest[r]).as_secs_f64())
+                .collect();
+            paired.sort_by(f64::total_cmp);
+            let paired = paired[n / 2];
+            let verdict = if median <= target && paired <= 1.0 { "met" } else { "NOT met" };
+            println!(
+                "{:<24} {median:>9.2?} against 2 × {} + the slowest read = {target:.2?}: {verdict} ({:.2}× the target; paired by round {paired:.2}×)",
+                case.name,
                 hello.name,
                 median.as_secs_f64() / target.as_secs_f64()
             );
@@ -585,4 +650,104 @@ async fn warm_invocations(
     let _ = worker.join();
     child.kill().await?;
     Ok(warm)
+}
+
+/// A trust of the bootstrap principal for the workload issuer's tokens of `audience` with the
+/// example GitHub subject (made by the principal itself, which holds what it grants), and a token
+/// that it accepts, valid for an hour: longer than the bench runs.
+async fn workload_trust(
+    stack: &BenchStack,
+    key: &local_stack::idp::DevIdp,
+    issuer: &str,
+    audience: &str,
+) -> anyhow::Result<String> {
+    let claims = local_stack::workload::claims(
+        local_stack::workload::Kind::Github,
+        issuer,
+        audience,
+        None,
+        stack.app.clock.now().unix(),
+        3600,
+        &serde_json::Map::new(),
+    );
+    let caller = shared::auth::Caller {
+        principal_id: stack.org.principal_id.clone(),
+        principal_type: shared::domain::PrincipalType::ApiKey,
+        org_id: stack.org.org_id.clone(),
+        key_id: None,
+        scope: None,
+    };
+    let input = serde_json::from_value(serde_json::json!({
+        "name": "cold start bench",
+        "issuer": issuer,
+        "audiences": [audience],
+        "conditions": [{"claim": "sub", "equals": claims["sub"]}],
+        "principalId": stack.org.principal_id.to_string(),
+    }))?;
+    shared::service::trusts::create(&stack.app, &caller, input, "cold-start-bench")
+        .await
+        .map_err(|e| anyhow::anyhow!("create the trust: {e:?}"))?;
+    key.sign(jsonwebtoken::Algorithm::ES256, &claims)
+}
+
+/// Every AWS read a cold exchange makes, timed one after another from this process's warm client,
+/// round by round: (name, time) in a fixed order.
+#[derive(Default)]
+struct Reads {
+    rounds: Vec<Vec<(&'static str, Duration)>>,
+}
+
+impl Reads {
+    async fn time(
+        &self,
+        stack: &BenchStack,
+        issuer: &str,
+        audience: &str,
+    ) -> anyhow::Result<Vec<(&'static str, Duration)>> {
+        let (store, secrets, config, org) = (&stack.app.store, &stack.app.secrets, &stack.config, &stack.org);
+        let key = shared::auth::ApiKey::parse(&org.api_key).map_err(|e| anyhow::anyhow!("the bootstrap key: {e:?}"))?;
+        let audiences = [audience.to_string()];
+        let mut timed = Vec::new();
+        macro_rules! time {
+            ($name:expr, $read:expr) => {{
+                let started = Instant::now();
+                $read.await.map_err(|e| anyhow::anyhow!("{}: {e:?}", $name))?;
+                timed.push(($name, started.elapsed()));
+            }};
+        }
+        time!("credential GetItem", store.get_credential(key.key_id()));
+        time!(
+            "credential and principal BatchGetItem",
+            store.get_credential_and_principal(key.key_id(), &org.org_id, &org.principal_id)
+        );
+        time!("principal GetItem", store.get_principal(&org.org_id, &org.principal_id));
+        time!("org GetItem", store.get_org(&org.org_id));
+        time!("principal and org BatchGetItem", store.get_principal_and_org(&org.org_id, &org.principal_id));
+        time!("trusts BatchGetItem", store.find_trusts(issuer, &audiences));
+        time!("pepper GetSecretValue", secrets.read(&config.pepper_secret_id, Some("AWSCURRENT")));
+        time!(
+            "signing keys GetSecretValue",
+            secrets.read(config.signing_keys_secret_id.as_deref().unwrap_or_default(), Some("AWSCURRENT"))
+        );
+        Ok(timed)
+    }
+
+    fn slowest_by_round(&self) -> Vec<Duration> {
+        self.rounds.iter().map(|r| r.iter().map(|(_, d)| *d).max().unwrap_or_default()).collect()
+    }
+
+    fn print(&self) {
+        let Some(first) = self.rounds.first() else { return };
+        for (i, (name, _)) in first.iter().enumerate() {
+            let times: Vec<Duration> = self.rounds.iter().map(|r| r[i].1).collect();
+            println!("read: {name:<40} median {:>9.2?}", median_of(&times));
+        }
+        println!("read: the slowest of each round             median {:>9.2?}", median_of(&self.slowest_by_round()));
+    }
+}
+
+fn median_of(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    percentile(&v, 0.5)
 }

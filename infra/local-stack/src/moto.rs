@@ -99,11 +99,17 @@ pub struct BenchStack {
 impl BenchStack {
     /// Starts it; `tag` names the table, the secrets, the temporary directory and the org.
     pub async fn start(tag: &str, issuer: &str) -> anyhow::Result<Self> {
+        Self::start_with(tag, issuer, |_| {}).await
+    }
+
+    /// [`Self::start`], with `adjust` applied to the configuration before anything is built from it.
+    pub async fn start_with(tag: &str, issuer: &str, adjust: impl FnOnce(&mut shared::Config)) -> anyhow::Result<Self> {
         let (moto, sdk, state) = Moto::for_bench(tag).await?;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let template = std::sync::Arc::new(crate::template::Template::load_default()?);
-        let config = shared::Config::new(tag, tag, issuer);
+        let mut config = shared::Config::new(tag, tag, issuer);
+        adjust(&mut config);
         crate::admin::provision(&dynamo, &secrets, &config, &template).await?;
         let app = std::sync::Arc::new(shared::App::new(config.clone(), dynamo.clone(), &secrets).await?);
         let org = crate::admin::bootstrap(&app, tag, false).await?;
