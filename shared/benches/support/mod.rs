@@ -60,10 +60,14 @@ pub fn app_with(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), 
     }})
     .to_string();
     let known = key_id.clone();
-    // A warm authentication reads the credential and its principal in one BatchGetItem.
+    // A warm authentication reads the credential and its principal in one BatchGetItem; a container's
+    // first, once the secret verified, the principal and the org.
     let item_of = |answer: &str| serde_json::from_str::<serde_json::Value>(answer).unwrap()["Item"].clone();
     let batch =
         json!({"Responses": {"bench": [item_of(&credential), item_of(&principal_item)]}, "UnprocessedKeys": {}})
+            .to_string();
+    let first_batch =
+        json!({"Responses": {"bench": [item_of(&principal_item), item_of(&org_item)]}, "UnprocessedKeys": {}})
             .to_string();
     let dynamo_http = infallible_client_fn(move |req| {
         let batch_read = req
@@ -73,8 +77,10 @@ pub fn app_with(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), 
             .is_some_and(|t| t.ends_with("BatchGetItem"));
         let body = body_text(&req);
         // The one credential; any other key id is unknown (an empty GetItem answer).
-        let answer = if batch_read {
+        let answer = if batch_read && body.contains("CRED#") {
             batch.clone()
+        } else if batch_read {
+            first_batch.clone()
         } else if body.contains(&format!("CRED#{known}")) {
             credential.clone()
         } else if body.contains("CRED#") {
