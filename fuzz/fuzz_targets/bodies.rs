@@ -92,7 +92,9 @@ fn validate(kind: usize, content_type: Option<&str>, data: &[u8], now: Timestamp
             clean(&member.subject);
             clean(member.shown.as_str());
         }
-        6 => json_body::<UpdateSettings>(&req)?.check()?,
+        6 => {
+            json_body::<UpdateSettings>(&req)?.check()?;
+        }
         _ => drop(json_body::<Simulate>(&req)?.check(Some("198.51.100.7"))?),
     }
     Ok(())

@@ -34,7 +34,7 @@ fn exchange(c: &mut Criterion) {
         b.to_async(&rt).iter(|| async { app.authenticate(black_box(&headers), &ctx).await.unwrap() })
     });
     c.bench_function("Bearer verification", |b| {
-        b.to_async(&rt).iter(|| async { app.verify_bearer(black_box(&token)).await.unwrap() })
+        b.to_async(&rt).iter(|| async { app.verify_bearer(black_box(&token), &ctx).await.unwrap() })
     });
 }
 

@@ -40,6 +40,8 @@ pub struct App {
     pub(crate) verified_keys: VerifiedKeys,
     /// Failed verifications per key id (bounded), which refuse a flood of wrong secrets before argon2.
     pub(crate) failed_verifications: FailedVerifications,
+    /// This container's shares of its principals' rate-limit windows.
+    pub(crate) rate_shares: crate::auth::RateShares,
     /// What the container keeps of the table; the store tells it every change it commits.
     pub(crate) caches: Arc<Caches>,
 }
@@ -67,6 +69,10 @@ impl ChangeObserver for Caches {
             Change::Principal { org, id, tokens_valid_after } => {
                 self.direct_keys.forget(|k| &k.record.credential.principal_id == id);
                 self.remember_tokens_valid_after(org, id, *tokens_valid_after);
+            }
+            Change::PrincipalPolicy { org, id } => {
+                self.direct_keys.forget(|k| &k.record.credential.principal_id == id);
+                self.token_standing.remove(&(org.clone(), id.clone()));
             }
             Change::RevokedToken { org, id, jti } => self.remember_revoked_token(org, id, jti),
             Change::Roles { org } => {
@@ -110,6 +116,10 @@ impl Caches {
 pub struct TokenStanding {
     pub valid_after: Option<Timestamp>,
     pub revoked_jtis: Arc<Vec<String>>,
+    /// The principal's allowlist now (a token also carries the one of its exchange).
+    pub allowed_cidrs: Arc<Vec<ipnet::IpNet>>,
+    /// The principal's own rate limit (`None`: the org's default).
+    pub rate_limit: Option<crate::domain::RateLimit>,
 }
 
 /// How long a container trusts what it read of a principal's `tokensValidAfter`: the bound within
@@ -224,6 +234,7 @@ impl App {
             }),
             verified_keys: VerifiedKeys::default(),
             failed_verifications: FailedVerifications::new(config.failed_verifications),
+            rate_shares: crate::auth::RateShares::default(),
             caches,
             config,
         }

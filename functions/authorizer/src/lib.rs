@@ -94,11 +94,20 @@ pub async fn handle(
     }
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
     response.is_authorized = true;
-    response.context = json!({
+    let mut context = json!({
         "principalId": caller.principal_id,
         "principalType": caller.principal_type.as_str(),
         "orgId": caller.org_id,
         "keyId": caller.key_id,
     });
+    // The caller's standing against its rate limit, as the IETF fields' values: a tenant route
+    // may answer them as its `RateLimit-Policy` and `RateLimit` headers.
+    if let Some(rate) = caller.rate {
+        let (policy, state) =
+            shared::http::rate_limit_fields(&rate.limit, rate.remaining, rate.seconds_left(app.clock.now()));
+        context["rateLimitPolicy"] = json!(policy);
+        context["rateLimit"] = json!(state);
+    }
+    response.context = context;
     Ok(response)
 }

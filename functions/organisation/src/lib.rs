@@ -27,6 +27,7 @@ fn settings_body(org: &OrgRecord) -> Response {
         "maxCredentialLifetimeDays": s.max_credential_lifetime_days,
         "requireCredentialExpiry": s.require_credential_expiry,
         "directApiKeyCacheSeconds": s.direct_api_key_cache_seconds,
+        "defaultRateLimit": s.default_rate_limit,
         "version": org.version,
     });
     json_with(200, &body, &[etag(org.version)])

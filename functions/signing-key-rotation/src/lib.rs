@@ -116,6 +116,7 @@ async fn test(secrets: &Client, event: &RotationEvent, now: Timestamp) -> anyhow
         jti: "rotation-test".into(),
         scope: None,
         act: None,
+        allowed_cidrs: Vec::new(),
     };
     let token = keys.sign(&claims)?;
     keys.verify(&token, "rotation-test", "rotation-test", now).map_err(|e| anyhow::anyhow!("verify: {e}"))?;

@@ -351,6 +351,7 @@ async fn revoke(app: &App, ctx: &RequestCtx, req: &Request) -> Result<Response<B
                 org_id: record.org_id,
                 key_id: Some(record.credential.id),
                 scope: None,
+                rate: None,
             })
         }
         _ => app.authenticate(req.headers(), ctx).await?,

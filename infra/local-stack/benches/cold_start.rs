@@ -676,6 +676,7 @@ async fn workload_trust(
         org_id: stack.org.org_id.clone(),
         key_id: None,
         scope: None,
+        rate: None,
     };
     let input = serde_json::from_value(serde_json::json!({
         "name": "cold start bench",

@@ -37,6 +37,8 @@ async fn main() -> anyhow::Result<()> {
             display_name: format!("fleet {i}"),
             status: None,
             expires_at: None,
+            allowed_cidrs: None,
+            rate_limit: None,
         };
         let actor = shared::domain::Actor::System { name: "bench".into() };
         principals.push(shared::service::principals::create(app, &actor, &org.org_id, input, "bench").await?.id);

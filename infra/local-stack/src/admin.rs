@@ -223,7 +223,13 @@ pub async fn bootstrap(app: &App, name: &str, direct_api_key_auth: bool) -> anyh
         app,
         &actor,
         &org.id,
-        principals::CreatePrincipal { display_name: format!("{name} administrator"), status: None, expires_at: None },
+        principals::CreatePrincipal {
+            display_name: format!("{name} administrator"),
+            status: None,
+            expires_at: None,
+            allowed_cidrs: None,
+            rate_limit: None,
+        },
         &request_id,
     )
     .await

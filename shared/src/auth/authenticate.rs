@@ -9,11 +9,11 @@ use http::HeaderMap;
 use secrecy::ExposeSecret;
 
 use super::tokens::AccessClaims;
-use super::{ApiKey, Presented, RequestCtx, presented};
+use super::{ApiKey, Presented, RateState, RequestCtx, presented};
 use crate::App;
 use crate::app::TokenStanding;
 use crate::domain::{Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
-use crate::domain::{ApiError, AuthFailure};
+use crate::domain::{ApiError, AuthFailure, Denial, RateLimit, ip_allowed};
 use crate::store::{CredentialRecord, KeyStanding, PrincipalRecord, PrincipalState};
 
 /// An authenticated caller.
@@ -28,6 +28,9 @@ pub struct Caller {
     /// A down-scoped token's action patterns: it may do only these, within what its roles grant.
     /// `None`: a key, an unscoped token or a member.
     pub scope: Option<Vec<String>>,
+    /// Where the call stands against its API-key principal's rate limit (`None`: no limit, or a
+    /// member).
+    pub rate: Option<RateState>,
 }
 
 impl Caller {
@@ -169,7 +172,7 @@ impl App {
             Presented::Bearer(token) => {
                 let issuer = unverified_issuer(&token).ok_or(AuthFailure::InvalidToken)?;
                 if issuer == self.config.token_issuer {
-                    return Ok(Identity::Principal(self.verify_bearer(&token).await?));
+                    return Ok(Identity::Principal(self.verify_bearer(&token, ctx).await?));
                 }
                 return match &self.oidc {
                     Some(oidc) if issuer == oidc.issuer() => {
@@ -188,7 +191,8 @@ impl App {
             let settings = self.org_settings(&record.record.org_id).await?;
             if settings.direct_api_key_auth && age < i64::from(settings.direct_api_key_cache_seconds) {
                 check_standing(&record, now)?;
-                return Ok(Identity::Principal(caller_of(record)));
+                let (allowed, limit) = (record.principal.allowed_cidrs.clone(), record.principal.rate_limit);
+                return Ok(Identity::Principal(self.admit(caller_of(record), &allowed, limit, ctx).await?));
             }
         }
         let record = self.verify_api_key(&key).await?;
@@ -196,17 +200,56 @@ impl App {
         if !settings.direct_api_key_auth {
             return Err(AuthFailure::DirectApiKeyAuthDisabled.into());
         }
+        let (allowed, limit) = (record.principal.allowed_cidrs.clone(), record.principal.rate_limit);
+        // Refused here, the call is no use of the key: `lastUsedAt` stays as it was.
+        let caller = self.admit(caller_of(record.clone()), &allowed, limit, ctx).await?;
         self.note_use(&record.record, ctx).await;
         if settings.direct_api_key_cache_seconds > 0 {
-            self.caches.direct_keys.insert(&key, record.clone(), now);
+            self.caches.direct_keys.insert(&key, record, now);
         }
-        Ok(Identity::Principal(caller_of(record)))
+        Ok(Identity::Principal(caller))
+    }
+
+    /// 403 `ip_not_allowed` unless the request's source address (API Gateway's, never a
+    /// client-supplied header) is inside `allowed` (empty: any address). The refusal names the
+    /// address, not the allowlist: the caller holds a key, not the right to read its policy.
+    pub fn check_source(&self, allowed: &[ipnet::IpNet], ctx: &RequestCtx) -> Result<(), ApiError> {
+        let source = ctx.source_ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+        if ip_allowed(allowed, source) {
+            return Ok(());
+        }
+        tracing::info!(request_id = ctx.request_id, code = "ip_not_allowed", "refused");
+        let detail = match source {
+            Some(ip) => format!("the call came from {ip}, which the principal's allowedCidrs do not include"),
+            None => "the call has no source address, and the principal allows only some (allowedCidrs)".to_string(),
+        };
+        Err(ApiError::Forbidden { denial: Denial::IpNotAllowed, detail })
+    }
+
+    /// An authenticated API-key principal's own checks, after its credential's: its allowlist
+    /// (403 `ip_not_allowed`), then its rate limit, or the org's default (429 `rate_limited`).
+    async fn admit(
+        &self,
+        mut caller: Caller,
+        allowed: &[ipnet::IpNet],
+        own_limit: Option<RateLimit>,
+        ctx: &RequestCtx,
+    ) -> Result<Caller, ApiError> {
+        self.check_source(allowed, ctx)?;
+        let limit = match own_limit {
+            Some(limit) => Some(limit),
+            None => self.org_settings(&caller.org_id).await?.default_rate_limit,
+        };
+        caller.rate = self.admit_call(&caller.org_id, &caller.principal_id, limit, &ctx.request_id).await?;
+        Ok(caller)
     }
 
     /// Verifies an access token against the container's key set (re-read every five minutes) and
     /// its principal's `tokensValidAfter` (one strongly consistent read per principal per 5 s per
     /// container; none when warm). The token stands for its principal until `exp` or revocation.
-    pub async fn verify_bearer(&self, token: &str) -> Result<Caller, ApiError> {
+    /// Then the allowlist the token carries and its principal's of now (403 `ip_not_allowed`), and
+    /// the principal's rate limit (429 `rate_limited`).
+    pub async fn verify_bearer(&self, token: &str, ctx: &RequestCtx) -> Result<Caller, ApiError> {
         let claims = self.verify_token_signature(token).await?;
         let invalid = |_| AuthFailure::InvalidToken;
         if claims.principal_type != "ApiKey" {
@@ -228,6 +271,7 @@ impl App {
                 .map(super::scope::parse)
                 .transpose()
                 .map_err(|_| AuthFailure::InvalidToken)?,
+            rate: None,
         };
         // A token issued at or before its principal's tokensValidAfter was revoked (second
         // granularity: a token of the very second of the revocation is refused too), and so was
@@ -236,7 +280,8 @@ impl App {
         if standing.valid_after.is_some_and(|t| claims.iat <= t.unix()) || standing.revoked_jtis.contains(&claims.jti) {
             return Err(AuthFailure::TokenRevoked.into());
         }
-        Ok(caller)
+        self.check_source(&claims.allowed_cidrs, ctx)?;
+        self.admit(caller, &standing.allowed_cidrs, standing.rate_limit, ctx).await
     }
 
     /// An access token's claims, once its signature, `typ`, `iss`, `aud`, `exp` and `nbf` hold
@@ -256,10 +301,13 @@ impl App {
         if let Some(cached) = self.caches.token_standing.get(&key, now) {
             return Ok(cached);
         }
-        let principal = self.store.get_principal(org, id).await?.ok_or(AuthFailure::TokenRevoked)?;
+        // A cold container reads the org's settings (its default rate limit) in the same round trip.
+        let principal = self.read_principal(org, id, now).await?.ok_or(AuthFailure::TokenRevoked)?;
         let standing = TokenStanding {
             valid_after: principal.principal.tokens_valid_after,
             revoked_jtis: Arc::new(revoked_jtis(&principal.revoked_tokens)),
+            allowed_cidrs: Arc::new(principal.principal.allowed_cidrs.clone()),
+            rate_limit: principal.principal.rate_limit,
         };
         self.caches.token_standing.insert(key, standing.clone(), now);
         Ok(standing)
@@ -296,6 +344,7 @@ fn caller_of(key: KeyStanding) -> Caller {
         org_id: key.record.org_id,
         key_id: Some(key.record.credential.id),
         scope: None,
+        rate: None,
     }
 }
 
@@ -308,6 +357,8 @@ fn principal_standing(principal: Option<&PrincipalRecord>) -> PrincipalState {
             principal_type: PrincipalType::ApiKey,
             principal_status: PrincipalStatus::Revoked,
             principal_expires_at: None,
+            allowed_cidrs: Vec::new(),
+            rate_limit: None,
         },
     }
 }
@@ -345,6 +396,8 @@ mod tests {
             principal_type: PrincipalType::ApiKey,
             principal_status,
             principal_expires_at: Some(Timestamp::from_unix(200)),
+            allowed_cidrs: Vec::new(),
+            rate_limit: None,
         };
         KeyStanding { record, principal }
     }

@@ -126,6 +126,7 @@ impl App {
                     org_id,
                     key_id: None,
                     scope: None,
+                    rate: None,
                 }),
                 Err(_) => None,
             },

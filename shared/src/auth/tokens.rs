@@ -190,6 +190,10 @@ pub struct AccessClaims {
     /// its token. Absent on tokens exchanged for an API key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<serde_json::Value>,
+    /// The networks the token may be used from: its principal's `allowedCidrs` when it was issued
+    /// (absent: any). Every Bearer call checks it, and the principal's allowlist of now too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_cidrs: Vec<ipnet::IpNet>,
 }
 
 /// What verification decodes: the claims, and `nbf`, which our tokens never carry but a token

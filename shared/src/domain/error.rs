@@ -127,6 +127,14 @@ pub enum ApiError {
     /// for a key id that does not exist.
     #[error("too many failed verifications of this key id; retry in {retry_after_seconds} s")]
     TooManyFailedAttempts { retry_after_seconds: u64 },
+    /// 429 `rate_limited`, with `Retry-After` and the IETF `RateLimit-Policy` and `RateLimit`
+    /// fields: the principal's calls in this window of its rate limit are all used.
+    #[error(
+        "the principal's rate limit of {} calls per {} s is used up; retry in {retry_after_seconds} s",
+        limit.limit,
+        limit.period_seconds
+    )]
+    RateLimited { limit: super::RateLimit, retry_after_seconds: u64 },
     /// 503 `service_unavailable`, with `Retry-After`.
     #[error("a dependency is unavailable; retry shortly")]
     ServiceUnavailable(#[source] anyhow::Error),

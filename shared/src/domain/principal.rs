@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Name, OrgId, PrincipalId, Timestamp};
+use super::{Name, OrgId, PrincipalId, RateLimit, Timestamp};
 
 /// The kinds of principal: machine identities (`ApiKey`) and members of an org (`User`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumString, strum::IntoStaticStr)]
@@ -72,6 +72,14 @@ pub struct Principal {
     /// `revoke-tokens` move it to now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_valid_after: Option<Timestamp>,
+    /// The networks an API-key principal's calls may come from, directly or by its tokens (empty:
+    /// any address; absent on the wire).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_cidrs: Vec<ipnet::IpNet>,
+    /// An API-key principal's own rate limit, for its keys and tokens together (`None`: the org's
+    /// `defaultRateLimit`, if any; absent on the wire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Principal {
@@ -105,6 +113,8 @@ mod tests {
             subject: None,
             email: None,
             tokens_valid_after: None,
+            allowed_cidrs: Vec::new(),
+            rate_limit: None,
         }
     }
 

@@ -69,6 +69,9 @@ pub enum Denial {
     EscalationDenied,
     /// The caller's roles allow it, but its down-scoped token's `scope` does not.
     ScopeNotGranted,
+    /// The call came from an address outside its API-key principal's `allowedCidrs` (or the
+    /// allowlist its access token carries).
+    IpNotAllowed,
 }
 
 impl Denial {
@@ -81,6 +84,7 @@ impl Denial {
             Self::ConditionNotMet => "condition_not_met",
             Self::EscalationDenied => "escalation_denied",
             Self::ScopeNotGranted => "scope_not_granted",
+            Self::IpNotAllowed => "ip_not_allowed",
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, FieldError, Timestamp};
+use super::{ApiError, FieldError, RateLimit, Timestamp};
 
 /// The settings of one organisation; every field has the contract's default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +22,8 @@ pub struct OrgSettings {
     /// How long a container may answer a direct `ApiKey` call from what it read of the key on an
     /// earlier call (0: every call reads the credential, so the next request sees a revocation).
     pub direct_api_key_cache_seconds: u32,
+    /// The rate limit of each API-key principal that has none of its own (`None`: unlimited).
+    pub default_rate_limit: Option<RateLimit>,
 }
 
 impl OrgSettings {
@@ -87,6 +89,7 @@ impl Default for OrgSettings {
             max_credential_lifetime_days: None,
             require_credential_expiry: false,
             direct_api_key_cache_seconds: 0,
+            default_rate_limit: None,
         }
     }
 }

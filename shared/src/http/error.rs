@@ -41,7 +41,7 @@ impl ApiError {
             Self::VersionMismatch { .. } => 412,
             Self::PrincipalRevoked | Self::PrincipalExpired | Self::CredentialLimitReached { .. } => 409,
             Self::CredentialNotActive { .. } | Self::RevokedTokensLimitReached { .. } => 409,
-            Self::TooManyFailedAttempts { .. } => 429,
+            Self::TooManyFailedAttempts { .. } | Self::RateLimited { .. } => 429,
             Self::ServiceUnavailable(_) => 503,
             Self::Internal(_) => 500,
         }
@@ -82,6 +82,7 @@ impl ApiError {
             Self::CredentialNotActive { .. } => "credential_not_active",
             Self::RevokedTokensLimitReached { .. } => "revoked_tokens_limit_reached",
             Self::TooManyFailedAttempts { .. } => "too_many_failed_attempts",
+            Self::RateLimited { .. } => "rate_limited",
             Self::ServiceUnavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -119,6 +120,8 @@ impl ApiError {
             Self::InvalidGrant(_) => "invalid_grant",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidTarget(_) => "invalid_target",
+            // Recognised, and not allowed from here (`ip_not_allowed`).
+            Self::Forbidden { .. } => "unauthorized_client",
             // Not `invalid_client` (the secret may be right) nor RFC 8628's `slow_down` (polling): the
             // server will not verify this client for a while, as `Retry-After` says.
             Self::ServiceUnavailable(_) | Self::TooManyFailedAttempts { .. } => "temporarily_unavailable",
@@ -178,11 +181,27 @@ impl ApiError {
             Self::TooManyFailedAttempts { retry_after_seconds } => {
                 builder = builder.header("retry-after", retry_after_seconds.to_string())
             }
+            Self::RateLimited { limit, retry_after_seconds } => {
+                let (policy, state) = rate_limit_fields(limit, 0, *retry_after_seconds);
+                builder = builder
+                    .header("retry-after", retry_after_seconds.to_string())
+                    .header("ratelimit-policy", policy)
+                    .header("ratelimit", state)
+            }
             Self::VersionMismatch { current } => builder = builder.header("etag", format!("\"{current}\"")),
             _ => {}
         }
         builder.body(Body::Text(body)).expect("valid response parts")
     }
+}
+
+/// The IETF `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers):
+/// the quota per window, and what is left of it with the seconds until it resets.
+pub fn rate_limit_fields(limit: &crate::domain::RateLimit, remaining: u32, reset_seconds: u64) -> (String, String) {
+    (
+        format!("\"principal\";q={};w={}", limit.limit, limit.period_seconds),
+        format!("\"principal\";r={remaining};t={reset_seconds}"),
+    )
 }
 
 #[cfg(test)]
@@ -199,5 +218,16 @@ mod tests {
             assert_eq!(nosniff(&error.into_response("r")), Some("nosniff"));
         }
         assert_eq!(nosniff(&ApiError::UnsupportedGrantType.into_oauth_response("r", false)), Some("nosniff"));
+    }
+
+    #[test]
+    fn a_rate_limited_answer_says_when_to_retry_and_the_policy() {
+        let limit = crate::domain::RateLimit { limit: 5, period_seconds: 60 };
+        let response = ApiError::RateLimited { limit, retry_after_seconds: 17 }.into_response("r");
+        assert_eq!(response.status(), 429);
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert_eq!(header("retry-after"), "17");
+        assert_eq!(header("ratelimit-policy"), "\"principal\";q=5;w=60");
+        assert_eq!(header("ratelimit"), "\"principal\";r=0;t=17");
     }
 }

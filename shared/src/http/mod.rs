@@ -14,5 +14,5 @@ pub use crate::auth::CursorKey;
 pub use crate::auth::RequestCtx;
 pub use body::{Patch, json_body};
 pub use cursor::ListParams;
-pub use error::{ApiError, FieldError};
+pub use error::{ApiError, FieldError, rate_limit_fields};
 pub use response::{etag, json, json_with, no_content, no_store};

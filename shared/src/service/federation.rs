@@ -37,12 +37,12 @@ async fn candidate_trusts(app: &App, peeked: &Peeked) -> Result<Vec<WorkloadTrus
 
 /// Whether the principal a trust maps to may act (an Active API-key principal, not past its
 /// expiry), read strongly consistently (with the org's settings, in the same round trip, when the
-/// container has none cached); the read's own failure is the outer error (503).
+/// container has none cached), and its allowlist; the read's own failure is the outer error (503).
 async fn principal_standing(
     app: &App,
     trust: &WorkloadTrust,
     now: Timestamp,
-) -> Result<Result<(), GrantRefusal>, ApiError> {
+) -> Result<Result<Vec<ipnet::IpNet>, GrantRefusal>, ApiError> {
     let Some(record) = app.read_principal(&trust.org_id, &trust.principal_id, now).await? else {
         return Ok(Err(GrantRefusal::PrincipalRevoked));
     };
@@ -52,7 +52,7 @@ async fn principal_standing(
         PrincipalStatus::Suspended => Err(GrantRefusal::PrincipalSuspended),
         PrincipalStatus::Active if p.principal_type != PrincipalType::ApiKey => Err(GrantRefusal::PrincipalRevoked),
         PrincipalStatus::Active if p.is_expired_at(now) => Err(GrantRefusal::PrincipalExpired),
-        PrincipalStatus::Active => Ok(()),
+        PrincipalStatus::Active => Ok(p.allowed_cidrs.clone()),
     })
 }
 
@@ -97,12 +97,15 @@ pub async fn exchange(
         Some(standing) => standing,
         None => principal_standing(app, &trust, now).await,
     };
-    standing?.map_err(refused)?;
+    let allowed_cidrs = standing?.map_err(refused)?;
+    // The principal's allowlist holds for the workload as for its keys.
+    app.check_source(&allowed_cidrs, ctx)?;
     let subject = Subject {
         org: &trust.org_id,
         principal_id: &trust.principal_id,
         principal_type: PrincipalType::ApiKey,
         client_id: trust.id.to_string(),
+        allowed_cidrs,
     };
     let scope = granted_scope(app, &subject, request, ctx).await?;
     let settings = app.org_settings(&trust.org_id).await?;
@@ -247,7 +250,7 @@ pub async fn test(app: &App, trust: &WorkloadTrust, token: &str) -> TestResult {
         checks.push(check(format!("condition: {}", condition.describe()), outcome));
     }
     let standing = match principal_standing(app, trust, now).await {
-        Ok(standing) => standing.map(|()| format!("{} is Active", trust.principal_id)).map_err(|r| (r, r.to_string())),
+        Ok(standing) => standing.map(|_| format!("{} is Active", trust.principal_id)).map_err(|r| (r, r.to_string())),
         Err(_) => Err((GrantRefusal::PrincipalRevoked, "the principal could not be read just now: test again".into())),
     };
     checks.push(check("principal", standing));

@@ -110,6 +110,8 @@ pub async fn add(
         subject: Some(subject.to_string()),
         email: email.map(String::from),
         tokens_valid_after: None,
+        allowed_cidrs: Vec::new(),
+        rate_limit: None,
     };
     let audit = AuditEvent::new(
         org.clone(),

@@ -9,9 +9,10 @@ use crate::auth::resources;
 use crate::domain::{
     Actor, AuditEvent, Name, OrgId, Principal, PrincipalId, PrincipalStatus, PrincipalType, Timestamp,
 };
-use crate::domain::{ApiError, EventFacts, EventType, Patch};
+use crate::domain::{ApiError, EventFacts, EventType, Patch, RateLimit, parse_allowed_cidrs};
 use crate::store::ListParams;
 use crate::store::Page;
+use ipnet::IpNet;
 
 /// `POST /iam/orgs/{orgId}/api-keys`.
 #[derive(Debug, Deserialize)]
@@ -22,6 +23,12 @@ pub struct CreatePrincipal {
     pub status: Option<String>,
     #[serde(default)]
     pub expires_at: Option<String>,
+    /// IPv4 and IPv6 networks its calls may come from (absent or empty: any).
+    #[serde(default)]
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// `{"limit", "periodSeconds"}`; absent or `null`: the org's `defaultRateLimit`.
+    #[serde(default)]
+    pub rate_limit: Option<serde_json::Value>,
 }
 
 /// `PATCH /iam/orgs/{orgId}/api-keys/{principalId}`.
@@ -34,6 +41,12 @@ pub struct UpdatePrincipal {
     pub status: Option<String>,
     #[serde(default)]
     pub expires_at: Patch<String>,
+    /// Replaces the allowlist (`[]`: any address).
+    #[serde(default)]
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// `null`: the org's `defaultRateLimit` from now on.
+    #[serde(default)]
+    pub rate_limit: Patch<serde_json::Value>,
 }
 
 /// A checked [`CreatePrincipal`].
@@ -42,6 +55,8 @@ pub struct NewPrincipal {
     pub display_name: Name,
     pub status: PrincipalStatus,
     pub expires_at: Option<Timestamp>,
+    pub allowed_cidrs: Vec<IpNet>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl CreatePrincipal {
@@ -58,8 +73,19 @@ impl CreatePrincipal {
             }
         };
         let expires_at = v.expiry(self.expires_at.as_deref(), now);
+        let allowed_cidrs = parse_allowed_cidrs(self.allowed_cidrs.as_deref().unwrap_or_default(), &mut v.0);
+        let rate_limit = match &self.rate_limit {
+            None | Some(serde_json::Value::Null) => None,
+            Some(value) => RateLimit::parse("rateLimit", value, &mut v.0),
+        };
         v.finish()?;
-        Ok(NewPrincipal { display_name: display_name.expect("validated"), status, expires_at })
+        Ok(NewPrincipal {
+            display_name: display_name.expect("validated"),
+            status,
+            expires_at,
+            allowed_cidrs,
+            rate_limit,
+        })
     }
 }
 
@@ -70,6 +96,9 @@ pub struct PrincipalChange {
     pub status: Option<PrincipalStatus>,
     /// `Some(None)` clears the expiry.
     pub expires_at: Option<Option<Timestamp>>,
+    pub allowed_cidrs: Option<Vec<IpNet>>,
+    /// `Some(None)`: the org's default from now on.
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 impl UpdatePrincipal {
@@ -92,8 +121,14 @@ impl UpdatePrincipal {
             Patch::Null => Some(None),
             Patch::Value(t) => v.future_time("expiresAt", t, now).map(Some),
         };
+        let allowed_cidrs = self.allowed_cidrs.as_deref().map(|texts| parse_allowed_cidrs(texts, &mut v.0));
+        let rate_limit = match &self.rate_limit {
+            Patch::Absent => None,
+            Patch::Null => Some(None),
+            Patch::Value(value) => RateLimit::parse("rateLimit", value, &mut v.0).map(Some),
+        };
         v.finish()?;
-        Ok(PrincipalChange { display_name, status, expires_at })
+        Ok(PrincipalChange { display_name, status, expires_at, allowed_cidrs, rate_limit })
     }
 }
 
@@ -113,7 +148,7 @@ pub async fn create(
     request_id: &str,
 ) -> Result<Principal, ApiError> {
     let now = app.clock.now();
-    let NewPrincipal { display_name, status, expires_at } = input.check(now)?;
+    let NewPrincipal { display_name, status, expires_at, allowed_cidrs, rate_limit } = input.check(now)?;
     let principal = Principal {
         id: PrincipalId::generate(),
         org_id: org.clone(),
@@ -127,6 +162,8 @@ pub async fn create(
         subject: None,
         email: None,
         tokens_valid_after: None,
+        allowed_cidrs,
+        rate_limit,
     };
     let audit = AuditEvent::new(
         org.clone(),
@@ -135,7 +172,13 @@ pub async fn create(
         resources::api_key(&principal.id),
         now,
         request_id,
-        json!({"displayName": principal.display_name, "status": principal.status, "expiresAt": principal.expires_at}),
+        json!({
+            "displayName": principal.display_name,
+            "status": principal.status,
+            "expiresAt": principal.expires_at,
+            "allowedCidrs": principal.allowed_cidrs,
+            "rateLimit": principal.rate_limit,
+        }),
     );
     let (principal, audit) = (&principal, &audit);
     until_written(|| async move {
@@ -177,8 +220,8 @@ pub async fn update(
     request_id: &str,
 ) -> Result<Principal, ApiError> {
     let now = app.clock.now();
-    let PrincipalChange { display_name, status, expires_at } = input.check(now)?;
-    let display_name = &display_name;
+    let PrincipalChange { display_name, status, expires_at, allowed_cidrs, rate_limit } = input.check(now)?;
+    let (display_name, allowed_cidrs) = (&display_name, &allowed_cidrs);
     until_written(|| async move {
         let before = app.store.get_principal(org, id).await?.ok_or(ApiError::NotFound(WHAT))?;
         if if_match.is_some_and(|expected| expected != before.principal.version) {
@@ -198,6 +241,12 @@ pub async fn update(
         }
         if let Some(expires_at) = expires_at {
             after.expires_at = expires_at;
+        }
+        if let Some(cidrs) = allowed_cidrs {
+            after.allowed_cidrs = cidrs.clone();
+        }
+        if let Some(limit) = rate_limit {
+            after.rate_limit = limit;
         }
         if after == before.principal {
             return Ok(Written::Done(after));
@@ -316,6 +365,12 @@ fn changes(before: &Principal, after: &Principal) -> serde_json::Value {
     }
     if before.expires_at != after.expires_at {
         changes.insert("expiresAt".into(), json!({"from": before.expires_at, "to": after.expires_at}));
+    }
+    if before.allowed_cidrs != after.allowed_cidrs {
+        changes.insert("allowedCidrs".into(), json!({"from": before.allowed_cidrs, "to": after.allowed_cidrs}));
+    }
+    if before.rate_limit != after.rate_limit {
+        changes.insert("rateLimit".into(), json!({"from": before.rate_limit, "to": after.rate_limit}));
     }
     if before.tokens_valid_after != after.tokens_valid_after {
         changes.insert(

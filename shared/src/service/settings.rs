@@ -7,7 +7,7 @@ use super::{Validation, Written, until_written};
 use crate::App;
 use crate::auth::resources;
 use crate::domain::ApiError;
-use crate::domain::{Actor, AuditEvent, AuditEvent as Event, OrgId, OrgSettings, Patch};
+use crate::domain::{Actor, AuditEvent, AuditEvent as Event, OrgId, OrgSettings, Patch, RateLimit};
 use crate::store::ListParams;
 use crate::store::{OrgRecord, Page};
 
@@ -28,12 +28,22 @@ pub struct UpdateSettings {
     pub require_credential_expiry: Option<bool>,
     #[serde(default, deserialize_with = "crate::domain::json_integer")]
     pub direct_api_key_cache_seconds: Option<i64>,
+    /// `{"limit", "periodSeconds"}`, or `null` for none (absent leaves it).
+    #[serde(default)]
+    pub default_rate_limit: Patch<serde_json::Value>,
 }
 
 impl UpdateSettings {
-    /// The ranges of the settings (no I/O).
-    pub fn check(&self) -> Result<(), ApiError> {
+    /// The ranges of the settings (no I/O); answers the `defaultRateLimit` change.
+    pub fn check(&self) -> Result<Patch<RateLimit>, ApiError> {
         let mut v = Validation::default();
+        let default_rate_limit = match &self.default_rate_limit {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(value) => {
+                RateLimit::parse("defaultRateLimit", value, &mut v.0).map_or(Patch::Absent, Patch::Value)
+            }
+        };
         let ttl = OrgSettings::TOKEN_TTL_RANGE;
         if self.access_token_ttl_seconds.is_some_and(|t| !ttl.contains(&t)) {
             v.push("accessTokenTtlSeconds", &format!("must be from {} to {}", ttl.start(), ttl.end()));
@@ -53,7 +63,8 @@ impl UpdateSettings {
         if self.direct_api_key_cache_seconds.is_some_and(|c| !cache.contains(&c)) {
             v.push("directApiKeyCacheSeconds", &format!("must be from {} to {} seconds", cache.start(), cache.end()));
         }
-        v.finish()
+        v.finish()?;
+        Ok(default_rate_limit)
     }
 }
 
@@ -72,8 +83,8 @@ pub async fn update(
     if_match: Option<u64>,
     request_id: &str,
 ) -> Result<OrgRecord, ApiError> {
-    input.check()?;
-    let input = &input;
+    let default_rate_limit = input.check()?;
+    let (input, default_rate_limit) = (&input, &default_rate_limit);
     until_written(|| async move {
         let before = get(app, org).await?;
         if if_match.is_some_and(|expected| expected != before.version) {
@@ -99,6 +110,11 @@ pub async fn update(
         }
         if let Some(seconds) = input.direct_api_key_cache_seconds {
             settings.direct_api_key_cache_seconds = seconds as u32;
+        }
+        match default_rate_limit {
+            Patch::Absent => {}
+            Patch::Null => settings.default_rate_limit = None,
+            Patch::Value(limit) => settings.default_rate_limit = Some(*limit),
         }
         if settings == before.settings {
             return Ok(Written::Done(before));

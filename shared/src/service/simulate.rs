@@ -12,7 +12,7 @@ use crate::auth::grants::{describe, first_not_held};
 use crate::auth::policy::{Check, Denial, Question, evaluate};
 use crate::auth::{Action, Caller};
 use crate::domain::{ApiError, FieldError};
-use crate::domain::{PrincipalId, PrincipalStatus, RoleId};
+use crate::domain::{PrincipalId, PrincipalStatus, PrincipalType, RoleId, describe_cidrs, ip_allowed};
 
 /// The question.
 #[derive(Debug, Deserialize)]
@@ -81,14 +81,23 @@ pub async fn simulate(
     let now = app.clock.now();
     let org = &caller.org_id;
     let mut checks: Vec<(Check, Option<&'static str>)> = Vec::new();
-    let (principal_id, principal_type) = match &input.principal_id {
+    let (principal_id, principal_type, allowed_cidrs) = match &input.principal_id {
         None => {
             let how = match &caller.key_id {
                 Some(key) => format!("the caller authenticated with credential {key}"),
                 None => "the caller authenticated".to_string(),
             };
             checks.push(check("credential", true, how));
-            (caller.principal_id.clone(), caller.principal_type)
+            let allowed = match caller.principal_type {
+                PrincipalType::ApiKey => app
+                    .store
+                    .get_principal(org, &caller.principal_id)
+                    .await?
+                    .map(|r| r.principal.allowed_cidrs)
+                    .unwrap_or_default(),
+                PrincipalType::User => Vec::new(),
+            };
+            (caller.principal_id.clone(), caller.principal_type, allowed)
         }
         Some(text) => {
             let id = PrincipalId::parse(text).map_err(|_| ApiError::NotFound("principal"))?;
@@ -114,9 +123,22 @@ pub async fn simulate(
                 Check { check: "principal_not_expired", passed: !expired, detail },
                 expired.then_some("principal_expired"),
             ));
-            (id, p.principal_type)
+            (id, p.principal_type, p.allowed_cidrs.clone())
         }
     };
+    // The principal's allowlist, against the address asked about (or the request's).
+    let (inside, detail) = match (allowed_cidrs.is_empty(), source_ip) {
+        (true, _) => (true, "no allowedCidrs: calls may come from any address".to_string()),
+        (false, None) => {
+            (false, format!("no source address to judge; allowedCidrs: {}", describe_cidrs(&allowed_cidrs)))
+        }
+        (false, Some(ip)) => {
+            let inside = ip_allowed(&allowed_cidrs, Some(ip));
+            let verdict = if inside { "inside" } else { "outside" };
+            (inside, format!("{ip} is {verdict} allowedCidrs: {}", describe_cidrs(&allowed_cidrs)))
+        }
+    };
+    checks.push((Check { check: "ip_allowed", passed: inside, detail }, (!inside).then_some("ip_not_allowed")));
     checks.push(check("org_match", true, format!("the principal belongs to {org}, the organisation of the path")));
 
     let roles = app.assigned_roles(org, principal_id.as_str()).await?;

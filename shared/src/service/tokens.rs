@@ -29,7 +29,8 @@ pub async fn exchange(app: &App, key: &ApiKey, ctx: &RequestCtx) -> Result<Acces
     exchange_for(app, key, &TokenRequest::default(), ctx).await
 }
 
-/// Exchanges a verified API key for an access token. Cost: the credential's and its principal's
+/// Exchanges a verified API key for an access token, from an address its principal's allowlist
+/// admits (403 `ip_not_allowed` otherwise); the token carries that allowlist. Cost: the credential's and its principal's
 /// strongly consistent read (one round trip when warm), the org settings from the container cache, the
 /// throttled `lastUsedAt`; no other write. A `scope` reads the principal's roles too (from the
 /// container's caches when warm) and must be within them (400 `invalid_scope`). Direct-ApiKey-auth
@@ -44,11 +45,13 @@ pub async fn exchange_for(
     let (standing, keys) = tokio::join!(app.verify_api_key(key), app.token_keys());
     let standing = standing?;
     let (record, principal_type) = (&standing.record, standing.principal.principal_type);
+    app.check_source(&standing.principal.allowed_cidrs, ctx)?;
     let subject = Subject {
         org: &record.org_id,
         principal_id: &record.credential.principal_id,
         principal_type,
         client_id: record.credential.id.to_string(),
+        allowed_cidrs: standing.principal.allowed_cidrs.clone(),
     };
     let scope = granted_scope(app, &subject, request, ctx).await?;
     let settings = app.org_settings(&record.org_id).await?;
@@ -63,6 +66,8 @@ pub(crate) struct Subject<'a> {
     pub principal_id: &'a crate::domain::PrincipalId,
     pub principal_type: crate::domain::PrincipalType,
     pub client_id: String,
+    /// The principal's allowlist, which the token carries.
+    pub allowed_cidrs: Vec<ipnet::IpNet>,
 }
 
 /// What a request asks beyond its subject, checked: a `resource` or `audience` other than this
@@ -111,6 +116,7 @@ pub(crate) async fn sign(
         jti: format!("at_{}", ulid::Ulid::new()),
         scope: scope.clone(),
         act,
+        allowed_cidrs: subject.allowed_cidrs.clone(),
     };
     let token = keys.get(now).await.sign(&claims).map_err(ApiError::Internal)?;
     Ok(AccessToken { token, expires_in: ttl, expires_at, scope })

@@ -30,12 +30,14 @@ mod items;
 mod members;
 mod orgs;
 mod principals;
+mod rate_limits;
 mod report;
 mod roles;
 mod sweep;
 #[cfg(feature = "test-util")]
 mod test_support;
 mod trusts;
+pub use rate_limits::Lease;
 #[cfg(feature = "test-util")]
 pub use test_support::CallCounter;
 

@@ -30,6 +30,9 @@ pub mod attr {
     pub const VERSION: &str = "version";
     pub const STATUS: &str = "status";
     pub const EXPIRES_AT: &str = "expiresAt";
+    /// A principal's allowlist and own rate limit: absent when it has none.
+    pub const ALLOWED_CIDRS: &str = "allowedCidrs";
+    pub const RATE_LIMIT: &str = "rateLimit";
     pub const DESCRIPTION: &str = "description";
     pub const ORG_ID: &str = "orgId";
     /// A principal's set of Active credential key ids (its credential cap's condition).
@@ -43,6 +46,8 @@ pub mod attr {
     pub const LAST_USED_IP: &str = "lastUsedIp";
     pub const LAST_USED_ROUTE: &str = "lastUsedRoute";
     pub const REVOKED_AT: &str = "revokedAt";
+    /// A rate-limit window's calls leased so far (its cap's condition).
+    pub const LEASED: &str = "leased";
     /// A principal's individually revoked access tokens (`<exp>:<jti>`, a string set).
     pub const REVOKED_TOKENS: &str = "revokedTokens";
     /// A principal's access tokens issued at or before this time are refused.
@@ -278,6 +283,12 @@ pub fn trust_audience(issuer: &str, audience: &str) -> (String, String) {
 /// All members (User principals) of an org.
 pub fn members_of(org: &OrgId) -> (String, &'static str) {
     (org_pk(org), "PRINCIPAL#usr_")
+}
+
+/// One window of a principal's rate limit: the count of calls its containers leased in it. Its own
+/// partition per principal, so one busy principal's counters never share a partition with the org.
+pub fn rate_window(org: &OrgId, principal: &PrincipalId, period_seconds: u32, window: i64) -> (String, String) {
+    (format!("RATE#{org}#{principal}"), format!("W#{period_seconds}#{window}"))
 }
 
 #[cfg(test)]

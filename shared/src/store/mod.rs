@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 #[cfg(feature = "test-util")]
 pub use dynamo::CallCounter;
-pub use dynamo::{DynamoStore, MAX_TRANSACTION_ACTIONS};
+pub use dynamo::{DynamoStore, Lease, MAX_TRANSACTION_ACTIONS};
 pub use events::{BATCH as EVENT_BATCH, EventSink, envelope as event_envelope};
 pub use secrets::{SecretError, SecretStore};
 
@@ -186,6 +186,8 @@ pub enum Change {
     Credential { key_id: KeyId },
     /// A principal's status, expiry or token standing (`tokensValidAfter`).
     Principal { org: OrgId, id: PrincipalId, tokens_valid_after: Option<Timestamp> },
+    /// A principal's `allowedCidrs` or `rateLimit`: what Bearer verification keeps of it is stale.
+    PrincipalPolicy { org: OrgId, id: PrincipalId },
     /// One access token of a principal revoked by itself (RFC 7009).
     RevokedToken { org: OrgId, id: PrincipalId, jti: String },
     /// The org's custom roles or role assignments.
@@ -277,6 +279,10 @@ pub struct PrincipalState {
     pub principal_type: PrincipalType,
     pub principal_status: PrincipalStatus,
     pub principal_expires_at: Option<Timestamp>,
+    /// Where its calls may come from (empty: anywhere).
+    pub allowed_cidrs: Vec<ipnet::IpNet>,
+    /// Its own rate limit (`None`: the org's default).
+    pub rate_limit: Option<crate::domain::RateLimit>,
 }
 
 impl PrincipalState {
@@ -286,6 +292,8 @@ impl PrincipalState {
             principal_type: principal.principal_type,
             principal_status: principal.status,
             principal_expires_at: principal.expires_at,
+            allowed_cidrs: principal.allowed_cidrs.clone(),
+            rate_limit: principal.rate_limit,
         }
     }
 }

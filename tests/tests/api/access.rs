@@ -238,6 +238,7 @@ async fn settings_are_validated_versioned_and_take_effect() {
         r.body,
         json!({"directApiKeyAuth": true, "accessTokenTtlSeconds": 900, "maxActiveCredentialsPerPrincipal": 10,
             "maxCredentialLifetimeDays": null, "requireCredentialExpiry": false, "directApiKeyCacheSeconds": 0,
+            "defaultRateLimit": null,
             "version": 1})
     );
     for body in [
@@ -558,6 +559,7 @@ async fn the_explainer_names_every_check_and_the_match() {
         names,
         [
             "credential",
+            "ip_allowed",
             "org_match",
             "role_assignment",
             "role_supports_principal_type",

@@ -13,6 +13,7 @@ mod faults;
 mod grants;
 mod hot_keys;
 mod isolation;
+mod key_policy;
 mod last_used;
 mod leaks;
 mod lifecycle;

@@ -121,7 +121,9 @@ fn every_documented_request_example_passes_its_body_parser() {
             "issueCredential" => drop(json_body::<credentials::IssueCredential>(req)?.check(now)?),
             "createRole" => drop(json_body::<roles::CreateRole>(req)?.check()?),
             "updateRole" => drop(json_body::<roles::UpdateRole>(req)?.check()?),
-            "updateSettings" => json_body::<settings::UpdateSettings>(req)?.check()?,
+            "updateSettings" => {
+                json_body::<settings::UpdateSettings>(req)?.check()?;
+            }
             "simulateAuthorization" => drop(json_body::<simulate::Simulate>(req)?.check(None)?),
             "addMember" => drop(json_body::<members::AddMember>(req)?.check()?),
             "updateCredential" => drop(json_body::<credentials::UpdateCredential>(req)?.check(now)?),

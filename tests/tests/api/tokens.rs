@@ -491,6 +491,7 @@ async fn a_function_that_only_verifies_holds_the_public_keys_and_cannot_sign() {
         jti: "j".into(),
         scope: None,
         act: None,
+        allowed_cidrs: Vec::new(),
     };
     assert!(keys.sign(&claims).is_err(), "no private key to sign with");
 }

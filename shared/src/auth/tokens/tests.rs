@@ -23,6 +23,7 @@ fn claims(now: Timestamp) -> AccessClaims {
         jti: "j".into(),
         scope: None,
         act: None,
+        allowed_cidrs: Vec::new(),
     }
 }
 
@@ -150,6 +151,7 @@ fn the_published_half_verifies_what_the_signing_keys_sign_and_cannot_sign() {
         jti: "j".into(),
         scope: None,
         act: None,
+        allowed_cidrs: Vec::new(),
     };
     let token = signing.sign(&claims).unwrap();
     assert_eq!(verifying.verify(&token, ISS, AUD, now).unwrap(), claims);

@@ -180,6 +180,8 @@ mod tests {
             subject: None,
             email: None,
             tokens_valid_after: Some(t),
+            allowed_cidrs: vec!["203.0.113.0/24".parse().unwrap(), "2001:db8::/32".parse().unwrap()],
+            rate_limit: Some(crate::domain::RateLimit { limit: 5, period_seconds: 60 }),
         });
         principal.active_key_ids.push(credential.credential.id.clone());
         principal.role_ids.push(RoleId::parse("iam-admin").unwrap());
@@ -193,6 +195,8 @@ mod tests {
             attr::CREDENTIALS_VERSION,
             attr::ROLE_IDS,
             attr::TOKENS_VALID_AFTER,
+            attr::ALLOWED_CIDRS,
+            attr::RATE_LIMIT,
         ] {
             assert!(item.contains_key(name), "a principal item has {name}");
         }

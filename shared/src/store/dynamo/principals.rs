@@ -86,11 +86,17 @@ impl DynamoStore {
         let (gpk, gsk) = keys::principal_by_status(&after.org_id, after.status, &after.id);
         fields.insert(keys::GSI1PK.into(), s(gpk));
         fields.insert(keys::GSI1SK.into(), s(gsk));
-        let remove: &[&str] = if after.expires_at.is_none() { &[attr::EXPIRES_AT] } else { &[] };
+        // The fields serde leaves out when empty are removed, so that clearing one clears it.
+        let cleared = [
+            (after.expires_at.is_none(), attr::EXPIRES_AT),
+            (after.allowed_cidrs.is_empty(), attr::ALLOWED_CIDRS),
+            (after.rate_limit.is_none(), attr::RATE_LIMIT),
+        ];
+        let remove: Vec<&str> = cleared.iter().filter(|(gone, _)| *gone).map(|(_, name)| *name).collect();
         let update = self.set_and_remove(
             keys::principal(&after.org_id, &after.id),
             &fields,
-            remove,
+            &remove,
             "#version = :v",
             HashMap::from([("#version".into(), attr::VERSION.into())]),
             HashMap::from([(":v".into(), n(before.principal.version))]),
@@ -104,7 +110,11 @@ impl DynamoStore {
             id: after.id.clone(),
             tokens_valid_after: after.tokens_valid_after,
         };
-        self.transact_guarded(actions, &[change]).await
+        let policy = (before.principal.allowed_cidrs != after.allowed_cidrs
+            || before.principal.rate_limit != after.rate_limit)
+            .then(|| Change::PrincipalPolicy { org: after.org_id.clone(), id: after.id.clone() });
+        let changes: Vec<Change> = std::iter::once(change).chain(policy).collect();
+        self.transact_guarded(actions, &changes).await
     }
 
     /// API-key principals of an org, oldest first; by status through GSI1 (eventually consistent),
