@@ -41,7 +41,9 @@ impl RateState {
     }
 }
 
-type WindowKey = (OrgId, PrincipalId, u32, i64);
+/// A principal's window of one limit: a new limit (raised or lowered mid-window) is a new share of
+/// the same count in the table.
+type WindowKey = (OrgId, PrincipalId, RateLimit, i64);
 
 /// What this container holds of one window.
 #[derive(Clone, Copy, Debug, Default)]
@@ -137,7 +139,7 @@ impl App {
         let Some(limit) = limit else { return Ok(None) };
         let now = self.clock.now();
         let window = limit.window(now);
-        let key = (org.clone(), principal.clone(), limit.period_seconds, window.index);
+        let key = (org.clone(), principal.clone(), limit, window.index);
         let decided = match self.rate_shares.spend(&key, limit) {
             Some(decided) => decided,
             None => {
@@ -170,7 +172,7 @@ mod tests {
     use super::*;
 
     fn key() -> WindowKey {
-        (OrgId::generate(), PrincipalId::generate(), 60, 1)
+        (OrgId::generate(), PrincipalId::generate(), LIMIT, 1)
     }
 
     const LIMIT: RateLimit = RateLimit { limit: 100, period_seconds: 60 };

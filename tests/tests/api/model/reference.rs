@@ -3,7 +3,7 @@
 //! says what the API must answer and how the state moves; `check` states the invariants that must
 //! hold after every step, whatever came before.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use proptest_state_machine::ReferenceStateMachine;
@@ -18,6 +18,29 @@ pub const LEEWAY: i64 = 30;
 pub const MAX_TOKEN_TTL: i64 = 3600;
 /// The org's access-token lifetime, set when a sequence starts.
 pub const TOKEN_TTL: i64 = 300;
+/// The period of every rate limit the model sets. The system's clock starts a sequence at a
+/// multiple of it, so the model's windows are the service's.
+pub const RATE_PERIOD: i64 = 60;
+
+/// An API-key principal's allowlist, as seen from the address every call of a sequence comes from
+/// (198.51.100.7): none, one that includes it, one that does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fence {
+    Any,
+    Here,
+    Elsewhere,
+}
+
+impl Fence {
+    /// The `allowedCidrs` that stand for it.
+    pub fn cidrs(self) -> Vec<&'static str> {
+        match self {
+            Self::Any => vec![],
+            Self::Here => vec!["198.51.100.0/24"],
+            Self::Elsewhere => vec!["203.0.113.0/24", "2001:db8::/32"],
+        }
+    }
+}
 
 /// Who makes a granting call: the org's administrator key (`iam-admin`: every IAM action and
 /// nothing else) or its owner member (everything).
@@ -57,6 +80,9 @@ pub struct Principal {
     pub tokens_valid_after: Option<i64>,
     /// Indexes into `roles` (0: the built-in `iam-viewer`).
     pub roles: BTreeSet<usize>,
+    pub fence: Fence,
+    /// Calls per [`RATE_PERIOD`]; `None`: unlimited.
+    pub limit: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -93,6 +119,8 @@ pub struct Token {
     pub iat: i64,
     pub exp: i64,
     pub revoked: bool,
+    /// The allowlist it carries: its principal's when it was exchanged.
+    pub fence: Fence,
 }
 
 /// What the API must answer to the last operation, and what the SUT must probe after it.
@@ -104,6 +132,9 @@ pub struct Expected {
     pub audits: usize,
     /// Credentials and tokens whose standing the operation changed, each to be tried at once.
     pub probes: Vec<Probe>,
+    /// What each probe's calls must answer, in order (a credential: called directly, then
+    /// exchanged; a token: called), counted against the rate limits as the calls are.
+    pub probe_answers: Vec<(u16, &'static str)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,31 +156,96 @@ pub struct State {
     pub last: Expected,
     /// Every credential ever issued beyond the cap in force: must stay empty.
     pub over_cap: Vec<usize>,
+    /// Calls each principal made in each rate-limit window that its limit let through: (principal,
+    /// window) → count.
+    pub admitted: BTreeMap<(usize, i64), u32>,
+    /// Every call allowed beyond its principal's limit in force: must stay empty.
+    pub over_limit: Vec<(usize, i64)>,
 }
 
 #[derive(Clone, Debug)]
 pub enum Op {
     CreatePrincipal,
-    Issue { p: usize, who: Who, expires_in: Option<i64> },
-    Roll { c: usize, grace: i64, who: Who },
-    ExpireEarlier { c: usize, in_secs: i64 },
-    Revoke { c: usize },
-    SetStatus { p: usize, status: PStatus, who: Who },
-    Assign { p: usize, role: usize, who: Who },
-    Unassign { p: usize, role: usize },
-    CreateRole { mask: u8, who: Who },
-    WidenRole { role: usize, who: Who },
-    DeleteRole { role: usize },
-    SetCap { cap: usize },
-    SetDirect { on: bool },
-    Exchange { c: usize },
-    Direct { c: usize },
-    Bearer { t: usize },
-    RevokeTokens { p: usize },
-    RevokeToken { t: usize },
-    LeakReport { c: usize },
+    Issue {
+        p: usize,
+        who: Who,
+        expires_in: Option<i64>,
+    },
+    Roll {
+        c: usize,
+        grace: i64,
+        who: Who,
+    },
+    ExpireEarlier {
+        c: usize,
+        in_secs: i64,
+    },
+    Revoke {
+        c: usize,
+    },
+    SetStatus {
+        p: usize,
+        status: PStatus,
+        who: Who,
+    },
+    Assign {
+        p: usize,
+        role: usize,
+        who: Who,
+    },
+    Unassign {
+        p: usize,
+        role: usize,
+    },
+    CreateRole {
+        mask: u8,
+        who: Who,
+    },
+    WidenRole {
+        role: usize,
+        who: Who,
+    },
+    DeleteRole {
+        role: usize,
+    },
+    SetCap {
+        cap: usize,
+    },
+    SetDirect {
+        on: bool,
+    },
+    Exchange {
+        c: usize,
+    },
+    Direct {
+        c: usize,
+    },
+    Bearer {
+        t: usize,
+    },
+    RevokeTokens {
+        p: usize,
+    },
+    RevokeToken {
+        t: usize,
+    },
+    /// The principal's `allowedCidrs`.
+    SetFence {
+        p: usize,
+        fence: Fence,
+    },
+    /// The principal's `rateLimit` (per [`RATE_PERIOD`]), or `null`.
+    SetLimit {
+        p: usize,
+        limit: Option<u32>,
+    },
+    LeakReport {
+        c: usize,
+    },
     Sweep,
-    Advance { secs: i64 },
+    Advance {
+        secs: i64,
+    },
 }
 
 /// Principals a sequence starts with.
@@ -188,15 +284,37 @@ impl State {
         }
     }
 
-    /// A direct `ApiKey` call of the principal's own record.
-    pub fn direct_answer(&self, c: usize) -> (u16, &'static str) {
+    /// A direct `ApiKey` call of the principal's own record: authentication, then the principal's
+    /// allowlist and rate limit (the call counts against it), then authorization.
+    pub fn direct_call(&mut self, c: usize) -> (u16, &'static str) {
         if let Some(code) = self.refusal_of(c) {
             return (401, code);
         }
         if !self.direct {
             return (401, "direct_api_key_auth_disabled");
         }
-        self.read_own(self.creds[c].principal)
+        let p = self.creds[c].principal;
+        self.admit(p).unwrap_or_else(|| self.read_own(p))
+    }
+
+    /// The principal's own checks once its caller is authenticated: its allowlist (403), then its
+    /// rate limit (429), counting the call when it passes both. `None`: on to authorization.
+    fn admit(&mut self, p: usize) -> Option<(u16, &'static str)> {
+        if self.principals[p].fence == Fence::Elsewhere {
+            return Some((403, "ip_not_allowed"));
+        }
+        // An unlimited principal's calls are not counted: a limit set later counts from then.
+        let limit = self.principals[p].limit?;
+        let window = self.now.div_euclid(RATE_PERIOD);
+        let used = self.admitted.entry((p, window)).or_default();
+        if *used >= limit {
+            return Some((429, "rate_limited"));
+        }
+        *used += 1;
+        if *used > limit {
+            self.over_limit.push((p, window));
+        }
+        None
     }
 
     /// `GET .../api-keys/{self}` once authenticated: it needs `iam:apiKeys:read`.
@@ -210,16 +328,18 @@ impl State {
         }
     }
 
-    /// The exchange of a credential's key for a token.
+    /// The exchange of a credential's key for a token: not counted against the rate limit.
     pub fn exchange_answer(&self, c: usize) -> (u16, &'static str) {
         match self.refusal_of(c) {
             Some(code) => (401, code),
+            None if self.principals[self.creds[c].principal].fence == Fence::Elsewhere => (403, "ip_not_allowed"),
             None => (200, ""),
         }
     }
 
-    /// A `Bearer` call of the token's principal's own record.
-    pub fn bearer_answer(&self, t: usize) -> (u16, &'static str) {
+    /// A `Bearer` call of the token's principal's own record: the token, the allowlist it carries,
+    /// then its principal's own checks of now, then authorization.
+    pub fn bearer_call(&mut self, t: usize) -> (u16, &'static str) {
         let token = &self.tokens[t];
         if token.exp + LEEWAY <= self.now {
             return (401, "token_expired");
@@ -228,7 +348,26 @@ impl State {
         if token.revoked || principal.tokens_valid_after.is_some_and(|tva| token.iat <= tva) {
             return (401, "token_revoked");
         }
-        self.read_own(token.principal)
+        if token.fence == Fence::Elsewhere {
+            return (403, "ip_not_allowed");
+        }
+        let p = token.principal;
+        self.admit(p).unwrap_or_else(|| self.read_own(p))
+    }
+
+    /// The answers of the probes, in order, each call counted as the system counts it.
+    fn answer_probes(&mut self, probes: &[Probe]) -> Vec<(u16, &'static str)> {
+        let mut answers = Vec::new();
+        for probe in probes {
+            match *probe {
+                Probe::Credential(c) => {
+                    answers.push(self.direct_call(c));
+                    answers.push(self.exchange_answer(c));
+                }
+                Probe::Token(t) => answers.push(self.bearer_call(t)),
+            }
+        }
+        answers
     }
 
     fn end_tokens(&mut self, p: usize) {
@@ -262,7 +401,18 @@ impl State {
     }
 
     fn answer(status: u16, code: &'static str, audits: usize) -> Expected {
-        Expected { status, code, audits, probes: Vec::new() }
+        Expected { status, code, audits, probes: Vec::new(), probe_answers: Vec::new() }
+    }
+
+    /// A PATCH of an API-key principal's own field: refused on a revoked principal, audited when
+    /// it changes something; its keys and tokens are tried at once.
+    fn change_policy(&mut self, p: usize, changes: bool) -> Expected {
+        if self.principals[p].status == PStatus::Revoked {
+            return Self::answer(409, "principal_revoked", 0);
+        }
+        let mut answer = Self::answer(200, "", usize::from(changes));
+        answer.probes = self.probes_of(p);
+        answer
     }
 
     fn new_cred(&mut self, p: usize, expires_at: Option<i64>) {
@@ -288,6 +438,8 @@ impl State {
                     status: PStatus::Active,
                     tokens_valid_after: None,
                     roles: BTreeSet::new(),
+                    fence: Fence::Any,
+                    limit: None,
                 });
                 Self::answer(201, "", 1)
             }
@@ -436,17 +588,34 @@ impl State {
                 let (status, code) = self.exchange_answer(c);
                 if status == 200 {
                     let principal = self.creds[c].principal;
-                    self.tokens.push(Token { principal, iat: now, exp: now + TOKEN_TTL, revoked: false });
+                    let fence = self.principals[principal].fence;
+                    self.tokens.push(Token { principal, iat: now, exp: now + TOKEN_TTL, revoked: false, fence });
                 }
                 Self::answer(status, code, 0)
             }
             Op::Direct { c } => {
-                let (status, code) = self.direct_answer(c);
+                let (status, code) = self.direct_call(c);
                 Self::answer(status, code, 0)
             }
             Op::Bearer { t } => {
-                let (status, code) = self.bearer_answer(t);
+                let (status, code) = self.bearer_call(t);
                 Self::answer(status, code, 0)
+            }
+            Op::SetFence { p, fence } => {
+                let changes = self.principals[p].fence != fence;
+                let answer = self.change_policy(p, changes);
+                if answer.status == 200 {
+                    self.principals[p].fence = fence;
+                }
+                answer
+            }
+            Op::SetLimit { p, limit } => {
+                let changes = self.principals[p].limit != limit;
+                let answer = self.change_policy(p, changes);
+                if answer.status == 200 {
+                    self.principals[p].limit = limit;
+                }
+                answer
             }
             Op::RevokeTokens { p } => {
                 self.end_tokens(p);
@@ -508,6 +677,8 @@ impl State {
                 Self::answer(200, "", 0)
             }
         };
+        let probes = self.last.probes.clone();
+        self.last.probe_answers = self.answer_probes(&probes);
         self.check();
         self
     }
@@ -515,6 +686,10 @@ impl State {
     /// The invariants of the promises themselves (the SUT is held to this model step by step).
     fn check(&self) {
         assert!(self.over_cap.is_empty(), "a credential was created past the cap: {:?}", self.over_cap);
+        assert!(self.over_limit.is_empty(), "a call was allowed past its principal's limit: {:?}", self.over_limit);
+        for (i, token) in self.tokens.iter().enumerate() {
+            assert_ne!(token.fence, Fence::Elsewhere, "token {i} was issued to a caller its allowlist refuses");
+        }
         for (i, cred) in self.creds.iter().enumerate() {
             if cred.status != CStatus::Active {
                 assert!(self.refusal_of(i).is_some(), "an ended credential would authenticate: {i}");
@@ -535,7 +710,13 @@ impl ReferenceStateMachine for Model {
     type Transition = Op;
 
     fn init_state() -> BoxedStrategy<State> {
-        let principal = Principal { status: PStatus::Active, tokens_valid_after: None, roles: BTreeSet::new() };
+        let principal = Principal {
+            status: PStatus::Active,
+            tokens_valid_after: None,
+            roles: BTreeSet::new(),
+            fence: Fence::Any,
+            limit: None,
+        };
         Just(State {
             now: 0,
             cap: START_CAP,
@@ -546,6 +727,8 @@ impl ReferenceStateMachine for Model {
             tokens: Vec::new(),
             last: Expected::default(),
             over_cap: Vec::new(),
+            admitted: BTreeMap::new(),
+            over_limit: Vec::new(),
         })
         .boxed()
     }
@@ -573,6 +756,18 @@ impl ReferenceStateMachine for Model {
             (1, (1usize..=4).prop_map(|cap| Op::SetCap { cap }).boxed()),
             (1, any::<bool>().prop_map(|on| Op::SetDirect { on }).boxed()),
             (1, (0..ps).prop_map(|p| Op::RevokeTokens { p }).boxed()),
+            (
+                1,
+                (0..ps, prop_oneof![Just(Fence::Any), Just(Fence::Here), Just(Fence::Elsewhere)])
+                    .prop_map(|(p, fence)| Op::SetFence { p, fence })
+                    .boxed(),
+            ),
+            (
+                1,
+                (0..ps, prop_oneof![Just(None), (1u32..=3).prop_map(Some)])
+                    .prop_map(|(p, limit)| Op::SetLimit { p, limit })
+                    .boxed(),
+            ),
             (1, Just(Op::Sweep).boxed()),
             (
                 2,
@@ -618,6 +813,7 @@ impl ReferenceStateMachine for Model {
         let (ps, cs, rs, ts) = (state.principals.len(), state.creds.len(), state.roles.len(), state.tokens.len());
         match *op {
             Op::Issue { p, .. } | Op::SetStatus { p, .. } | Op::RevokeTokens { p } => p < ps,
+            Op::SetFence { p, .. } | Op::SetLimit { p, .. } => p < ps,
             Op::Assign { p, role, .. } | Op::Unassign { p, role } => p < ps && role < rs,
             Op::WidenRole { role, .. } => role >= 1 && role < rs && state.roles[role].mask != IAM | DEMO,
             Op::DeleteRole { role } => role >= 1 && role < rs,

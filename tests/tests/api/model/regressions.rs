@@ -27,3 +27,49 @@ fn issuing_an_expiring_credential_after_another_principal_is_suspended_is_not_a_
         Op::Issue { p: 1, who: Who::Admin, expires_in: Some(2012) },
     ]);
 }
+
+// Walked on purpose, not found by a run: each new rule of the model once through the system.
+
+/// A limit counts the calls of a window whatever changes it meanwhile: keys and tokens together,
+/// the exchange not at all, a raised limit from the calls already made, a new window afresh.
+#[test]
+fn a_rate_limit_counts_keys_and_tokens_together_across_a_change_of_limit() {
+    replay(vec![
+        Op::Assign { p: 0, role: 0, who: Who::Owner },
+        Op::Issue { p: 0, who: Who::Owner, expires_in: None },
+        Op::SetLimit { p: 0, limit: Some(1) },
+        Op::Direct { c: 0 },
+        Op::Direct { c: 0 },
+        Op::Exchange { c: 0 },
+        Op::Bearer { t: 0 },
+        Op::SetLimit { p: 0, limit: Some(3) },
+        Op::Bearer { t: 0 },
+        Op::SetLimit { p: 0, limit: None },
+        Op::Direct { c: 0 },
+        Op::SetLimit { p: 0, limit: Some(2) },
+        Op::Direct { c: 0 },
+        Op::Advance { secs: 61 },
+        Op::Direct { c: 0 },
+    ]);
+}
+
+/// An allowlist that leaves out the caller's address stops its keys, their exchange and the
+/// tokens already issued, after the 401 checks; one that includes it restores them.
+#[test]
+fn an_allowlist_stops_keys_exchanges_and_tokens_after_the_401_checks() {
+    use super::reference::{Fence, PStatus};
+    replay(vec![
+        Op::Assign { p: 0, role: 0, who: Who::Owner },
+        Op::Issue { p: 0, who: Who::Owner, expires_in: None },
+        Op::Exchange { c: 0 },
+        Op::SetFence { p: 0, fence: Fence::Elsewhere },
+        Op::Bearer { t: 0 },
+        Op::SetFence { p: 0, fence: Fence::Here },
+        Op::Exchange { c: 0 },
+        Op::SetFence { p: 0, fence: Fence::Any },
+        Op::Bearer { t: 1 },
+        Op::SetStatus { p: 0, status: PStatus::Suspended, who: Who::Owner },
+        Op::SetFence { p: 0, fence: Fence::Elsewhere },
+        Op::Direct { c: 0 },
+    ]);
+}
