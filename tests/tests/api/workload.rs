@@ -530,3 +530,20 @@ async fn serve_self(jwks: String) -> String {
     });
     base
 }
+
+#[tokio::test]
+async fn the_principals_allowlist_holds_for_its_workloads_and_follows_into_their_tokens() {
+    let app = TestApp::new().await;
+    let (_, principal) = trust(&app).await;
+    let path = app.org_path(&format!("/api-keys/{principal}"));
+    let r = app.owner_call("PATCH", &path, Some(json!({"allowedCidrs": ["203.0.113.0/24"]}))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let token = app.workload_token(&audience(&app), json!({}));
+    let r = app.exchange_workload(&token, &[]).await;
+    assert_eq!((r.status, r.code(), r.body["error"].as_str()), (403, "ip_not_allowed", Some("unauthorized_client")));
+    let r = app.owner_call("PATCH", &path, Some(json!({"allowedCidrs": ["198.51.100.0/24"]}))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app.exchange_workload(&token, &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(claims_of(r.body["access_token"].as_str().unwrap())["allowed_cidrs"], json!(["198.51.100.0/24"]));
+}
