@@ -31,6 +31,10 @@ const BY_CODE: Record<string, string> = {
   scope_mismatch: SEED_FIXES.forbidden,
   condition_not_met: SEED_FIXES.forbidden,
   scope_not_granted: "The token was down-scoped: exchange the API key again with a scope that includes this action.",
+  ip_not_allowed:
+    "The call came from an address the API-key principal does not allow: call from an allowed network, or add this one to its allowed networks (API Keys > the principal > Call policy).",
+  rate_limited:
+    "The API-key principal used up its rate limit: wait for the Retry-After time, spread the calls out, or raise its limit (API Keys > the principal > Call policy).",
   too_many_failed_attempts: "Too many wrong keys were tried for this key id: wait for the Retry-After time, then use the complete, correct key.",
   escalation_denied:
     "You can only grant what you hold: ask a member who holds every permission of this role (for example an owner) to do it.",

@@ -120,6 +120,39 @@ test("revoke one credential: the others and the principal are untouched", async 
   await expect(page.getByRole("cell", { name: "first", exact: true })).toBeVisible();
 });
 
+test("a principal's call policy: allowed networks and a rate limit (API Keys > the principal > Call policy)", async ({ page }) => {
+  await createPrincipal(page, unique("fenced"));
+  const key = await issueKey(page, "ci");
+  const policy = page.getByRole("region", { name: "Call policy" });
+  await expect(policy).toContainText("Any address");
+  await expect(policy).toContainText("The organisation's default");
+  await page.getByRole("button", { name: "Edit call policy" }).click();
+  const dialog = page.getByRole("dialog", { name: "Edit call policy" });
+  // A network with host bits set is refused, naming the network meant.
+  await dialog.getByLabel("Allowed networks").fill("10.0.0.1/8");
+  await dialog.getByRole("button", { name: "Save call policy" }).click();
+  await expect(dialog).toContainText("10.0.0.0/8");
+  await dialog.getByLabel("Allowed networks").fill("203.0.113.0/24\n2001:db8::/32");
+  await dialog.getByLabel("Its own limit").check();
+  await dialog.getByLabel("Calls").fill("5");
+  await dialog.getByLabel("Per (seconds)").fill("60");
+  await expectAccessible(page);
+  await screenshot(page, "call-policy");
+  await dialog.getByRole("button", { name: "Save call policy" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(policy).toContainText("203.0.113.0/24");
+  await expect(policy).toContainText("5 calls per 60 seconds");
+  // This test calls from the loopback address, which the policy leaves out.
+  expect(await exchange(key)).toEqual({ status: 403, code: "ip_not_allowed" });
+  await page.getByRole("button", { name: "Edit call policy" }).click();
+  await dialog.getByLabel("Allowed networks").fill("127.0.0.0/8\n::1/128");
+  await dialog.getByLabel("The organisation's default").check();
+  await dialog.getByRole("button", { name: "Save call policy" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(policy).toContainText("The organisation's default");
+  expect((await exchange(key)).status).toBe(200);
+});
+
 test("suspend a principal, with a confirmation; its keys stop authenticating", async ({ page }) => {
   await createPrincipal(page, unique("to suspend"));
   const key = await issueKey(page, "ci");

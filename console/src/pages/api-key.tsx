@@ -129,9 +129,109 @@ export function ApiKeyPage() {
         </div>
       )}
       {revoked && <p class="notice">This principal is revoked: it should no longer be used, and revocation is final.</p>}
+      <CallPolicy principal={principal} editable={canUpdate && !revoked} onSaved={setPrincipal} />
       <Credentials principal={principal} />
       <RoleAssignments principalId={principal.id} principalType="ApiKey" disabled={revoked} />
     </>
+  );
+}
+
+/** Where the principal's calls may come from and how many it may make: its keys and access tokens alike. */
+function CallPolicy(props: { principal: Principal; editable: boolean; onSaved: (p: Principal) => void }) {
+  const [editing, setEditing] = useState(false);
+  const { allowedCidrs, rateLimit } = props.principal;
+  return (
+    <section aria-labelledby="policy-title">
+      <h2 id="policy-title">Call policy</h2>
+      <dl class="details">
+        <dt>Allowed networks</dt>
+        <dd>{allowedCidrs?.length ? allowedCidrs.map((c) => <code key={c}>{c} </code>) : "Any address"}</dd>
+        <dt>Rate limit</dt>
+        <dd>{rateLimit ? describeLimit(rateLimit) : "The organisation's default (see Settings)"}</dd>
+      </dl>
+      <p class="hint">
+        Calls from outside the allowed networks fail with <code>ip_not_allowed</code>, with the key or with access tokens
+        exchanged from it; calls past the rate limit fail with <code>rate_limited</code> until the next window.
+      </p>
+      {props.editable && (
+        <div class="actions">
+          <button type="button" onClick={() => setEditing(true)}>
+            Edit call policy
+          </button>
+        </div>
+      )}
+      <EditCallPolicy
+        open={editing}
+        principal={props.principal}
+        onClose={() => setEditing(false)}
+        onSaved={(p) => {
+          setEditing(false);
+          props.onSaved(p);
+        }}
+      />
+    </section>
+  );
+}
+
+/** "5 calls per 60 seconds". */
+export function describeLimit(limit: { limit: number; periodSeconds: number }): string {
+  return `${limit.limit} call${limit.limit === 1 ? "" : "s"} per ${limit.periodSeconds} second${limit.periodSeconds === 1 ? "" : "s"}`;
+}
+
+function EditCallPolicy(props: { open: boolean; principal: Principal; onClose: () => void; onSaved: (p: Principal) => void }) {
+  const { api, org } = useSession();
+  const p = props.principal;
+  const { submit, error, busy } = useFormSubmit(async (form) => {
+    const cidrs = String(form.get("allowedCidrs") ?? "")
+      .split(/[\s,]+/)
+      .filter((c) => c !== "");
+    const own = form.get("limitKind") === "own";
+    const updated = await ok(
+      api.PATCH("/iam/orgs/{orgId}/api-keys/{principalId}", {
+        params: { path: { orgId: org.orgId, principalId: p.id } },
+        headers: { "If-Match": `"${p.version}"` },
+        body: {
+          allowedCidrs: cidrs,
+          rateLimit: own ? { limit: Number(form.get("limit")), periodSeconds: Number(form.get("periodSeconds")) } : null,
+        },
+      }),
+    );
+    props.onSaved(updated);
+  });
+  const [own, setOwn] = useState(p.rateLimit != null);
+  return (
+    <Dialog title="Edit call policy" open={props.open} onClose={props.onClose}>
+      <form onSubmit={submit}>
+        <label>
+          Allowed networks <span class="hint">(one CIDR per line, such as 203.0.113.0/24 or 2001:db8::/32; empty: any address)</span>
+          <textarea name="allowedCidrs" rows={4} defaultValue={(p.allowedCidrs ?? []).join("\n")} autoComplete="off" spellcheck={false} />
+        </label>
+        <fieldset>
+          <legend>Rate limit</legend>
+          <label class="check">
+            <input type="radio" name="limitKind" value="default" checked={!own} onChange={() => setOwn(false)} /> The organisation's
+            default
+          </label>
+          <label class="check">
+            <input type="radio" name="limitKind" value="own" checked={own} onChange={() => setOwn(true)} /> Its own limit
+          </label>
+          {own && (
+            <div class="inline-fields">
+              <label>
+                Calls
+                <input name="limit" type="number" min={1} max={1000000} required defaultValue={String(p.rateLimit?.limit ?? 100)} />
+              </label>
+              <label>
+                Per (seconds)
+                <input name="periodSeconds" type="number" min={1} max={86400} required defaultValue={String(p.rateLimit?.periodSeconds ?? 60)} />
+              </label>
+            </div>
+          )}
+        </fieldset>
+        <ErrorNotice error={error} />
+        <FormActions submit="Save call policy" busy={busy} onCancel={props.onClose} />
+      </form>
+    </Dialog>
   );
 }
 

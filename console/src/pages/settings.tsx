@@ -33,6 +33,10 @@ export function SettingsPage() {
             maxCredentialLifetimeDays: lifetime === "" ? null : Number(lifetime),
             requireCredentialExpiry: form.get("requireCredentialExpiry") === "on",
             directApiKeyCacheSeconds: Number(form.get("directApiKeyCacheSeconds")),
+            defaultRateLimit:
+              form.get("defaultLimit") === "" || form.get("defaultLimit") == null
+                ? null
+                : { limit: Number(form.get("defaultLimit")), periodSeconds: Number(form.get("defaultPeriodSeconds") || 60) },
           },
         }),
       );
@@ -74,6 +78,33 @@ export function SettingsPage() {
             <p class="hint" id="direct-cache-hint">
               0 checks every direct API-key request against the key's current state. Up to 60 lets a busy key skip that check
               for that many seconds: a revoked or suspended key then keeps working for at most that long on direct requests.
+            </p>
+            <label>
+              Default rate limit (calls)
+              <input
+                name="defaultLimit"
+                type="number"
+                min={1}
+                max={1000000}
+                aria-describedby="rate-limit-hint"
+                defaultValue={settings.defaultRateLimit ? String(settings.defaultRateLimit.limit) : ""}
+              />
+            </label>
+            <label>
+              Default rate limit window (seconds)
+              <input
+                name="defaultPeriodSeconds"
+                type="number"
+                min={1}
+                max={86400}
+                aria-describedby="rate-limit-hint"
+                defaultValue={String(settings.defaultRateLimit?.periodSeconds ?? 60)}
+              />
+            </label>
+            <p class="hint" id="rate-limit-hint">
+              Every API-key principal without a limit of its own may make this many calls per window, with its keys and its
+              access tokens together; past it, calls fail with <code>rate_limited</code> until the next window. Leave the calls
+              empty for no default limit.
             </p>
             <label>
               Access-token lifetime (seconds)

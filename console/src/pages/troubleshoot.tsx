@@ -10,6 +10,7 @@ const CHECK_NAMES: Record<SimulateResponse["checks"][number]["check"], string> =
   principal_in_org: "The principal belongs to the organisation you expect",
   principal_active: "The API-key principal is Active",
   principal_not_expired: "The principal has not expired",
+  ip_allowed: "The call comes from a network the API-key principal allows",
   org_match: "The assignment belongs to the correct organisation",
   role_assignment: "The principal has a role assignment",
   role_supports_principal_type: "The assigned role supports the principal type",
