@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use shared::auth::{ApiKey, RequestCtx};
-use support::app_with_key;
+use support::{app_with_key, app_with_policy};
 
 mod support;
 
@@ -35,6 +35,21 @@ fn exchange(c: &mut Criterion) {
     });
     c.bench_function("Bearer verification", |b| {
         b.to_async(&rt).iter(|| async { app.verify_bearer(black_box(&token), &ctx).await.unwrap() })
+    });
+
+    // The same two paths of a principal with an allowlist and a rate limit: the allowlist check,
+    // and the call counted against this container's lease (one UpdateItem per 100,000 calls).
+    let (fenced, full) = app_with_policy(&rt);
+    let key = ApiKey::parse(&full).unwrap();
+    let token = rt.block_on(shared::service::tokens::exchange(&fenced, &key, &ctx)).unwrap().token;
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::AUTHORIZATION, format!("ApiKey {full}").parse().unwrap());
+    rt.block_on(fenced.authenticate(&headers, &ctx)).unwrap();
+    c.bench_function("ApiKey authentication, allowlist and rate limit (warm, storage in memory)", |b| {
+        b.to_async(&rt).iter(|| async { fenced.authenticate(black_box(&headers), &ctx).await.unwrap() })
+    });
+    c.bench_function("Bearer verification, allowlist and rate limit", |b| {
+        b.to_async(&rt).iter(|| async { fenced.verify_bearer(black_box(&token), &ctx).await.unwrap() })
     });
 }
 

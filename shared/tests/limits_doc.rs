@@ -85,6 +85,11 @@ fn every_limit_the_doc_lists_is_the_codes() {
         shared::auth::federation::MAX_SUBJECT_TOKEN_BYTES,
         shared::auth::federation::MAX_SUBJECT_TOKEN_AGE_SECONDS,
         shared::auth::federation::MAX_SUBJECT_AUDIENCES,
+        shared::domain::MAX_ALLOWED_CIDRS,
+        shared::domain::RateLimit::LIMIT_RANGE,
+        shared::domain::RateLimit::PERIOD_RANGE,
+        shared::auth::LEASE_FRACTION,
+        shared::auth::MAX_RATE_WINDOWS,
     ]
     .into_iter()
     .collect();

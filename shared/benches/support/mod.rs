@@ -32,6 +32,18 @@ pub fn app_with_key(rt: &tokio::runtime::Runtime) -> (App, String) {
 
 /// As [`app_with_key`], with the configuration adjusted first and time read from `clock`.
 pub fn app_with(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), clock: Clock) -> (App, String) {
+    build(rt, adjust, clock, false)
+}
+
+/// As [`app_with_key`], its principal with a call policy: `allowedCidrs` 198.51.100.0/24 (the
+/// benches' address) and a rate limit of 1,000,000 calls per 60 s, whose leases (100,000 calls
+/// each) the in-memory DynamoDB grants.
+#[allow(dead_code)] // not every bench that shares this module uses it
+pub fn app_with_policy(rt: &tokio::runtime::Runtime) -> (App, String) {
+    build(rt, |_| {}, Clock::system(), true)
+}
+
+fn build(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), clock: Clock, policy: bool) -> (App, String) {
     let generated = ApiKey::generate();
     let key_id = generated.key.key_id().to_string();
     let hasher = KeyHasher::new(Pepper::new(PEPPER.as_bytes().to_vec()).unwrap()).unwrap();
@@ -52,13 +64,17 @@ pub fn app_with(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), 
     }})
     .to_string();
     // The principal, as Bearer verification reads it (its tokensValidAfter, once per 5 s per container).
-    let principal_item = json!({"Item": {
+    let mut principal_item = json!({"Item": {
         "PK": {"S": format!("ORG#{org}")}, "SK": {"S": format!("PRINCIPAL#{principal}")},
         "id": {"S": principal.to_string()}, "orgId": {"S": org.to_string()}, "type": {"S": "ApiKey"},
         "displayName": {"S": "bench"}, "status": {"S": "Active"}, "createdAt": {"S": t.to_string()},
         "updatedAt": {"S": t.to_string()}, "version": {"N": "1"}
-    }})
-    .to_string();
+    }});
+    if policy {
+        principal_item["Item"]["allowedCidrs"] = json!({"L": [{"S": "198.51.100.0/24"}]});
+        principal_item["Item"]["rateLimit"] = json!({"M": {"limit": {"N": "1000000"}, "periodSeconds": {"N": "60"}}});
+    }
+    let principal_item = principal_item.to_string();
     let known = key_id.clone();
     // A warm authentication reads the credential and its principal in one BatchGetItem; a container's
     // first, once the secret verified, the principal and the org.
@@ -70,14 +86,14 @@ pub fn app_with(rt: &tokio::runtime::Runtime, adjust: impl FnOnce(&mut Config), 
         json!({"Responses": {"bench": [item_of(&principal_item), item_of(&org_item)]}, "UnprocessedKeys": {}})
             .to_string();
     let dynamo_http = infallible_client_fn(move |req| {
-        let batch_read = req
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.to_str().ok())
-            .is_some_and(|t| t.ends_with("BatchGetItem"));
+        let target = req.headers().get("x-amz-target").and_then(|t| t.to_str().ok()).unwrap_or_default();
+        let batch_read = target.ends_with("BatchGetItem");
         let body = body_text(&req);
-        // The one credential; any other key id is unknown (an empty GetItem answer).
-        let answer = if batch_read && body.contains("CRED#") {
+        // The one credential; any other key id is unknown (an empty GetItem answer). A rate-limit
+        // lease is granted whole.
+        let answer = if target.ends_with("UpdateItem") && body.contains("RATE#") {
+            json!({"Attributes": {"leased": {"N": "100000"}}}).to_string()
+        } else if batch_read && body.contains("CRED#") {
             batch.clone()
         } else if batch_read {
             first_batch.clone()

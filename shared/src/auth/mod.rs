@@ -28,7 +28,7 @@ pub use failed_verifications::FailedVerifications;
 pub use hashing::{KeyHasher, Pepper};
 pub use header::{Presented, authorization, presented};
 pub use key_caches::{DirectKeys, VerifiedKeys};
-pub use rate_limits::{LEASE_FRACTION, RateShares, RateState, lease_size};
+pub use rate_limits::{LEASE_FRACTION, MAX_WINDOWS as MAX_RATE_WINDOWS, RateShares, RateState, lease_size};
 
 /// The one HTTP client for the service's own outbound fetches (the identity provider's JWKS, the
 /// secret scanner's keys): built by the first fetch, so a container that never fetches never builds

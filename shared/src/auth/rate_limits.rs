@@ -22,7 +22,7 @@ pub fn lease_size(limit: RateLimit) -> u32 {
 }
 
 /// The most windows a container remembers; past it, the windows that have ended are forgotten.
-const MAX_WINDOWS: usize = 10_000;
+pub const MAX_WINDOWS: usize = 10_000;
 
 /// A call's standing against its principal's limit: what the IETF `RateLimit` fields carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -288,3 +288,27 @@ async fn the_tenant_authorizer_denies_past_the_limit_and_passes_the_limit_to_the
     let third = app.call("GET", "/demo/whoami", Some(&key), None).await;
     assert_eq!((third.status, third.body["message"].as_str()), (403, Some("Forbidden")));
 }
+
+/// The warm path's round trips with a limit: one conditional UpdateItem per lease (a tenth of the
+/// limit), none for the calls between; the read is the one a warm authentication always makes.
+#[tokio::test]
+async fn a_warm_call_under_its_limit_leases_once_per_tenth_of_the_limit() {
+    let app = TestApp::new().await;
+    let (principal, key) = app.principal_with_key("metered").await;
+    let body = json!({"rateLimit": {"limit": 100, "periodSeconds": 60}, "allowedCidrs": ["198.51.100.0/24"]});
+    assert_eq!(patch_principal(&app, &principal, body).await.status, 200);
+    let now = app.app.clock.now().unix();
+    app.app.clock.advance(60 - now.rem_euclid(60));
+    let path = app.org_path(&format!("/api-keys/{principal}"));
+    assert_eq!(app.call("GET", &path, Some(&key), None).await.status, 200, "the window's first lease, and lastUsedAt");
+    app.calls.reset();
+    for _ in 0..20 {
+        assert_eq!(app.call("GET", &path, Some(&key), None).await.status, 200);
+    }
+    let names = app.calls.names();
+    assert_eq!(names.iter().filter(|n| *n == "UpdateItem").count(), 2, "a lease per 10 calls: {names:?}");
+    assert_eq!(names.iter().filter(|n| *n == "BatchGetItem").count(), 20, "the one read of each call: {names:?}");
+    // The rest is the route's own read of the principal it answers.
+    assert_eq!(names.iter().filter(|n| *n == "GetItem").count(), 20, "{names:?}");
+    assert_eq!(names.len(), 42, "{names:?}");
+}
