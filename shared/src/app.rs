@@ -40,6 +40,8 @@ pub struct App {
     pub(crate) verified_keys: VerifiedKeys,
     /// Failed verifications per key id (bounded), which refuse a flood of wrong secrets before argon2.
     pub(crate) failed_verifications: FailedVerifications,
+    /// The outcomes of calls counted here and not yet written (usage, recent requests).
+    pub(crate) outcomes: crate::auth::outcomes::Outcomes,
     /// This container's shares of its principals' rate-limit windows.
     pub(crate) rate_shares: crate::auth::RateShares,
     /// What the container keeps of the table; the store tells it every change it commits.
@@ -235,6 +237,7 @@ impl App {
             verified_keys: VerifiedKeys::default(),
             failed_verifications: FailedVerifications::new(config.failed_verifications),
             rate_shares: crate::auth::RateShares::default(),
+            outcomes: crate::auth::outcomes::Outcomes::default(),
             caches,
             config,
         }

@@ -42,6 +42,9 @@ pub struct Config {
     /// The local stack's development workload issuer: the one issuer a workload trust may name
     /// over `http` and on a loopback address. Never set in a deployed stack.
     pub local_workload_issuer: Option<String>,
+    /// How often a container writes the calls' outcomes it counted (usage, recent requests), in
+    /// seconds (10); `None`: only when asked (`App::flush_outcomes`: tests).
+    pub usage_flush_seconds: Option<i64>,
 }
 
 /// The per-container limit on failed API-key verifications of one key id: after `failures` within
@@ -67,6 +70,8 @@ impl Default for FailureLimit {
 impl Config {
     /// The audience of the local stack's and the tests' tokens: the platform's tenant APIs.
     pub const DEFAULT_AUDIENCE: &'static str = "urn:infuse:tenant-apis";
+    /// A deployed container writes the outcomes it counted this often (seconds).
+    pub const USAGE_FLUSH_SECONDS: i64 = 10;
     /// Where a deployed stack keeps each org's linked Infuse IoT credentials.
     pub const DEFAULT_INFUSE_IOT_SECRET_PATTERN: &'static str = "iam/infuse-iot/{orgId}";
 
@@ -106,6 +111,7 @@ impl Config {
             secret_scanning_keys_url: std::env::var("SECRET_SCANNING_KEYS_URL").ok().filter(|u| !u.is_empty()),
             sweep_first_lookback_hours: number("SWEEP_FIRST_LOOKBACK_HOURS", 48)?.clamp(1, 24 * 90),
             local_workload_issuer: std::env::var("LOCAL_WORKLOAD_ISSUER").ok().filter(|u| !u.is_empty()),
+            usage_flush_seconds: Some(number("USAGE_FLUSH_SECONDS", Self::USAGE_FLUSH_SECONDS)?.clamp(1, 300)),
         })
     }
 
@@ -129,6 +135,7 @@ impl Config {
             secret_scanning_keys_url: None,
             sweep_first_lookback_hours: 48,
             local_workload_issuer: None,
+            usage_flush_seconds: None,
         }
     }
 }

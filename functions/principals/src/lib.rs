@@ -1,5 +1,6 @@
 //! API-key principals: `POST|GET /iam/orgs/{orgId}/api-keys`, `GET|PATCH .../api-keys/{principalId}`,
-//! `POST .../api-keys/{principalId}/revoke-tokens`.
+//! `POST .../api-keys/{principalId}/revoke-tokens`, `GET .../api-keys/{principalId}/usage` and
+//! `GET .../api-keys/{principalId}/recent-requests`.
 
 use shared::App;
 use shared::domain::PrincipalStatus;
@@ -14,6 +15,8 @@ shared::routes! {
     "GET /iam/orgs/{orgId}/api-keys/{principalId}" => get, org(API_KEYS_READ, ApiKey);
     "PATCH /iam/orgs/{orgId}/api-keys/{principalId}" => update, org(API_KEYS_UPDATE, ApiKey);
     "POST /iam/orgs/{orgId}/api-keys/{principalId}/revoke-tokens" => revoke_tokens, org(API_KEYS_REVOKE_TOKENS, ApiKey);
+    "GET /iam/orgs/{orgId}/api-keys/{principalId}/usage" => usage, org(API_KEYS_READ, ApiKey);
+    "GET /iam/orgs/{orgId}/api-keys/{principalId}/recent-requests" => recent_requests, org(API_KEYS_READ, ApiKey);
 }
 
 async fn create(app: &App, call: Call<'_>) -> Result<Response, ApiError> {
@@ -58,4 +61,24 @@ async fn revoke_tokens(app: &App, call: Call<'_>) -> Result<Response, ApiError> 
     let (caller, id) = (&call.caller, call.principal_id()?);
     let principal = principals::revoke_tokens(app, &caller.actor(), &caller.org_id, id, &call.ctx.request_id).await?;
     Ok(json_with(200, &principal, &[etag(principal.version)]))
+}
+
+async fn usage(app: &App, call: Call<'_>) -> Result<Response, ApiError> {
+    let (caller, id) = (&call.caller, call.principal_id()?);
+    let (from, to) = (query_param(call.req, "from"), query_param(call.req, "to"));
+    let granularity = query_param(call.req, "granularity");
+    let range = shared::service::usage::UsageRange::parse(
+        from.as_deref(),
+        to.as_deref(),
+        granularity.as_deref(),
+        app.clock.now(),
+    )?;
+    let body = shared::service::usage::usage(app, &caller.org_id, id, range).await?;
+    Ok(shared::http::json(200, &body))
+}
+
+async fn recent_requests(app: &App, call: Call<'_>) -> Result<Response, ApiError> {
+    let (caller, id) = (&call.caller, call.principal_id()?);
+    let scope = shared::service::usage::recent_scope(&caller.org_id, id);
+    app.list_page(call.req, &scope, |params| shared::service::usage::recent(app, &caller.org_id, id, params)).await
 }

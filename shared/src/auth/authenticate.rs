@@ -90,6 +90,15 @@ impl App {
     /// secret. A key id that failed too often here refuses the secrets not verified here, before
     /// any read.
     pub async fn verify_api_key(&self, key: &ApiKey) -> Result<KeyStanding, ApiError> {
+        let standing = self.verified_key(key).await?;
+        check_standing(&standing, self.clock.now())?;
+        Ok(standing)
+    }
+
+    /// [`App::verify_api_key`] up to the credential and principal checks: the key's standing once
+    /// its secret verified, whatever that standing is (the caller checks it, and can record whose
+    /// refusal it was).
+    pub(crate) async fn verified_key(&self, key: &ApiKey) -> Result<KeyStanding, ApiError> {
         let now = self.clock.now();
         // The verified cache comes first, so a flood of wrong secrets never locks out a key this
         // container has verified; the limit then answers alike for unknown and known key ids.
@@ -139,9 +148,46 @@ impl App {
             Some(principal) if located => principal,
             _ => self.read_principal(&record.org_id, &record.credential.principal_id, now).await?,
         };
-        let standing = KeyStanding { principal: principal_standing(principal.as_ref()), record };
-        check_standing(&standing, now)?;
-        Ok(standing)
+        Ok(KeyStanding { principal: principal_standing(principal.as_ref()), record })
+    }
+
+    /// A credential and principal check of a verified key, its refusal recorded as the key's outcome.
+    pub(crate) fn check_key(&self, standing: &KeyStanding, ctx: &RequestCtx) -> Result<(), ApiError> {
+        check_standing(standing, self.clock.now()).map_err(|failure| {
+            self.record_key_outcome(standing, failure.code(), ctx);
+            ApiError::from(failure)
+        })
+    }
+
+    /// Records a verified key's outcome (`allowed` or a refusal's code).
+    pub(crate) fn record_key_outcome(&self, standing: &KeyStanding, code: &'static str, ctx: &RequestCtx) {
+        let record = &standing.record;
+        self.record_outcome(crate::auth::outcomes::Outcome {
+            org: &record.org_id,
+            principal: &record.credential.principal_id,
+            client: Some(record.credential.id.as_str()),
+            code,
+            route: &ctx.route_key,
+            source_ip: ctx.source_ip.as_deref(),
+            request_id: &ctx.request_id,
+        });
+    }
+
+    /// Records an authenticated caller's outcome, when it is an API-key principal: under its key
+    /// id, or `workload` for a token issued through a workload trust.
+    pub(crate) fn record_caller_outcome(&self, caller: &Caller, code: &'static str, ctx: &RequestCtx) {
+        if caller.principal_type != PrincipalType::ApiKey {
+            return;
+        }
+        self.record_outcome(crate::auth::outcomes::Outcome {
+            org: &caller.org_id,
+            principal: &caller.principal_id,
+            client: Some(caller.key_id.as_ref().map_or(crate::auth::outcomes::WORKLOAD_CLIENT, KeyId::as_str)),
+            code,
+            route: &ctx.route_key,
+            source_ip: ctx.source_ip.as_deref(),
+            request_id: &ctx.request_id,
+        });
     }
 
     /// A principal read once its key's secret has verified. When the org's settings are not in
@@ -190,14 +236,16 @@ impl App {
         if let Some((record, age)) = self.caches.direct_keys.get(&key, now) {
             let settings = self.org_settings(&record.record.org_id).await?;
             if settings.direct_api_key_auth && age < i64::from(settings.direct_api_key_cache_seconds) {
-                check_standing(&record, now)?;
+                self.check_key(&record, ctx)?;
                 let (allowed, limit) = (record.principal.allowed_cidrs.clone(), record.principal.rate_limit);
                 return Ok(Identity::Principal(self.admit(caller_of(record), &allowed, limit, ctx).await?));
             }
         }
-        let record = self.verify_api_key(&key).await?;
+        let record = self.verified_key(&key).await?;
+        self.check_key(&record, ctx)?;
         let settings = self.org_settings(&record.record.org_id).await?;
         if !settings.direct_api_key_auth {
+            self.record_key_outcome(&record, AuthFailure::DirectApiKeyAuthDisabled.code(), ctx);
             return Err(AuthFailure::DirectApiKeyAuthDisabled.into());
         }
         let (allowed, limit) = (record.principal.allowed_cidrs.clone(), record.principal.rate_limit);
@@ -235,13 +283,29 @@ impl App {
         own_limit: Option<RateLimit>,
         ctx: &RequestCtx,
     ) -> Result<Caller, ApiError> {
+        match self.admit_checks(&mut caller, allowed, own_limit, ctx).await {
+            Ok(()) => Ok(caller),
+            Err(refused) => {
+                self.record_caller_outcome(&caller, refused.code(), ctx);
+                Err(refused)
+            }
+        }
+    }
+
+    async fn admit_checks(
+        &self,
+        caller: &mut Caller,
+        allowed: &[ipnet::IpNet],
+        own_limit: Option<RateLimit>,
+        ctx: &RequestCtx,
+    ) -> Result<(), ApiError> {
         self.check_source(allowed, ctx)?;
         let limit = match own_limit {
             Some(limit) => Some(limit),
             None => self.org_settings(&caller.org_id).await?.default_rate_limit,
         };
         caller.rate = self.admit_call(&caller.org_id, &caller.principal_id, limit, &ctx.request_id).await?;
-        Ok(caller)
+        Ok(())
     }
 
     /// Verifies an access token against the container's key set (re-read every five minutes) and
@@ -278,9 +342,13 @@ impl App {
         // one revoked by itself (RFC 7009).
         let standing = self.token_standing(&caller.org_id, &caller.principal_id).await?;
         if standing.valid_after.is_some_and(|t| claims.iat <= t.unix()) || standing.revoked_jtis.contains(&claims.jti) {
+            self.record_caller_outcome(&caller, AuthFailure::TokenRevoked.code(), ctx);
             return Err(AuthFailure::TokenRevoked.into());
         }
-        self.check_source(&claims.allowed_cidrs, ctx)?;
+        if let Err(refused) = self.check_source(&claims.allowed_cidrs, ctx) {
+            self.record_caller_outcome(&caller, refused.code(), ctx);
+            return Err(refused);
+        }
         self.admit(caller, &standing.allowed_cidrs, standing.rate_limit, ctx).await
     }
 

@@ -116,9 +116,13 @@ impl App {
     /// The identity as a caller acting in `org`: a principal of that org, or a member of it
     /// (one strongly consistent read of the membership); anyone else is 403 `org_mismatch`.
     pub async fn caller_in_org(&self, identity: Identity, org: &str, ctx: &RequestCtx) -> Result<Caller, ApiError> {
+        let mut refused_principal = None;
         let caller = match identity {
             Identity::Principal(caller) if caller.org_id.as_str() == org => Some(caller),
-            Identity::Principal(_) => None,
+            Identity::Principal(other) => {
+                refused_principal = Some(other);
+                None
+            }
             Identity::Member { subject } => match OrgId::parse(org) {
                 Ok(org_id) => self.store.get_member_id(&org_id, &subject).await?.map(|principal_id| Caller {
                     principal_id,
@@ -133,6 +137,9 @@ impl App {
         };
         caller.ok_or_else(|| {
             tracing::info!(request_id = ctx.request_id, "refused: caller of another organisation");
+            if let Some(caller) = &refused_principal {
+                self.record_caller_outcome(caller, "org_mismatch", ctx);
+            }
             ApiError::OrgMismatch
         })
     }
@@ -212,9 +219,13 @@ impl App {
             }
         });
         match outcome {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.record_caller_outcome(caller, "allowed", ctx);
+                Ok(())
+            }
             Err((denial, detail)) => {
                 tracing::info!(request_id = ctx.request_id, action, code = denial.code(), "refused");
+                self.record_caller_outcome(caller, denial.code(), ctx);
                 Err(ApiError::Forbidden { denial, detail })
             }
         }

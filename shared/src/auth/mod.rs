@@ -13,6 +13,7 @@ mod header;
 mod key_caches;
 pub mod leak_reports;
 pub mod oidc;
+pub mod outcomes;
 pub mod policy;
 mod rate_limits;
 pub mod scope;

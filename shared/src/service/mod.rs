@@ -16,6 +16,7 @@ pub mod simulate;
 pub mod sweep;
 pub mod tokens;
 pub mod trusts;
+pub mod usage;
 
 use crate::domain::{ApiError, FieldError};
 use crate::domain::{Name, NameError, Timestamp};

@@ -42,10 +42,14 @@ pub async fn exchange_for(
     ctx: &RequestCtx,
 ) -> Result<AccessToken, ApiError> {
     // A new container reads its signing keys while it verifies the key, not after.
-    let (standing, keys) = tokio::join!(app.verify_api_key(key), app.token_keys());
+    let (standing, keys) = tokio::join!(app.verified_key(key), app.token_keys());
     let standing = standing?;
+    app.check_key(&standing, ctx)?;
     let (record, principal_type) = (&standing.record, standing.principal.principal_type);
-    app.check_source(&standing.principal.allowed_cidrs, ctx)?;
+    if let Err(refused) = app.check_source(&standing.principal.allowed_cidrs, ctx) {
+        app.record_key_outcome(&standing, refused.code(), ctx);
+        return Err(refused);
+    }
     let subject = Subject {
         org: &record.org_id,
         principal_id: &record.credential.principal_id,
@@ -56,7 +60,9 @@ pub async fn exchange_for(
     let scope = granted_scope(app, &subject, request, ctx).await?;
     let settings = app.org_settings(&record.org_id).await?;
     app.note_use(record, ctx).await;
-    sign(app, keys?, &subject, scope, settings.token_ttl_seconds(), None).await
+    let issued = sign(app, keys?, &subject, scope, settings.token_ttl_seconds(), None).await?;
+    app.record_key_outcome(&standing, "allowed", ctx);
+    Ok(issued)
 }
 
 /// Whom a token is for, once that is settled (an API key verified, or an external token accepted

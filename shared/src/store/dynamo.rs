@@ -37,6 +37,7 @@ mod sweep;
 #[cfg(feature = "test-util")]
 mod test_support;
 mod trusts;
+mod usage;
 pub use rate_limits::Lease;
 #[cfg(feature = "test-util")]
 pub use test_support::CallCounter;

@@ -291,6 +291,32 @@ pub fn rate_window(org: &OrgId, principal: &PrincipalId, period_seconds: u32, wi
     (format!("RATE#{org}#{principal}"), format!("W#{period_seconds}#{window}"))
 }
 
+/// One credential's (or workload trust's) calls in one hour, counted by outcome: under its
+/// principal's partition, so a principal's usage over a range is one query.
+pub fn usage(org: &OrgId, principal: &PrincipalId, hour: i64, client: &str) -> (String, String) {
+    (usage_pk(org, principal), format!("{}{client}", usage_hour_prefix(hour)))
+}
+
+/// The partition of a principal's usage.
+pub fn usage_pk(org: &OrgId, principal: &PrincipalId) -> String {
+    format!("USAGE#{org}#{principal}")
+}
+
+/// The sort-key prefix of one hour's usage (the hour's unix seconds, zero-padded: they sort as numbers).
+pub fn usage_hour_prefix(hour: i64) -> String {
+    format!("H#{hour:012}#")
+}
+
+/// One recent request of a principal, newest last in sort order.
+pub fn recent_request(org: &OrgId, principal: &PrincipalId, time: Timestamp, request_id: &str) -> (String, String) {
+    (recent_pk(org, principal), format!("{time}#{request_id}"))
+}
+
+/// The partition of a principal's recent requests.
+pub fn recent_pk(org: &OrgId, principal: &PrincipalId) -> String {
+    format!("RECENT#{org}#{principal}")
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -29,4 +29,5 @@ mod scope;
 mod sweep;
 mod token_revocation;
 mod tokens;
+mod usage;
 mod workload;

@@ -63,6 +63,8 @@ async fn main() -> anyhow::Result<()> {
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let api = format!("http://127.0.0.1:{}", args.port);
     let mut config = Config::new("iam-local", "iam-local", format!("{api}/iam"));
+    // As deployed: the outcomes of calls (usage, recent requests) are written every 10 s.
+    config.usage_flush_seconds = Some(Config::USAGE_FLUSH_SECONDS);
     let idp = Arc::new(DevIdp::generate()?);
     idp.save(&args.state_dir.join("idp.json"))?;
     config.oidc = Some(OidcProvider {
