@@ -13,6 +13,8 @@ export type Settings = Schemas["Settings"];
 export type CredentialReportRow = Schemas["CredentialReportRow"];
 export type CredentialReportPage = Schemas["CredentialReportPage"];
 export type SimulateResponse = Schemas["SimulateResponse"];
+export type Usage = Schemas["Usage"];
+export type RecentRequest = Schemas["RecentRequest"];
 export type Me = paths["/iam/me"]["get"]["responses"][200]["content"]["application/json"];
 export type Organisation = Me["organisations"][number];
 

@@ -153,6 +153,36 @@ test("a principal's call policy: allowed networks and a rate limit (API Keys > t
   expect((await exchange(key)).status).toBe(200);
 });
 
+test("a principal's usage by outcome and its recent requests, each refusal with its fix", async ({ page }) => {
+  await createPrincipal(page, unique("observed"));
+  const key = await issueKey(page, "ci");
+  const principalId = page.url().split("/").pop() ?? "";
+  // One exchange (allowed) and two direct calls refused for want of a role.
+  expect((await exchange(key)).status).toBe(200);
+  for (let i = 0; i < 2; i++) {
+    const r = await fetch(`${bootstrap().apiBaseUrl}/iam/orgs/${bootstrap().orgId}/api-keys/${principalId}`, { headers: { authorization: `ApiKey ${key}` } });
+    expect(r.status).toBe(403);
+  }
+  // The stack writes what it counted every 10 s, on the next call after them: call until the page shows them.
+  const recent = page.getByRole("region", { name: "Recent requests" });
+  await expect(async () => {
+    await api("GET", `/iam/orgs/${bootstrap().orgId}/settings`, undefined, "admin");
+    await page.reload();
+    await expect(recent.getByRole("cell", { name: "no_role_assignment" }).first()).toBeVisible({ timeout: 2_000 });
+  }).toPass({ intervals: [2_000], timeout: 90_000 });
+  await expect(recent).toContainText("Confirm the principal has a role assignment that includes the required permission.");
+  const usage = page.getByRole("region", { name: "Usage" });
+  await expect(usage.locator("#usage-summary")).toContainText("1 allowed, 2 no role assignment");
+  await expect(usage.getByRole("img", { name: /Calls per hour by outcome/ })).toBeVisible();
+  await expect(usage.getByRole("table", { name: "Calls per hour by outcome" })).toContainText("2");
+  await usage.getByRole("button", { name: "By day" }).click();
+  await expect(usage.getByRole("table", { name: "Calls per day by outcome" })).toBeVisible();
+  await expectAccessible(page);
+  await usage.getByRole("button", { name: "By hour" }).click();
+  await usage.scrollIntoViewIfNeeded();
+  await screenshot(page, "usage");
+});
+
 test("suspend a principal, with a confirmation; its keys stop authenticating", async ({ page }) => {
   await createPrincipal(page, unique("to suspend"));
   const key = await issueKey(page, "ci");

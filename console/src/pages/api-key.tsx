@@ -5,6 +5,7 @@ import { may } from "../access";
 import { href, useSession } from "../context";
 import { Dialog, ErrorNotice, FormActions, LastUsed, StatusBadge, Table, expiryFromDate, formatTime, useConfirm, useFormSubmit, usePaged } from "../ui/kit";
 import { RoleAssignments } from "./assignments";
+import { RecentRequests, UsagePanel } from "./usage";
 
 type CredentialFilter = "Active" | "Revoked" | "Expired" | "all";
 
@@ -130,6 +131,8 @@ export function ApiKeyPage() {
       )}
       {revoked && <p class="notice">This principal is revoked: it should no longer be used, and revocation is final.</p>}
       <CallPolicy principal={principal} editable={canUpdate && !revoked} onSaved={setPrincipal} />
+      <UsagePanel principalId={principal.id} />
+      <RecentRequests principalId={principal.id} />
       <Credentials principal={principal} />
       <RoleAssignments principalId={principal.id} principalType="ApiKey" disabled={revoked} />
     </>
