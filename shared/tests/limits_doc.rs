@@ -90,6 +90,13 @@ fn every_limit_the_doc_lists_is_the_codes() {
         shared::domain::RateLimit::PERIOD_RANGE,
         shared::auth::LEASE_FRACTION,
         shared::auth::MAX_RATE_WINDOWS,
+        shared::Config::USAGE_FLUSH_SECONDS,
+        shared::auth::outcomes::MAX_REFUSALS_KEPT_PER_MINUTE,
+        shared::auth::outcomes::ALLOWED_KEPT_PER_MINUTE,
+        shared::auth::outcomes::MAX_PENDING_RECENT,
+        shared::store::RECENT_REQUEST_DAYS,
+        shared::service::usage::MAX_HOURLY_RANGE_SECONDS,
+        shared::service::usage::MAX_DAILY_RANGE_SECONDS,
     ]
     .into_iter()
     .collect();

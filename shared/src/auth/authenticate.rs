@@ -13,7 +13,7 @@ use super::{ApiKey, Presented, RateState, RequestCtx, presented};
 use crate::App;
 use crate::app::TokenStanding;
 use crate::domain::{Actor, CredentialStatus, KeyId, OrgId, PrincipalId, PrincipalStatus, PrincipalType, Timestamp};
-use crate::domain::{ApiError, AuthFailure, Denial, RateLimit, ip_allowed};
+use crate::domain::{ApiError, AuthFailure};
 use crate::store::{CredentialRecord, KeyStanding, PrincipalRecord, PrincipalState};
 
 /// An authenticated caller.
@@ -151,45 +151,6 @@ impl App {
         Ok(KeyStanding { principal: principal_standing(principal.as_ref()), record })
     }
 
-    /// A credential and principal check of a verified key, its refusal recorded as the key's outcome.
-    pub(crate) fn check_key(&self, standing: &KeyStanding, ctx: &RequestCtx) -> Result<(), ApiError> {
-        check_standing(standing, self.clock.now()).map_err(|failure| {
-            self.record_key_outcome(standing, failure.code(), ctx);
-            ApiError::from(failure)
-        })
-    }
-
-    /// Records a verified key's outcome (`allowed` or a refusal's code).
-    pub(crate) fn record_key_outcome(&self, standing: &KeyStanding, code: &'static str, ctx: &RequestCtx) {
-        let record = &standing.record;
-        self.record_outcome(crate::auth::outcomes::Outcome {
-            org: &record.org_id,
-            principal: &record.credential.principal_id,
-            client: Some(record.credential.id.as_str()),
-            code,
-            route: &ctx.route_key,
-            source_ip: ctx.source_ip.as_deref(),
-            request_id: &ctx.request_id,
-        });
-    }
-
-    /// Records an authenticated caller's outcome, when it is an API-key principal: under its key
-    /// id, or `workload` for a token issued through a workload trust.
-    pub(crate) fn record_caller_outcome(&self, caller: &Caller, code: &'static str, ctx: &RequestCtx) {
-        if caller.principal_type != PrincipalType::ApiKey {
-            return;
-        }
-        self.record_outcome(crate::auth::outcomes::Outcome {
-            org: &caller.org_id,
-            principal: &caller.principal_id,
-            client: Some(caller.key_id.as_ref().map_or(crate::auth::outcomes::WORKLOAD_CLIENT, KeyId::as_str)),
-            code,
-            route: &ctx.route_key,
-            source_ip: ctx.source_ip.as_deref(),
-            request_id: &ctx.request_id,
-        });
-    }
-
     /// A principal read once its key's secret has verified. When the org's settings are not in
     /// this container's cache (a cold container), they come in the same round trip and fill it:
     /// whatever the key is for next (a token's lifetime, whether it may call directly) reads
@@ -256,56 +217,6 @@ impl App {
             self.caches.direct_keys.insert(&key, record, now);
         }
         Ok(Identity::Principal(caller))
-    }
-
-    /// 403 `ip_not_allowed` unless the request's source address (API Gateway's, never a
-    /// client-supplied header) is inside `allowed` (empty: any address). The refusal names the
-    /// address, not the allowlist: the caller holds a key, not the right to read its policy.
-    pub fn check_source(&self, allowed: &[ipnet::IpNet], ctx: &RequestCtx) -> Result<(), ApiError> {
-        let source = ctx.source_ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
-        if ip_allowed(allowed, source) {
-            return Ok(());
-        }
-        tracing::info!(request_id = ctx.request_id, code = "ip_not_allowed", "refused");
-        let detail = match source {
-            Some(ip) => format!("the call came from {ip}, which the principal's allowedCidrs do not include"),
-            None => "the call has no source address, and the principal allows only some (allowedCidrs)".to_string(),
-        };
-        Err(ApiError::Forbidden { denial: Denial::IpNotAllowed, detail })
-    }
-
-    /// An authenticated API-key principal's own checks, after its credential's: its allowlist
-    /// (403 `ip_not_allowed`), then its rate limit, or the org's default (429 `rate_limited`).
-    async fn admit(
-        &self,
-        mut caller: Caller,
-        allowed: &[ipnet::IpNet],
-        own_limit: Option<RateLimit>,
-        ctx: &RequestCtx,
-    ) -> Result<Caller, ApiError> {
-        match self.admit_checks(&mut caller, allowed, own_limit, ctx).await {
-            Ok(()) => Ok(caller),
-            Err(refused) => {
-                self.record_caller_outcome(&caller, refused.code(), ctx);
-                Err(refused)
-            }
-        }
-    }
-
-    async fn admit_checks(
-        &self,
-        caller: &mut Caller,
-        allowed: &[ipnet::IpNet],
-        own_limit: Option<RateLimit>,
-        ctx: &RequestCtx,
-    ) -> Result<(), ApiError> {
-        self.check_source(allowed, ctx)?;
-        let limit = match own_limit {
-            Some(limit) => Some(limit),
-            None => self.org_settings(&caller.org_id).await?.default_rate_limit,
-        };
-        caller.rate = self.admit_call(&caller.org_id, &caller.principal_id, limit, &ctx.request_id).await?;
-        Ok(())
     }
 
     /// Verifies an access token against the container's key set (re-read every five minutes) and
@@ -437,62 +348,5 @@ fn revoked_jtis(entries: &[String]) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{Credential, Name};
-
-    fn record(status: CredentialStatus, principal_status: PrincipalStatus) -> KeyStanding {
-        let record = CredentialRecord {
-            credential: Credential {
-                id: KeyId::parse("abcdefghij0123456789").unwrap(),
-                principal_id: PrincipalId::generate(),
-                name: Name::parse("ci").unwrap(),
-                status,
-                expires_at: Some(Timestamp::from_unix(100)),
-                created_at: Timestamp::from_unix(0),
-                last_used_at: None,
-                last_used_ip: None,
-                last_used_route: None,
-                revoked_at: None,
-                replaced_by: None,
-            },
-            org_id: OrgId::generate(),
-            secret_hash: secrecy::SecretString::default(),
-            version: 1,
-        };
-        let principal = PrincipalState {
-            principal_type: PrincipalType::ApiKey,
-            principal_status,
-            principal_expires_at: Some(Timestamp::from_unix(200)),
-            allowed_cidrs: Vec::new(),
-            rate_limit: None,
-        };
-        KeyStanding { record, principal }
-    }
-
-    #[test]
-    fn credential_checks_come_before_principal_checks() {
-        let now = Timestamp::from_unix(50);
-        let revoked_everything = record(CredentialStatus::Revoked, PrincipalStatus::Revoked);
-        assert_eq!(check_standing(&revoked_everything, now), Err(AuthFailure::CredentialRevoked));
-        let expired_suspended = record(CredentialStatus::Expired, PrincipalStatus::Suspended);
-        assert_eq!(check_standing(&expired_suspended, now), Err(AuthFailure::CredentialExpired));
-        assert_eq!(
-            check_standing(&record(CredentialStatus::Active, PrincipalStatus::Suspended), now),
-            Err(AuthFailure::PrincipalSuspended)
-        );
-        assert_eq!(
-            check_standing(&record(CredentialStatus::Active, PrincipalStatus::Revoked), now),
-            Err(AuthFailure::PrincipalRevoked)
-        );
-        assert_eq!(check_standing(&record(CredentialStatus::Active, PrincipalStatus::Active), now), Ok(()));
-    }
-
-    #[test]
-    fn expiry_is_checked_by_time_whether_or_not_the_sweep_ran() {
-        let mut r = record(CredentialStatus::Active, PrincipalStatus::Active);
-        assert_eq!(check_standing(&r, Timestamp::from_unix(100)), Err(AuthFailure::CredentialExpired));
-        r.record.credential.expires_at = None;
-        assert_eq!(check_standing(&r, Timestamp::from_unix(200)), Err(AuthFailure::PrincipalExpired));
-    }
-}
+#[path = "authenticate_tests.rs"]
+mod tests;

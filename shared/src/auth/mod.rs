@@ -1,5 +1,6 @@
 //! Who is calling and may they do this: key format, hashing, authentication, authorization.
 
+mod admission;
 mod api_key;
 mod authenticate;
 mod authorize;

@@ -3,6 +3,7 @@
 mod dynamo;
 mod events;
 pub mod keys;
+mod outcomes;
 pub mod sdk;
 mod secrets;
 pub mod tls;
@@ -15,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 pub use dynamo::CallCounter;
 pub use dynamo::{DynamoStore, Lease, MAX_TRANSACTION_ACTIONS};
 pub use events::{BATCH as EVENT_BATCH, EventSink, envelope as event_envelope};
+pub use outcomes::{RECENT_REQUEST_DAYS, RecentRequest, UsageBucket};
 pub use secrets::{SecretError, SecretStore};
 
 use crate::domain::{
@@ -297,40 +299,6 @@ impl PrincipalState {
         }
     }
 }
-
-/// One credential's calls in one hour, by outcome (`allowed` or a refusal's code).
-#[derive(Clone, Debug, PartialEq)]
-pub struct UsageBucket {
-    pub org_id: OrgId,
-    pub principal_id: PrincipalId,
-    /// The key id, or the workload trust's id; empty when neither is known.
-    pub client: String,
-    /// The hour's start (unix seconds).
-    pub hour: i64,
-    pub counts: BTreeMap<String, u64>,
-}
-
-/// One call of an API-key principal, as its recent requests show it: never a secret.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RecentRequest {
-    #[serde(skip)]
-    pub org_id: OrgId,
-    #[serde(skip)]
-    pub principal_id: PrincipalId,
-    pub time: Timestamp,
-    /// The route (API Gateway's route key) or, through the tenant authorizer, the route it guards.
-    pub route: String,
-    pub source_ip: Option<String>,
-    /// `allowed`, or the refusal's code.
-    pub code: String,
-    pub request_id: String,
-    /// The key id, or the workload trust's id for a token issued through one.
-    pub key_id: Option<String>,
-}
-
-/// Recent requests are kept this many days (DynamoDB TTL).
-pub const RECENT_REQUEST_DAYS: i64 = 3;
 
 /// A role assignment: one principal holds one role in one org.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -424,6 +424,12 @@ impl StateMachineTest for System {
                     .expect("the credential item");
                 system.assert_no_secret(&item, "a credential item");
             }
+            // What the containers counted of the calls (usage, recent requests), written now: no item
+            // of the table holds a key or a token handed out.
+            system.app.app.flush_outcomes().await;
+            for item in system.app.table_items().await {
+                system.assert_no_secret(&item, "an item of the table");
+            }
             // The emulator keeps what it is given: the sequence's table goes with it.
             system.app.dynamo.delete_table().table_name(&system.app.table).send().await.expect("delete the table");
         });
