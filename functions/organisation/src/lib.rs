@@ -1,5 +1,6 @@
 //! The organisation: `GET|PATCH /iam/orgs/{orgId}/settings`, `GET .../audit-events`,
-//! `POST .../authorize` (the troubleshooting page as an API) and `GET .../credential-report`.
+//! `POST .../authorize` (the troubleshooting page as an API), `GET .../credential-report` and
+//! `GET .../usage/top-keys`.
 
 use shared::App;
 use shared::http::csv::{csv_page, document, prefers_csv};
@@ -16,6 +17,7 @@ shared::routes! {
     "GET /iam/orgs/{orgId}/audit-events" => audit_events, org(AUDIT_READ, AUDIT);
     "POST /iam/orgs/{orgId}/authorize" => authorize, org(AUTHORIZE_SIMULATE, AUTHORIZE);
     "GET /iam/orgs/{orgId}/credential-report" => credential_report, org(CREDENTIALS_REPORT, API_KEYS);
+    "GET /iam/orgs/{orgId}/usage/top-keys" => top_keys, org(API_KEYS_LIST, API_KEYS);
 }
 
 fn settings_body(org: &OrgRecord) -> Response {
@@ -67,4 +69,11 @@ async fn credential_report(app: &App, call: Call<'_>) -> Result<Response, ApiErr
         return Ok(csv_page(body, next, "credential-report.csv"));
     }
     Ok(json_with(200, &serde_json::json!({"items": rows, "nextCursor": next}), &[("vary", "Accept".into())]))
+}
+
+/// The org's busiest and most-refused keys over the last `days` days.
+async fn top_keys(app: &App, call: Call<'_>) -> Result<Response, ApiError> {
+    let days = shared::service::org_usage::parse_days(shared::http::request::query_param(call.req, "days").as_deref())?;
+    let body = shared::service::org_usage::top_keys(app, &call.caller.org_id, days, app.clock.now()).await?;
+    Ok(shared::http::json(200, &body))
 }

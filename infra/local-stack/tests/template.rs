@@ -58,6 +58,10 @@ const EXTRA_ROUTES: &[&str] = &[
     "PATCH /iam/orgs/{orgId}/workload-trusts/{trustId}",
     "DELETE /iam/orgs/{orgId}/workload-trusts/{trustId}",
     "POST /iam/orgs/{orgId}/workload-trusts/{trustId}/test",
+    // A key's usage and recent requests, and the org's busiest and most-refused keys.
+    "GET /iam/orgs/{orgId}/api-keys/{principalId}/usage",
+    "GET /iam/orgs/{orgId}/api-keys/{principalId}/recent-requests",
+    "GET /iam/orgs/{orgId}/usage/top-keys",
 ];
 
 #[test]

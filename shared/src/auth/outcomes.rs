@@ -146,7 +146,14 @@ async fn write(store: &crate::store::DynamoStore, batch: Pending, now: Timestamp
         })
         .collect();
     let usage = futures::stream::iter(buckets)
-        .map(|bucket| async move { store.add_usage(&bucket, retention_days).await })
+        .map(|bucket| async move {
+            // The key's hour under its principal, and its day in the org's roll-up.
+            let (own, org) = tokio::join!(
+                store.add_usage(&bucket, retention_days),
+                store.add_org_day_usage(&bucket, retention_days)
+            );
+            own.and(org)
+        })
         .buffer_unordered(8)
         .collect::<Vec<_>>();
     let recent = futures::stream::iter(batch.recent)

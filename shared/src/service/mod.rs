@@ -7,6 +7,7 @@ pub mod events;
 pub mod federation;
 pub mod leaks;
 pub mod members;
+pub mod org_usage;
 pub mod orgs;
 pub mod principals;
 pub mod report;

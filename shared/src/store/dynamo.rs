@@ -28,11 +28,13 @@ mod credentials;
 mod events;
 mod items;
 mod members;
+mod org_usage;
 mod orgs;
 mod principals;
 mod rate_limits;
 mod report;
 mod roles;
+mod signals;
 mod sweep;
 #[cfg(feature = "test-util")]
 mod test_support;

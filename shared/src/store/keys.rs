@@ -317,6 +317,16 @@ pub fn recent_pk(org: &OrgId, principal: &PrincipalId) -> String {
     format!("RECENT#{org}#{principal}")
 }
 
+/// One key's calls of one day in its org's roll-up: the org's busiest keys are a query per day.
+pub fn org_usage(org: &OrgId, day: i64, principal: &PrincipalId, client: &str) -> (String, String) {
+    (org_usage_pk(org, day), format!("{principal}#{client}"))
+}
+
+/// The partition of an org's usage of one day (its start, unix seconds).
+pub fn org_usage_pk(org: &OrgId, day: i64) -> String {
+    format!("ORGUSAGE#{org}#{day}")
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

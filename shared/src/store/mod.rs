@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 pub use dynamo::CallCounter;
 pub use dynamo::{DynamoStore, Lease, MAX_TRANSACTION_ACTIONS};
 pub use events::{BATCH as EVENT_BATCH, EventSink, envelope as event_envelope};
-pub use outcomes::{RECENT_REQUEST_DAYS, RecentRequest, UsageBucket};
+pub use outcomes::{OrgDayUsage, RECENT_REQUEST_DAYS, RecentRequest, UsageBucket};
 pub use secrets::{SecretError, SecretStore};
 
 use crate::domain::{

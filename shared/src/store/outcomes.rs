@@ -35,5 +35,14 @@ pub struct RecentRequest {
     pub key_id: Option<String>,
 }
 
+/// One key's counts of one day, from its org's roll-up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgDayUsage {
+    pub principal_id: PrincipalId,
+    /// The key id, or `workload`.
+    pub client: String,
+    pub counts: BTreeMap<String, u64>,
+}
+
 /// Recent requests are kept this many days (DynamoDB TTL).
 pub const RECENT_REQUEST_DAYS: i64 = 3;

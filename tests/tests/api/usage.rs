@@ -50,6 +50,23 @@ async fn usage_counts_each_outcome_and_recent_requests_show_the_refusals_with_th
     assert_eq!(by_day.body["totals"], expected);
     assert_eq!(by_day.body["buckets"].as_array().unwrap().last().unwrap()["counts"], expected);
 
+    // The org's view: this key is its most-refused, and among its busiest.
+    let top = app.admin_call("GET", &app.org_path("/usage/top-keys?days=1"), None).await;
+    assert_eq!(top.status, 200, "{:?}", top.body);
+    assert_eq!(top.body["mostRefused"][0]["keyId"], key_id, "{:?}", top.body);
+    assert_eq!(
+        (top.body["mostRefused"][0]["refused"].as_u64(), top.body["mostRefused"][0]["total"].as_u64()),
+        (Some(4), Some(9))
+    );
+    assert!(
+        top.body["busiest"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["keyId"] == key_id && k["principalId"] == principal.as_str())
+    );
+    let bad = app.admin_call("GET", &app.org_path("/usage/top-keys?days=32"), None).await;
+    assert_eq!((bad.status, bad.body["errors"][0]["field"].as_str()), (400, Some("days")));
     let recent = app.admin_call("GET", &app.org_path(&format!("/api-keys/{principal}/recent-requests")), None).await;
     assert_eq!(recent.status, 200, "{:?}", recent.body);
     assert!(!recent.raw.windows(10).any(|w| w == &key.as_bytes()[24..34]), "never a secret");
