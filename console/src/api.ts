@@ -15,6 +15,7 @@ export type CredentialReportPage = Schemas["CredentialReportPage"];
 export type SimulateResponse = Schemas["SimulateResponse"];
 export type Usage = Schemas["Usage"];
 export type RecentRequest = Schemas["RecentRequest"];
+export type TopKeys = Schemas["TopKeys"];
 export type Me = paths["/iam/me"]["get"]["responses"][200]["content"]["application/json"];
 export type Organisation = Me["organisations"][number];
 

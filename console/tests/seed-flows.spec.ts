@@ -181,6 +181,11 @@ test("a principal's usage by outcome and its recent requests, each refusal with 
   await usage.getByRole("button", { name: "By hour" }).click();
   await usage.scrollIntoViewIfNeeded();
   await screenshot(page, "usage");
+  // The organisation's view: the key among its most-refused.
+  await page.getByRole("link", { name: "API Keys" }).first().click();
+  const top = page.getByRole("region", { name: /Busiest and most-refused keys/ });
+  await expect(top.getByRole("table", { name: "Most-refused keys" })).toContainText(key.slice(3, 23));
+  await expectAccessible(page);
 });
 
 test("suspend a principal, with a confirmation; its keys stop authenticating", async ({ page }) => {

@@ -97,6 +97,10 @@ fn every_limit_the_doc_lists_is_the_codes() {
         shared::store::RECENT_REQUEST_DAYS,
         shared::service::usage::MAX_HOURLY_RANGE_SECONDS,
         shared::service::usage::MAX_DAILY_RANGE_SECONDS,
+        shared::service::org_usage::MAX_DAYS,
+        shared::service::org_usage::TOP_KEYS,
+        shared::auth::outcomes::RATE_LIMITED_REPEATEDLY,
+        shared::auth::outcomes::FAILING_REPEATEDLY,
     ]
     .into_iter()
     .collect();

@@ -1,6 +1,6 @@
 import { useLocation } from "preact-iso";
-import { useState } from "preact/hooks";
-import { type Principal, ok } from "../api";
+import { useEffect, useState } from "preact/hooks";
+import { type Principal, type TopKeys, ok } from "../api";
 import { may } from "../access";
 import { href, useSession } from "../context";
 import { Dialog, ErrorNotice, FormActions, StatusBadge, Table, expiryFromDate, formatTime, useFormSubmit, usePaged } from "../ui/kit";
@@ -78,7 +78,48 @@ export function ApiKeysPage() {
       )}
       {pager}
       <CreateApiKey open={creating} onClose={() => setCreating(false)} />
+      <TopKeysPanel />
     </>
+  );
+}
+
+/** The organisation's busiest and most-refused keys over the last 7 days. */
+function TopKeysPanel() {
+  const { api, org } = useSession();
+  const [top, setTop] = useState<TopKeys | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    ok(api.GET("/iam/orgs/{orgId}/usage/top-keys", { params: { path: { orgId: org.orgId }, query: { days: 7 } } })).then(setTop, setError);
+  }, [api, org.orgId]);
+  const rows = (keys: TopKeys["busiest"], empty: string, caption: string) => (
+    <Table caption={caption} columns={["Key id", "API-key principal", "Calls", "Refused"]} empty={keys.length === 0 && empty}>
+      {keys.map((k) => (
+        <tr key={k.principalId + k.keyId}>
+          <td>
+            <code>{k.keyId}</code>
+          </td>
+          <td>
+            <a href={href(`api-keys/${k.principalId}`)}>{k.principalId}</a>
+          </td>
+          <td>{k.total}</td>
+          <td>{k.refused}</td>
+        </tr>
+      ))}
+    </Table>
+  );
+  return (
+    <section aria-labelledby="top-keys-title">
+      <h2 id="top-keys-title">Busiest and most-refused keys (last 7 days)</h2>
+      <ErrorNotice error={error} />
+      {top && (
+        <>
+          <h3>Busiest keys</h3>
+          {rows(top.busiest, "No calls in the last 7 days.", "Busiest keys")}
+          <h3>Most-refused keys</h3>
+          {rows(top.mostRefused, "No refused calls in the last 7 days.", "Most-refused keys")}
+        </>
+      )}
+    </section>
   );
 }
 

@@ -17,6 +17,8 @@ const EVENT_MEANING: Record<NonNullable<AuditEvent["event"]>["type"], string> = 
   "credential.leaked": "The key was found in public and revoked at once, with the tokens exchanged with it",
   "principal.suspended": "The API key was suspended",
   "principal.revoked": "The API key was revoked",
+  "principal.rateLimited": "The API key's calls were refused for its rate limit again and again",
+  "credential.failingFromNewAddress": "The key was refused again and again from an address it did not last work from",
 };
 
 /** Audit log: every change in the organisation, newest first, with the lifecycle events they published. */

@@ -21,6 +21,12 @@ pub const ALLOWED_KEPT_PER_MINUTE: u32 = 1;
 /// still).
 pub const MAX_PENDING_RECENT: usize = 1_000;
 
+/// Refusals for its rate limit in one flush that make a principal's `principal.rateLimited` event.
+pub const RATE_LIMITED_REPEATEDLY: u64 = 10;
+/// Refusals of one key from one new address in one flush that make its
+/// `credential.failingFromNewAddress` event.
+pub const FAILING_REPEATEDLY: usize = 3;
+
 /// The client of the calls made with access tokens issued through workload trusts.
 pub const WORKLOAD_CLIENT: &str = "workload";
 
@@ -134,6 +140,7 @@ impl App {
 /// one per recent request, a few at a time.
 async fn write(store: &crate::store::DynamoStore, batch: Pending, now: Timestamp, retention_days: i64) {
     use futures::StreamExt;
+    signal(store, &batch, now).await;
     let buckets: Vec<UsageBucket> = batch
         .counts
         .into_iter()
@@ -164,6 +171,65 @@ async fn write(store: &crate::store::DynamoStore, batch: Pending, now: Timestamp
     let failed = usage.iter().chain(recent.iter()).filter(|r| r.is_err()).count();
     if let Some(Err(err)) = usage.into_iter().chain(recent).find(Result::is_err) {
         tracing::warn!(failed, error = %err, "usage and recent requests not all written");
+    }
+}
+
+/// The lifecycle events a batch raises, each at most once an hour per principal: a principal
+/// refused for its rate limit [`RATE_LIMITED_REPEATEDLY`] times, and a key refused
+/// [`FAILING_REPEATEDLY`] times from one address other than its `lastUsedIp`. A failure is logged.
+async fn signal(store: &crate::store::DynamoStore, batch: &Pending, now: Timestamp) {
+    use crate::domain::{Actor, AuditEvent, EventFacts, EventType, KeyId};
+    let mut limited: BTreeMap<(OrgId, PrincipalId), u64> = BTreeMap::new();
+    for ((org, principal, _, _), counts) in &batch.counts {
+        *limited.entry((org.clone(), principal.clone())).or_default() +=
+            counts.get("rate_limited").copied().unwrap_or(0);
+    }
+    let mut failing: BTreeMap<(OrgId, PrincipalId, String, String, String), usize> = BTreeMap::new();
+    for r in batch.recent.iter().filter(|r| r.code != "allowed" && r.code != "rate_limited") {
+        if let (Some(key), Some(ip)) = (&r.key_id, &r.source_ip) {
+            let group = (r.org_id.clone(), r.principal_id.clone(), key.clone(), ip.clone(), r.code.clone());
+            *failing.entry(group).or_default() += 1;
+        }
+    }
+    let hour = now.unix().div_euclid(3600) * 3600;
+    let audit = |org: &OrgId, principal: &PrincipalId, action: &str, details: serde_json::Value, facts: EventFacts| {
+        let actor = Actor::System { name: "usage".into() };
+        AuditEvent::new(org.clone(), actor, action, super::resources::api_key(principal), now, "usage", details)
+            .with_event(facts)
+    };
+    for ((org, principal), refused) in limited.into_iter().filter(|(_, n)| *n >= RATE_LIMITED_REPEATEDLY) {
+        let facts =
+            EventFacts { refused: Some(refused), ..EventFacts::about(EventType::PrincipalRateLimited, &principal) };
+        let event = audit(&org, &principal, "iam:apiKeys:rateLimited", serde_json::json!({"refused": refused}), facts);
+        if let Err(err) = store.publish_hourly("rateLimited", hour, &event).await {
+            tracing::warn!(%principal, error = %err, "principal.rateLimited not published");
+        }
+    }
+    for ((org, principal, key, ip, code), refused) in failing.into_iter().filter(|(_, n)| *n >= FAILING_REPEATEDLY) {
+        let Ok(key_id) = KeyId::parse(&key) else { continue };
+        let last_ip = match store.get_credential(&key_id).await {
+            Ok(Some(record)) => record.credential.last_used_ip,
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!(%principal, error = %err, "credential.failingFromNewAddress not judged");
+                continue;
+            }
+        };
+        if last_ip.as_deref() == Some(ip.as_str()) {
+            continue;
+        }
+        let facts = EventFacts {
+            refused: Some(refused as u64),
+            source_ip: Some(ip.clone()),
+            code: Some(code.clone()),
+            key_id: Some(key_id.clone()),
+            ..EventFacts::about(EventType::CredentialFailingFromNewAddress, &principal)
+        };
+        let details = serde_json::json!({"keyId": key_id, "refused": refused, "sourceIp": ip, "code": code, "lastUsedIp": last_ip});
+        let event = audit(&org, &principal, "iam:credentials:failingFromNewAddress", details, facts);
+        if let Err(err) = store.publish_hourly("failingFromNewAddress", hour, &event).await {
+            tracing::warn!(%principal, error = %err, "credential.failingFromNewAddress not published");
+        }
     }
 }
 

@@ -29,6 +29,13 @@ pub enum EventType {
     /// An API-key principal was revoked (final).
     #[serde(rename = "principal.revoked")]
     PrincipalRevoked,
+    /// An API-key principal's calls were refused for its rate limit repeatedly (at most one an hour).
+    #[serde(rename = "principal.rateLimited")]
+    PrincipalRateLimited,
+    /// A key was refused repeatedly from an address other than the one it last worked from (at most
+    /// one an hour per principal).
+    #[serde(rename = "credential.failingFromNewAddress")]
+    CredentialFailingFromNewAddress,
 }
 
 impl EventType {
@@ -41,6 +48,8 @@ impl EventType {
             Self::CredentialLeaked => "credential.leaked",
             Self::PrincipalSuspended => "principal.suspended",
             Self::PrincipalRevoked => "principal.revoked",
+            Self::PrincipalRateLimited => "principal.rateLimited",
+            Self::CredentialFailingFromNewAddress => "credential.failingFromNewAddress",
         }
     }
 }
@@ -70,6 +79,15 @@ pub struct EventFacts {
     /// For `credential.leaked`: the report's `source` (e.g. `content`, `commit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// For `principal.rateLimited` and `credential.failingFromNewAddress`: the refusals seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<u64>,
+    /// For `credential.failingFromNewAddress`: the address the refusals came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    /// For `credential.failingFromNewAddress`: the refusals' code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 impl EventFacts {
@@ -84,6 +102,9 @@ impl EventFacts {
             days_left: None,
             url: None,
             source: None,
+            refused: None,
+            source_ip: None,
+            code: None,
         }
     }
 

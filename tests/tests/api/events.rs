@@ -190,3 +190,68 @@ async fn an_outbox_entry_that_does_not_decode_blocks_nothing_behind_it() {
     assert_eq!(r.status, 200);
     assert_eq!(types(&app.drain_events().await), vec!["principal.suspended"]);
 }
+
+/// What the containers counted raises two events, each at most once an hour per principal: a
+/// principal refused for its rate limit again and again, and a key refused again and again from an
+/// address it never worked from.
+#[tokio::test]
+async fn repeated_refusals_publish_their_events_at_most_once_an_hour() {
+    use local_stack::event::IncomingRequest;
+    let app = TestApp::new().await;
+    let (limited, key) = app.principal_with_key("limited").await;
+    let path = app.org_path(&format!("/api-keys/{limited}"));
+    let r = app.admin_call("PATCH", &path, Some(json!({"rateLimit": {"limit": 1, "periodSeconds": 60}}))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let now = app.app.clock.now().unix();
+    app.app.clock.advance(60 - now.rem_euclid(60));
+    for _ in 0..12 {
+        app.call("GET", &path, Some(&key), None).await;
+    }
+    // A key that worked from 198.51.100.7, revoked, then tried three times from elsewhere.
+    let (fenced, other) = app.principal_with_key("moved").await;
+    let other_path = app.org_path(&format!("/api-keys/{fenced}"));
+    assert_eq!(app.call("GET", &other_path, Some(&other), None).await.status, 200);
+    app.admin_call("POST", &app.org_path(&format!("/api-keys/{fenced}/credentials/{}/revoke", &other[3..23])), None)
+        .await;
+    for _ in 0..3 {
+        let r = app
+            .send(IncomingRequest {
+                method: "GET".into(),
+                path: other_path.clone(),
+                headers: vec![("Authorization".into(), format!("ApiKey {other}"))],
+                source_ip: "203.0.113.9".into(),
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(r.code(), "credential_revoked");
+    }
+    app.app.flush_outcomes().await;
+    let events = app.drain_events().await;
+    let raised: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            matches!(e["detail-type"].as_str(), Some("principal.rateLimited" | "credential.failingFromNewAddress"))
+        })
+        .collect();
+    assert_eq!(raised.len(), 2, "{events:?}");
+    for event in &raised {
+        conforms(event);
+    }
+    let rate = raised.iter().find(|e| e["detail-type"] == "principal.rateLimited").unwrap();
+    assert_eq!((&rate["detail"]["principalId"], &rate["detail"]["refused"]), (&json!(limited), &json!(11)));
+    assert_eq!(rate["detail"]["actor"], json!({"type": "System", "name": "usage"}));
+    let failing = raised.iter().find(|e| e["detail-type"] == "credential.failingFromNewAddress").unwrap();
+    let detail = &failing["detail"];
+    assert_eq!(
+        (&detail["keyId"], &detail["sourceIp"], &detail["code"], &detail["refused"]),
+        (&json!(&other[3..23]), &json!("203.0.113.9"), &json!("credential_revoked"), &json!(3))
+    );
+
+    // Within the hour, more of the same publishes nothing more.
+    for _ in 0..12 {
+        app.call("GET", &path, Some(&key), None).await;
+    }
+    app.app.flush_outcomes().await;
+    let again = app.drain_events().await;
+    assert_eq!(again.iter().filter(|e| e["detail-type"] == "principal.rateLimited").count(), 1, "{again:?}");
+}
