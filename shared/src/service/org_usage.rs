@@ -13,6 +13,15 @@ pub const MAX_DAYS: i64 = 31;
 /// Keys listed in each ranking.
 pub const TOP_KEYS: usize = 10;
 
+/// One key's counts over the days asked, and their sums.
+struct KeyRow {
+    principal: String,
+    client: String,
+    total: u64,
+    refused: u64,
+    counts: BTreeMap<String, u64>,
+}
+
 /// `days` (1 to [`MAX_DAYS`], default 7).
 pub fn parse_days(text: Option<&str>) -> Result<i64, ApiError> {
     match text.map(str::parse::<i64>) {
@@ -40,26 +49,26 @@ pub async fn top_keys(app: &App, org: &OrgId, days: i64, now: Timestamp) -> Resu
             }
         }
     }
-    let rows: Vec<(String, String, u64, u64, BTreeMap<String, u64>)> = totals
+    let rows: Vec<KeyRow> = totals
         .into_iter()
         .map(|((principal, client), counts)| {
             let total: u64 = counts.values().sum();
             let refused = total - counts.get("allowed").copied().unwrap_or(0);
-            (principal, client, total, refused, counts)
+            KeyRow { principal, client, total, refused, counts }
         })
         .collect();
-    let render = |rows: Vec<&(String, String, u64, u64, BTreeMap<String, u64>)>| -> Vec<Value> {
+    let render = |rows: Vec<&KeyRow>| -> Vec<Value> {
         rows.into_iter()
-            .map(|(principal, client, total, refused, counts)| {
-                json!({"principalId": principal, "keyId": client, "total": total, "refused": refused, "counts": counts})
+            .map(|r| {
+                json!({"principalId": r.principal, "keyId": r.client, "total": r.total, "refused": r.refused, "counts": r.counts})
             })
             .collect()
     };
-    let mut busiest: Vec<_> = rows.iter().collect();
-    busiest.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+    let mut busiest: Vec<&KeyRow> = rows.iter().collect();
+    busiest.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.client.cmp(&b.client)));
     busiest.truncate(TOP_KEYS);
-    let mut refused: Vec<_> = rows.iter().filter(|r| r.3 > 0).collect();
-    refused.sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.1.cmp(&b.1)));
+    let mut refused: Vec<&KeyRow> = rows.iter().filter(|r| r.refused > 0).collect();
+    refused.sort_by(|a, b| b.refused.cmp(&a.refused).then_with(|| a.client.cmp(&b.client)));
     refused.truncate(TOP_KEYS);
     Ok(json!({
         "days": days,
