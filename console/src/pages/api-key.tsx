@@ -146,7 +146,7 @@ function CallPolicy(props: { principal: Principal; editable: boolean; onSaved: (
   return (
     <section aria-labelledby="policy-title">
       <h2 id="policy-title">Call policy</h2>
-      <dl class="details">
+      <dl class="policy-details">
         <dt>Allowed networks</dt>
         <dd>{allowedCidrs?.length ? allowedCidrs.map((c) => <code key={c}>{c} </code>) : "Any address"}</dd>
         <dt>Rate limit</dt>
