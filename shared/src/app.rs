@@ -43,7 +43,7 @@ pub struct App {
     /// The outcomes of calls counted here and not yet written (usage, recent requests).
     pub(crate) outcomes: crate::auth::outcomes::Outcomes,
     /// This container's shares of its principals' rate-limit windows.
-    pub(crate) rate_shares: crate::auth::RateShares,
+    pub(crate) rate_shares: Arc<crate::auth::RateShares>,
     /// What the container keeps of the table; the store tells it every change it commits.
     pub(crate) caches: Arc<Caches>,
 }
@@ -236,7 +236,7 @@ impl App {
             }),
             verified_keys: VerifiedKeys::default(),
             failed_verifications: FailedVerifications::new(config.failed_verifications),
-            rate_shares: crate::auth::RateShares::default(),
+            rate_shares: Arc::new(crate::auth::RateShares::default()),
             outcomes: crate::auth::outcomes::Outcomes::default(),
             caches,
             config,

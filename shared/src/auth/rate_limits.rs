@@ -65,7 +65,7 @@ pub struct RateShares {
     /// leases waits for that lease instead of taking one of its own, so a container never holds
     /// more than one lease's unused calls. (Lambda gives a container one request at a time; the
     /// local stack and the tests give it many.)
-    leasing: tokio::sync::Mutex<()>,
+    leasing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl RateShares {
@@ -84,6 +84,56 @@ impl RateShares {
             return Some(Ok(state(share)));
         }
         share.exhausted.then(|| Err(state(share)))
+    }
+
+    /// Whether the last window the container saw before `key`'s, for the same limit, was at
+    /// under half of it and not used up: a principal well under its limit here, calling every window
+    /// or now and then. (Looked for at a window's first call only.)
+    fn well_under_before(&self, key: &WindowKey) -> bool {
+        let (org, principal, limit, index) = key;
+        let shares = self.shares.lock().expect("rate shares lock");
+        let before = (org.clone(), principal.clone(), *limit, index - 1);
+        let last = shares.get(&before).or_else(|| {
+            shares
+                .iter()
+                .filter(|((o, p, l, i), _)| o == org && p == principal && l == limit && i < index)
+                .max_by_key(|((_, _, _, i), _)| *i)
+                .map(|(_, share)| share)
+        });
+        last.is_some_and(|s| !s.exhausted && 2 * u64::from(s.leased) < u64::from(limit.limit))
+    }
+
+    /// Opens `key`'s window with a call allowed on credit (no share yet): false if it is open.
+    fn open_on_credit(&self, key: &WindowKey, resets_at: i64) -> bool {
+        let mut shares = self.shares.lock().expect("rate shares lock");
+        if shares.contains_key(key) {
+            return false;
+        }
+        shares.insert(key.clone(), Share { resets_at, ..Share::default() });
+        true
+    }
+
+    /// Settles the lease taken for a call allowed on credit: that call is one of the calls granted.
+    /// A window found used up means the call was one too many (logged).
+    fn settle_credit(&self, key: &WindowKey, limit: RateLimit, lease: Lease) {
+        let mut shares = self.shares.lock().expect("rate shares lock");
+        let Some(share) = shares.get_mut(key) else { return };
+        match lease {
+            Lease::Granted { granted, leased } => {
+                share.left += granted - 1;
+                share.leased = share.leased.max(leased);
+            }
+            Lease::Exhausted => {
+                share.exhausted = true;
+                share.leased = limit.limit;
+                tracing::warn!(principal = %key.1, "rate limit: a call allowed on credit found its window used up");
+            }
+        }
+    }
+
+    /// Whether a lease is being taken now (tests).
+    pub fn leasing_now(&self) -> bool {
+        self.leasing.try_lock().is_err()
     }
 
     /// Records a lease's outcome and spends one call of it (a granted lease is at least one call).
@@ -142,6 +192,9 @@ impl App {
         let key = (org.clone(), principal.clone(), limit, window.index);
         let decided = match self.rate_shares.spend(&key, limit) {
             Some(decided) => decided,
+            None if self.rate_shares.well_under_before(&key) && self.on_credit(&key, limit, window).await => {
+                return Ok(Some(RateState { limit, remaining: limit.limit - 1, resets_at: window.resets_at }));
+            }
             None => {
                 let _leasing = self.rate_shares.leasing.lock().await;
                 // Another request may have leased while this one waited.
@@ -164,6 +217,38 @@ impl App {
                 Err(ApiError::RateLimited { limit, retry_after_seconds: state.seconds_left(now) })
             }
         }
+    }
+
+    /// The first call of a window in a container that saw the window before at under half the
+    /// limit is allowed at once, on credit: the window's first lease (which counts it) is taken in
+    /// the background, holding the container's lease lock, so a call that comes meanwhile waits for
+    /// it. False when the window is already open here (the caller leases as usual).
+    async fn on_credit(&self, key: &WindowKey, limit: RateLimit, window: crate::domain::Window) -> bool {
+        let guard = std::sync::Arc::clone(&self.rate_shares.leasing).lock_owned().await;
+        if !self.rate_shares.open_on_credit(key, window.resets_at) {
+            return false;
+        }
+        let (shares, store, key) = (std::sync::Arc::clone(&self.rate_shares), self.store.clone(), key.clone());
+        tokio::spawn(async move {
+            let _leasing = guard;
+            match store.lease_calls(&key.0, &key.1, limit, window, lease_size(limit)).await {
+                Ok(lease) => shares.settle_credit(&key, limit, lease),
+                Err(err) => {
+                    tracing::warn!(principal = %key.1, error = %err, "rate limit: no lease for a call on credit")
+                }
+            }
+        });
+        true
+    }
+
+    /// Whether a rate-limit lease is being taken now, in the background or not (tests).
+    pub fn rate_lease_in_flight(&self) -> bool {
+        self.rate_shares.leasing_now()
+    }
+
+    /// Waits for the lease being taken now, if any (tests).
+    pub async fn rate_leases_settled(&self) {
+        drop(self.rate_shares.leasing.lock().await);
     }
 }
 
@@ -205,6 +290,26 @@ mod tests {
         assert!(shares.spend(&key, LIMIT).unwrap().is_err());
         assert_eq!(refused.seconds_left(Timestamp::from_unix(59)), 1);
         assert_eq!(refused.seconds_left(Timestamp::from_unix(0)), 60);
+    }
+
+    #[test]
+    fn a_window_opens_on_credit_only_after_one_seen_at_under_half_the_limit() {
+        let shares = RateShares::default();
+        let (org, principal) = (OrgId::generate(), PrincipalId::generate());
+        let first = (org.clone(), principal.clone(), LIMIT, 1);
+        let second = (org, principal, LIMIT, 2);
+        assert!(!shares.well_under_before(&first), "nothing seen before");
+        shares.record(first.clone(), LIMIT, 60, Lease::Granted { granted: 10, leased: 49 }, 0).unwrap();
+        assert!(shares.well_under_before(&second), "49 of 100");
+        assert!(shares.open_on_credit(&second, 120));
+        assert!(!shares.open_on_credit(&second, 120), "once per window");
+        shares.settle_credit(&second, LIMIT, Lease::Granted { granted: 10, leased: 10 });
+        assert_eq!(shares.spend(&second, LIMIT).unwrap().unwrap().remaining, 98, "the credit was one of the ten");
+        let tenth = (second.0.clone(), second.1.clone(), LIMIT, 10);
+        assert!(shares.well_under_before(&tenth), "the last window seen, however long ago");
+        let third = (second.0.clone(), second.1.clone(), LIMIT, 3);
+        shares.record(second.clone(), LIMIT, 120, Lease::Granted { granted: 50, leased: 60 }, 0).unwrap();
+        assert!(!shares.well_under_before(&third), "60 of 100 is not under half");
     }
 
     #[test]

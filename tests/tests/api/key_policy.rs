@@ -312,3 +312,51 @@ async fn a_warm_call_under_its_limit_leases_once_per_tenth_of_the_limit() {
     assert_eq!(names.iter().filter(|n| *n == "GetItem").count(), 20, "{names:?}");
     assert_eq!(names.len(), 42, "{names:?}");
 }
+
+/// A principal well under its limit waits for no lease after its first window: the first call of
+/// a window that follows one the container saw at under half the limit is allowed at once, and the
+/// window's first lease (which counts that call) is taken in the background. Here that lease never
+/// gets an answer, and the call is answered all the same.
+#[tokio::test]
+async fn a_principal_well_under_its_limit_waits_for_no_lease_after_its_first_window() {
+    use iam_tests::faults::Fault;
+    let app = TestApp::new().await;
+    let (principal, key) = app.principal_with_key("quiet").await;
+    assert_eq!(
+        patch_principal(&app, &principal, json!({"rateLimit": {"limit": 100, "periodSeconds": 60}})).await.status,
+        200
+    );
+    let now = app.app.clock.now().unix();
+    app.app.clock.advance(60 - now.rem_euclid(60));
+    // A container whose DynamoDB calls wait long for an answer that never comes.
+    let quiet = app.container_with_attempt_timeout(std::time::Duration::from_secs(300)).await;
+    let path = app.org_path(&format!("/api-keys/{principal}"));
+    for _ in 0..3 {
+        assert_eq!(
+            quiet.call("GET", &path, Some(&key), None).await.status,
+            200,
+            "the first window: a lease, then its share"
+        );
+    }
+    quiet.app.clock.advance(60);
+    quiet.faults.arm("UpdateItem", Fault::Timeout, 1);
+    assert_eq!(quiet.call("GET", &path, Some(&key), None).await.status, 200);
+    assert!(quiet.app.rate_lease_in_flight(), "answered while the window's first lease is still being taken");
+
+    // Without a fault: the lease counts the call on credit, and the calls after it spend its share.
+    let (other, other_key) = app.principal_with_key("quiet too").await;
+    assert_eq!(
+        patch_principal(&app, &other, json!({"rateLimit": {"limit": 100, "periodSeconds": 60}})).await.status,
+        200
+    );
+    let other_path = app.org_path(&format!("/api-keys/{other}"));
+    assert_eq!(app.call("GET", &other_path, Some(&other_key), None).await.status, 200);
+    app.app.clock.advance(60);
+    app.calls.reset();
+    for _ in 0..5 {
+        assert_eq!(app.call("GET", &other_path, Some(&other_key), None).await.status, 200);
+    }
+    app.app.rate_leases_settled().await;
+    let leases = app.calls.names().iter().filter(|n| *n == "UpdateItem").count();
+    assert_eq!(leases, 1, "the window's one lease, for 10 calls: {:?}", app.calls.names());
+}

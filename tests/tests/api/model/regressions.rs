@@ -73,3 +73,28 @@ fn an_allowlist_stops_keys_exchanges_and_tokens_after_the_401_checks() {
         Op::Direct { c: 0 },
     ]);
 }
+
+/// A window that follows one the container saw at under half the limit opens on credit (its first
+/// lease taken in the background): the calls of that window still stop at the limit, and a change
+/// of limit within it counts from the same calls.
+#[test]
+fn a_window_opened_on_credit_still_stops_at_its_limit() {
+    replay(vec![
+        Op::Assign { p: 0, role: 0, who: Who::Owner },
+        Op::Issue { p: 0, who: Who::Owner, expires_in: None },
+        Op::SetLimit { p: 0, limit: Some(3) },
+        Op::Direct { c: 0 },
+        Op::Advance { secs: 61 },
+        Op::Direct { c: 0 },
+        Op::Direct { c: 0 },
+        Op::SetLimit { p: 0, limit: Some(2) },
+        Op::Direct { c: 0 },
+        Op::SetLimit { p: 0, limit: Some(3) },
+        Op::Direct { c: 0 },
+        Op::Direct { c: 0 },
+        Op::Advance { secs: 60 },
+        Op::Exchange { c: 0 },
+        Op::Bearer { t: 0 },
+        Op::Direct { c: 0 },
+    ]);
+}
