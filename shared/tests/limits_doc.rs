@@ -91,7 +91,6 @@ fn every_limit_the_doc_lists_is_the_codes() {
         shared::auth::LEASE_FRACTION,
         shared::auth::MAX_RATE_WINDOWS,
         shared::Config::USAGE_FLUSH_SECONDS,
-        shared::auth::outcomes::MAX_REFUSALS_KEPT_PER_MINUTE,
         shared::auth::outcomes::ALLOWED_KEPT_PER_MINUTE,
         shared::auth::outcomes::MAX_PENDING_RECENT,
         shared::store::RECENT_REQUEST_DAYS,

@@ -131,10 +131,11 @@ export function ApiKeyPage() {
       )}
       {revoked && <p class="notice">This principal is revoked: it should no longer be used, and revocation is final.</p>}
       <CallPolicy principal={principal} editable={canUpdate && !revoked} onSaved={setPrincipal} />
-      <UsagePanel principalId={principal.id} />
-      <RecentRequests principalId={principal.id} />
       <Credentials principal={principal} />
       <RoleAssignments principalId={principal.id} principalType="ApiKey" disabled={revoked} />
+      {/* Below the actions: the chart's height arrives with its data, and moves nothing above it. */}
+      <UsagePanel principalId={principal.id} />
+      <RecentRequests principalId={principal.id} />
     </>
   );
 }

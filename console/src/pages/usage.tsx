@@ -165,8 +165,8 @@ export function RecentRequests(props: { principalId: string }) {
     <section aria-labelledby="recent-title">
       <h2 id="recent-title">Recent requests</h2>
       <p class="hint">
-        The last 3 days of calls with this principal's keys and tokens: every refusal (up to 10 a minute per key and code),
-        and one allowed call a minute per key.
+        The last 3 days of calls with this principal's keys and tokens: every refusal (identical ones of a minute as one row,
+        with their count), and one allowed call a minute per key.
       </p>
       <ErrorNotice error={error} />
       {page && (
@@ -180,6 +180,7 @@ export function RecentRequests(props: { principalId: string }) {
               <td>{r.sourceIp ?? "—"}</td>
               <td>
                 <code>{r.code}</code>
+                {r.count > 1 ? ` × ${r.count}` : ""}
               </td>
               <td>{r.keyId ? <code>{r.keyId}</code> : "—"}</td>
               <td>{r.code === "allowed" ? "" : (fixFor(r.code) ?? "")}</td>

@@ -12,13 +12,10 @@ use crate::App;
 use crate::domain::{OrgId, PrincipalId, Timestamp};
 use crate::store::{RecentRequest, UsageBucket};
 
-/// At most this many refusals of one code are kept as recent requests per credential per minute
-/// in one container (every one is counted in the usage).
-pub const MAX_REFUSALS_KEPT_PER_MINUTE: u32 = 10;
 /// One allowed call per credential per minute per container is kept as a recent request.
 pub const ALLOWED_KEPT_PER_MINUTE: u32 = 1;
-/// Recent requests pending a flush in one container; beyond it, the newest are not kept (counted
-/// still).
+/// Recent requests pending a flush in one container; beyond it, a refusal unlike those pending is
+/// counted in the usage but not kept (a container holds at most this many distinct ones per 10 s).
 pub const MAX_PENDING_RECENT: usize = 1_000;
 
 /// Refusals for its rate limit in one flush that make a principal's `principal.rateLimited` event.
@@ -47,12 +44,18 @@ pub struct Outcome<'a> {
 
 type BucketKey = (OrgId, PrincipalId, String, i64);
 
+/// A kind of refusal in one minute: principal, client, code, route, address, minute.
+type RefusalKind = (PrincipalId, String, &'static str, String, Option<String>, i64);
+
 #[derive(Debug, Default)]
 struct Pending {
     counts: HashMap<BucketKey, BTreeMap<&'static str, u64>>,
     recent: Vec<RecentRequest>,
-    /// Recent requests kept this minute per (client, code): the sampling.
-    kept: HashMap<(String, &'static str, i64), u32>,
+    /// Allowed calls kept this minute per client: the sampling.
+    kept: HashMap<(String, i64), u32>,
+    /// The pending entry of each kind of refusal this minute (principal, client, code, route,
+    /// address): identical refusals are one entry with a count.
+    refusals: HashMap<RefusalKind, usize>,
     last_flush: Option<i64>,
 }
 
@@ -73,21 +76,35 @@ impl Outcomes {
         let key = (o.org.clone(), o.principal.clone(), client.clone(), hour);
         *pending.counts.entry(key).or_default().entry(o.code).or_default() += 1;
         let minute = now.unix().div_euclid(60);
-        let cap = if o.code == "allowed" { ALLOWED_KEPT_PER_MINUTE } else { MAX_REFUSALS_KEPT_PER_MINUTE };
-        let kept = pending.kept.entry((client.clone(), o.code, minute)).or_default();
-        if *kept < cap {
-            *kept += 1;
-            if pending.recent.len() < MAX_PENDING_RECENT {
-                pending.recent.push(RecentRequest {
-                    org_id: o.org.clone(),
-                    principal_id: o.principal.clone(),
-                    time: now,
-                    route: o.route.to_string(),
-                    source_ip: o.source_ip.map(String::from),
-                    code: o.code.to_string(),
-                    request_id: o.request_id.to_string(),
-                    key_id: o.client.map(String::from),
-                });
+        let entry = RecentRequest {
+            org_id: o.org.clone(),
+            principal_id: o.principal.clone(),
+            time: now,
+            route: o.route.to_string(),
+            source_ip: o.source_ip.map(String::from),
+            code: o.code.to_string(),
+            request_id: o.request_id.to_string(),
+            key_id: o.client.map(String::from),
+            count: 1,
+        };
+        if o.code == "allowed" {
+            let room = pending.recent.len() < MAX_PENDING_RECENT;
+            let kept = pending.kept.entry((client, minute)).or_default();
+            if *kept < ALLOWED_KEPT_PER_MINUTE && room {
+                *kept += 1;
+                pending.recent.push(entry);
+            }
+        } else {
+            // Every refusal is kept: one entry per principal, key, code, route and address a minute.
+            let kind = (o.principal.clone(), client, o.code, o.route.to_string(), entry.source_ip.clone(), minute);
+            match pending.refusals.get(&kind).copied() {
+                Some(at) => pending.recent[at].count += 1,
+                None if pending.recent.len() < MAX_PENDING_RECENT => {
+                    let at = pending.recent.len();
+                    pending.recent.push(entry);
+                    pending.refusals.insert(kind, at);
+                }
+                None => {}
             }
         }
         let last = *pending.last_flush.get_or_insert(now.unix());
@@ -102,11 +119,13 @@ impl Outcomes {
 
     /// Everything pending, leaving the sampling of the current minute.
     fn take(pending: &mut Pending, minute: i64) -> Pending {
-        pending.kept.retain(|(_, _, m), _| *m >= minute);
+        pending.kept.retain(|(_, m), _| *m >= minute);
+        pending.refusals.clear();
         Pending {
             counts: std::mem::take(&mut pending.counts),
             recent: std::mem::take(&mut pending.recent),
             kept: HashMap::new(),
+            refusals: HashMap::new(),
             last_flush: pending.last_flush,
         }
     }
@@ -188,7 +207,7 @@ async fn signal(store: &crate::store::DynamoStore, batch: &Pending, now: Timesta
     for r in batch.recent.iter().filter(|r| r.code != "allowed" && r.code != "rate_limited") {
         if let (Some(key), Some(ip)) = (&r.key_id, &r.source_ip) {
             let group = (r.org_id.clone(), r.principal_id.clone(), key.clone(), ip.clone(), r.code.clone());
-            *failing.entry(group).or_default() += 1;
+            *failing.entry(group).or_default() += r.count as usize;
         }
     }
     let hour = now.unix().div_euclid(3600) * 3600;
@@ -266,7 +285,8 @@ mod tests {
         assert_eq!(counts.get("rate_limited"), Some(&15));
         let kept = |code: &str| pending.recent.iter().filter(|r| r.code == code).count() as u32;
         assert_eq!(kept("allowed"), ALLOWED_KEPT_PER_MINUTE);
-        assert_eq!(kept("rate_limited"), MAX_REFUSALS_KEPT_PER_MINUTE);
+        let refused: Vec<&RecentRequest> = pending.recent.iter().filter(|r| r.code == "rate_limited").collect();
+        assert_eq!((refused.len(), refused[0].count), (1, 15), "every refusal, the identical ones as one entry");
         let taken = Outcomes::take(&mut pending, now.unix() / 60);
         assert_eq!(taken.counts.len(), 1);
         assert!(pending.counts.is_empty() && pending.recent.is_empty());

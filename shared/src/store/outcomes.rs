@@ -33,6 +33,9 @@ pub struct RecentRequest {
     pub request_id: String,
     /// The key id, or the workload trust's id for a token issued through one.
     pub key_id: Option<String>,
+    /// How many identical calls this entry stands for (same key, outcome, route and address, in the
+    /// minute of `time`): every refusal is kept, and a flood of one is one entry.
+    pub count: u32,
 }
 
 /// One key's counts of one day, from its org's roll-up.

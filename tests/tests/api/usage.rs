@@ -72,14 +72,13 @@ async fn usage_counts_each_outcome_and_recent_requests_show_the_refusals_with_th
     assert!(!recent.raw.windows(10).any(|w| w == &key.as_bytes()[24..34]), "never a secret");
     let items = recent.body["items"].as_array().unwrap();
     let codes: Vec<&str> = items.iter().map(|i| i["code"].as_str().unwrap()).collect();
-    // Every refusal, and one allowed call of the minute (sampled); newest first (same second: by request id).
+    // Every refusal (the identical ones as one entry with their count), and one allowed call of the
+    // minute (sampled); newest first (same second: by request id).
     let mut sorted = codes.clone();
     sorted.sort();
-    assert_eq!(
-        sorted,
-        ["allowed", "credential_revoked", "permission_denied", "rate_limited", "rate_limited"],
-        "{items:?}"
-    );
+    assert_eq!(sorted, ["allowed", "credential_revoked", "permission_denied", "rate_limited"], "{items:?}");
+    let limited = items.iter().find(|i| i["code"] == "rate_limited").unwrap();
+    assert_eq!(limited["count"], 2, "both refusals, as one entry: {limited}");
     let refusal = items.iter().find(|i| i["code"] == "permission_denied").unwrap();
     assert_eq!(refusal["route"], "POST /iam/orgs/{orgId}/roles");
     assert_eq!(refusal["sourceIp"], "198.51.100.7");

@@ -93,8 +93,11 @@ impl DynamoStore {
             .expression_attribute_values(":route", s(&r.route))
             .expression_attribute_values(":code", s(&r.code))
             .expression_attribute_values(":rid", s(&r.request_id))
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":count", n(r.count))
             .expression_attribute_values(":ttl", n(now.unix() + RECENT_REQUEST_DAYS * 86_400));
-        let mut sets = vec!["#time = :time", "#route = :route", "#code = :code", "#rid = :rid", "#ttl = :ttl"];
+        let mut sets =
+            vec!["#time = :time", "#route = :route", "#code = :code", "#rid = :rid", "#count = :count", "#ttl = :ttl"];
         if let Some(ip) = &r.source_ip {
             request = request.expression_attribute_names("#ip", "sourceIp").expression_attribute_values(":ip", s(ip));
             sets.push("#ip = :ip");
@@ -141,6 +144,7 @@ impl DynamoStore {
                     code: text(item, "code")?,
                     request_id: text(item, "requestId").unwrap_or_default(),
                     key_id: text(item, "keyId"),
+                    count: item.get("count").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(1),
                 })
             })
             .collect();
